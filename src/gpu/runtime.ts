@@ -1,0 +1,305 @@
+// The GPU runtime every kernel wrapper uses: pipeline cache, buffer pool, batched dispatch with
+// per-dispatch uniform parameters, read-back, and errors that name the kernel.
+//
+// Binding convention for every kernel: @group(0) @binding(0) is the uniform parameter block (when
+// the kernel has parameters), and the storage buffers follow at bindings 1, 2, … in the order the
+// wrapper passes them. Kernels without parameters start their storage buffers at binding 0.
+
+export class GpuError extends Error {
+  constructor(
+    message: string,
+    readonly kernel?: string,
+  ) {
+    super(message);
+    this.name = 'GpuError';
+  }
+}
+
+export class GpuDeviceLostError extends GpuError {
+  constructor(readonly reason: string) {
+    super(`The GPU device was lost (${reason}). Training can resume from its last checkpoint.`);
+    this.name = 'GpuDeviceLostError';
+  }
+}
+
+/** A buffer binding: a whole buffer, or a byte range of one (offset a multiple of 256). */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: number };
+
+/** Parameter words for a uniform block: plain numbers are u32 (or i32 if negative), {f32} floats. */
+export type ParamValue = number | { f32: number };
+
+const PARAM_SLOT_BYTES = 256; // minUniformBufferOffsetAlignment on every adapter
+const PARAM_SLOTS = 512;
+
+// GPUBufferUsage bits, spelled out because Node only defines the globals once a device is acquired.
+export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */;
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  description: string;
+  backend: 'node' | 'browser';
+}
+
+export class Gpu {
+  readonly limits: GPUSupportedLimits;
+  readonly hasF16: boolean;
+  readonly hasSubgroups: boolean;
+  readonly adapter: AdapterSummary;
+  /** Set once the device is lost; every later call throws GpuDeviceLostError. */
+  lost: GpuDeviceLostError | null = null;
+
+  private readonly pipelines = new Map<string, GPUComputePipeline>();
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pool = new Map<string, GPUBuffer[]>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private readonly paramBuffer: GPUBuffer;
+  private readonly paramStaging = new Uint32Array((PARAM_SLOTS * PARAM_SLOT_BYTES) / 4);
+  private paramSlotsUsed = 0;
+  /** Dispatches recorded since the last flush (for the benchmark and for tests). */
+  dispatchCount = 0;
+
+  constructor(
+    readonly device: GPUDevice,
+    info: GPUAdapterInfo,
+    backend: 'node' | 'browser',
+    readonly debug: boolean,
+  ) {
+    this.limits = device.limits;
+    this.hasF16 = device.features.has('shader-f16');
+    this.hasSubgroups = device.features.has('subgroups');
+    this.adapter = {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      description: info.description ?? '',
+      backend,
+    };
+    this.paramBuffer = device.createBuffer({
+      label: 'params',
+      size: PARAM_SLOTS * PARAM_SLOT_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    device.lost.then((info) => {
+      if (info.reason !== 'destroyed') this.lost = new GpuDeviceLostError(info.message || String(info.reason));
+    });
+  }
+
+  private checkAlive(): void {
+    if (this.lost) throw this.lost;
+  }
+
+  /** A compiled pipeline, cached by shader source, entry point and override constants. */
+  pipeline(label: string, code: string, entryPoint: string, constants: Record<string, number> = {}): GPUComputePipeline {
+    const constKey = Object.entries(constants)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const key = `${code}\u0000${entryPoint}\u0000${constKey}`;
+    let pipeline = this.pipelines.get(key);
+    if (pipeline) return pipeline;
+    this.checkAlive();
+    let module = this.modules.get(code);
+    if (!module) {
+      module = this.device.createShaderModule({ label, code });
+      this.modules.set(code, module);
+    }
+    pipeline = this.device.createComputePipeline({
+      label: `${label}:${entryPoint}`,
+      layout: 'auto',
+      compute: { module, entryPoint, constants },
+    });
+    this.pipelines.set(key, pipeline);
+    return pipeline;
+  }
+
+  /** A storage buffer of at least `bytes` bytes (rounded up to 4), reused from the pool when possible. */
+  buffer(bytes: number, label = 'buffer', usage: number = STORAGE_USAGE): GPUBuffer {
+    this.checkAlive();
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const limit = this.limits.maxBufferSize;
+    if (size > limit) {
+      throw new GpuError(`Buffer "${label}" needs ${size} bytes but this device allows at most ${limit} (maxBufferSize).`);
+    }
+    const free = this.pool.get(`${size}:${usage}`);
+    const reused = free?.pop();
+    if (reused) return reused;
+    return this.device.createBuffer({ label, size, usage });
+  }
+
+  /** Return a buffer to the pool; it may be handed out again after the work already recorded. */
+  release(buffer: GPUBuffer): void {
+    const key = `${buffer.size}:${buffer.usage}`;
+    let free = this.pool.get(key);
+    if (!free) this.pool.set(key, (free = []));
+    free.push(buffer);
+  }
+
+  /** Upload typed data into a new storage buffer. */
+  upload(data: ArrayBufferView, label = 'upload'): GPUBuffer {
+    const buffer = this.buffer(data.byteLength, label);
+    this.write(buffer, data);
+    return buffer;
+  }
+
+  write(buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
+    this.checkAlive();
+    // writeBuffer needs a size that is a multiple of 4: pad the tail when it is not.
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength % 4 === 0) {
+      this.device.queue.writeBuffer(buffer, offsetBytes, bytes);
+    } else {
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      this.device.queue.writeBuffer(buffer, offsetBytes, padded);
+    }
+  }
+
+  /**
+   * Record one compute dispatch. Work is batched into one command encoder until `flush()` (or a
+   * read) submits it. In debug mode every dispatch is submitted alone inside error scopes, so a
+   * validation or out-of-memory error names the kernel that caused it.
+   */
+  dispatch(
+    kernel: string,
+    pipeline: GPUComputePipeline,
+    buffers: Binding[],
+    workgroups: [number, number?, number?],
+    params?: ParamValue[],
+  ): void {
+    this.checkAlive();
+    const [x, y = 1, z = 1] = workgroups;
+    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new GpuError(
+        `Kernel ${kernel} needs ${x}×${y}×${z} workgroups; this device allows ${maxGroups} per dimension.`,
+        kernel,
+      );
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    if (params && this.paramSlotsUsed === PARAM_SLOTS) this.flush();
+
+    const entries: GPUBindGroupEntry[] = [];
+    let binding = 0;
+    if (params) {
+      const slot = this.paramSlotsUsed++;
+      const base = (slot * PARAM_SLOT_BYTES) / 4;
+      const asF32 = new Float32Array(this.paramStaging.buffer);
+      const asI32 = new Int32Array(this.paramStaging.buffer);
+      params.forEach((value, i) => {
+        if (typeof value === 'number') {
+          if (value < 0) asI32[base + i] = value;
+          else this.paramStaging[base + i] = value;
+        } else asF32[base + i] = value.f32;
+      });
+      entries.push({
+        binding: binding++,
+        resource: { buffer: this.paramBuffer, offset: slot * PARAM_SLOT_BYTES, size: Math.max(16, Math.ceil(params.length / 4) * 16) },
+      });
+    }
+    for (const b of buffers) {
+      entries.push({ binding: binding++, resource: 'buffer' in b ? b : { buffer: b } });
+    }
+    if (this.debug) this.device.pushErrorScope('validation'), this.device.pushErrorScope('out-of-memory');
+    const bindGroup = this.device.createBindGroup({ label: kernel, layout: pipeline.getBindGroupLayout(0), entries });
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'batch' });
+    if (!this.pass) this.pass = this.encoder.beginComputePass({ label: 'compute' });
+    this.pass.setPipeline(pipeline);
+    this.pass.setBindGroup(0, bindGroup);
+    this.pass.dispatchWorkgroups(x, y, z);
+    this.dispatchCount++;
+    if (this.debug) {
+      this.flush();
+      const oom = this.device.popErrorScope();
+      const validation = this.device.popErrorScope();
+      this.pendingChecks.push(
+        Promise.all([oom, validation]).then(([o, v]) => {
+          const error = v ?? o;
+          if (error) throw new GpuError(`Kernel ${kernel} failed on the GPU: ${error.message}`, kernel);
+        }),
+      );
+    }
+  }
+
+  private pendingChecks: Promise<void>[] = [];
+
+  /** Copy between buffers (recorded in order with the dispatches). */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.checkAlive();
+    this.endPass();
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'batch' });
+    this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Submit everything recorded so far. */
+  flush(): void {
+    this.checkAlive();
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.paramSlotsUsed > 0) {
+      this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramStaging, 0, (this.paramSlotsUsed * PARAM_SLOT_BYTES) / 4);
+      this.paramSlotsUsed = 0;
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+  }
+
+  /** Wait for submitted work and surface any error found by the debug error scopes. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    const checks = this.pendingChecks;
+    this.pendingChecks = [];
+    await Promise.all(checks);
+    this.checkAlive();
+  }
+
+  /** Read `bytes` bytes from `buffer` at `offset` after all recorded work has run. */
+  async read(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({ label: 'readback', size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    this.copy(buffer, offset, staging, 0, size);
+    await this.sync();
+    await staging.mapAsync(GPUMapMode.READ);
+    const out = staging.getMappedRange().slice(0, bytes);
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  async readF32(buffer: GPUBuffer, count?: number, offsetElements = 0): Promise<Float32Array> {
+    const n = count ?? buffer.size / 4 - offsetElements;
+    return new Float32Array(await this.read(buffer, offsetElements * 4, n * 4));
+  }
+
+  async readU32(buffer: GPUBuffer, count?: number, offsetElements = 0): Promise<Uint32Array> {
+    const n = count ?? buffer.size / 4 - offsetElements;
+    return new Uint32Array(await this.read(buffer, offsetElements * 4, n * 4));
+  }
+
+  /**
+   * Destroy the device. In Node the Dawn instance keeps the process alive until it is garbage
+   * collected, so drop our references and collect when `--expose-gc` allows it; the CLI exits
+   * explicitly instead.
+   */
+  destroy(): void {
+    for (const list of this.pool.values()) for (const b of list) b.destroy();
+    this.pool.clear();
+    this.pipelines.clear();
+    this.modules.clear();
+    this.device.destroy();
+    this.onDestroy?.();
+    const gc = (globalThis as { gc?: () => void }).gc;
+    if (gc) setTimeout(gc, 0);
+  }
+
+  /** Set by device acquisition to release the platform's GPU instance. */
+  onDestroy?: () => void;
+}

@@ -1,0 +1,60 @@
+// Shared test plumbing: one GPU device per test file, seeded random data, error measures.
+
+import { after } from 'node:test';
+import { acquireGpu } from '../../src/gpu/device.ts';
+import type { Gpu } from '../../src/gpu/runtime.ts';
+
+let shared: Promise<Gpu> | null = null;
+
+/** The test file's GPU (SwiftShader here), in debug mode so kernel errors are named. */
+export function testGpu(): Promise<Gpu> {
+  if (!shared) {
+    shared = acquireGpu({ debug: true });
+    after(async () => {
+      const gpu = await shared!;
+      shared = null;
+      gpu.destroy();
+    });
+  }
+  return shared;
+}
+
+/** Deterministic PRNG (mulberry32) so failures reproduce. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `n` uniform values in [-scale, scale). */
+export function randomArray(n: number, seed: number, scale = 1): Float32Array {
+  const next = rng(seed);
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = (next() * 2 - 1) * scale;
+  return out;
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
+  }
+  return worst;
+}
+
+/** Throws with a useful message when `actual` differs from `expected` by more than `tol`. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol: number, what = 'values'): void {
+  const d = maxAbsDiff(actual, expected);
+  if (!(d <= tol)) {
+    let at = 0;
+    for (let i = 0; i < actual.length; i++) if (!(Math.abs(actual[i] - expected[i]) <= tol)) { at = i; break; }
+    throw new Error(`${what}: max abs diff ${d} > ${tol} (first at [${at}]: got ${actual[at]}, want ${expected[at]})`);
+  }
+}
