@@ -1,0 +1,79 @@
+// Rotary position embedding, HF "rotate_half" convention: within each head the pairs are
+// (i, i + headDim/2), rotated by angle = position * inv_freq[i], inv_freq[i] = theta^(-2i/headDim).
+// x is [batch*tokens, heads*headDim] token-major; token t of sequence b sits at position
+// positions[b] + t. One thread per pair; the result goes to a separate buffer (in place would race).
+//
+// The angle is exact to ~2e-7 rad at any u32 position: instead of the f32 product
+// position * inv_freq (whose rounding alone is ~2.4e-4 rad at position 4096), the CPU uploads
+// inv_freq / 2π as a 64-bit fixed-point fraction of a turn and the shader multiplies it by the
+// integer position modulo 2^64, so whole turns drop out exactly (see rope_cos_sin).
+// The backward (sign = -1) rotates by -angle, the transpose of the forward rotation.
+
+struct Params {
+  pairs: u32, // batch * tokens * heads * headDim/2
+  tokens: u32,
+  heads: u32,
+  half_dim: u32,
+  sign: f32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> positions: array<u32>;
+// (hi, lo) words of round(inv_freq[i] / 2π · 2^64).
+@group(0) @binding(3) var<storage, read> turns: array<vec2<u32>>;
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+
+// High 32 bits of the 64-bit product a·b.
+fn mul_hi(a: u32, b: u32) -> u32 {
+  let a0 = a & 0xffffu;
+  let a1 = a >> 16u;
+  let b0 = b & 0xffffu;
+  let b1 = b >> 16u;
+  let lo = a0 * b0;
+  let m1 = a1 * b0;
+  let m2 = a0 * b1;
+  let carry = ((lo >> 16u) + (m1 & 0xffffu) + (m2 & 0xffffu)) >> 16u;
+  return a1 * b1 + (m1 >> 16u) + (m2 >> 16u) + carry;
+}
+
+// cos and sin of position · inv_freq. Built-in sin/cos are not used: WebGPU only promises
+// ~2^-11 absolute error for them (SwiftShader's is ~2e-4). The phase is split into a quarter turn
+// q and a remainder r in [-π/4, π/4) where short Taylor series are accurate to ~1e-9.
+fn rope_cos_sin(position: u32, i: u32) -> vec2<f32> {
+  let t = turns[i];
+  // Top 32 bits of (position · (hi·2^32 + lo)) mod 2^64: the fraction of a turn.
+  let phase = position * t.x + mul_hi(position, t.y);
+  let q = ((phase + 0x20000000u) >> 30u) & 3u;
+  let r = f32(bitcast<i32>(phase - (q << 30u))) * 1.4629180792671596e-9; // 2π / 2^32
+  let r2 = r * r;
+  let s = r * (1.0 + r2 * (-1.6666666666666666e-1 + r2 * (8.333333333333333e-3 + r2 * (-1.984126984126984e-4 + r2 * 2.7557319223985893e-6))));
+  let c = 1.0 + r2 * (-0.5 + r2 * (4.1666666666666664e-2 + r2 * (-1.388888888888889e-3 + r2 * (2.48015873015873e-5 + r2 * -2.755731922398589e-7))));
+  switch q {
+    case 0u: { return vec2<f32>(c, s); }
+    case 1u: { return vec2<f32>(-s, c); }
+    case 2u: { return vec2<f32>(-c, -s); }
+    default: { return vec2<f32>(s, -c); }
+  }
+}
+
+@compute @workgroup_size(256)
+fn rope(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let idx = id.x + id.y * groups.x * 256u;
+  if (idx >= params.pairs) {
+    return;
+  }
+  let i = idx % params.half_dim;
+  let q = idx / params.half_dim; // row * heads + head
+  let row = q / params.heads;
+  let b = row / params.tokens;
+  let t = row % params.tokens;
+  let cs = rope_cos_sin(positions[b] + t, i);
+  let c = cs.x;
+  let s = params.sign * cs.y;
+  let base = q * 2u * params.half_dim + i;
+  let x1 = x[base];
+  let x2 = x[base + params.half_dim];
+  out[base] = x1 * c - x2 * s;
+  out[base + params.half_dim] = x2 * c + x1 * s;
+}

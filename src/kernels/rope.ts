@@ -1,0 +1,139 @@
+// Rotary position embedding (HF rotate_half convention) and its float64 CPU reference.
+
+import source from '../../shaders/rope.wgsl?raw';
+import type { Gpu } from '../gpu/runtime.ts';
+import { Tensor } from '../gpu/tensor.ts';
+import { linearGroups } from './dispatch.ts';
+
+export interface RopeOptions {
+  batch: number;
+  tokens: number;
+  heads: number;
+  headDim: number;
+  theta: number;
+  out?: Tensor;
+}
+
+/** inv_freq[i] = theta^(-2i/headDim), float64. */
+export function ropeInvFreq(headDim: number, theta: number): Float64Array {
+  const half = headDim / 2;
+  const out = new Float64Array(half);
+  for (let i = 0; i < half; i++) out[i] = Math.pow(theta, -(2 * i) / headDim);
+  return out;
+}
+
+const turnTables = new WeakMap<Gpu, Map<string, GPUBuffer>>();
+
+/** (hi, lo) u32 words of round(inv_freq / 2π · 2^64) per frequency, uploaded once per (headDim, theta). */
+function turnTable(gpu: Gpu, headDim: number, theta: number): GPUBuffer {
+  let byKey = turnTables.get(gpu);
+  if (!byKey) turnTables.set(gpu, (byKey = new Map()));
+  const key = `${headDim}:${theta}`;
+  let buffer = byKey.get(key);
+  if (!buffer) {
+    const invFreq = ropeInvFreq(headDim, theta);
+    const words = new Uint32Array(invFreq.length * 2);
+    invFreq.forEach((f, i) => {
+      const turns = f / (2 * Math.PI);
+      if (!(turns >= 0 && turns < 1)) throw new Error(`rope: inv_freq ${f} is out of range (theta ${theta})`);
+      const fixed = BigInt(Math.round(turns * 2 ** 64));
+      words[2 * i] = Number((fixed >> 32n) & 0xffffffffn);
+      words[2 * i + 1] = Number(fixed & 0xffffffffn);
+    });
+    buffer = gpu.upload(words, `rope-turns[${key}]`);
+    byKey.set(key, buffer);
+  }
+  return buffer;
+}
+
+function dispatchRope(kernel: string, x: Tensor, positions: GPUBuffer, opts: RopeOptions, sign: number): Tensor {
+  const { batch, tokens, heads, headDim, theta } = opts;
+  const gpu = x.gpu;
+  if (headDim % 2 !== 0) throw new Error(`${kernel}: headDim ${headDim} must be even`);
+  const size = batch * tokens * heads * headDim;
+  if (x.size !== size) throw new Error(`${kernel}: x has ${x.size} values for [${batch}*${tokens}, ${heads}*${headDim}]`);
+  if (positions.size < batch * 4) throw new Error(`${kernel}: positions buffer holds fewer than ${batch} u32`);
+  const out = opts.out ?? Tensor.empty(gpu, x.shape, kernel);
+  if (out.size !== size) throw new Error(`${kernel}: out has ${out.size} values, want ${size}`);
+  if (out.buffer === x.buffer) throw new Error(`${kernel}: out must be a separate buffer from x`);
+  const pairs = size / 2;
+  gpu.dispatch(
+    kernel,
+    gpu.pipeline('rope', source, 'rope'),
+    [x.buffer, positions, turnTable(gpu, headDim, theta), out.buffer],
+    linearGroups(gpu, pairs, 256),
+    [pairs, tokens, heads, headDim / 2, { f32: sign }],
+  );
+  return out;
+}
+
+/**
+ * Rotate x ([batch*tokens, heads*headDim], token-major) by position · inv_freq; token t of
+ * sequence b is at positions[b] + t (`positions`: u32 [batch] on the GPU). Writes a new tensor
+ * (or `out`, which must not be x).
+ */
+export function rope(x: Tensor, positions: GPUBuffer, opts: RopeOptions): Tensor {
+  return dispatchRope('rope', x, positions, opts, 1);
+}
+
+/** Gradient of rope with respect to x: dy rotated by -angle. */
+export function ropeBackward(dy: Tensor, positions: GPUBuffer, opts: RopeOptions): Tensor {
+  return dispatchRope('rope_backward', dy, positions, opts, -1);
+}
+
+function ropeRefSigned(
+  x: ArrayLike<number>,
+  positions: ArrayLike<number>,
+  batch: number,
+  tokens: number,
+  heads: number,
+  headDim: number,
+  theta: number,
+  sign: number,
+): Float64Array {
+  const half = headDim / 2;
+  const invFreq = ropeInvFreq(headDim, theta);
+  const out = new Float64Array(batch * tokens * heads * headDim);
+  for (let b = 0; b < batch; b++) {
+    for (let t = 0; t < tokens; t++) {
+      const pos = positions[b] + t;
+      const row = b * tokens + t;
+      for (let h = 0; h < heads; h++) {
+        const base = (row * heads + h) * headDim;
+        for (let i = 0; i < half; i++) {
+          const angle = sign * pos * invFreq[i];
+          const c = Math.cos(angle), s = Math.sin(angle);
+          const x1 = x[base + i], x2 = x[base + i + half];
+          out[base + i] = x1 * c - x2 * s;
+          out[base + i + half] = x2 * c + x1 * s;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export function ropeRef(
+  x: ArrayLike<number>,
+  positions: ArrayLike<number>,
+  batch: number,
+  tokens: number,
+  heads: number,
+  headDim: number,
+  theta: number,
+): Float64Array {
+  return ropeRefSigned(x, positions, batch, tokens, heads, headDim, theta, 1);
+}
+
+/** dx for upstream gradient dy: the transpose of the rotation, i.e. rotation by -angle. */
+export function ropeBackwardRef(
+  dy: ArrayLike<number>,
+  positions: ArrayLike<number>,
+  batch: number,
+  tokens: number,
+  heads: number,
+  headDim: number,
+  theta: number,
+): Float64Array {
+  return ropeRefSigned(dy, positions, batch, tokens, heads, headDim, theta, -1);
+}

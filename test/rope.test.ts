@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import { rope, ropeBackward, ropeBackwardRef, ropeRef } from '../src/kernels/rope.ts';
+import { Tensor } from '../src/gpu/tensor.ts';
+import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
+
+type Case = { batch: number; tokens: number; heads: number; headDim: number; theta: number; positions: number[] };
+
+const cases: Case[] = [
+  { batch: 1, tokens: 5, heads: 3, headDim: 64, theta: 1e6, positions: [0] },
+  { batch: 3, tokens: 4, heads: 2, headDim: 128, theta: 1e6, positions: [0, 17, 4090] },
+  { batch: 2, tokens: 3, heads: 5, headDim: 6, theta: 1e4, positions: [7, 123] },
+  { batch: 2, tokens: 7, heads: 9, headDim: 64, theta: 1e5, positions: [3000, 1] },
+  { batch: 4, tokens: 1, heads: 2, headDim: 2, theta: 10, positions: [4095, 0, 1, 2048] },
+];
+
+test('rope matches the float64 reference (batch > 1, per-sequence positions up to 4096)', async () => {
+  const gpu = await testGpu();
+  for (const c of cases) {
+    const n = c.batch * c.tokens * c.heads * c.headDim;
+    const x = randomArray(n, n + c.headDim, 2);
+    const pos = gpu.upload(new Uint32Array(c.positions));
+    const got = await rope(Tensor.from(gpu, x, [c.batch * c.tokens, c.heads * c.headDim]), pos, c).read();
+    const want = ropeRef(x, c.positions, c.batch, c.tokens, c.heads, c.headDim, c.theta);
+    assertClose(got, want, 4e-6, `rope ${JSON.stringify(c)}`);
+  }
+});
+
+test('rope stays exact at long positions and far past them', async () => {
+  const gpu = await testGpu();
+  const c = { batch: 3, tokens: 6, heads: 2, headDim: 64, theta: 1e6, positions: [32760, 131072, 4_000_000_000] };
+  const n = c.batch * c.tokens * c.heads * c.headDim;
+  const x = randomArray(n, 99, 1);
+  const got = await rope(Tensor.from(gpu, x, [c.batch * c.tokens, c.heads * c.headDim]), gpu.upload(new Uint32Array(c.positions)), c).read();
+  assertClose(got, ropeRef(x, c.positions, c.batch, c.tokens, c.heads, c.headDim, c.theta), 4e-6, 'rope at large positions');
+});
+
+test('rope writes into a given out tensor and refuses to work in place', async () => {
+  const gpu = await testGpu();
+  const c = { batch: 2, tokens: 2, heads: 1, headDim: 8, theta: 1e4 };
+  const x = randomArray(32, 5);
+  const xt = Tensor.from(gpu, x, [4, 8]);
+  const pos = gpu.upload(new Uint32Array([5, 9]));
+  const out = Tensor.empty(gpu, [4, 8]);
+  if (rope(xt, pos, { ...c, out }) !== out) throw new Error('rope did not return out');
+  assertClose(await out.read(), ropeRef(x, [5, 9], 2, 2, 1, 8, 1e4), 1e-5, 'rope into out');
+  let threw = false;
+  try {
+    rope(xt, pos, { ...c, out: xt });
+  } catch {
+    threw = true;
+  }
+  if (!threw) throw new Error('in-place rope was accepted');
+});
+
+test('ropeBackwardRef is the gradient of the reference (central differences)', () => {
+  const batch = 2, tokens = 3, heads = 2, headDim = 8, theta = 1e4, positions = [3, 250];
+  const n = batch * tokens * heads * headDim;
+  const x = Array.from(randomArray(n, 11));
+  const dy = randomArray(n, 12);
+  const loss = (v: number[]) => ropeRef(v, positions, batch, tokens, heads, headDim, theta).reduce((s, y, i) => s + y * dy[i], 0);
+  const grad = ropeBackwardRef(dy, positions, batch, tokens, heads, headDim, theta);
+  const h = 1e-5;
+  const fd = new Float64Array(n);
+  for (let k = 0; k < n; k++) {
+    const p = x.slice(), m = x.slice();
+    p[k] += h;
+    m[k] -= h;
+    fd[k] = (loss(p) - loss(m)) / (2 * h);
+  }
+  assertClose(grad, fd, 1e-8, 'rope gradient vs finite differences');
+});
+
+test('ropeBackward matches its reference', async () => {
+  const gpu = await testGpu();
+  for (const c of cases.slice(1, 4)) {
+    const n = c.batch * c.tokens * c.heads * c.headDim;
+    const dy = randomArray(n, n + 3, 2);
+    const pos = gpu.upload(new Uint32Array(c.positions));
+    const got = await ropeBackward(Tensor.from(gpu, dy, [c.batch * c.tokens, c.heads * c.headDim]), pos, c).read();
+    assertClose(got, ropeBackwardRef(dy, c.positions, c.batch, c.tokens, c.heads, c.headDim, c.theta), 1e-5, `ropeBackward ${JSON.stringify(c)}`);
+  }
+});
