@@ -56,6 +56,8 @@ export class WeightMatrix {
     readonly dtype: WeightDType,
     readonly chunks: readonly WeightChunk[],
     readonly name: string,
+    /** The GPU holding the chunks (set by `upload`), for kernels whose other operands are raw buffers. */
+    readonly gpu?: Gpu,
   ) {}
 
   /** Bytes per row as stored. */
@@ -93,7 +95,7 @@ export class WeightMatrix {
       const view = new Uint8Array(data.buffer, data.byteOffset + rowStart * cols * elemBytes, n * cols * elemBytes);
       chunks.push({ buffer: gpu.upload(view, `${name}[${rowStart}:${rowStart + n}]`), rowStart, rows: n });
     }
-    return new WeightMatrix(rows, cols, dtype, chunks, name);
+    return new WeightMatrix(rows, cols, dtype, chunks, name, gpu);
   }
 
   destroy(): void {
