@@ -1,0 +1,60 @@
+// Token embedding lookup: out[n, :] = table[ids[n], :] decoded to f32. The table is a
+// WeightMatrix [vocab, hidden] stored as f32, or as packed f16 / bf16 pairs (two per u32, low half
+// first), split into row chunks: the wrapper dispatches once per chunk and each dispatch writes only
+// the rows whose id falls in its chunk. Ids ≥ vocab never index the table; the dispatch for the
+// first chunk writes zeros for them. One thread per stored u32 word of the output rows.
+
+struct Params {
+  words: u32,         // count * words_per_row
+  words_per_row: u32, // hidden (f32) or hidden / 2 (packed)
+  row_start: u32,     // first vocab row in this chunk
+  chunk_rows: u32,
+  vocab: u32,
+  zero_invalid: u32,  // 1 for the dispatch that zero-fills rows of out-of-range ids
+}
+
+// 0: f32, 1: packed f16, 2: packed bf16.
+override DTYPE: u32 = 0u;
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> ids: array<u32>;
+@group(0) @binding(2) var<storage, read> table: array<u32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let idx = gid.x + gid.y * groups.x * 256u;
+  if (idx >= params.words) {
+    return;
+  }
+  let n = idx / params.words_per_row;
+  let w = idx % params.words_per_row;
+  let id = ids[n];
+  let per = select(2u, 1u, DTYPE == 0u);
+  let dst = n * params.words_per_row * per + w * per;
+  if (id >= params.vocab) {
+    if (params.zero_invalid == 1u) {
+      out[dst] = 0.0;
+      if (per == 2u) {
+        out[dst + 1u] = 0.0;
+      }
+    }
+    return;
+  }
+  // Unsigned wrap makes ids below row_start fail this test too.
+  let local = id - params.row_start;
+  if (local >= params.chunk_rows) {
+    return;
+  }
+  let word = table[local * params.words_per_row + w];
+  if (DTYPE == 0u) {
+    out[dst] = bitcast<f32>(word);
+  } else if (DTYPE == 1u) {
+    let v = unpack2x16float(word);
+    out[dst] = v.x;
+    out[dst + 1u] = v.y;
+  } else {
+    out[dst] = bitcast<f32>(word << 16u);
+    out[dst + 1u] = bitcast<f32>(word & 0xffff0000u);
+  }
+}
