@@ -1,5 +1,5 @@
 import { test } from 'node:test';
-import { rmsNorm, rmsNormRef, rmsNormRstdRef } from '../src/kernels/norm.ts';
+import { rmsNorm, rmsNormBackward, rmsNormBackwardRef, rmsNormRef, rmsNormRstdRef } from '../src/kernels/norm.ts';
 import { Tensor } from '../src/gpu/tensor.ts';
 import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
 
@@ -61,4 +61,54 @@ test('rmsNorm rejects shapes that do not divide', async () => {
     threw = true;
   }
   if (!threw) throw new Error('expected a shape error');
+});
+
+test('rmsNormBackwardRef is the gradient of the reference (central differences)', () => {
+  const rows = 3, dim = 7, eps = 1e-3;
+  const x = Array.from(randomArray(rows * dim, 21, 2)), w = Array.from(normWeight(dim, 22)), dy = randomArray(rows * dim, 23);
+  const loss = (xx: number[], ww: number[]) => rmsNormRef(xx, ww, rows, dim, eps).reduce((s, y, i) => s + y * dy[i], 0);
+  const { dx, dweight } = rmsNormBackwardRef(dy, x, w, rows, dim, eps);
+  const h = 1e-6;
+  const fdx = x.map((_, k) => {
+    const p = x.slice(), m = x.slice();
+    p[k] += h, m[k] -= h;
+    return (loss(p, w) - loss(m, w)) / (2 * h);
+  });
+  const fdw = w.map((_, k) => {
+    const p = w.slice(), m = w.slice();
+    p[k] += h, m[k] -= h;
+    return (loss(x, p) - loss(x, m)) / (2 * h);
+  });
+  assertClose(dx, fdx, 1e-7, 'dx vs finite differences');
+  assertClose(dweight, fdw, 1e-7, 'dweight vs finite differences');
+});
+
+test('rmsNormBackward matches its reference (rows, per head, multi-block dweight)', async () => {
+  const gpu = await testGpu();
+  // [rows, dim, eps]; rows = 130 and 70 give several row blocks (the last one partial) for dweight.
+  for (const [rows, dim, eps] of [[3, 7, 1e-6], [5, 64, 1e-5], [130, 96, 1e-6], [4, 1000, 1e-6], [18, 64, 1e-6], [70, 300, 1e-6]]) {
+    const x = randomArray(rows * dim, rows + dim, 2), w = normWeight(dim, dim + 5), dy = randomArray(rows * dim, rows * dim, 1);
+    const xt = Tensor.from(gpu, x, [rows, dim]), wt = Tensor.from(gpu, w, [dim]);
+    const rstd = Tensor.empty(gpu, [rows]);
+    rmsNorm(xt, wt, eps, { saveRstd: rstd });
+    const { dx, dweight } = rmsNormBackward(Tensor.from(gpu, dy, [rows, dim]), xt, wt, rstd, { rows, dim });
+    const want = rmsNormBackwardRef(dy, x, w, rows, dim, eps);
+    assertClose(await dx.read(), want.dx, 2e-5, `dx rows=${rows} dim=${dim}`);
+    assertClose(await dweight.read(), want.dweight, 1e-5 * Math.sqrt(rows) * 4, `dweight rows=${rows} dim=${dim}`);
+  }
+});
+
+test('rmsNormBackward per head into given tensors', async () => {
+  const gpu = await testGpu();
+  const tokens = 6, heads = 3, headDim = 64, eps = 1e-6, rows = tokens * heads;
+  const x = randomArray(rows * headDim, 31, 2), w = normWeight(headDim, 32), dy = randomArray(rows * headDim, 33);
+  const xt = Tensor.from(gpu, x, [tokens, heads * headDim]), wt = Tensor.from(gpu, w, [headDim]);
+  const rstd = Tensor.empty(gpu, [rows]);
+  rmsNorm(xt, wt, eps, { rows, dim: headDim, saveRstd: rstd });
+  const dxOut = Tensor.empty(gpu, [tokens, heads * headDim]), dwOut = Tensor.empty(gpu, [headDim]);
+  const { dx, dweight } = rmsNormBackward(Tensor.from(gpu, dy, [tokens, heads * headDim]), xt, wt, rstd, { rows, dim: headDim, dx: dxOut, dweight: dwOut });
+  if (dx !== dxOut || dweight !== dwOut) throw new Error('did not return the given tensors');
+  const want = rmsNormBackwardRef(dy, x, w, rows, headDim, eps);
+  assertClose(await dx.read(), want.dx, 2e-5, 'per-head dx');
+  assertClose(await dweight.read(), want.dweight, 5e-5, 'per-head dweight');
 });

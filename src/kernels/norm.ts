@@ -64,3 +64,97 @@ export function rmsNormRstdRef(x: ArrayLike<number>, rows: number, dim: number, 
   }
   return out;
 }
+
+// ---- Backward ----------------------------------------------------------------------------------
+
+export interface RmsNormBackwardOptions {
+  rows?: number;
+  dim?: number;
+  dx?: Tensor;
+  dweight?: Tensor;
+}
+
+/** dx of RMSNorm for upstream dy, from x, weight and the 1/rms saved by the forward (`saveRstd`). */
+export function rmsNormBackwardDx(dy: Tensor, x: Tensor, weight: Tensor, rstd: Tensor, opts: RmsNormBackwardOptions = {}): Tensor {
+  const gpu = x.gpu;
+  const [rows, dim] = rowsAndDim(x, weight, opts, 'rmsNormBackward');
+  if (dy.size !== x.size) throw new Error(`rmsNormBackward: dy has ${dy.size} values, x has ${x.size}`);
+  if (rstd.size < rows) throw new Error(`rmsNormBackward: rstd has ${rstd.size} values for ${rows} rows`);
+  const dx = opts.dx ?? Tensor.empty(gpu, x.shape, 'rmsNorm.dx');
+  if (dx.size !== x.size) throw new Error(`rmsNormBackward: dx has ${dx.size} values, x has ${x.size}`);
+  const pipeline = gpu.pipeline('norm', source, 'rms_norm_backward_dx', { WG: rowWorkgroup(dim) });
+  gpu.dispatch('rms_norm_backward_dx', pipeline, [x.buffer, weight.buffer, dx.buffer, rstd.buffer, dy.buffer], linearGroups(gpu, rows, 1), [
+    rows,
+    dim,
+    { f32: 0 },
+    0,
+    0,
+  ]);
+  return dx;
+}
+
+/** dweight of RMSNorm: Σ over rows of dy · x · rstd, as a two-pass reduction (no atomics). */
+export function rmsNormWeightGrad(dy: Tensor, x: Tensor, rstd: Tensor, dim: number, opts: { rows?: number; dweight?: Tensor } = {}): Tensor {
+  const gpu = x.gpu;
+  const rows = opts.rows ?? x.size / dim;
+  if (!Number.isInteger(rows) || rows * dim !== x.size || dy.size !== x.size) {
+    throw new Error(`rmsNormWeightGrad: x has ${x.size} values, dy ${dy.size}, not whole rows of ${dim}`);
+  }
+  if (rstd.size < rows) throw new Error(`rmsNormWeightGrad: rstd has ${rstd.size} values for ${rows} rows`);
+  const dweight = opts.dweight ?? Tensor.empty(gpu, [dim], 'rmsNorm.dweight');
+  if (dweight.size !== dim) throw new Error(`rmsNormWeightGrad: dweight has ${dweight.size} values for dim ${dim}`);
+  if (rows === 0) {
+    gpu.write(dweight.buffer, new Float32Array(dim));
+    return dweight;
+  }
+  const maxY = gpu.limits.maxComputeWorkgroupsPerDimension;
+  const rowsPerBlock = Math.max(32, Math.ceil(rows / Math.min(512, maxY)));
+  const blocks = Math.ceil(rows / rowsPerBlock);
+  const partial = gpu.buffer(blocks * dim * 4, 'rmsNorm.dweight.partial');
+  const params = [rows, dim, { f32: 0 }, rowsPerBlock, blocks];
+  const tiles = Math.ceil(dim / 256);
+  gpu.dispatch('rms_norm_dweight_partial', gpu.pipeline('norm', source, 'rms_norm_dweight_partial'), [dy.buffer, x.buffer, rstd.buffer, partial], [tiles, blocks], params);
+  gpu.dispatch('rms_norm_dweight_reduce', gpu.pipeline('norm', source, 'rms_norm_dweight_reduce'), [partial, dweight.buffer], [tiles], params);
+  gpu.release(partial);
+  return dweight;
+}
+
+/**
+ * Gradients of y = rmsNorm(x, weight) for upstream dy, given the forward's saved 1/rms. Same row
+ * view as the forward (per-head: rows = tokens*heads, dim = headDim; dweight sums over all rows).
+ */
+export function rmsNormBackward(
+  dy: Tensor,
+  x: Tensor,
+  weight: Tensor,
+  rstd: Tensor,
+  opts: RmsNormBackwardOptions = {},
+): { dx: Tensor; dweight: Tensor } {
+  const dx = rmsNormBackwardDx(dy, x, weight, rstd, opts);
+  const [rows, dim] = rowsAndDim(x, weight, opts, 'rmsNormBackward');
+  const dweight = rmsNormWeightGrad(dy, x, rstd, dim, { rows, dweight: opts.dweight });
+  return { dx, dweight };
+}
+
+export function rmsNormBackwardRef(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  rows: number,
+  dim: number,
+  eps: number,
+): { dx: Float64Array; dweight: Float64Array } {
+  const dx = new Float64Array(rows * dim), dweight = new Float64Array(dim);
+  const rstd = rmsNormRstdRef(x, rows, dim, eps);
+  for (let r = 0; r < rows; r++) {
+    const base = r * dim, inv = rstd[r];
+    let dot = 0;
+    for (let j = 0; j < dim; j++) dot += dy[base + j] * weight[j] * x[base + j];
+    const k = (inv * inv * inv * dot) / dim;
+    for (let j = 0; j < dim; j++) {
+      dx[base + j] = inv * dy[base + j] * weight[j] - k * x[base + j];
+      dweight[j] += dy[base + j] * x[base + j] * inv;
+    }
+  }
+  return { dx, dweight };
+}
