@@ -1,0 +1,351 @@
+// Matmul family.
+//  * mm_tiled / mm_scalar / mm_gemv: Y[M, n] = X[M, K] · W[rows]ᵀ (+ bias) over one weight chunk, W
+//    stored as f32, packed f16 or packed bf16 (override DTYPE) and decoded here, f32 accumulation.
+//    mm_tiled: 4×4 outputs per thread, vec4 loads (K % 4 == 0). mm_scalar: any K (even for packed).
+//    mm_gemv: decode-sized M ≤ 4, one workgroup per 8 weight rows, X in workgroup memory.
+//  * gemm_vec / gemm_scalar: f32 C[M, N] = alpha · op(A) · op(B) (+ C) for backward passes, with
+//    TRANS_A / TRANS_B overrides; 4×4 outputs per thread.
+// Several storage variables alias one binding with different element types; each entry point uses
+// exactly one of them.
+
+override DTYPE: u32 = 0u; // 0 = f32, 1 = f16 pairs, 2 = bf16 pairs (two per u32, low half first)
+
+struct MmParams {
+  M: u32,        // rows of X and Y
+  K: u32,        // inner dimension (columns of X and W)
+  N: u32,        // weight rows computed by this dispatch
+  wRow0: u32,    // the first of those rows inside the bound weight chunk
+  yStride: u32,  // row stride of Y
+  yCol0: u32,    // Y column written for the first row
+  bias0: u32,    // bias index of the first row
+  hasBias: u32,
+}
+
+@group(0) @binding(0) var<uniform> mp: MmParams;
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x1: array<f32>;
+@group(0) @binding(2) var<storage, read> w2: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read> w1: array<u32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+
+// Weights e .. e+3 (element index into the chunk, e % 4 == 0).
+fn loadW4(e: u32) -> vec4<f32> {
+  if (DTYPE == 0u) {
+    let i = e >> 1u;
+    return bitcast<vec4<f32>>(vec4<u32>(w2[i], w2[i + 1u]));
+  }
+  let h = w2[e >> 2u];
+  if (DTYPE == 1u) {
+    return vec4<f32>(unpack2x16float(h.x), unpack2x16float(h.y));
+  }
+  return vec4<f32>(bitcast<f32>(h.x << 16u), bitcast<f32>(h.x & 0xffff0000u), bitcast<f32>(h.y << 16u), bitcast<f32>(h.y & 0xffff0000u));
+}
+
+// Weight e (element index into the chunk).
+fn loadW1(e: u32) -> f32 {
+  if (DTYPE == 0u) {
+    return bitcast<f32>(w1[e]);
+  }
+  let word = w1[e >> 1u];
+  let high = (e & 1u) == 1u;
+  if (DTYPE == 1u) {
+    let v = unpack2x16float(word);
+    return select(v.x, v.y, high);
+  }
+  return bitcast<f32>(select(word << 16u, word & 0xffff0000u, high));
+}
+
+// Write a 4×4 tile (acc[i] holds rows m0+i, columns n0 .. n0+3), masked at the edges.
+fn storeTile(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
+  var b = vec4<f32>();
+  if (mp.hasBias != 0u) {
+    for (var j = 0u; j < 4u; j++) {
+      b[j] = bias[mp.bias0 + min(n0 + j, mp.N - 1u)];
+    }
+  }
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= mp.M) { break; }
+    let v = acc[i] + b;
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + j;
+      if (n < mp.N) {
+        y[m * mp.yStride + mp.yCol0 + n] = v[j];
+      }
+    }
+  }
+}
+
+@compute @workgroup_size(8, 8)
+fn mm_tiled(@builtin(global_invocation_id) id: vec3<u32>) {
+  let n0 = id.x * 4u;
+  let m0 = id.y * 4u;
+  if (n0 >= mp.N || m0 >= mp.M) { return; }
+  let K4 = mp.K >> 2u;
+  let r0 = min(m0, mp.M - 1u) * K4;
+  let r1 = min(m0 + 1u, mp.M - 1u) * K4;
+  let r2 = min(m0 + 2u, mp.M - 1u) * K4;
+  let r3 = min(m0 + 3u, mp.M - 1u) * K4;
+  let c0 = (mp.wRow0 + min(n0, mp.N - 1u)) * mp.K;
+  let c1 = (mp.wRow0 + min(n0 + 1u, mp.N - 1u)) * mp.K;
+  let c2 = (mp.wRow0 + min(n0 + 2u, mp.N - 1u)) * mp.K;
+  let c3 = (mp.wRow0 + min(n0 + 3u, mp.N - 1u)) * mp.K;
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  for (var k = 0u; k < K4; k++) {
+    let e = k << 2u;
+    let b0 = loadW4(c0 + e);
+    let b1 = loadW4(c1 + e);
+    let b2 = loadW4(c2 + e);
+    let b3 = loadW4(c3 + e);
+    var a = x4[r0 + k];
+    acc0 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+    a = x4[r1 + k];
+    acc1 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+    a = x4[r2 + k];
+    acc2 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+    a = x4[r3 + k];
+    acc3 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+  }
+  storeTile(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}
+
+@compute @workgroup_size(8, 8)
+fn mm_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
+  let n0 = id.x * 4u;
+  let m0 = id.y * 4u;
+  if (n0 >= mp.N || m0 >= mp.M) { return; }
+  let K = mp.K;
+  let r0 = min(m0, mp.M - 1u) * K;
+  let r1 = min(m0 + 1u, mp.M - 1u) * K;
+  let r2 = min(m0 + 2u, mp.M - 1u) * K;
+  let r3 = min(m0 + 3u, mp.M - 1u) * K;
+  let c0 = (mp.wRow0 + min(n0, mp.N - 1u)) * K;
+  let c1 = (mp.wRow0 + min(n0 + 1u, mp.N - 1u)) * K;
+  let c2 = (mp.wRow0 + min(n0 + 2u, mp.N - 1u)) * K;
+  let c3 = (mp.wRow0 + min(n0 + 3u, mp.N - 1u)) * K;
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  for (var k = 0u; k < K; k++) {
+    let b = vec4<f32>(loadW1(c0 + k), loadW1(c1 + k), loadW1(c2 + k), loadW1(c3 + k));
+    acc0 += x1[r0 + k] * b;
+    acc1 += x1[r1 + k] * b;
+    acc2 += x1[r2 + k] * b;
+    acc3 += x1[r3 + k] * b;
+  }
+  storeTile(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}
+
+// GEMV for decode (M ≤ 4, K % 4 == 0): 256 threads = 8 weight rows × 32 lanes. X is staged through
+// workgroup memory in K tiles of 1024; each lane accumulates every 32nd vec4 of its row for all M
+// inputs at once (acc[m]), then the 32 lanes of a row are summed by a tree in workgroup memory.
+const GV_ROWS = 8u;
+const GV_LANES = 32u;
+const GV_KT4 = 256u; // vec4s of X per row per K tile
+var<workgroup> gvX: array<vec4<f32>, 1024>; // 4 rows × GV_KT4
+var<workgroup> gvSum: array<vec4<f32>, 256>;
+
+@compute @workgroup_size(256)
+fn mm_gemv(
+  @builtin(local_invocation_index) t: u32,
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+) {
+  let r = t / GV_LANES;
+  let lane = t % GV_LANES;
+  let n = (wg.x + wg.y * groups.x) * GV_ROWS + r;
+  let wBase = (mp.wRow0 + min(n, mp.N - 1u)) * mp.K;
+  let K4 = mp.K >> 2u;
+  let M = mp.M;
+  var acc = vec4<f32>();
+  for (var kt = 0u; kt < K4; kt += GV_KT4) {
+    let len = min(GV_KT4, K4 - kt);
+    workgroupBarrier();
+    for (var i = t; i < M * GV_KT4; i += 256u) {
+      let m = i / GV_KT4;
+      let k = i % GV_KT4;
+      if (k < len) {
+        gvX[i] = x4[m * K4 + kt + k];
+      }
+    }
+    workgroupBarrier();
+    for (var k = lane; k < len; k += GV_LANES) {
+      let wv = loadW4(wBase + ((kt + k) << 2u));
+      acc.x += dot(gvX[k], wv);
+      if (M > 1u) {
+        acc.y += dot(gvX[GV_KT4 + k], wv);
+        if (M > 2u) {
+          acc.z += dot(gvX[2u * GV_KT4 + k], wv);
+          if (M > 3u) {
+            acc.w += dot(gvX[3u * GV_KT4 + k], wv);
+          }
+        }
+      }
+    }
+  }
+  gvSum[t] = acc;
+  workgroupBarrier();
+  for (var s = GV_LANES / 2u; s > 0u; s >>= 1u) {
+    if (lane < s) {
+      gvSum[t] += gvSum[t + s];
+    }
+    workgroupBarrier();
+  }
+  // Lane m of each row writes output row m.
+  if (lane < M && n < mp.N) {
+    var v = gvSum[r * GV_LANES][lane];
+    if (mp.hasBias != 0u) {
+      v += bias[mp.bias0 + n];
+    }
+    y[lane * mp.yStride + mp.yCol0 + n] = v;
+  }
+}
+
+// ---- f32 GEMM for backward passes: C[M, N] = alpha · op(A) · op(B) (+ C when accumulate). ----
+// A is [M, K] ([K, M] when TRANS_A); B is [K, N] ([N, K] when TRANS_B); all row-major.
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+struct GemmParams {
+  M: u32,
+  K: u32,
+  N: u32,
+  accumulate: u32,
+  alpha: f32,
+}
+
+@group(0) @binding(0) var<uniform> gp: GemmParams;
+@group(0) @binding(1) var<storage, read> ga4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> ga1: array<f32>;
+@group(0) @binding(2) var<storage, read> gb4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> gb1: array<f32>;
+@group(0) @binding(3) var<storage, read_write> gc: array<f32>;
+
+fn gemmStore(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= gp.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let n = n0 + j;
+      if (n < gp.N) {
+        let idx = m * gp.N + n;
+        var v = gp.alpha * acc[i][j];
+        if (gp.accumulate != 0u) {
+          v += gc[idx];
+        }
+        gc[idx] = v;
+      }
+    }
+  }
+}
+
+// vec4 loads along the contiguous dimension of each operand: needs K % 4 == 0 for A untransposed
+// and B transposed, M % 4 == 0 for A transposed, N % 4 == 0 for B untransposed.
+@compute @workgroup_size(8, 8)
+fn gemm_vec(@builtin(global_invocation_id) id: vec3<u32>) {
+  let n0 = id.x * 4u;
+  let m0 = id.y * 4u;
+  let M = gp.M;
+  let K = gp.K;
+  let N = gp.N;
+  if (n0 >= N || m0 >= M) { return; }
+  let mi = vec4<u32>(min(m0, M - 1u), min(m0 + 1u, M - 1u), min(m0 + 2u, M - 1u), min(m0 + 3u, M - 1u));
+  let ni = vec4<u32>(min(n0, N - 1u), min(n0 + 1u, N - 1u), min(n0 + 2u, N - 1u), min(n0 + 3u, N - 1u));
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  for (var k = 0u; k < K; k += 4u) {
+    // a_i = A(m0 + i, k .. k+3)
+    var a0: vec4<f32>;
+    var a1: vec4<f32>;
+    var a2: vec4<f32>;
+    var a3: vec4<f32>;
+    if (TRANS_A) {
+      // Rows of the stored [K, M] matrix: t_q = A(m0 .. m0+3, k+q); zero past K.
+      let t0 = ga4[(k * M + m0) >> 2u];
+      let t1 = select(vec4<f32>(), ga4[(min(k + 1u, K - 1u) * M + m0) >> 2u], k + 1u < K);
+      let t2 = select(vec4<f32>(), ga4[(min(k + 2u, K - 1u) * M + m0) >> 2u], k + 2u < K);
+      let t3 = select(vec4<f32>(), ga4[(min(k + 3u, K - 1u) * M + m0) >> 2u], k + 3u < K);
+      a0 = vec4<f32>(t0.x, t1.x, t2.x, t3.x);
+      a1 = vec4<f32>(t0.y, t1.y, t2.y, t3.y);
+      a2 = vec4<f32>(t0.z, t1.z, t2.z, t3.z);
+      a3 = vec4<f32>(t0.w, t1.w, t2.w, t3.w);
+    } else {
+      a0 = ga4[(mi.x * K + k) >> 2u];
+      a1 = ga4[(mi.y * K + k) >> 2u];
+      a2 = ga4[(mi.z * K + k) >> 2u];
+      a3 = ga4[(mi.w * K + k) >> 2u];
+    }
+    // b_q = B(k+q, n0 .. n0+3)
+    var b0: vec4<f32>;
+    var b1: vec4<f32>;
+    var b2: vec4<f32>;
+    var b3: vec4<f32>;
+    if (TRANS_B) {
+      // Rows of the stored [N, K] matrix: u_j = B(k .. k+3, n0+j).
+      let u0 = gb4[(ni.x * K + k) >> 2u];
+      let u1 = gb4[(ni.y * K + k) >> 2u];
+      let u2 = gb4[(ni.z * K + k) >> 2u];
+      let u3 = gb4[(ni.w * K + k) >> 2u];
+      b0 = vec4<f32>(u0.x, u1.x, u2.x, u3.x);
+      b1 = vec4<f32>(u0.y, u1.y, u2.y, u3.y);
+      b2 = vec4<f32>(u0.z, u1.z, u2.z, u3.z);
+      b3 = vec4<f32>(u0.w, u1.w, u2.w, u3.w);
+    } else {
+      b0 = gb4[(k * N + n0) >> 2u];
+      b1 = select(vec4<f32>(), gb4[(min(k + 1u, K - 1u) * N + n0) >> 2u], k + 1u < K);
+      b2 = select(vec4<f32>(), gb4[(min(k + 2u, K - 1u) * N + n0) >> 2u], k + 2u < K);
+      b3 = select(vec4<f32>(), gb4[(min(k + 3u, K - 1u) * N + n0) >> 2u], k + 3u < K);
+    }
+    acc0 += a0.x * b0 + a0.y * b1 + a0.z * b2 + a0.w * b3;
+    acc1 += a1.x * b0 + a1.y * b1 + a1.z * b2 + a1.w * b3;
+    acc2 += a2.x * b0 + a2.y * b1 + a2.z * b2 + a2.w * b3;
+    acc3 += a3.x * b0 + a3.y * b1 + a3.z * b2 + a3.w * b3;
+  }
+  gemmStore(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}
+
+fn gemmA(m: u32, k: u32) -> f32 {
+  if (TRANS_A) {
+    return ga1[k * gp.M + m];
+  }
+  return ga1[m * gp.K + k];
+}
+
+fn gemmB(k: u32, n: u32) -> f32 {
+  if (TRANS_B) {
+    return gb1[n * gp.K + k];
+  }
+  return gb1[k * gp.N + n];
+}
+
+// Any shapes.
+@compute @workgroup_size(8, 8)
+fn gemm_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
+  let n0 = id.x * 4u;
+  let m0 = id.y * 4u;
+  let M = gp.M;
+  let N = gp.N;
+  if (n0 >= N || m0 >= M) { return; }
+  let mi = vec4<u32>(min(m0, M - 1u), min(m0 + 1u, M - 1u), min(m0 + 2u, M - 1u), min(m0 + 3u, M - 1u));
+  let ni = vec4<u32>(min(n0, N - 1u), min(n0 + 1u, N - 1u), min(n0 + 2u, N - 1u), min(n0 + 3u, N - 1u));
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  for (var k = 0u; k < gp.K; k++) {
+    let b = vec4<f32>(gemmB(k, ni.x), gemmB(k, ni.y), gemmB(k, ni.z), gemmB(k, ni.w));
+    acc0 += gemmA(mi.x, k) * b;
+    acc1 += gemmA(mi.y, k) * b;
+    acc2 += gemmA(mi.z, k) * b;
+    acc3 += gemmA(mi.w, k) * b;
+  }
+  gemmStore(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}

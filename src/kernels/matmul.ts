@@ -1,0 +1,181 @@
+// Matmul kernels: the weight projection Y = X·Wᵀ (+ bias) over f32 / packed f16 / packed bf16 weight
+// matrices in row chunks (register-tiled for prefill, GEMV for decode), an f32 GEMM with transpose
+// flags for backward passes, and their float64 CPU references.
+
+import source from '../../shaders/matmul.wgsl?raw';
+import { Tensor, type WeightMatrix } from '../gpu/tensor.ts';
+import { linearGroups } from './dispatch.ts';
+
+const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 } as const;
+/** Up to this many input rows take the GEMV kernel (when K % 4 == 0). */
+export const GEMV_MAX_M = 4;
+const GEMV_ROWS = 8; // weight rows per GEMV workgroup
+const TILE = 32; // outputs per workgroup edge in the tiled kernels (8×8 threads × 4×4 each)
+
+export type MatmulKernel = 'mm_tiled' | 'mm_scalar' | 'mm_gemv';
+
+/** Which kernel `matmul` uses for M input rows of length K (exported for tests and benches). */
+export function matmulKernel(M: number, K: number): MatmulKernel {
+  if (K % 4 !== 0) return 'mm_scalar';
+  return M <= GEMV_MAX_M ? 'mm_gemv' : 'mm_tiled';
+}
+
+export interface MatmulOptions {
+  /** Bias over all rows of W ([w.rows]); element rowStart + j is added to output column j. */
+  bias?: Tensor;
+  /** Output tensor of M·count values (default: a new [..., count] tensor). */
+  out?: Tensor;
+  /** First weight row (output feature) to compute. Default 0. */
+  rowStart?: number;
+  /** Number of weight rows to compute; the output row stride. Default w.rows - rowStart. */
+  count?: number;
+  /** Force a kernel (tests and benches). */
+  kernel?: MatmulKernel;
+}
+
+/**
+ * Y[M, count] = X[M, K] · W[rowStart : rowStart+count, :]ᵀ (+ bias[rowStart : rowStart+count]).
+ * X is any tensor whose last dimension is K = w.cols; W is a WeightMatrix [N, K] in f32 / packed
+ * f16 / packed bf16, possibly in several row chunks (one dispatch per chunk touched).
+ */
+export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Tensor {
+  const gpu = x.gpu;
+  const K = w.cols;
+  const M = x.size / K;
+  if (x.shape[x.shape.length - 1] !== K || !Number.isInteger(M)) {
+    throw new Error(`matmul(${w.name}): input shape [${x.shape}] does not end in K = ${K}`);
+  }
+  const rowStart = opts.rowStart ?? 0;
+  const count = opts.count ?? w.rows - rowStart;
+  if (!(rowStart >= 0 && count >= 0 && rowStart + count <= w.rows) || !Number.isInteger(rowStart) || !Number.isInteger(count)) {
+    throw new Error(`matmul(${w.name}): rows [${rowStart}, ${rowStart + count}) outside [0, ${w.rows})`);
+  }
+  const out = opts.out ?? Tensor.empty(gpu, [...x.shape.slice(0, -1), count], `matmul(${w.name})`);
+  if (out.size !== M * count) throw new Error(`matmul(${w.name}): output has ${out.size} values, need ${M}×${count}`);
+  if (opts.bias && opts.bias.size !== w.rows) {
+    throw new Error(`matmul(${w.name}): bias has ${opts.bias.size} values, need ${w.rows}`);
+  }
+  if (M === 0 || count === 0) return out;
+
+  const kernel = opts.kernel ?? matmulKernel(M, K);
+  if (kernel !== 'mm_scalar' && K % 4 !== 0) throw new Error(`matmul: ${kernel} needs K % 4 == 0, K = ${K}`);
+  if (kernel === 'mm_gemv' && M > GEMV_MAX_M) throw new Error(`matmul: mm_gemv takes at most ${GEMV_MAX_M} rows, M = ${M}`);
+  const pipeline = gpu.pipeline('matmul', source, kernel, { DTYPE: DTYPE_CODE[w.dtype] });
+  const biasBuffer = (opts.bias ?? x).buffer; // unused binding when there is no bias
+  const end = rowStart + count;
+  for (const chunk of w.chunks) {
+    const lo = Math.max(rowStart, chunk.rowStart);
+    const hi = Math.min(end, chunk.rowStart + chunk.rows);
+    if (lo >= hi) continue;
+    const n = hi - lo;
+    const groups: [number, number] =
+      kernel === 'mm_gemv' ? linearGroups(gpu, n, GEMV_ROWS) : [Math.ceil(n / TILE), Math.ceil(M / TILE)];
+    gpu.dispatch(
+      `matmul(${w.name}):${kernel}`,
+      pipeline,
+      [x.buffer, chunk.buffer, biasBuffer, out.buffer],
+      groups,
+      [M, K, n, lo - chunk.rowStart, count, lo - rowStart, lo, opts.bias ? 1 : 0],
+    );
+  }
+  return out;
+}
+
+export interface GemmOptions {
+  /** A is stored [K, M]. */
+  transA?: boolean;
+  /** B is stored [N, K]. */
+  transB?: boolean;
+  out?: Tensor;
+  /** C += alpha · op(A)·op(B) (needs `out`). */
+  accumulate?: boolean;
+  alpha?: number;
+}
+
+function dims2(t: Tensor): [number, number] {
+  const cols = t.shape[t.shape.length - 1] ?? 1;
+  return [t.size / cols, cols];
+}
+
+/**
+ * f32 GEMM on activations for backward passes: C[M, N] = alpha · op(A) · op(B) (+ C with
+ * accumulate). A is [M, K] (or [K, M] with transA), B is [K, N] (or [N, K] with transB); leading
+ * dimensions of A and B are flattened into rows.
+ */
+export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
+  const gpu = a.gpu;
+  const transA = !!opts.transA, transB = !!opts.transB;
+  const [ar, ac] = dims2(a);
+  const [br, bc] = dims2(b);
+  const [M, K] = transA ? [ac, ar] : [ar, ac];
+  const [Kb, N] = transB ? [bc, br] : [br, bc];
+  if (K !== Kb) throw new Error(`gemm: inner dimensions differ (A [${a.shape}]${transA ? 'ᵀ' : ''}, B [${b.shape}]${transB ? 'ᵀ' : ''})`);
+  if (opts.accumulate && !opts.out) throw new Error('gemm: accumulate needs an output tensor');
+  const out = opts.out ?? Tensor.empty(gpu, [M, N], 'gemm');
+  if (out.size !== M * N) throw new Error(`gemm: output has ${out.size} values, need ${M}×${N}`);
+  if (M === 0 || N === 0) return out;
+  const vec = (transA ? M % 4 === 0 : K % 4 === 0) && (transB ? K % 4 === 0 : N % 4 === 0) && K > 0;
+  const entry = vec ? 'gemm_vec' : 'gemm_scalar';
+  const pipeline = gpu.pipeline('matmul', source, entry, { TRANS_A: transA ? 1 : 0, TRANS_B: transB ? 1 : 0 });
+  gpu.dispatch(
+    `gemm${transA ? 'ᵀ' : ''}${transB ? 'ᵀ' : ''}:${entry}`,
+    pipeline,
+    [a.buffer, b.buffer, out.buffer],
+    [Math.ceil(N / TILE), Math.ceil(M / TILE)],
+    [M, K, N, opts.accumulate ? 1 : 0, { f32: opts.alpha ?? 1 }],
+  );
+  return out;
+}
+
+/** Float64 reference of `matmul`: Y[M, N] = X[M, K] · W[N, K]ᵀ (+ bias[N]). */
+export function matmulRef(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  M: number,
+  K: number,
+  N: number,
+  bias?: ArrayLike<number>,
+): Float64Array {
+  const y = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = bias ? bias[n] : 0;
+      for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
+      y[m * N + n] = s;
+    }
+  }
+  return y;
+}
+
+/**
+ * Float64 reference of `gemm`: alpha · op(A)·op(B) (+ c, the previous C, when given), with A
+ * [M, K] ([K, M] if transA) and B [K, N] ([N, K] if transB).
+ */
+export function gemmRef(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  M: number,
+  K: number,
+  N: number,
+  opts: { transA?: boolean; transB?: boolean; alpha?: number; c?: ArrayLike<number> } = {},
+): Float64Array {
+  const alpha = opts.alpha ?? 1;
+  const out = new Float64Array(M * N);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) {
+        const av = opts.transA ? a[k * M + m] : a[m * K + k];
+        const bv = opts.transB ? b[n * K + k] : b[k * N + n];
+        s += av * bv;
+      }
+      out[m * N + n] = alpha * s + (opts.c ? opts.c[m * N + n] : 0);
+    }
+  }
+  return out;
+}
+
+/** FLOPs of a matmul (for benches). */
+export function matmulFlops(M: number, K: number, N: number): number {
+  return 2 * M * K * N;
+}

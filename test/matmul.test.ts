@@ -1,0 +1,187 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { gemm, gemmRef, matmul, matmulKernel, matmulRef, type MatmulKernel } from '../src/kernels/matmul.ts';
+import { Tensor, WeightMatrix, type WeightDType } from '../src/gpu/tensor.ts';
+import type { Gpu } from '../src/gpu/runtime.ts';
+import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
+
+const f32Bits = new Float32Array(1);
+const u32Bits = new Uint32Array(f32Bits.buffer);
+
+/** f32 → IEEE half bits, round to nearest even (subnormals, overflow to inf, NaN kept). */
+export function f32ToF16Bits(v: number): number {
+  f32Bits[0] = v;
+  const x = u32Bits[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const half = 1 << (shift - 1);
+    if (rem > half || (rem === half && (h & 1))) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // may carry into the exponent: still right
+  return sign | h;
+}
+
+export function f16BitsToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/** f32 → bf16 bits, round to nearest even. */
+export function f32ToBf16Bits(v: number): number {
+  f32Bits[0] = v;
+  const x = u32Bits[0];
+  if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x40;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+export function bf16BitsToF32(h: number): number {
+  u32Bits[0] = h << 16;
+  return f32Bits[0];
+}
+
+/** Upload `values` as a [rows, cols] weight in `dtype`; returns the values the GPU really holds. */
+function makeWeight(gpu: Gpu, values: Float32Array, rows: number, cols: number, dtype: WeightDType, maxChunkBytes?: number) {
+  if (dtype === 'f32') return { w: WeightMatrix.upload(gpu, 'w', values, rows, cols, 'f32', maxChunkBytes), held: values };
+  const bits = Uint16Array.from(values, dtype === 'f16' ? f32ToF16Bits : f32ToBf16Bits);
+  const held = Float32Array.from(bits, dtype === 'f16' ? f16BitsToF32 : bf16BitsToF32);
+  return { w: WeightMatrix.upload(gpu, `w_${dtype}`, bits, rows, cols, dtype, maxChunkBytes), held };
+}
+
+function scaleOf(ref: ArrayLike<number>): number {
+  let s = 1;
+  for (let i = 0; i < ref.length; i++) s = Math.max(s, Math.abs(ref[i]));
+  return s;
+}
+
+test('f16 / bf16 rounding helpers', () => {
+  assert.equal(f32ToF16Bits(1), 0x3c00);
+  assert.equal(f32ToF16Bits(-2), 0xc000);
+  assert.equal(f32ToF16Bits(65504), 0x7bff);
+  assert.equal(f32ToF16Bits(1e6), 0x7c00);
+  assert.equal(f32ToF16Bits(2 ** -24), 0x0001);
+  assert.equal(f32ToF16Bits(1 + 2 ** -11), 0x3c00); // tie to even
+  assert.equal(f32ToF16Bits(1 + 3 * 2 ** -11), 0x3c02);
+  assert.equal(f16BitsToF32(f32ToF16Bits(0.1)), 0.0999755859375);
+  assert.equal(f32ToBf16Bits(1), 0x3f80);
+  assert.equal(bf16BitsToF32(f32ToBf16Bits(0.1)), 0.10009765625);
+});
+
+test('matmul matches the reference for every shape, dtype and kernel', async () => {
+  const gpu = await testGpu();
+  let seed = 1;
+  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+    for (const K of [8, 30, 96]) {
+      for (const N of [1, 7, 33, 130]) {
+        const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
+        const biasValues = randomArray(N, seed++);
+        const bias = Tensor.from(gpu, biasValues, [N]);
+        for (const M of [1, 3, 17, 64]) {
+          const xv = randomArray(M * K, seed++);
+          const x = Tensor.from(gpu, xv, [M, K]);
+          const withBias = (M + N) % 2 === 0;
+          const ref = matmulRef(xv, held, M, K, N, withBias ? biasValues : undefined);
+          const tol = 1e-4 * scaleOf(ref);
+          const kernels: MatmulKernel[] = [matmulKernel(M, K)];
+          // Also run the kernels matmul would not pick here, where they apply.
+          if (K % 4 === 0 && M <= 3 && N >= 7) kernels.push('mm_tiled', 'mm_scalar');
+          for (const kernel of kernels) {
+            const y = matmul(x, w, { bias: withBias ? bias : undefined, kernel });
+            assert.deepEqual(y.shape, [M, N]);
+            assertClose(await y.read(), ref, tol, `${dtype} ${kernel} M=${M} K=${K} N=${N} bias=${withBias}`);
+            y.release();
+          }
+          x.release();
+        }
+        w.destroy();
+      }
+    }
+  }
+});
+
+test('matmul over row chunks with rowStart / count subsets and bias', async () => {
+  const gpu = await testGpu();
+  const K = 40, N = 37;
+  let seed = 100;
+  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+    // 5 rows per chunk: 8 chunks, the last one short.
+    const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype, WeightMatrix.rowBytes(K, dtype) * 5);
+    assert.equal(w.chunks.length, 8);
+    const biasValues = randomArray(N, seed++);
+    const bias = Tensor.from(gpu, biasValues, [N]);
+    for (const M of [1, 4, 9]) {
+      const xv = randomArray(M * K, seed++);
+      const x = Tensor.from(gpu, xv, [M, K]);
+      const full = matmulRef(xv, held, M, K, N, biasValues);
+      for (const [rowStart, count] of [[0, N], [3, 20], [10, 5], [36, 1], [7, 30]]) {
+        const ref = new Float64Array(M * count);
+        for (let m = 0; m < M; m++) for (let j = 0; j < count; j++) ref[m * count + j] = full[m * N + rowStart + j];
+        const y = matmul(x, w, { bias, rowStart, count });
+        assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} chunks M=${M} rows ${rowStart}+${count}`);
+        y.release();
+      }
+      // Writing into a given output tensor, without bias.
+      const out = Tensor.from(gpu, new Float32Array(M * 12).fill(NaN), [M, 12]);
+      matmul(x, w, { rowStart: 22, count: 12, out });
+      const ref = matmulRef(xv, held.subarray(22 * K, 34 * K), M, K, 12);
+      assertClose(await out.read(), ref, 1e-4 * scaleOf(ref), `${dtype} chunks out= M=${M}`);
+      x.release();
+    }
+    w.destroy();
+  }
+});
+
+test('matmul takes leading batch dimensions and rejects bad shapes', async () => {
+  const gpu = await testGpu();
+  const xv = randomArray(2 * 3 * 8, 7), wv = randomArray(5 * 8, 8);
+  const w = WeightMatrix.upload(gpu, 'w', wv, 5, 8, 'f32');
+  const y = matmul(Tensor.from(gpu, xv, [2, 3, 8]), w);
+  assert.deepEqual(y.shape, [2, 3, 5]);
+  assertClose(await y.read(), matmulRef(xv, wv, 6, 8, 5), 1e-5, 'batched');
+  assert.throws(() => matmul(Tensor.from(gpu, xv, [6, 8]), w, { rowStart: 3, count: 3 }), /outside/);
+  assert.throws(() => matmul(Tensor.from(gpu, xv, [8, 6]), w), /does not end in K/);
+  w.destroy();
+});
+
+test('gemm matches the reference for all transpose flags, alpha and accumulate', async () => {
+  const gpu = await testGpu();
+  let seed = 1000;
+  // (8,12,16) and (64,96,20) take the vec4 kernel, (12,7,8) with transA only too (K tail); the rest scalar.
+  for (const [M, K, N] of [[5, 7, 9], [8, 12, 16], [12, 7, 8], [17, 30, 33], [64, 96, 20]]) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        const av = randomArray(M * K, seed++), bv = randomArray(K * N, seed++);
+        const a = Tensor.from(gpu, av, transA ? [K, M] : [M, K]);
+        const b = Tensor.from(gpu, bv, transB ? [N, K] : [K, N]);
+        const what = `gemm M=${M} K=${K} N=${N} transA=${transA} transB=${transB}`;
+        const ref = gemmRef(av, bv, M, K, N, { transA, transB });
+        const c = gemm(a, b, { transA, transB });
+        assert.deepEqual(c.shape, [M, N]);
+        assertClose(await c.read(), ref, 1e-4 * scaleOf(ref), what);
+        // C += 0.5 · op(A)·op(B) on top of the previous result.
+        const prev = Float64Array.from(await c.read());
+        gemm(a, b, { transA, transB, out: c, accumulate: true, alpha: 0.5 });
+        const ref2 = gemmRef(av, bv, M, K, N, { transA, transB, alpha: 0.5, c: prev });
+        assertClose(await c.read(), ref2, 1e-4 * scaleOf(ref2), `${what} accumulate`);
+        a.release(), b.release(), c.release();
+      }
+    }
+  }
+  assert.throws(() => gemm(Tensor.from(gpu, randomArray(6, 1), [2, 3]), Tensor.from(gpu, randomArray(8, 2), [4, 2])), /inner/);
+});
