@@ -84,6 +84,8 @@ export function parseSafetensors(
   fileName: string,
   opts: { floatOnly?: boolean } = {},
 ): ParsedSafetensors {
+  // A plain Uint8Array view (a Node Buffer's slice() would not copy).
+  bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 8) {
     throw new Error(`${fileName}: truncated safetensors file (${bytes.byteLength} bytes; the header length alone needs 8).`);
   }
@@ -272,14 +274,14 @@ export function bf16BitsToF32(bits: Uint16Array): Float32Array {
 export function entryBits16(entry: TensorEntry): Uint16Array {
   const d = entry.data;
   if (d.byteOffset % 2 === 0) return new Uint16Array(d.buffer, d.byteOffset, d.byteLength / 2);
-  return new Uint16Array(d.slice().buffer);
+  return new Uint16Array(new Uint8Array(d).buffer);
 }
 
 /** The raw bytes of an F32 entry as a Float32Array (copied only when the view is misaligned). */
 function entryF32(entry: TensorEntry): Float32Array {
   const d = entry.data;
   if (d.byteOffset % 4 === 0) return new Float32Array(d.buffer, d.byteOffset, d.byteLength / 4);
-  return new Float32Array(d.slice().buffer);
+  return new Float32Array(new Uint8Array(d).buffer);
 }
 
 /**
