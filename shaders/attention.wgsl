@@ -1,0 +1,357 @@
+// Causal grouped-query attention over a per-layer KV cache.
+//
+// Layouts (all f32, row-major):
+//   q, out       [batch*tokens, heads*HD]      token-major activations
+//   k, v (new)   [batch*tokens, kvHeads*HD]
+//   cache k, v   [batch, kvHeads, maxSeq, HD]
+//   positions    u32 [batch]: token t of sequence b sits at absolute position positions[b] + t
+//   lse          [batch, heads, tokens]        log-sum-exp of the scaled scores of each query
+//
+// Query head h reads kv head h / (heads / kvHeads). Query t of sequence b sees cache positions
+// 0 ..= positions[b] + t (clamped to maxSeq). Softmax is online (running max and sum): the running
+// max starts at a large finite negative sentinel and masked keys get probability exactly 0, so a
+// fully masked tile never produces NaN or infinity.
+//
+// All vectors are handled as vec4, so HD must be a multiple of 4 (TPQ = HD / 4 vec4 per row).
+
+const NEG: f32 = -3.0e38;
+
+struct Params {
+  tokens: u32,
+  heads: u32,
+  kvHeads: u32,
+  maxSeq: u32,
+  scale: f32,
+  // write_kv: number of vec4 to write. prefill/decode: 1 when lse is written.
+  n: u32,
+  // decode: keys per split, and the number of splits (1: write out/lse directly).
+  chunk: u32,
+  splits: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+
+// ---------------------------------------------------------------------------------------------
+// write_kv: cache[b, kvh, positions[b] + t, :] = k[b*tokens + t, kvh*HD : (kvh+1)*HD] (same for v).
+// One invocation per vec4 of k (and of v).
+
+@group(0) @binding(1) var<storage, read> wk_k: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> wk_v: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> wk_positions: array<u32>;
+@group(0) @binding(4) var<storage, read_write> wk_kc: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> wk_vc: array<vec4<f32>>;
+
+override HD: u32 = 64u;
+override TPQ: u32 = HD / 4u;
+
+@compute @workgroup_size(256)
+fn write_kv(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = id.x + id.y * groups.x * 256u;
+  if (i >= params.n) {
+    return;
+  }
+  let c = i % TPQ;
+  let rest = i / TPQ;
+  let kvh = rest % params.kvHeads;
+  let bt = rest / params.kvHeads;
+  let b = bt / params.tokens;
+  let t = bt % params.tokens;
+  let pos = wk_positions[b] + t;
+  if (pos >= params.maxSeq) {
+    return;
+  }
+  let dst = ((b * params.kvHeads + kvh) * params.maxSeq + pos) * TPQ + c;
+  wk_kc[dst] = wk_k[i];
+  wk_vc[dst] = wk_v[i];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared by the attention kernels.
+
+@group(0) @binding(1) var<storage, read> q: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> kc: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> vc: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> positions: array<u32>;
+@group(0) @binding(5) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read_write> lse: array<f32>;
+
+// ---------------------------------------------------------------------------------------------
+// prefill: flash-style attention for any number of tokens.
+//
+// Workgroup (x, kvh, b) owns BQ query rows of kv head kvh in sequence b; row r stands for token
+// r / G of query head kvh*G + r % G (G = heads / kvHeads), so the query heads that share a kv head
+// share its K/V tiles. Each row has TPQ threads, each owning one vec4 of the row's output. Keys are
+// visited in tiles of BK held in workgroup memory; scores of the tile (BQ x BK) are computed by all
+// threads (P threads per score when there are fewer scores than threads), then every thread updates
+// its row's running max/sum and its vec4 of the output.
+
+override BQ: u32 = 16u;
+override BK: u32 = 16u;
+override WG: u32 = BQ * TPQ;
+override KV4: u32 = BK * TPQ;
+override NS: u32 = BQ * BK;
+
+var<workgroup> qs: array<vec4<f32>, WG>;
+var<workgroup> ks: array<vec4<f32>, KV4>;
+var<workgroup> vs: array<vec4<f32>, KV4>;
+var<workgroup> ss: array<f32, NS>;
+var<workgroup> red: array<f32, WG>;
+
+@compute @workgroup_size(WG)
+fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let b = wg.z;
+  let kvh = wg.y;
+  let G = params.heads / params.kvHeads;
+  let rows = params.tokens * G;
+  let r0 = wg.x * BQ;
+  let qi = tid / TPQ;
+  let c = tid % TPQ;
+  let r = r0 + qi;
+  let rowValid = r < rows;
+  let t = r / G;
+  let h = kvh * G + r % G;
+  let pos0 = positions[b];
+  let qpos = pos0 + t;
+
+  var qv = vec4<f32>(0.0);
+  if (rowValid) {
+    qv = q[((b * params.tokens + t) * params.heads + h) * TPQ + c] * params.scale;
+  }
+  qs[tid] = qv;
+
+  let lastT = (min(r0 + BQ, rows) - 1u) / G;
+  let kvEnd = min(pos0 + lastT + 1u, params.maxSeq);
+  // Keys this row may see: [0, rowEnd).
+  let rowEnd = select(0u, min(qpos + 1u, kvEnd), rowValid);
+  let base = (b * params.kvHeads + kvh) * params.maxSeq;
+
+  var m = NEG;
+  var l = 0.0;
+  var o = vec4<f32>(0.0);
+  for (var k0 = 0u; k0 < kvEnd; k0 += BK) {
+    workgroupBarrier();
+    for (var i = tid; i < KV4; i += WG) {
+      let j = k0 + i / TPQ;
+      var kv = vec4<f32>(0.0);
+      var vv = vec4<f32>(0.0);
+      if (j < kvEnd) {
+        let g = (base + j) * TPQ + i % TPQ;
+        kv = kc[g];
+        vv = vc[g];
+      }
+      ks[i] = kv;
+      vs[i] = vv;
+    }
+    workgroupBarrier();
+    if (NS >= WG) {
+      for (var e = tid; e < NS; e += WG) {
+        let qo = (e / BK) * TPQ;
+        let ko = (e % BK) * TPQ;
+        var acc = 0.0;
+        for (var d = 0u; d < TPQ; d++) {
+          acc += dot(qs[qo + d], ks[ko + d]);
+        }
+        ss[e] = acc;
+      }
+    } else {
+      // P threads per score, each over `span` vec4, then summed.
+      let P = WG / NS;
+      let span = (TPQ + P - 1u) / P;
+      let e = tid / P;
+      let part = tid % P;
+      var acc = 0.0;
+      if (e < NS) {
+        let qo = (e / BK) * TPQ;
+        let ko = (e % BK) * TPQ;
+        let dEnd = min(part * span + span, TPQ);
+        for (var d = part * span; d < dEnd; d++) {
+          acc += dot(qs[qo + d], ks[ko + d]);
+        }
+      }
+      red[tid] = acc;
+      workgroupBarrier();
+      if (tid < NS) {
+        var s = 0.0;
+        for (var p = 0u; p < P; p++) {
+          s += red[tid * P + p];
+        }
+        ss[tid] = s;
+      }
+    }
+    workgroupBarrier();
+    if (rowEnd > k0) {
+      let n = min(rowEnd - k0, BK);
+      let so = qi * BK;
+      var tmax = NEG;
+      for (var j = 0u; j < n; j++) {
+        tmax = max(tmax, ss[so + j]);
+      }
+      let mNew = max(m, tmax);
+      let alpha = exp(m - mNew);
+      var psum = 0.0;
+      var acc = vec4<f32>(0.0);
+      for (var j = 0u; j < n; j++) {
+        let p = exp(ss[so + j] - mNew);
+        psum += p;
+        acc += p * vs[j * TPQ + c];
+      }
+      l = l * alpha + psum;
+      o = o * alpha + acc;
+      m = mNew;
+    }
+  }
+
+  if (rowValid) {
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    out[((b * params.tokens + t) * params.heads + h) * TPQ + c] = o * inv;
+    if (params.n != 0u && c == 0u) {
+      lse[(b * params.heads + h) * params.tokens + t] = m + log(l);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// decode: one query per (sequence, head), tokens = 1, split-K over the keys.
+//
+// Workgroup (h, split, b) covers keys [split*chunk, min((split+1)*chunk, kvEnd)) in tiles of DWG
+// keys: thread j scores key j of the tile, a tree reduction gives the tile max, and thread
+// (c = tid % TPQ, lane = tid / TPQ) accumulates vec4 c of the output over keys lane, lane + lanes,
+// … Partial results (m, l, o) go to `partial` and `combine` merges the splits; with one split the
+// kernel writes out (and lse) itself.
+
+override DWG: u32 = 128u;
+
+@group(0) @binding(7) var<storage, read_write> partial: array<f32>;
+
+var<workgroup> dq: array<vec4<f32>, TPQ>;
+var<workgroup> dp: array<f32, DWG>;
+var<workgroup> dred: array<f32, DWG>;
+var<workgroup> dacc: array<vec4<f32>, DWG>;
+
+@compute @workgroup_size(DWG)
+fn decode(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let h = wg.x;
+  let split = wg.y;
+  let b = wg.z;
+  let kvh = h / (params.heads / params.kvHeads);
+  for (var i = tid; i < TPQ; i += DWG) {
+    dq[i] = q[(b * params.heads + h) * TPQ + i] * params.scale;
+  }
+  let kvEnd = min(positions[b] + 1u, params.maxSeq);
+  let k0 = split * params.chunk;
+  let k1 = min(k0 + params.chunk, kvEnd);
+  let base = (b * params.kvHeads + kvh) * params.maxSeq;
+  let lanes = DWG / TPQ;
+  let c = tid % TPQ;
+  let lane = tid / TPQ;
+
+  var m = NEG;
+  var l = 0.0; // this thread's share of the sum (its own keys)
+  var o = vec4<f32>(0.0);
+  workgroupBarrier();
+  for (var t0 = k0; t0 < k1; t0 += DWG) {
+    let j = t0 + tid;
+    var s = NEG;
+    if (j < k1) {
+      let ko = (base + j) * TPQ;
+      var acc = 0.0;
+      for (var d = 0u; d < TPQ; d++) {
+        acc += dot(dq[d], kc[ko + d]);
+      }
+      s = acc;
+    }
+    dred[tid] = s;
+    workgroupBarrier();
+    for (var stride = DWG / 2u; stride > 0u; stride /= 2u) {
+      if (tid < stride) {
+        dred[tid] = max(dred[tid], dred[tid + stride]);
+      }
+      workgroupBarrier();
+    }
+    let mNew = max(m, dred[0]);
+    let alpha = exp(m - mNew);
+    let p = select(0.0, exp(s - mNew), j < k1);
+    dp[tid] = p;
+    l = l * alpha + p;
+    m = mNew;
+    workgroupBarrier();
+    o = o * alpha;
+    if (lane < lanes) {
+      let n = min(DWG, k1 - t0);
+      for (var jj = lane; jj < n; jj += lanes) {
+        o += dp[jj] * vc[(base + t0 + jj) * TPQ + c];
+      }
+    }
+    workgroupBarrier();
+  }
+
+  // Reduce l over all threads and o over the lanes.
+  dred[tid] = l;
+  dacc[tid] = select(vec4<f32>(0.0), o, lane < lanes);
+  workgroupBarrier();
+  for (var stride = DWG / 2u; stride > 0u; stride /= 2u) {
+    if (tid < stride) {
+      dred[tid] += dred[tid + stride];
+    }
+    workgroupBarrier();
+  }
+  let lsum = dred[0];
+  if (tid < TPQ) {
+    var acc = vec4<f32>(0.0);
+    for (var ln = 0u; ln < lanes; ln++) {
+      acc += dacc[ln * TPQ + tid];
+    }
+    let row = b * params.heads + h;
+    if (params.splits == 1u) {
+      let inv = select(0.0, 1.0 / lsum, lsum > 0.0);
+      out[row * TPQ + tid] = acc * inv;
+      if (params.n != 0u && tid == 0u) {
+        lse[row] = m + log(lsum);
+      }
+    } else {
+      let rec = (row * params.splits + split) * (HD + 4u);
+      if (tid == 0u) {
+        partial[rec] = m;
+        partial[rec + 1u] = lsum;
+      }
+      let oo = rec + 4u + tid * 4u;
+      partial[oo] = acc.x;
+      partial[oo + 1u] = acc.y;
+      partial[oo + 2u] = acc.z;
+      partial[oo + 3u] = acc.w;
+    }
+  }
+}
+
+// combine: merge the decode splits of row (h, b) into out and lse.
+@group(0) @binding(1) var<storage, read> cb_partial: array<f32>;
+@group(0) @binding(2) var<storage, read_write> cb_out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> cb_lse: array<f32>;
+
+@compute @workgroup_size(64)
+fn combine(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let row = wg.y * params.heads + wg.x;
+  let S = params.splits;
+  let rec0 = row * S * (HD + 4u);
+  var M = NEG;
+  for (var s = 0u; s < S; s++) {
+    M = max(M, cb_partial[rec0 + s * (HD + 4u)]);
+  }
+  var L = 0.0;
+  for (var s = 0u; s < S; s++) {
+    let rec = rec0 + s * (HD + 4u);
+    L += cb_partial[rec + 1u] * exp(cb_partial[rec] - M);
+  }
+  let inv = select(0.0, 1.0 / L, L > 0.0);
+  for (var d = tid; d < HD; d += 64u) {
+    var acc = 0.0;
+    for (var s = 0u; s < S; s++) {
+      let rec = rec0 + s * (HD + 4u);
+      acc += cb_partial[rec + 4u + d] * exp(cb_partial[rec] - M);
+    }
+    cb_out[row * HD + d] = acc * inv;
+  }
+  if (params.n != 0u && tid == 0u) {
+    cb_lse[row] = M + log(L);
+  }
+}
