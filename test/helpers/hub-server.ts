@@ -1,0 +1,115 @@
+// A local stand-in for the Hugging Face Hub: serves fixture folders under
+// `/{owner}/{repo}/resolve/{revision}/{file}` by answering 302 to `/cdn/{owner}/{repo}/{revision}/{file}`,
+// which serves the bytes with single-range support (206/416), as the real Hub and its CDN do.
+// Counts and records every request.
+
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AddressInfo } from 'node:net';
+
+export interface HubRequest {
+  method: string;
+  path: string;
+  range: string | null;
+  status: number;
+}
+
+export interface HubServer {
+  /** e.g. http://127.0.0.1:34567 */
+  endpoint: string;
+  requests: HubRequest[];
+  /** Forget recorded requests. */
+  reset(): void;
+  /** The next CDN response for `file` sends only `bytes` body bytes, then drops the connection. */
+  cutOnce(file: string, bytes: number): void;
+  close(): Promise<void>;
+}
+
+export interface HubServerOptions {
+  /** Repositories answering 401 (gated/private). */
+  gated?: string[];
+}
+
+/** Start a server for `repos` (owner/repo -> folder). Any revision serves the same folder. */
+export async function startHubServer(repos: Record<string, string>, opts: HubServerOptions = {}): Promise<HubServer> {
+  const requests: HubRequest[] = [];
+  const cuts = new Map<string, number>();
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const path = (req.url ?? '/').split('?')[0];
+    const range = (req.headers.range as string | undefined) ?? null;
+    const send = (status: number, headers: Record<string, string | number> = {}, body?: Uint8Array | string) => {
+      requests.push({ method: req.method ?? 'GET', path, range, status });
+      res.writeHead(status, headers);
+      res.end(body);
+    };
+    if (req.method !== 'GET') return send(405);
+    const parts = path.split('/').slice(1).map(decodeURIComponent);
+    // /{owner}/{repo}/resolve/{revision}/{file...}
+    if (parts.length >= 5 && parts[2] === 'resolve') {
+      const [owner, repo, , revision, ...file] = parts;
+      const id = `${owner}/${repo}`;
+      if (opts.gated?.includes(id)) return send(401, { 'Content-Type': 'text/plain' }, 'Access to this model is restricted.');
+      if (!repos[id]) return send(404, { 'Content-Type': 'text/plain' }, 'Repository not found');
+      const cdn = ['cdn', owner, repo, revision, ...file].map(encodeURIComponent).join('/');
+      return send(302, { Location: `/${cdn}`, 'Content-Length': 0 });
+    }
+    // /cdn/{owner}/{repo}/{revision}/{file...}
+    if (parts.length >= 5 && parts[0] === 'cdn') {
+      const [, owner, repo, , ...file] = parts;
+      const dir = repos[`${owner}/${repo}`];
+      const name = file.join('/');
+      if (!dir || file.some((s) => s === '..')) return send(404);
+      let size: number;
+      try {
+        const st = statSync(join(dir, name));
+        if (!st.isFile()) return send(404, {}, 'Entry not found');
+        size = st.size;
+      } catch {
+        return send(404, { 'Content-Type': 'text/plain' }, 'Entry not found');
+      }
+      const bytes = readFileSync(join(dir, name));
+      let status = 200;
+      let start = 0;
+      let end = size - 1;
+      const headers: Record<string, string | number> = { 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' };
+      if (range) {
+        const m = /^bytes=(\d+)-(\d*)$/.exec(range);
+        if (!m) return send(416, { 'Content-Range': `bytes */${size}` });
+        start = Number(m[1]);
+        end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+        if (start >= size || end < start) return send(416, { 'Content-Range': `bytes */${size}` });
+        status = 206;
+        headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+      }
+      const body = bytes.subarray(start, end + 1);
+      headers['Content-Length'] = body.byteLength;
+      const cut = cuts.get(name);
+      if (cut !== undefined) {
+        cuts.delete(name);
+        requests.push({ method: 'GET', path, range, status });
+        res.writeHead(status, headers);
+        res.write(body.subarray(0, cut), () => setTimeout(() => res.destroy(), 20));
+        return;
+      }
+      return send(status, headers, body);
+    }
+    send(404);
+  };
+
+  const server = createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    requests,
+    reset: () => void requests.splice(0),
+    cutOnce: (file, bytes) => void cuts.set(file, bytes),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
