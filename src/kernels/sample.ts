@@ -1,0 +1,158 @@
+// Token sampling on the GPU (one workgroup per row) and its float64 CPU reference.
+//
+// Order of operations (Hugging Face's logits processors): temperature, top-k, top-p, min-p,
+// renormalise, draw. The draw uses a uniform from a counter-based hash of (seed, step, row), so a
+// run is reproducible and the CPU reference picks the same ids.
+
+import source from '../../shaders/sample.wgsl?raw';
+import type { Tensor } from '../gpu/tensor.ts';
+
+export interface SampleOptions {
+  rows: number;
+  /** Row stride of the logits. */
+  vocab: number;
+  /** Only columns [0, validVocab) are candidates (Qwen pads its embedding past the tokenizer). */
+  validVocab: number;
+  /** 0 = greedy (argmax, lowest index on ties). */
+  temperature: number;
+  /** Keep logits >= the k-th largest (ties kept); 0 = off. */
+  topK?: number;
+  /** Keep the smallest highest-probability set holding >= topP of the mass (ties kept); 1 = off. */
+  topP?: number;
+  /** Keep tokens with prob >= minP · max prob; 0 = off. */
+  minP?: number;
+  /** Taken modulo 2^32. */
+  seed: number;
+  /** Taken modulo 2^32. */
+  step: number;
+}
+
+/**
+ * Sample one token id per row of `logits` [rows, vocab]. Writes u32 ids [rows] into `out` (a new
+ * buffer when omitted) and returns it. Logits must be finite (or -inf).
+ */
+export function sampleTokens(logits: Tensor, opts: SampleOptions & { out?: GPUBuffer }): GPUBuffer {
+  const gpu = logits.gpu;
+  const { rows, vocab, validVocab } = opts;
+  if (!(validVocab >= 1 && validVocab <= vocab)) throw new Error(`sampleTokens: validVocab ${validVocab} must be in [1, vocab ${vocab}]`);
+  if (logits.size < rows * vocab) throw new Error(`sampleTokens: logits hold ${logits.size} values, need ${rows}×${vocab}`);
+  const out = opts.out ?? gpu.buffer(rows * 4, 'sampled-ids');
+  if (out.size < rows * 4) throw new Error(`sampleTokens: out holds ${out.size} bytes, need ${rows * 4}`);
+  const p = normalise(opts);
+  gpu.dispatch(
+    'sample',
+    gpu.pipeline('sample', source, 'sample'),
+    [logits.buffer, out],
+    [rows],
+    [vocab, validVocab, p.topK, p.seed, p.step, { f32: p.temperature }, { f32: p.topP }, { f32: p.minP }],
+  );
+  return out;
+}
+
+function normalise(opts: SampleOptions) {
+  const topK = Math.max(0, Math.floor(opts.topK ?? 0));
+  const topP = opts.topP ?? 1;
+  const minP = Math.min(1, Math.max(0, opts.minP ?? 0));
+  const temperature = opts.temperature > 0 ? opts.temperature : 0;
+  return { topK, topP: topP >= 1 ? 1 : topP, minP, temperature, seed: opts.seed >>> 0, step: opts.step >>> 0 };
+}
+
+function pcgHash(x: number): number {
+  const state = (Math.imul(x, 747796405) + 2891336453) >>> 0;
+  const word = Math.imul(((state >>> ((state >>> 28) + 4)) ^ state) >>> 0, 277803737) >>> 0;
+  return ((word >>> 22) ^ word) >>> 0;
+}
+
+/** The uniform in [0, 1) the sampler draws for (seed, step, row); the WGSL computes the same bits. */
+export function uniformFor(seed: number, step: number, row: number): number {
+  const h = pcgHash((pcgHash((pcgHash(seed >>> 0) + (step >>> 0)) >>> 0) + (row >>> 0)) >>> 0);
+  return (h >>> 8) / 16777216;
+}
+
+const keyView = new DataView(new ArrayBuffer(4));
+/** Order-preserving u32 image of the f32 rounding of `v` (-0 maps with +0). */
+export function orderKey(v: number): number {
+  if (v === 0) return 0x80000000;
+  keyView.setFloat32(0, v);
+  const b = keyView.getUint32(0);
+  return b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;
+}
+
+/**
+ * The renormalised distribution the sampler draws from for one row (float64): probabilities over
+ * columns [0, validVocab), zero outside the kept set. For temperature 0, a one-hot at the argmax.
+ */
+export function keptDistributionRef(row: ArrayLike<number>, opts: Omit<SampleOptions, 'rows' | 'vocab' | 'seed' | 'step'>): Float64Array {
+  const p = normalise({ ...opts, rows: 1, vocab: opts.validVocab, seed: 0, step: 0 });
+  const n = opts.validVocab;
+  const out = new Float64Array(n);
+  let arg = 0;
+  for (let i = 1; i < n; i++) if (row[i] > row[arg]) arg = i;
+  if (p.temperature === 0) {
+    out[arg] = 1;
+    return out;
+  }
+  const m = row[arg];
+  const keys = new Float64Array(n);
+  const w = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    keys[i] = orderKey(row[i]);
+    w[i] = Math.exp((row[i] - m) / p.temperature);
+  }
+  const byKey = Array.from({ length: n }, (_, i) => i).sort((a, b) => keys[b] - keys[a]);
+  let kKey = 0;
+  if (p.topK > 0 && p.topK < n) kKey = keys[byKey[p.topK - 1]];
+  let pKey = 0;
+  if (p.topP < 1) {
+    let mass = 0;
+    for (let i = 0; i < n; i++) if (keys[i] >= kKey) mass += w[i];
+    const want = p.topP * mass;
+    // Walk groups of equal keys from the top; the threshold is the first group reaching the mass.
+    let acc = 0;
+    pKey = 0xffffffff;
+    for (let j = 0; j < n; ) {
+      const key = keys[byKey[j]];
+      while (j < n && keys[byKey[j]] === key) acc += w[byKey[j++]];
+      pKey = key;
+      if (acc >= want) break;
+    }
+  }
+  const thr = Math.min(Math.max(kKey, pKey), keys[arg]);
+  let total = 0;
+  for (let i = 0; i < n; i++) {
+    if (keys[i] >= thr && (p.minP <= 0 || w[i] >= p.minP)) {
+      out[i] = w[i];
+      total += w[i];
+    }
+  }
+  for (let i = 0; i < n; i++) out[i] /= total;
+  return out;
+}
+
+/** Float64 reference for sampleTokens: the same kept set and the same uniform per row. */
+export function sampleRef(logits: ArrayLike<number>, rows: number, vocab: number, opts: Omit<SampleOptions, 'rows' | 'vocab'>): Uint32Array {
+  const ids = new Uint32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const row = Array.prototype.slice.call(logits, r * vocab, r * vocab + opts.validVocab) as number[];
+    const dist = keptDistributionRef(row, opts);
+    if (!(opts.temperature > 0)) {
+      ids[r] = dist.indexOf(1);
+      continue;
+    }
+    const target = uniformFor(opts.seed, opts.step, r);
+    let acc = 0;
+    let last = -1;
+    let id = -1;
+    for (let i = 0; i < dist.length; i++) {
+      if (dist[i] <= 0) continue;
+      acc += dist[i];
+      last = i;
+      if (acc > target) {
+        id = i;
+        break;
+      }
+    }
+    ids[r] = id >= 0 ? id : last;
+  }
+  return ids;
+}

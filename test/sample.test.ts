@@ -1,0 +1,144 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { keptDistributionRef, sampleRef, sampleTokens, uniformFor, type SampleOptions } from '../src/kernels/sample.ts';
+import { Tensor } from '../src/gpu/tensor.ts';
+import { randomArray, rng, testGpu } from './helpers/gpu.ts';
+
+/** Logits with a realistic spread plus deliberate ties (repeated values) to exercise thresholds. */
+function logitsFor(rows: number, vocab: number, seed: number, scale = 4): Float32Array {
+  const x = randomArray(rows * vocab, seed, scale);
+  const next = rng(seed + 7);
+  for (let i = 0; i < x.length; i++) if (next() < 0.1) x[i] = x[Math.floor(next() * x.length)];
+  return x;
+}
+
+async function gpuIds(logits: Float32Array, opts: SampleOptions): Promise<Uint32Array> {
+  const gpu = await testGpu();
+  const t = Tensor.from(gpu, logits, [opts.rows, opts.vocab]);
+  const ids = await gpu.readU32(sampleTokens(t, opts), opts.rows);
+  t.release();
+  return ids;
+}
+
+test('uniformFor is a deterministic uniform in [0, 1)', () => {
+  let sum = 0;
+  const seen = new Set<number>();
+  for (let r = 0; r < 4096; r++) {
+    const u = uniformFor(1234, 7, r);
+    assert.ok(u >= 0 && u < 1);
+    sum += u;
+    seen.add(u);
+  }
+  assert.ok(Math.abs(sum / 4096 - 0.5) < 0.02, `mean ${sum / 4096}`);
+  assert.ok(seen.size > 4000);
+  assert.equal(uniformFor(1, 2, 3), uniformFor(1, 2, 3));
+  assert.notEqual(uniformFor(1, 2, 3), uniformFor(1, 3, 3));
+  assert.notEqual(uniformFor(1, 2, 3), uniformFor(2, 2, 3));
+});
+
+test('greedy sampling equals argmax (lowest index on ties, padding columns ignored)', async () => {
+  for (const [rows, vocab, valid] of [[3, 1, 1], [5, 300, 300], [7, 4099, 4000]] as const) {
+    const logits = logitsFor(rows, vocab, rows + vocab);
+    // A tie for the maximum in row 0, and a huge padding logit in every row.
+    if (vocab > 10) {
+      let m = -Infinity;
+      for (let i = 0; i < valid; i++) m = Math.max(m, logits[i]);
+      logits[valid - 1] = m;
+      logits[3] = m;
+    }
+    for (let r = 0; r < rows; r++) for (let i = valid; i < vocab; i++) logits[r * vocab + i] = 100;
+    const opts = { rows, vocab, validVocab: valid, temperature: 0, seed: 1, step: 0 };
+    const ids = await gpuIds(logits, opts);
+    const want = new Uint32Array(rows);
+    for (let r = 0; r < rows; r++) {
+      let best = 0;
+      for (let i = 1; i < valid; i++) if (logits[r * vocab + i] > logits[r * vocab + best]) best = i;
+      want[r] = best;
+    }
+    assert.deepEqual(ids, want, `rows=${rows} vocab=${vocab}`);
+    assert.deepEqual(sampleRef(logits, rows, vocab, opts), want);
+    if (vocab > 10) assert.equal(ids[0], 3);
+  }
+});
+
+test('GPU ids equal the float64 reference ids for fixed (seed, step)', async () => {
+  const combos: Omit<SampleOptions, 'rows' | 'vocab' | 'validVocab' | 'seed' | 'step'>[] = [
+    { temperature: 1 },
+    { temperature: 0.7, topK: 5 },
+    { temperature: 1, topK: 1 },
+    { temperature: 1.3, topP: 0.9 },
+    { temperature: 1, topP: 0.3 },
+    { temperature: 0.6, minP: 0.1 },
+    { temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05 },
+    { temperature: 1, topK: 3, topP: 0.5 },
+  ];
+  let compared = 0;
+  let mismatches = 0;
+  for (const [rows, vocab, valid] of [[24, 257, 257], [16, 3000, 2900]] as const) {
+    const logits = logitsFor(rows, vocab, vocab);
+    for (let r = 0; r < rows; r++) for (let i = valid; i < vocab; i++) logits[r * vocab + i] = 50; // padding
+    for (const [c, combo] of combos.entries()) {
+      const opts = { rows, vocab, validVocab: valid, seed: 99 + c, step: 3, ...combo };
+      const ids = await gpuIds(logits, opts);
+      const want = sampleRef(logits, rows, vocab, opts);
+      for (let r = 0; r < rows; r++) {
+        assert.ok(ids[r] < valid, `padding id ${ids[r]} for ${JSON.stringify(combo)}`);
+        const dist = keptDistributionRef(logits.subarray(r * vocab, r * vocab + valid), { validVocab: valid, ...combo });
+        assert.ok(dist[ids[r]] > 0, `id ${ids[r]} outside the kept set for ${JSON.stringify(combo)} row ${r}`);
+        compared++;
+        if (ids[r] !== want[r]) mismatches++;
+      }
+    }
+  }
+  // f32 vs float64 rounding may flip a draw that lands within ~1e-6 of a boundary: allow none here
+  // (the chance over these rows is ~1e-3), so a systematic difference fails loudly.
+  assert.equal(mismatches, 0, `${mismatches} of ${compared} ids differ from the reference`);
+});
+
+test('top-k keeps every logit tied with the k-th largest; top-p keeps ties at the threshold', () => {
+  const row = [1, 3, 2, 3, 0, 2, 2];
+  const k2 = keptDistributionRef(row, { validVocab: 7, temperature: 1, topK: 2 });
+  assert.deepEqual([...k2].map((p) => p > 0), [false, true, false, true, false, false, false]);
+  const k3 = keptDistributionRef(row, { validVocab: 7, temperature: 1, topK: 3 });
+  assert.deepEqual([...k3].map((p) => p > 0), [false, true, true, true, false, true, true]);
+  // Two equal top logits hold half the mass each: top-p 0.3 keeps both.
+  const p = keptDistributionRef([5, 5, 0, 0], { validVocab: 4, temperature: 1, topP: 0.3 });
+  assert.deepEqual([...p].map((x) => x > 0), [true, true, false, false]);
+  const mp = keptDistributionRef([0, Math.log(0.5), Math.log(0.09)], { validVocab: 3, temperature: 1, minP: 0.1 });
+  assert.deepEqual([...mp].map((x) => x > 0), [true, true, false]);
+});
+
+test('empirical frequencies match the renormalised kept distribution', async () => {
+  const vocab = 40;
+  const base = logitsFor(1, vocab, 5, 2);
+  const rows = 2000;
+  const logits = new Float32Array(rows * vocab);
+  for (let r = 0; r < rows; r++) logits.set(base, r * vocab);
+  for (const combo of [
+    { temperature: 1 },
+    { temperature: 0.8, topK: 10, topP: 0.9 },
+    { temperature: 1.5, minP: 0.2 },
+  ]) {
+    const dist = keptDistributionRef(base, { validVocab: vocab - 2, ...combo });
+    const counts = new Float64Array(vocab);
+    const steps = 3;
+    for (let step = 0; step < steps; step++) {
+      const ids = await gpuIds(logits, { rows, vocab, validVocab: vocab - 2, seed: 42, step, ...combo });
+      for (const id of ids) counts[id]++;
+    }
+    const n = rows * steps;
+    let chi2 = 0;
+    let dof = -1;
+    for (let i = dist.length; i < vocab; i++) assert.equal(counts[i], 0, `padding id ${i} drawn`);
+    for (let i = 0; i < dist.length; i++) {
+      if (dist[i] === 0) {
+        assert.equal(counts[i], 0, `token ${i} outside the kept set was drawn (${JSON.stringify(combo)})`);
+        continue;
+      }
+      chi2 += (counts[i] - n * dist[i]) ** 2 / (n * dist[i]);
+      dof++;
+    }
+    // Mean dof, sd sqrt(2·dof): a bound of dof + 6·sd fails only for a real bias.
+    assert.ok(chi2 < dof + 6 * Math.sqrt(2 * dof), `chi2 ${chi2.toFixed(1)} with ${dof} dof for ${JSON.stringify(combo)}`);
+  }
+});
