@@ -3,6 +3,7 @@
 //    stored as f32, packed f16 or packed bf16 (override DTYPE) and decoded here, f32 accumulation.
 //    mm_tiled: 4×4 outputs per thread, vec4 loads (K % 4 == 0). mm_scalar: any K (even for packed).
 //    mm_gemv: decode-sized M ≤ 4, one workgroup per 8 weight rows, X in workgroup memory.
+//    mm_narrow: M ≤ 4 without workgroup memory (for CPU-emulated adapters).
 //  * gemm_vec / gemm_scalar: f32 C[M, N] = alpha · op(A) · op(B) (+ C) for backward passes, with
 //    TRANS_A / TRANS_B overrides; 4×4 outputs per thread.
 // Several storage variables alias one binding with different element types; each entry point uses
@@ -139,6 +140,47 @@ fn mm_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
     acc3 += x1[r3 + k] * b;
   }
   storeTile(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}
+
+// Small-M kernel without workgroup memory or barriers (M ≤ 4, K % 4 == 0): each thread computes 4
+// weight rows for all M inputs. Used where barriers are expensive (SwiftShader's CPU coroutines make
+// mm_gemv ~50× slower there); on real GPUs mm_gemv's coalesced row reads win.
+@compute @workgroup_size(64)
+fn mm_narrow(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let n0 = (id.x + id.y * groups.x * 64u) * 4u;
+  if (n0 >= mp.N) { return; }
+  let M = mp.M;
+  let K4 = mp.K >> 2u;
+  let c0 = (mp.wRow0 + n0) * mp.K;
+  let c1 = (mp.wRow0 + min(n0 + 1u, mp.N - 1u)) * mp.K;
+  let c2 = (mp.wRow0 + min(n0 + 2u, mp.N - 1u)) * mp.K;
+  let c3 = (mp.wRow0 + min(n0 + 3u, mp.N - 1u)) * mp.K;
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  for (var k = 0u; k < K4; k++) {
+    let e = k << 2u;
+    let b0 = loadW4(c0 + e);
+    let b1 = loadW4(c1 + e);
+    let b2 = loadW4(c2 + e);
+    let b3 = loadW4(c3 + e);
+    var a = x4[k];
+    acc0 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+    if (M > 1u) {
+      a = x4[K4 + k];
+      acc1 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+      if (M > 2u) {
+        a = x4[2u * K4 + k];
+        acc2 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+        if (M > 3u) {
+          a = x4[3u * K4 + k];
+          acc3 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
+        }
+      }
+    }
+  }
+  storeTile(0u, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
 // GEMV for decode (M ≤ 4, K % 4 == 0): 256 threads = 8 weight rows × 32 lanes. X is staged through

@@ -98,9 +98,11 @@ test('matmul matches the reference for every shape, dtype and kernel', async () 
           const withBias = (M + N) % 2 === 0;
           const ref = matmulRef(xv, held, M, K, N, withBias ? biasValues : undefined);
           const tol = 1e-4 * scaleOf(ref);
-          const kernels: MatmulKernel[] = [matmulKernel(M, K)];
-          // Also run the kernels matmul would not pick here, where they apply.
-          if (K % 4 === 0 && M <= 3 && N >= 7) kernels.push('mm_tiled', 'mm_scalar');
+          // Every kernel that applies (matmul picks one by shape and adapter).
+          const kernels: MatmulKernel[] = ['mm_scalar'];
+          if (K % 4 === 0) kernels.push('mm_tiled');
+          if (K % 4 === 0 && M <= 4) kernels.push('mm_gemv', 'mm_narrow');
+          assert.ok(kernels.includes(matmulKernel(M, K, gpu)));
           for (const kernel of kernels) {
             const y = matmul(x, w, { bias: withBias ? bias : undefined, kernel });
             assert.deepEqual(y.shape, [M, N]);
@@ -132,9 +134,12 @@ test('matmul over row chunks with rowStart / count subsets and bias', async () =
       for (const [rowStart, count] of [[0, N], [3, 20], [10, 5], [36, 1], [7, 30]]) {
         const ref = new Float64Array(M * count);
         for (let m = 0; m < M; m++) for (let j = 0; j < count; j++) ref[m * count + j] = full[m * N + rowStart + j];
-        const y = matmul(x, w, { bias, rowStart, count });
-        assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} chunks M=${M} rows ${rowStart}+${count}`);
-        y.release();
+        const kernels: (MatmulKernel | undefined)[] = M === 1 ? ['mm_gemv', 'mm_narrow'] : [undefined];
+        for (const kernel of kernels) {
+          const y = matmul(x, w, { bias, rowStart, count, kernel });
+          assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} chunks ${kernel ?? ''} M=${M} rows ${rowStart}+${count}`);
+          y.release();
+        }
       }
       // Writing into a given output tensor, without bias.
       const out = Tensor.from(gpu, new Float32Array(M * 12).fill(NaN), [M, 12]);

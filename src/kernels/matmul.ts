@@ -3,6 +3,7 @@
 // flags for backward passes, and their float64 CPU references.
 
 import source from '../../shaders/matmul.wgsl?raw';
+import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor, type WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
 
@@ -10,14 +11,25 @@ const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 } as const;
 /** Up to this many input rows take the GEMV kernel (when K % 4 == 0). */
 export const GEMV_MAX_M = 4;
 const GEMV_ROWS = 8; // weight rows per GEMV workgroup
+const NARROW_ROWS = 256; // weight rows per mm_narrow workgroup (64 threads × 4)
 const TILE = 32; // outputs per workgroup edge in the tiled kernels (8×8 threads × 4×4 each)
 
-export type MatmulKernel = 'mm_tiled' | 'mm_scalar' | 'mm_gemv';
+export type MatmulKernel = 'mm_tiled' | 'mm_scalar' | 'mm_gemv' | 'mm_narrow';
 
-/** Which kernel `matmul` uses for M input rows of length K (exported for tests and benches). */
-export function matmulKernel(M: number, K: number): MatmulKernel {
+/**
+ * Which kernel `matmul` uses for M input rows of length K on this GPU (exported for tests and
+ * benches). Small M takes the GEMV kernel, except on SwiftShader where workgroup barriers cost
+ * ~50× more than the math (measured: 896×896 at M=1 takes 2.4 s with mm_gemv, 40 ms without
+ * barriers), so it takes the barrier-free mm_narrow instead.
+ */
+export function matmulKernel(M: number, K: number, gpu?: Gpu): MatmulKernel {
   if (K % 4 !== 0) return 'mm_scalar';
-  return M <= GEMV_MAX_M ? 'mm_gemv' : 'mm_tiled';
+  if (M > GEMV_MAX_M) return 'mm_tiled';
+  return gpu && isCpuEmulated(gpu) ? 'mm_narrow' : 'mm_gemv';
+}
+
+function isCpuEmulated(gpu: Gpu): boolean {
+  return gpu.adapter.architecture === 'swiftshader' || /swiftshader/i.test(gpu.adapter.description);
 }
 
 export interface MatmulOptions {
@@ -57,9 +69,9 @@ export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Te
   }
   if (M === 0 || count === 0) return out;
 
-  const kernel = opts.kernel ?? matmulKernel(M, K);
+  const kernel = opts.kernel ?? matmulKernel(M, K, gpu);
   if (kernel !== 'mm_scalar' && K % 4 !== 0) throw new Error(`matmul: ${kernel} needs K % 4 == 0, K = ${K}`);
-  if (kernel === 'mm_gemv' && M > GEMV_MAX_M) throw new Error(`matmul: mm_gemv takes at most ${GEMV_MAX_M} rows, M = ${M}`);
+  if ((kernel === 'mm_gemv' || kernel === 'mm_narrow') && M > GEMV_MAX_M) throw new Error(`matmul: ${kernel} takes at most ${GEMV_MAX_M} rows, M = ${M}`);
   const pipeline = gpu.pipeline('matmul', source, kernel, { DTYPE: DTYPE_CODE[w.dtype] });
   const biasBuffer = (opts.bias ?? x).buffer; // unused binding when there is no bias
   const end = rowStart + count;
@@ -69,7 +81,11 @@ export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Te
     if (lo >= hi) continue;
     const n = hi - lo;
     const groups: [number, number] =
-      kernel === 'mm_gemv' ? linearGroups(gpu, n, GEMV_ROWS) : [Math.ceil(n / TILE), Math.ceil(M / TILE)];
+      kernel === 'mm_gemv'
+        ? linearGroups(gpu, n, GEMV_ROWS)
+        : kernel === 'mm_narrow'
+          ? linearGroups(gpu, n, NARROW_ROWS)
+          : [Math.ceil(n / TILE), Math.ceil(M / TILE)];
     gpu.dispatch(
       `matmul(${w.name}):${kernel}`,
       pipeline,

@@ -1,0 +1,158 @@
+// Matmul throughput for Qwen2.5-0.5B projection shapes, ours (f32 and packed f16 weights) side by
+// side with @tensorflow/tfjs-backend-webgpu (f32, tf.matMul(x, w, false, true)) on the same GPU
+// device in the same run. `--quick` (default) trims shapes/repetitions and skips sizes whose
+// estimated time per run is over a couple of seconds (SwiftShader); `--full` runs everything.
+
+import * as tf from '@tensorflow/tfjs-core';
+import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
+import { acquireGpu } from '../src/gpu/device.ts';
+import type { Gpu } from '../src/gpu/runtime.ts';
+import { Tensor, WeightMatrix } from '../src/gpu/tensor.ts';
+import { matmul, matmulKernel } from '../src/kernels/matmul.ts';
+
+const SHAPES: { name: string; K: number; N: number }[] = [
+  { name: 'q/o 896×896', K: 896, N: 896 },
+  { name: 'up 896×4864', K: 896, N: 4864 },
+  { name: 'down 4864×896', K: 4864, N: 896 },
+  { name: 'lm_head 896×151936', K: 896, N: 151936 },
+];
+const TOKENS = [1, 8, 64, 512];
+
+type Impl = 'ours f32' | 'ours f16' | 'tfjs f32';
+const IMPLS: Impl[] = ['ours f32', 'ours f16', 'tfjs f32'];
+
+/** Pseudo-random values in [-1, 1): a 64K block repeated (filling 136M values randomly is slow). */
+function values(n: number, seed: number): Float32Array {
+  const block = new Float32Array(Math.min(n, 65536));
+  let s = seed >>> 0;
+  for (let i = 0; i < block.length; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    block[i] = s / 2 ** 31 - 1;
+  }
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += block.length) out.set(block.subarray(0, Math.min(block.length, n - i)), i);
+  return out;
+}
+
+function toF16Bits(src: Float32Array): Uint16Array {
+  // Truncating conversion is fine for timing (values are in [-1, 1), never subnormal-sensitive).
+  const u = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < u.length; i++) {
+    const x = u[i];
+    const e = ((x >>> 23) & 0xff) - 112;
+    out[i] = ((x >>> 16) & 0x8000) | (e <= 0 ? 0 : (e << 10) | ((x >>> 13) & 0x3ff));
+  }
+  return out;
+}
+
+/** ms per run: one warm-up, then `reps` runs, finished with a queue sync. */
+async function timeIt(gpu: Gpu, run: () => void, flush: () => void, reps: number): Promise<number> {
+  run();
+  flush();
+  await gpu.sync();
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) run();
+  flush();
+  await gpu.sync();
+  return (performance.now() - t0) / reps;
+}
+
+/** Submit what tfjs has recorded (it batches dispatches into its own encoder and pass). */
+function flushTfjs(backend: WebGPUBackend): void {
+  backend.endComputePassEncoder();
+  if ((backend as unknown as { commandEncoder: GPUCommandEncoder | null }).commandEncoder) backend.submitQueue();
+}
+
+function useDawnForTfjs(gpu: Gpu): WebGPUBackend {
+  // tfjs-backend-webgpu refuses to construct without navigator.gpu (Node 20 has no navigator).
+  // We hand it our device, so its own adapter request is never used.
+  const g = globalThis as { navigator?: { gpu?: unknown } };
+  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
+  if (!g.navigator!.gpu) {
+    g.navigator!.gpu = { requestAdapter: () => Promise.reject(new Error('bench: tfjs must use the shared device')) };
+  }
+  const backend = new WebGPUBackend(gpu.device, gpu.adapter as unknown as GPUAdapterInfo);
+  tf.registerBackend('webgpu', () => backend);
+  return backend;
+}
+
+export async function benchMatmul(args: string[]): Promise<void> {
+  const full = args.includes('--full');
+  const reps = full ? 10 : 2;
+  const maxRunSeconds = full ? Infinity : 2;
+  const gpu = await acquireGpu({ debug: false });
+  const backend = useDawnForTfjs(gpu);
+  await tf.setBackend('webgpu');
+  await tf.ready();
+  console.log(
+    `matmul bench (${full ? 'full' : 'quick'}): ${gpu.adapter.vendor} ${gpu.adapter.architecture} ${gpu.adapter.description}, ` +
+      `${reps} timed runs after a warm-up; GFLOP/s = 2·M·K·N / time`,
+  );
+  const rates = new Map<string, number>(); // `${impl}|${M}` → GFLOP/s measured on an earlier shape
+  const estimateSeconds = (impl: Impl, M: number, flops: number): number => {
+    let best: number | undefined;
+    let bestDist = Infinity;
+    for (const [key, rate] of rates) {
+      const [i, m] = key.split('|');
+      // Rates of small-M (GEMV-like) runs say nothing about big M and back: compare within a class.
+      if (i !== impl || (Number(m) <= 4) !== (M <= 4)) continue;
+      const dist = Math.abs(Math.log(Number(m) / M));
+      if (dist < bestDist) (bestDist = dist), (best = rate);
+    }
+    return best === undefined ? 0 : flops / (best * 1e9);
+  };
+  const rows: string[][] = [['shape K×N', 'M', 'kernel', 'ours f32', 'ours f16', 'tfjs f32', 'ours/tfjs']];
+  for (const { name, K, N } of SHAPES) {
+    const wv = values(N * K, K + N);
+    const weights: Record<'f32' | 'f16', WeightMatrix | null> = { f32: null, f16: null };
+    let tfW: tf.Tensor | null = null;
+    const weight = (dtype: 'f32' | 'f16') =>
+      (weights[dtype] ??= WeightMatrix.upload(gpu, name, dtype === 'f32' ? wv : toF16Bits(wv), N, K, dtype));
+    for (const M of TOKENS) {
+      const flops = 2 * M * K * N;
+      const gflops: Record<Impl, number | null> = { 'ours f32': null, 'ours f16': null, 'tfjs f32': null };
+      const skipped = IMPLS.filter((impl) => estimateSeconds(impl, M, flops) > maxRunSeconds);
+      if (skipped.length === IMPLS.length) {
+        rows.push([name, String(M), matmulKernel(M, K, gpu), 'skip', 'skip', 'skip', '']);
+        continue;
+      }
+      const xv = values(M * K, M);
+      const x = Tensor.from(gpu, xv, [M, K]);
+      const out = Tensor.empty(gpu, [M, N]);
+      for (const impl of IMPLS) {
+        if (skipped.includes(impl)) continue;
+        let ms: number;
+        if (impl === 'tfjs f32') {
+          tfW ??= tf.tensor2d(wv, [N, K]);
+          const tx = tf.tensor2d(xv, [M, K]);
+          const w = tfW;
+          ms = await timeIt(gpu, () => tf.matMul(tx, w, false, true).dispose(), () => flushTfjs(backend), reps);
+          tx.dispose();
+        } else {
+          const w = weight(impl === 'ours f32' ? 'f32' : 'f16');
+          ms = await timeIt(gpu, () => void matmul(x, w, { out }), () => gpu.flush(), reps);
+        }
+        gflops[impl] = flops / (ms * 1e6);
+        rates.set(`${impl}|${M}`, gflops[impl]!);
+      }
+      x.release();
+      out.release();
+      const fmt = (v: number | null) => (v === null ? 'skip' : v < 10 ? v.toFixed(3) : v.toFixed(1));
+      const ratio = gflops['ours f32'] !== null && gflops['tfjs f32'] !== null ? (gflops['ours f32'] / gflops['tfjs f32']).toFixed(2) + '×' : '';
+      rows.push([name, String(M), matmulKernel(M, K, gpu), fmt(gflops['ours f32']), fmt(gflops['ours f16']), fmt(gflops['tfjs f32']), ratio]);
+      console.log(`  ${rows[rows.length - 1].join('  ')}`);
+    }
+    weights.f32?.destroy();
+    weights.f16?.destroy();
+    tfW?.dispose();
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  console.log('\nGFLOP/s (higher is better); ours/tfjs compares the f32 columns');
+  for (const [i, r] of rows.entries()) {
+    console.log(r.map((cell, c) => (c < 3 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  '));
+    if (i === 0) console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  }
+  tf.removeBackend('webgpu');
+  gpu.destroy();
+}
