@@ -81,9 +81,13 @@ fn write_kv(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroup
 // Workgroup (x, kvh, b) owns BQ query rows of kv head kvh in sequence b; row r stands for token
 // r / G of query head kvh*G + r % G (G = heads / kvHeads), so the query heads that share a kv head
 // share its K/V tiles. Each row has TPQ threads, each owning one vec4 of the row's output. Keys are
-// visited in tiles of BK held in workgroup memory; scores of the tile (BQ x BK) are computed by all
-// threads (P threads per score when there are fewer scores than threads), then every thread updates
-// its row's running max/sum and its vec4 of the output.
+// visited in tiles of BK, each tile staged in one workgroup buffer (K first, then V):
+//   1. load the K tile;                       scores S = (q·scale)·k of the BQ x BK tile, by all
+//      threads (P threads per score and a sum when there are fewer scores than threads);
+//   2. load the V tile over the K tile;       probabilities p = exp(S - rowmax) (one exp per score);
+//   3. every thread rescales its row's sum and output vec4 and adds p·v.
+// The running max of each row lives in registers (identical in the row's TPQ threads) and in
+// `mrow` for step 2.
 
 override BQ: u32 = 16u;
 override BK: u32 = 16u;
@@ -92,10 +96,12 @@ override KV4: u32 = BK * TPQ;
 override NS: u32 = BQ * BK;
 
 var<workgroup> qs: array<vec4<f32>, WG>;
-var<workgroup> ks: array<vec4<f32>, KV4>;
-var<workgroup> vs: array<vec4<f32>, KV4>;
+var<workgroup> kvs: array<vec4<f32>, KV4>;
 var<workgroup> ss: array<f32, NS>;
+var<workgroup> pp: array<f32, NS>;
 var<workgroup> red: array<f32, WG>;
+var<workgroup> mrow: array<f32, BQ>;
+var<workgroup> tmaxs: array<f32, BQ>;
 
 @compute @workgroup_size(WG)
 fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
@@ -111,18 +117,18 @@ fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
   let t = r / G;
   let h = kvh * G + r % G;
   let pos0 = positions[b];
-  let qpos = pos0 + t;
 
   var qv = vec4<f32>(0.0);
   if (rowValid) {
     qv = q[((b * params.tokens + t) * params.heads + h) * TPQ + c] * params.scale;
   }
   qs[tid] = qv;
+  if (tid < BQ) {
+    mrow[tid] = NEG;
+  }
 
   let lastT = (min(r0 + BQ, rows) - 1u) / G;
   let kvEnd = min(pos0 + lastT + 1u, params.maxSeq);
-  // Keys this row may see: [0, rowEnd).
-  let rowEnd = select(0u, min(qpos + 1u, kvEnd), rowValid);
   let base = (b * params.kvHeads + kvh) * params.maxSeq;
 
   var m = NEG;
@@ -133,14 +139,10 @@ fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
     for (var i = tid; i < KV4; i += WG) {
       let j = k0 + i / TPQ;
       var kv = vec4<f32>(0.0);
-      var vv = vec4<f32>(0.0);
       if (j < kvEnd) {
-        let g = (base + j) * TPQ + i % TPQ;
-        kv = kc[g];
-        vv = vc[g];
+        kv = kc[(base + j) * TPQ + i % TPQ];
       }
-      ks[i] = kv;
-      vs[i] = vv;
+      kvs[i] = kv;
     }
     workgroupBarrier();
     if (NS >= WG) {
@@ -149,12 +151,11 @@ fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
         let ko = (e % BK) * TPQ;
         var acc = 0.0;
         for (var d = 0u; d < TPQ; d++) {
-          acc += dot(qs[qo + d], ks[ko + d]);
+          acc += dot(qs[qo + d], kvs[ko + d]);
         }
         ss[e] = acc;
       }
     } else {
-      // P threads per score, each over `span` vec4, then summed.
       let P = WG / NS;
       let span = (TPQ + P - 1u) / P;
       let e = tid / P;
@@ -165,7 +166,7 @@ fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
         let ko = (e % BK) * TPQ;
         let dEnd = min(part * span + span, TPQ);
         for (var d = part * span; d < dEnd; d++) {
-          acc += dot(qs[qo + d], ks[ko + d]);
+          acc += dot(qs[qo + d], kvs[ko + d]);
         }
       }
       red[tid] = acc;
@@ -179,25 +180,47 @@ fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
       }
     }
     workgroupBarrier();
-    if (rowEnd > k0) {
-      let n = min(rowEnd - k0, BK);
-      let so = qi * BK;
+    // Step 2: V tile over the K tile; probabilities.
+    for (var i = tid; i < KV4; i += WG) {
+      let j = k0 + i / TPQ;
+      var vv = vec4<f32>(0.0);
+      if (j < kvEnd) {
+        vv = vc[(base + j) * TPQ + i % TPQ];
+      }
+      kvs[i] = vv;
+    }
+    for (var e = tid; e < NS; e += WG) {
+      let row = e / BK;
+      let rr = r0 + row;
+      // Keys [k0, k0 + n) of this tile are visible to the row.
+      let rowEnd = select(0u, min(pos0 + rr / G + 1u, kvEnd), rr < rows);
+      let n = select(0u, min(rowEnd - k0, BK), rowEnd > k0);
       var tmax = NEG;
       for (var j = 0u; j < n; j++) {
-        tmax = max(tmax, ss[so + j]);
+        tmax = max(tmax, ss[row * BK + j]);
       }
-      let mNew = max(m, tmax);
-      let alpha = exp(m - mNew);
-      var psum = 0.0;
-      var acc = vec4<f32>(0.0);
-      for (var j = 0u; j < n; j++) {
-        let p = exp(ss[so + j] - mNew);
-        psum += p;
-        acc += p * vs[j * TPQ + c];
+      let mNew = max(mrow[row], tmax);
+      pp[e] = select(0.0, exp(ss[e] - mNew), e % BK < n);
+      if (e % BK == 0u) {
+        tmaxs[row] = tmax;
       }
-      l = l * alpha + psum;
-      o = o * alpha + acc;
-      m = mNew;
+    }
+    workgroupBarrier();
+    // Step 3.
+    let mNew = max(m, tmaxs[qi]);
+    let alpha = exp(m - mNew);
+    var psum = 0.0;
+    var acc = vec4<f32>(0.0);
+    for (var j = 0u; j < BK; j++) {
+      let p = pp[qi * BK + j];
+      psum += p;
+      acc += p * kvs[j * TPQ + c];
+    }
+    l = l * alpha + psum;
+    o = o * alpha + acc;
+    m = mNew;
+    if (c == 0u) {
+      mrow[qi] = mNew;
     }
   }
 

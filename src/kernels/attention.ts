@@ -77,7 +77,8 @@ export function prefillTiles(headDim: number): { BQ: number; BK: number; WG: num
   const BQ = Math.max(1, Math.min(64, Math.floor(256 / tpq)));
   const WG = BQ * tpq;
   for (const BK of [32, 16, 8, 4, 2, 1]) {
-    const floats = WG /* q tile */ + 2 * BK * headDim /* k, v tiles */ + BQ * BK /* scores */ + WG; /* partial scores */
+    // q tile, one k/v tile, scores and probabilities, partial scores, row maxima.
+    const floats = WG + BK * headDim + 2 * BQ * BK + WG + 2 * BQ;
     if (floats * 4 <= WORKGROUP_BYTES) return { BQ, BK, WG };
   }
   throw new Error(`attention: headDim ${headDim} does not fit in ${WORKGROUP_BYTES} bytes of workgroup memory`);
