@@ -76,32 +76,101 @@ fn write_kv(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroup
 @group(0) @binding(6) var<storage, read_write> lse: array<f32>;
 
 // ---------------------------------------------------------------------------------------------
-// prefill: flash-style attention for any number of tokens.
+// Tiles shared by prefill and the backward kernels.
 //
-// Workgroup (x, kvh, b) owns BQ query rows of kv head kvh in sequence b; row r stands for token
-// r / G of query head kvh*G + r % G (G = heads / kvHeads), so the query heads that share a kv head
-// share its K/V tiles. Each row has TPQ threads, each owning one vec4 of the row's output. Keys are
-// visited in tiles of BK, each tile staged in one workgroup buffer (K first, then V):
-//   1. load the K tile;                       scores S = (q·scale)·k of the BQ x BK tile, by all
-//      threads (P threads per score and a sum when there are fewer scores than threads);
-//   2. load the V tile over the K tile;       probabilities p = exp(S - rowmax) (one exp per score);
-//   3. every thread rescales its row's sum and output vec4 and adds p·v.
-// The running max of each row lives in registers (identical in the row's TPQ threads) and in
-// `mrow` for step 2.
+// A workgroup owns BQ "A rows" (query rows in prefill and bw_dq, keys in bw_dkv), each with TPQ
+// threads (one vec4 of the row each), WG = BQ * TPQ threads. It walks over tiles of BK "B rows"
+// (keys, or query rows in bw_dkv) staged in `tile`. `tile_dots` computes the BQ x BK dot products
+// between A rows held in `qa` and the B rows of `tile`, by all threads (P threads per product and a
+// sum through `red` when there are fewer products than threads).
 
 override BQ: u32 = 16u;
 override BK: u32 = 16u;
 override WG: u32 = BQ * TPQ;
 override KV4: u32 = BK * TPQ;
 override NS: u32 = BQ * BK;
+// Sizes of the staging arrays: prefill needs one A block, one tile and two score blocks; the
+// backward kernels set QA = 2 WG (and bw_dkv TL = 2 KV4).
+override QA: u32 = WG;
+override TL: u32 = KV4;
+override SA: u32 = 2u * NS;
 
-var<workgroup> qs: array<vec4<f32>, WG>;
-var<workgroup> kvs: array<vec4<f32>, KV4>;
-var<workgroup> ss: array<f32, NS>;
-var<workgroup> pp: array<f32, NS>;
+var<workgroup> qa: array<vec4<f32>, QA>;
+var<workgroup> tile: array<vec4<f32>, TL>;
+var<workgroup> sa: array<f32, SA>;
 var<workgroup> red: array<f32, WG>;
 var<workgroup> mrow: array<f32, BQ>;
 var<workgroup> tmaxs: array<f32, BQ>;
+
+// sa[dOff + a*BK + j] = qa[aOff + a*TPQ ..] · tile[tOff + j*TPQ ..]. Call from uniform control flow,
+// after a barrier that published qa and tile; read the results after another barrier.
+fn tile_dots(tid: u32, aOff: u32, tOff: u32, dOff: u32) {
+  if (NS >= WG) {
+    for (var e = tid; e < NS; e += WG) {
+      let ao = aOff + (e / BK) * TPQ;
+      let to = tOff + (e % BK) * TPQ;
+      var acc = 0.0;
+      for (var d = 0u; d < TPQ; d++) {
+        acc += dot(qa[ao + d], tile[to + d]);
+      }
+      sa[dOff + e] = acc;
+    }
+  } else {
+    let P = WG / NS;
+    let span = (TPQ + P - 1u) / P;
+    let e = tid / P;
+    let part = tid % P;
+    var acc = 0.0;
+    if (e < NS) {
+      let ao = aOff + (e / BK) * TPQ;
+      let to = tOff + (e % BK) * TPQ;
+      let dEnd = min(part * span + span, TPQ);
+      for (var d = part * span; d < dEnd; d++) {
+        acc += dot(qa[ao + d], tile[to + d]);
+      }
+    }
+    red[tid] = acc;
+    workgroupBarrier();
+    if (tid < NS) {
+      var s = 0.0;
+      for (var p = 0u; p < P; p++) {
+        s += red[tid * P + p];
+      }
+      sa[dOff + tid] = s;
+    }
+    workgroupBarrier();
+  }
+}
+
+// Stage keys [k0, k0 + BK) of kv row base (k or v cache) into tile[0 .. KV4), zeros past kvEnd.
+fn load_kv_tile(tid: u32, fromV: bool, base: u32, k0: u32, kvEnd: u32) {
+  for (var i = tid; i < KV4; i += WG) {
+    let j = k0 + i / TPQ;
+    var x = vec4<f32>(0.0);
+    if (j < kvEnd) {
+      let g = (base + j) * TPQ + i % TPQ;
+      if (fromV) {
+        x = vc[g];
+      } else {
+        x = kc[g];
+      }
+    }
+    tile[i] = x;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// prefill: flash-style attention for any number of tokens.
+//
+// Workgroup (x, kvh, b) owns BQ query rows of kv head kvh in sequence b; row r stands for token
+// r / G of query head kvh*G + r % G (G = heads / kvHeads), so the query heads that share a kv head
+// share its K/V tiles. Each row has TPQ threads, each owning one vec4 of the row's output. Keys are
+// visited in tiles of BK, each staged in `tile` (K first, then V):
+//   1. load the K tile; scores S = (q·scale)·k of the BQ x BK tile (tile_dots);
+//   2. load the V tile over the K tile; probabilities p = exp(S - rowmax), one exp per score;
+//   3. every thread rescales its row's sum and output vec4 and adds p·v.
+// The running max of each row lives in registers (identical in the row's TPQ threads) and in
+// `mrow` for step 2. Scores are sa[0, NS), probabilities sa[NS, 2 NS).
 
 @compute @workgroup_size(WG)
 fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
@@ -122,7 +191,7 @@ fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
   if (rowValid) {
     qv = q[((b * params.tokens + t) * params.heads + h) * TPQ + c] * params.scale;
   }
-  qs[tid] = qv;
+  qa[tid] = qv;
   if (tid < BQ) {
     mrow[tid] = NEG;
   }
@@ -136,59 +205,11 @@ fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
   var o = vec4<f32>(0.0);
   for (var k0 = 0u; k0 < kvEnd; k0 += BK) {
     workgroupBarrier();
-    for (var i = tid; i < KV4; i += WG) {
-      let j = k0 + i / TPQ;
-      var kv = vec4<f32>(0.0);
-      if (j < kvEnd) {
-        kv = kc[(base + j) * TPQ + i % TPQ];
-      }
-      kvs[i] = kv;
-    }
+    load_kv_tile(tid, false, base, k0, kvEnd);
     workgroupBarrier();
-    if (NS >= WG) {
-      for (var e = tid; e < NS; e += WG) {
-        let qo = (e / BK) * TPQ;
-        let ko = (e % BK) * TPQ;
-        var acc = 0.0;
-        for (var d = 0u; d < TPQ; d++) {
-          acc += dot(qs[qo + d], kvs[ko + d]);
-        }
-        ss[e] = acc;
-      }
-    } else {
-      let P = WG / NS;
-      let span = (TPQ + P - 1u) / P;
-      let e = tid / P;
-      let part = tid % P;
-      var acc = 0.0;
-      if (e < NS) {
-        let qo = (e / BK) * TPQ;
-        let ko = (e % BK) * TPQ;
-        let dEnd = min(part * span + span, TPQ);
-        for (var d = part * span; d < dEnd; d++) {
-          acc += dot(qs[qo + d], kvs[ko + d]);
-        }
-      }
-      red[tid] = acc;
-      workgroupBarrier();
-      if (tid < NS) {
-        var s = 0.0;
-        for (var p = 0u; p < P; p++) {
-          s += red[tid * P + p];
-        }
-        ss[tid] = s;
-      }
-    }
+    tile_dots(tid, 0u, 0u, 0u);
     workgroupBarrier();
-    // Step 2: V tile over the K tile; probabilities.
-    for (var i = tid; i < KV4; i += WG) {
-      let j = k0 + i / TPQ;
-      var vv = vec4<f32>(0.0);
-      if (j < kvEnd) {
-        vv = vc[(base + j) * TPQ + i % TPQ];
-      }
-      kvs[i] = vv;
-    }
+    load_kv_tile(tid, true, base, k0, kvEnd);
     for (var e = tid; e < NS; e += WG) {
       let row = e / BK;
       let rr = r0 + row;
@@ -197,24 +218,23 @@ fn prefill(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
       let n = select(0u, min(rowEnd - k0, BK), rowEnd > k0);
       var tmax = NEG;
       for (var j = 0u; j < n; j++) {
-        tmax = max(tmax, ss[row * BK + j]);
+        tmax = max(tmax, sa[row * BK + j]);
       }
       let mNew = max(mrow[row], tmax);
-      pp[e] = select(0.0, exp(ss[e] - mNew), e % BK < n);
+      sa[NS + e] = select(0.0, exp(sa[e] - mNew), e % BK < n);
       if (e % BK == 0u) {
         tmaxs[row] = tmax;
       }
     }
     workgroupBarrier();
-    // Step 3.
     let mNew = max(m, tmaxs[qi]);
     let alpha = exp(m - mNew);
     var psum = 0.0;
     var acc = vec4<f32>(0.0);
     for (var j = 0u; j < BK; j++) {
-      let p = pp[qi * BK + j];
+      let p = sa[NS + qi * BK + j];
       psum += p;
-      acc += p * kvs[j * TPQ + c];
+      acc += p * tile[j * TPQ + c];
     }
     l = l * alpha + psum;
     o = o * alpha + acc;
@@ -376,5 +396,180 @@ fn combine(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
   }
   if (params.n != 0u && tid == 0u) {
     cb_lse[row] = M + log(L);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backward (FlashAttention-2 style): probabilities are recomputed from the forward's lse,
+// P = exp(S - lse), S = scale q·k. With dO the gradient of out and Δ = rowsum(dO ∘ out):
+//   dP = dO·vᵀ,  dS = P ∘ (dP − Δ),  dq = scale dS·k,  dk = scale dSᵀ·q,  dv = Pᵀ·dO.
+// bw_stats packs (lse, Δ) per query row; bw_dq owns query rows and loops over key tiles; bw_dkv
+// owns keys (the tokens of this call only: cache positions before positions[b] are constants) and
+// loops over the query rows that see them, summing over the query heads of the group. No atomics.
+
+@group(0) @binding(1) var<storage, read> st_do: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> st_o: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> st_lse: array<f32>;
+@group(0) @binding(4) var<storage, read_write> st_stats: array<vec2<f32>>;
+
+// stats[(b*heads + h)*tokens + t] = (lse, Δ); one invocation per query row, params.n rows.
+@compute @workgroup_size(64)
+fn bw_stats(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = id.x + id.y * groups.x * 64u;
+  if (i >= params.n) {
+    return;
+  }
+  // i = (b*tokens + t)*heads + h: the token-major row of q/out.
+  let h = i % params.heads;
+  let bt = i / params.heads;
+  let t = bt % params.tokens;
+  let b = bt / params.tokens;
+  var acc = 0.0;
+  for (var d = 0u; d < TPQ; d++) {
+    acc += dot(st_do[i * TPQ + d], st_o[i * TPQ + d]);
+  }
+  let s = (b * params.heads + h) * params.tokens + t;
+  st_stats[s] = vec2<f32>(st_lse[s], acc);
+}
+
+@group(0) @binding(5) var<storage, read> bw_do: array<vec4<f32>>;
+@group(0) @binding(6) var<storage, read> bw_stats_in: array<vec2<f32>>;
+@group(0) @binding(7) var<storage, read_write> bw_dq_out: array<vec4<f32>>;
+@group(0) @binding(7) var<storage, read_write> bw_dk_out: array<vec4<f32>>;
+@group(0) @binding(8) var<storage, read_write> bw_dv_out: array<vec4<f32>>;
+
+// bw_dq: workgroup (x, kvh, b) owns BQ query rows as in prefill. qa = [q·scale | dO] rows; per key
+// tile: V tile → dP, K tile → S, then dS in place of S, then dq += dS·k.
+@compute @workgroup_size(WG)
+fn bw_dq(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let b = wg.z;
+  let kvh = wg.y;
+  let G = params.heads / params.kvHeads;
+  let rows = params.tokens * G;
+  let r0 = wg.x * BQ;
+  let qi = tid / TPQ;
+  let c = tid % TPQ;
+  let r = r0 + qi;
+  let rowValid = r < rows;
+  let t = r / G;
+  let h = kvh * G + r % G;
+  let pos0 = positions[b];
+
+  var qv = vec4<f32>(0.0);
+  var dov = vec4<f32>(0.0);
+  if (rowValid) {
+    let g = ((b * params.tokens + t) * params.heads + h) * TPQ + c;
+    qv = q[g] * params.scale;
+    dov = bw_do[g];
+  }
+  qa[tid] = qv;
+  qa[WG + tid] = dov;
+
+  let lastT = (min(r0 + BQ, rows) - 1u) / G;
+  let kvEnd = min(pos0 + lastT + 1u, params.maxSeq);
+  let base = (b * params.kvHeads + kvh) * params.maxSeq;
+
+  var dqa = vec4<f32>(0.0);
+  for (var k0 = 0u; k0 < kvEnd; k0 += BK) {
+    workgroupBarrier();
+    load_kv_tile(tid, true, base, k0, kvEnd);
+    workgroupBarrier();
+    tile_dots(tid, WG, 0u, NS); // dP
+    workgroupBarrier();
+    load_kv_tile(tid, false, base, k0, kvEnd);
+    workgroupBarrier();
+    tile_dots(tid, 0u, 0u, 0u); // S
+    workgroupBarrier();
+    for (var e = tid; e < NS; e += WG) {
+      let rr = r0 + e / BK;
+      let j = k0 + e % BK;
+      var ds = 0.0;
+      if (rr < rows && j < kvEnd && j <= pos0 + rr / G) {
+        let st = bw_stats_in[(b * params.heads + kvh * G + rr % G) * params.tokens + rr / G];
+        ds = exp(sa[e] - st.x) * (sa[NS + e] - st.y);
+      }
+      sa[e] = ds;
+    }
+    workgroupBarrier();
+    for (var j = 0u; j < BK; j++) {
+      dqa += sa[qi * BK + j] * tile[j * TPQ + c];
+    }
+  }
+  if (rowValid) {
+    bw_dq_out[((b * params.tokens + t) * params.heads + h) * TPQ + c] = dqa * params.scale;
+  }
+}
+
+// bw_dkv: workgroup (x, kvh, b) owns BQ keys: tokens x*BQ + kj of this call (cache positions
+// positions[b] + token). qa = [k | v] rows of those keys; tile = [q·scale | dO] of BK query rows
+// (token t = row / G of head kvh*G + row % G), for all rows with t >= x*BQ. Per row tile:
+// S = k·q, dP = v·dO, then P and dS = P (dP − Δ) in sa, then dv += P·dO and dk += dS·(q·scale).
+@compute @workgroup_size(WG)
+fn bw_dkv(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: vec3<u32>) {
+  let b = wg.z;
+  let kvh = wg.y;
+  let G = params.heads / params.kvHeads;
+  let rows = params.tokens * G;
+  let kt0 = wg.x * BQ;
+  let kj = tid / TPQ;
+  let c = tid % TPQ;
+  let pos0 = positions[b];
+  let keyT = kt0 + kj;
+  let keyValid = keyT < params.tokens && pos0 + keyT < params.maxSeq;
+  let base = (b * params.kvHeads + kvh) * params.maxSeq;
+
+  var kv = vec4<f32>(0.0);
+  var vv = vec4<f32>(0.0);
+  if (keyValid) {
+    let g = (base + pos0 + keyT) * TPQ + c;
+    kv = kc[g];
+    vv = vc[g];
+  }
+  qa[tid] = kv;
+  qa[WG + tid] = vv;
+
+  var dka = vec4<f32>(0.0);
+  var dva = vec4<f32>(0.0);
+  for (var rt0 = kt0 * G; rt0 < rows; rt0 += BK) {
+    workgroupBarrier();
+    for (var i = tid; i < KV4; i += WG) {
+      let rr = rt0 + i / TPQ;
+      var x = vec4<f32>(0.0);
+      var y = vec4<f32>(0.0);
+      if (rr < rows) {
+        let g = ((b * params.tokens + rr / G) * params.heads + kvh * G + rr % G) * TPQ + i % TPQ;
+        x = q[g] * params.scale;
+        y = bw_do[g];
+      }
+      tile[i] = x;
+      tile[KV4 + i] = y;
+    }
+    workgroupBarrier();
+    tile_dots(tid, 0u, 0u, 0u); // S (keys x rows)
+    tile_dots(tid, WG, KV4, NS); // dP
+    workgroupBarrier();
+    for (var e = tid; e < NS; e += WG) {
+      let kt = kt0 + e / BK;
+      let rr = rt0 + e % BK;
+      var p = 0.0;
+      var ds = 0.0;
+      if (rr < rows && kt < params.tokens && pos0 + kt < params.maxSeq && kt <= rr / G) {
+        let st = bw_stats_in[(b * params.heads + kvh * G + rr % G) * params.tokens + rr / G];
+        p = exp(sa[e] - st.x);
+        ds = p * (sa[NS + e] - st.y);
+      }
+      sa[e] = p;
+      sa[NS + e] = ds;
+    }
+    workgroupBarrier();
+    for (var i = 0u; i < BK; i++) {
+      dva += sa[kj * BK + i] * tile[KV4 + i * TPQ + c];
+      dka += sa[NS + kj * BK + i] * tile[i * TPQ + c];
+    }
+  }
+  if (keyT < params.tokens) {
+    let g = ((b * params.tokens + keyT) * params.kvHeads + kvh) * TPQ + c;
+    bw_dk_out[g] = dka;
+    bw_dv_out[g] = dva;
   }
 }

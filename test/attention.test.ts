@@ -1,9 +1,21 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KvCache, attention, attentionRef, writeKv } from '../src/kernels/attention.ts';
+import { KvCache, attention, attentionBackward, attentionBackwardRef, attentionRef, writeKv } from '../src/kernels/attention.ts';
 import { Tensor } from '../src/gpu/tensor.ts';
+import { acquireGpu } from '../src/gpu/device.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
-import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { assertClose, randomArray } from './helpers/gpu.ts';
+
+// One device for the whole file (pipelines compile once), limited to WebGPU's default 16 KiB of
+// workgroup memory so that a kernel needing more fails here rather than on a real browser.
+let shared: Promise<Gpu> | null = null;
+function testGpu(): Promise<Gpu> {
+  shared ??= acquireGpu({ debug: true, wantLimits: { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 256 } });
+  return shared;
+}
+after(async () => {
+  if (shared) (await shared).destroy();
+});
 
 const TOL = 1e-4;
 
@@ -200,4 +212,82 @@ test('reference: softmax rows sum to one and lse is consistent', () => {
   const p0 = Math.exp(s0) / (Math.exp(s0) + Math.exp(s1));
   assertClose(out, [1, 2, 3, 4].map((x, i) => p0 * x + (1 - p0) * v[4 + i]), 1e-12, 'ref out');
   assertClose(lse, [Math.log(Math.exp(s0) + Math.exp(s1))], 1e-12, 'ref lse');
+});
+
+test('backward reference matches central finite differences', () => {
+  const batch = 2, tokens = 3, heads = 4, kvHeads = 2, hd = 4, seq = 6;
+  const positions = [0, 2];
+  const q = Float64Array.from(randomArray(batch * tokens * heads * hd, 600));
+  const k = Float64Array.from(randomArray(batch * kvHeads * seq * hd, 601));
+  const v = Float64Array.from(randomArray(batch * kvHeads * seq * hd, 602));
+  const w = Float64Array.from(randomArray(batch * tokens * heads * hd, 603));
+  const loss = () => {
+    const { out } = attentionRef(q, k, v, positions, batch, tokens, heads, kvHeads, hd, seq);
+    let s = 0;
+    for (let i = 0; i < out.length; i++) s += w[i] * out[i];
+    return s;
+  };
+  const grads = attentionBackwardRef(q, k, v, positions, w, batch, tokens, heads, kvHeads, hd, seq);
+  const eps = 1e-5;
+  for (const [name, x, g] of [['q', q, grads.dq], ['k', k, grads.dk], ['v', v, grads.dv]] as const) {
+    const numeric = new Float64Array(x.length);
+    for (let i = 0; i < x.length; i++) {
+      const x0 = x[i];
+      x[i] = x0 + eps;
+      const up = loss();
+      x[i] = x0 - eps;
+      const down = loss();
+      x[i] = x0;
+      numeric[i] = (up - down) / (2 * eps);
+    }
+    assertClose(g, numeric, 1e-8, `d${name}`);
+  }
+  // Cache positions nobody attends to (past every query) get no gradient; some do get one.
+  assert.ok(grads.dk.some((x) => x !== 0));
+  for (let h = 0; h < kvHeads; h++) for (let d = 0; d < hd; d++) assert.equal(grads.dk[((0 * kvHeads + h) * seq + 5) * hd + d], 0);
+});
+
+test('backward kernels match the reference', async () => {
+  const gpu = await testGpu();
+  const cases: [number, number, number, number, number[], number][] = [
+    // headDim, heads, kvHeads, tokens, positions, maxSeq
+    [16, 6, 2, 21, [0, 5], 30],
+    [64, 4, 1, 33, [0], 40],
+    [128, 4, 2, 9, [3, 0], 16],
+    [32, 2, 2, 70, [0], 70],
+  ];
+  let seed = 700;
+  for (const [headDim, heads, kvHeads, tokens, positions, maxSeq] of cases) {
+    const batch = positions.length;
+    const what = `hd=${headDim} h=${heads}/${kvHeads} t=${tokens} pos=${positions}`;
+    const s = randomCache(gpu, batch, kvHeads, maxSeq, headDim, seed++);
+    const q = randomArray(batch * tokens * heads * headDim, seed++);
+    const k = randomArray(batch * tokens * kvHeads * headDim, seed++);
+    const v = randomArray(batch * tokens * kvHeads * headDim, seed++);
+    const dOut = randomArray(batch * tokens * heads * headDim, seed++);
+    const pos = gpu.upload(Uint32Array.from(positions), 'positions');
+    const kvShape = [batch * tokens, kvHeads * headDim];
+    writeKv(s.cache, Tensor.from(gpu, k, kvShape), Tensor.from(gpu, v, kvShape), pos, tokens);
+    writeRef(s.kRef, k, positions, tokens, kvHeads, maxSeq, headDim);
+    writeRef(s.vRef, v, positions, tokens, kvHeads, maxSeq, headDim);
+    const qT = Tensor.from(gpu, q, [batch * tokens, heads * headDim]);
+    const lse = Tensor.empty(gpu, [batch, heads, tokens]);
+    const out = attention(qT, s.cache, pos, { tokens, heads, lse });
+    const g = attentionBackward(qT, s.cache, pos, out, Tensor.from(gpu, dOut, [batch * tokens, heads * headDim]), lse, { tokens, heads });
+    const want = attentionBackwardRef(q, s.kRef, s.vRef, positions, dOut, batch, tokens, heads, kvHeads, headDim, maxSeq);
+    // The rows this call wrote, in the writeKv layout.
+    const rows = (a: Float64Array) => {
+      const r = new Float64Array(batch * tokens * kvHeads * headDim);
+      for (let b = 0; b < batch; b++)
+        for (let t = 0; t < tokens; t++)
+          for (let h = 0; h < kvHeads; h++)
+            for (let d = 0; d < headDim; d++) r[((b * tokens + t) * kvHeads + h) * headDim + d] = a[((b * kvHeads + h) * maxSeq + positions[b] + t) * headDim + d];
+      return r;
+    };
+    assertClose(await g.dq.read(), want.dq, 2e-4, `${what} dq`);
+    assertClose(await g.dk.read(), rows(want.dk), 2e-4, `${what} dk`);
+    assertClose(await g.dv.read(), rows(want.dv), 2e-4, `${what} dv`);
+    gpu.release(pos);
+    s.cache.destroy();
+  }
 });

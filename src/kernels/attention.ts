@@ -78,7 +78,7 @@ export function prefillTiles(headDim: number): { BQ: number; BK: number; WG: num
   const WG = BQ * tpq;
   for (const BK of [32, 16, 8, 4, 2, 1]) {
     // q tile, one k/v tile, scores and probabilities, partial scores, row maxima.
-    const floats = WG + BK * headDim + 2 * BQ * BK + WG + 2 * BQ;
+    const floats = 4 * WG + BK * headDim + 2 * BQ * BK + WG + 2 * BQ;
     if (floats * 4 <= WORKGROUP_BYTES) return { BQ, BK, WG };
   }
   throw new Error(`attention: headDim ${headDim} does not fit in ${WORKGROUP_BYTES} bytes of workgroup memory`);
@@ -218,4 +218,137 @@ export function attentionRef(
     }
   }
   return { out, lse };
+}
+
+/** Tiling of the backward kernels: BQ rows (bw_dq: query rows, bw_dkv: keys) per workgroup, BK per tile. */
+export function backwardTiles(headDim: number, kernel: 'dq' | 'dkv'): { BQ: number; BK: number; WG: number } {
+  const tpq = headDim / 4;
+  if (!Number.isInteger(tpq) || tpq < 1 || tpq > 256) throw new Error(`attention backward: headDim ${headDim} must be a multiple of 4 in [4, 1024]`);
+  const BQ = Math.max(1, Math.min(64, Math.floor(256 / tpq)));
+  const WG = BQ * tpq;
+  for (const BK of [32, 16, 8, 4, 2, 1]) {
+    // [q|dO] or [k|v] rows, the tile (twice for dkv), two score blocks, partial scores.
+    const floats = 8 * WG + (kernel === 'dkv' ? 2 : 1) * BK * headDim + 2 * BQ * BK + WG;
+    if (floats * 4 <= WORKGROUP_BYTES) return { BQ, BK, WG };
+  }
+  throw new Error(`attention backward: headDim ${headDim} does not fit in ${WORKGROUP_BYTES} bytes of workgroup memory`);
+}
+
+export interface AttentionBackwardOptions {
+  tokens: number;
+  heads: number;
+  dq?: Tensor;
+  dk?: Tensor;
+  dv?: Tensor;
+}
+
+/**
+ * Gradients of `attention` (prefill form, same q, cache, positions, tokens, heads) given dOut, the
+ * gradient of its output, with `out` and `lse` from the forward. Probabilities are recomputed from
+ * lse (FlashAttention-2 style). Returns dq [batch*tokens, heads*headDim] and dk, dv
+ * [batch*tokens, kvHeads*headDim] for the k/v rows this call wrote (the writeKv layout); keys at
+ * cache positions before positions[b] are treated as constants and get no gradient.
+ */
+export function attentionBackward(
+  q: Tensor,
+  cache: KvCache,
+  positions: GPUBuffer,
+  out: Tensor,
+  dOut: Tensor,
+  lse: Tensor,
+  opts: AttentionBackwardOptions,
+): { dq: Tensor; dk: Tensor; dv: Tensor } {
+  const { tokens, heads } = opts;
+  const { batch, kvHeads, maxSeq, headDim } = cache;
+  const gpu = q.gpu;
+  if (heads % kvHeads !== 0) throw new Error(`attentionBackward: ${heads} heads not a multiple of ${kvHeads} kv heads`);
+  const size = batch * tokens * heads * headDim;
+  const kvSize = batch * tokens * kvHeads * headDim;
+  for (const [name, t] of [['q', q], ['out', out], ['dOut', dOut]] as const) {
+    if (t.size !== size) throw new Error(`attentionBackward: ${name} has ${t.size} values; expected [${batch}*${tokens}, ${heads}*${headDim}]`);
+  }
+  if (lse.size !== batch * heads * tokens) throw new Error(`attentionBackward: lse has ${lse.size} values; expected [${batch}, ${heads}, ${tokens}]`);
+  checkPositions(positions, batch);
+  const dq = opts.dq ?? Tensor.empty(gpu, [batch * tokens, heads * headDim], 'attention.dq');
+  const dk = opts.dk ?? Tensor.empty(gpu, [batch * tokens, kvHeads * headDim], 'attention.dk');
+  const dv = opts.dv ?? Tensor.empty(gpu, [batch * tokens, kvHeads * headDim], 'attention.dv');
+  if (dq.size !== size || dk.size !== kvSize || dv.size !== kvSize) throw new Error(`attentionBackward: gradient sizes ${dq.size}, ${dk.size}, ${dv.size}; expected ${size}, ${kvSize}, ${kvSize}`);
+  if (size === 0) return { dq, dk, dv };
+  const rowsTotal = batch * tokens * heads;
+  const stats = gpu.buffer(rowsTotal * 8, 'attention.stats');
+  const params = [tokens, heads, kvHeads, maxSeq, { f32: 1 / Math.sqrt(headDim) }, rowsTotal, 0, 0];
+  gpu.dispatch('attention.bw_stats', gpu.pipeline('attention', source, 'bw_stats', { HD: headDim }), [dOut.buffer, out.buffer, lse.buffer, stats], linearGroups(gpu, rowsTotal, 64), params);
+
+  const t1 = backwardTiles(headDim, 'dq');
+  gpu.dispatch(
+    'attention.bw_dq',
+    gpu.pipeline('attention', source, 'bw_dq', { HD: headDim, BQ: t1.BQ, BK: t1.BK, QA: 2 * t1.WG }),
+    [q.buffer, cache.k, cache.v, positions, dOut.buffer, stats, dq.buffer],
+    [Math.ceil((tokens * heads) / kvHeads / t1.BQ), kvHeads, batch],
+    params,
+  );
+  const t2 = backwardTiles(headDim, 'dkv');
+  gpu.dispatch(
+    'attention.bw_dkv',
+    gpu.pipeline('attention', source, 'bw_dkv', { HD: headDim, BQ: t2.BQ, BK: t2.BK, QA: 2 * t2.WG, TL: 2 * t2.BK * (headDim / 4) }),
+    [q.buffer, cache.k, cache.v, positions, dOut.buffer, stats, dk.buffer, dv.buffer],
+    [Math.ceil(tokens / t2.BQ), kvHeads, batch],
+    params,
+  );
+  gpu.release(stats);
+  return { dq, dk, dv };
+}
+
+/**
+ * Float64 reference of the backward: gradients of sum(dOut ∘ out) for `attentionRef`'s inputs.
+ * dq is [batch*tokens, heads*headDim]; dk and dv are [batch, kvHeads, seq, headDim] (every cache
+ * position, including those before positions[b]).
+ */
+export function attentionBackwardRef(
+  q: ArrayLike<number>,
+  k: ArrayLike<number>,
+  v: ArrayLike<number>,
+  positions: ArrayLike<number>,
+  dOut: ArrayLike<number>,
+  batch: number,
+  tokens: number,
+  heads: number,
+  kvHeads: number,
+  headDim: number,
+  seq: number,
+): { dq: Float64Array; dk: Float64Array; dv: Float64Array } {
+  const { out, lse } = attentionRef(q, k, v, positions, batch, tokens, heads, kvHeads, headDim, seq);
+  const dq = new Float64Array(batch * tokens * heads * headDim);
+  const dk = new Float64Array(batch * kvHeads * seq * headDim);
+  const dv = new Float64Array(batch * kvHeads * seq * headDim);
+  const group = heads / kvHeads;
+  const scale = 1 / Math.sqrt(headDim);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const kvBase = (b * kvHeads + Math.floor(h / group)) * seq;
+      for (let t = 0; t < tokens; t++) {
+        const qo = ((b * tokens + t) * heads + h) * headDim;
+        const end = Math.min(positions[b] + t + 1, seq);
+        const l = lse[(b * heads + h) * tokens + t];
+        let delta = 0;
+        for (let d = 0; d < headDim; d++) delta += dOut[qo + d] * out[qo + d];
+        for (let j = 0; j < end; j++) {
+          const ko = (kvBase + j) * headDim;
+          let s = 0, dp = 0;
+          for (let d = 0; d < headDim; d++) {
+            s += q[qo + d] * k[ko + d];
+            dp += dOut[qo + d] * v[ko + d];
+          }
+          const p = Math.exp(s * scale - l);
+          const ds = p * (dp - delta);
+          for (let d = 0; d < headDim; d++) {
+            dq[qo + d] += scale * ds * k[ko + d];
+            dk[ko + d] += scale * ds * q[qo + d];
+            dv[ko + d] += p * dOut[qo + d];
+          }
+        }
+      }
+    }
+  }
+  return { dq, dk, dv };
 }
