@@ -3,14 +3,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Gpu } from '../src/gpu/runtime.ts';
+import { acquireGpu } from '../src/gpu/device.ts';
 import { LanguageModel } from '../src/model/forward.ts';
 import { generate } from '../src/model/generate.ts';
 import { writeRandomModel } from '../src/model/random.ts';
 import { openSource } from '../src/model/source.ts';
 import { loadModel } from '../src/model/weights.ts';
 
-export async function benchDecode(gpu: Gpu, full: boolean): Promise<void> {
+export async function benchDecode(args: string[]): Promise<void> {
+  const full = args.includes('--full');
+  const gpu = await acquireGpu({ debug: false });
   const dir = mkdtempSync(join(tmpdir(), 'webgrpo-bench-'));
   const shape = full
     ? { hiddenSize: 896, numLayers: 24, numHeads: 14, numKvHeads: 2, intermediateSize: 4864, vocabSize: 151936 }
@@ -19,7 +21,7 @@ export async function benchDecode(gpu: Gpu, full: boolean): Promise<void> {
   const { config, weights } = await loadModel(openSource(dir), gpu);
   const model = new LanguageModel(gpu, config, weights);
   const label = `qwen2-shaped ${config.numLayers}L h${config.hiddenSize} vocab ${config.vocabSize} (bf16)`;
-  console.log(`\nDecode, ${label}`);
+  console.log(`decode bench (${full ? 'full' : 'quick'}): ${gpu.adapter.description || gpu.adapter.architecture}, ${label}`);
   console.log('batch  new tokens  seconds  tokens/s');
   const newTokens = full ? 64 : 16;
   for (const batch of [1, 8]) {
@@ -33,4 +35,5 @@ export async function benchDecode(gpu: Gpu, full: boolean): Promise<void> {
     console.log(`${String(batch).padStart(5)}  ${String(tokens).padStart(10)}  ${seconds.toFixed(2).padStart(7)}  ${(tokens / seconds).toFixed(1).padStart(8)}`);
   }
   rmSync(dir, { recursive: true, force: true });
+  gpu.destroy();
 }

@@ -4,6 +4,7 @@ export {};
 
 const benches: [string, () => Promise<(args: string[]) => Promise<void>>][] = [
   ['matmul', async () => (await import('./matmul.ts')).benchMatmul],
+  ['decode', async () => (await import('./decode.ts')).benchDecode],
 ];
 
 const args = process.argv.slice(2);

@@ -78,15 +78,17 @@ function requireModel(values: Values): string {
 
 function source(values: Values): ModelSource {
   let lastShown = 0;
-  return openSource(requireModel(values), {
+  const spec = requireModel(values);
+  return openSource(spec, {
     endpoint: values['hub-endpoint'] as string | undefined,
     cacheDir: values['cache-dir'] as string | undefined,
-    onProgress: (loaded, total) => {
+    onProgress: (loaded, total, file) => {
+      if (!spec.startsWith('hf:')) return;
       const now = Date.now();
       if (now - lastShown < 500 && loaded !== total) return;
       lastShown = now;
       const mb = (x: number) => (x / 1e6).toFixed(1);
-      log(`downloading ${mb(loaded)}${total ? ` / ${mb(total)}` : ''} MB`);
+      log(`downloading ${file}: ${mb(loaded)}${total ? ` / ${mb(total)}` : ''} MB`);
     },
   });
 }
