@@ -23,7 +23,8 @@ struct SampleParams {
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ids: array<u32>;
 
-const WG: u32 = 256u;
+// Threads per row (a power of two, 32..256): the wrapper picks fewer for small vocabularies.
+override WG: u32 = 256u;
 const NONE: u32 = 0xffffffffu;
 
 var<workgroup> red_f: array<f32, WG>;
@@ -79,7 +80,7 @@ fn reduce_sum_f(lid: u32, v: f32) -> f32 {
   return r;
 }
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn sample(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let row = wg.x;
   let base = row * sp.vocab;

@@ -41,12 +41,19 @@ export function sampleTokens(logits: Tensor, opts: SampleOptions & { out?: GPUBu
   const p = normalise(opts);
   gpu.dispatch(
     'sample',
-    gpu.pipeline('sample', source, 'sample'),
+    gpu.pipeline('sample', source, 'sample', { WG: threadsFor(validVocab) }),
     [logits.buffer, out],
     [rows],
     [vocab, validVocab, p.topK, p.seed, p.step, { f32: p.temperature }, { f32: p.topP }, { f32: p.minP }],
   );
   return out;
+}
+
+/** Threads per row: 256 for real vocabularies, fewer (down to 32) when a row is short. */
+function threadsFor(valid: number): number {
+  let wg = 32;
+  while (wg < 256 && wg * 16 < valid) wg *= 2;
+  return wg;
 }
 
 function normalise(opts: SampleOptions) {
