@@ -50,10 +50,10 @@ function randomCache(gpu: Gpu, batch: number, kvHeads: number, maxSeq: number, h
 }
 
 /** Write `tokens` new rows per sequence at `positions`, run attention, check against the reference. */
-async function step(s: Setup, positions: number[], tokens: number, heads: number, seed: number, what: string, maxLength?: number) {
+async function step(s: Setup, positions: number[], tokens: number, heads: number, seed: number, what: string, maxLength?: number, qScale = 1) {
   const { gpu, cache, kRef, vRef } = s;
   const { batch, kvHeads, maxSeq, headDim } = cache;
-  const q = randomArray(batch * tokens * heads * headDim, seed);
+  const q = randomArray(batch * tokens * heads * headDim, seed, qScale);
   const k = randomArray(batch * tokens * kvHeads * headDim, seed + 1);
   const v = randomArray(batch * tokens * kvHeads * headDim, seed + 2);
   const pos = gpu.upload(Uint32Array.from(positions), 'positions');
@@ -175,6 +175,9 @@ test('long prefill with earlier context crosses many key tiles', async () => {
   const gpu = await testGpu();
   const s = randomCache(gpu, 2, 2, 200, 32, 400);
   await step(s, [120, 57], 40, 4, 410, 'hd=32 long prefill');
+  // Scores in the hundreds: exp overflows f32 unless the running max is subtracted.
+  await step(s, [150, 0], 12, 4, 420, 'hd=32 large scores prefill', undefined, 250);
+  await step(s, [170, 30], 1, 4, 430, 'hd=32 large scores decode', undefined, 250);
   s.cache.destroy();
 });
 
