@@ -144,6 +144,9 @@ export class Gpu {
 
   write(buffer: GPUBuffer, data: ArrayBufferView, offsetBytes = 0): void {
     this.checkAlive();
+    // queue.writeBuffer runs before any work still being recorded: submit that work first, since
+    // it may read this buffer (a pooled buffer, or one rewritten between steps).
+    this.flush();
     // writeBuffer needs a size that is a multiple of 4: pad the tail when it is not.
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     if (bytes.byteLength % 4 === 0) {

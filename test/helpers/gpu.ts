@@ -6,16 +6,18 @@ import type { Gpu } from '../../src/gpu/runtime.ts';
 
 let shared: Promise<Gpu> | null = null;
 
+// Registered when a test file imports this module, so it runs once after the whole file: one
+// device (and one set of compiled pipelines) per file.
+after(async () => {
+  if (!shared) return;
+  const gpu = await shared;
+  shared = null;
+  gpu.destroy();
+});
+
 /** The test file's GPU (SwiftShader here), in debug mode so kernel errors are named. */
 export function testGpu(): Promise<Gpu> {
-  if (!shared) {
-    shared = acquireGpu({ debug: true });
-    after(async () => {
-      const gpu = await shared!;
-      shared = null;
-      gpu.destroy();
-    });
-  }
+  shared ??= acquireGpu({ debug: true });
   return shared;
 }
 
