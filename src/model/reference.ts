@@ -87,8 +87,27 @@ function causalAttention(q: Float64Array, k: Float64Array, v: Float64Array, toke
   return out;
 }
 
+/** A LoRA site for the reference: y += scale · (x·Aᵀ)·Bᵀ, A [r, in], B [out, r]. */
+export interface CpuLora {
+  A: ArrayLike<number>;
+  B: ArrayLike<number>;
+  r: number;
+  scale: number;
+}
+
+/** LoRA sites keyed `${layer}.${module}` (module as in PEFT: q_proj … down_proj). */
+export type CpuAdapter = Map<string, CpuLora>;
+
+function addLora(y: Float64Array, x: Float64Array, rows: number, inDim: number, outDim: number, lora?: CpuLora): Float64Array {
+  if (!lora) return y;
+  const d = linear(x, lora.A, rows, inDim, lora.r);
+  const delta = linear(d, lora.B, rows, lora.r, outDim);
+  for (let i = 0; i < y.length; i++) y[i] += lora.scale * delta[i];
+  return y;
+}
+
 /** Final hidden states (after the last norm) for one sequence of token ids: [tokens, hidden]. */
-export function referenceHidden(cfg: ModelConfig, tensors: Map<string, CpuTensor>, ids: number[]): Float64Array {
+export function referenceHidden(cfg: ModelConfig, tensors: Map<string, CpuTensor>, ids: number[], adapter?: CpuAdapter): Float64Array {
   const T = ids.length, Hd = cfg.hiddenSize, D = cfg.headDim;
   const qDim = cfg.numHeads * D, kvDim = cfg.numKvHeads * D, F = cfg.intermediateSize;
   const embed = tensor(tensors, 'model.embed_tokens.weight');
@@ -101,10 +120,12 @@ export function referenceHidden(cfg: ModelConfig, tensors: Map<string, CpuTensor
     const p = `model.layers.${l}.`;
     const w = (n: string) => tensor(tensors, p + n);
     const bias = (n: string) => (cfg.attentionBias ? w(n) : undefined);
+    const proj = (module: string, group: string, input: Float64Array, inDim: number, outDim: number, b?: ArrayLike<number>) =>
+      addLora(linear(input, w(`${group}.${module}.weight`), T, inDim, outDim, b), input, T, inDim, outDim, adapter?.get(`${l}.${module}`));
     const xn = rmsNorm(x, w('input_layernorm.weight'), Hd, cfg.rmsNormEps);
-    let q = linear(xn, w('self_attn.q_proj.weight'), T, Hd, qDim, bias('self_attn.q_proj.bias'));
-    let k = linear(xn, w('self_attn.k_proj.weight'), T, Hd, kvDim, bias('self_attn.k_proj.bias'));
-    const v = linear(xn, w('self_attn.v_proj.weight'), T, Hd, kvDim, bias('self_attn.v_proj.bias'));
+    let q = proj('q_proj', 'self_attn', xn, Hd, qDim, bias('self_attn.q_proj.bias'));
+    let k = proj('k_proj', 'self_attn', xn, Hd, kvDim, bias('self_attn.k_proj.bias'));
+    const v = proj('v_proj', 'self_attn', xn, Hd, kvDim, bias('self_attn.v_proj.bias'));
     if (cfg.qkNorm) {
       q = rmsNorm(q, w('self_attn.q_norm.weight'), D, cfg.rmsNormEps);
       k = rmsNorm(k, w('self_attn.k_norm.weight'), D, cfg.rmsNormEps);
@@ -112,13 +133,13 @@ export function referenceHidden(cfg: ModelConfig, tensors: Map<string, CpuTensor
     q = rope(q, T, cfg.numHeads, D, cfg.ropeTheta);
     k = rope(k, T, cfg.numKvHeads, D, cfg.ropeTheta);
     const attn = causalAttention(q, k, v, T, cfg);
-    const o = linear(attn, w('self_attn.o_proj.weight'), T, qDim, Hd);
+    const o = proj('o_proj', 'self_attn', attn, qDim, Hd);
     for (let i = 0; i < x.length; i++) x[i] += o[i];
     const xn2 = rmsNorm(x, w('post_attention_layernorm.weight'), Hd, cfg.rmsNormEps);
-    const gate = linear(xn2, w('mlp.gate_proj.weight'), T, Hd, F);
-    const up = linear(xn2, w('mlp.up_proj.weight'), T, Hd, F);
+    const gate = proj('gate_proj', 'mlp', xn2, Hd, F);
+    const up = proj('up_proj', 'mlp', xn2, Hd, F);
     for (let i = 0; i < gate.length; i++) gate[i] = (gate[i] / (1 + Math.exp(-gate[i]))) * up[i];
-    const down = linear(gate, w('mlp.down_proj.weight'), T, F, Hd);
+    const down = proj('down_proj', 'mlp', gate, F, Hd);
     for (let i = 0; i < x.length; i++) x[i] += down[i];
   }
   x = rmsNorm(x, tensor(tensors, 'model.norm.weight'), Hd, cfg.rmsNormEps);
@@ -130,8 +151,8 @@ function lmHeadName(tensors: Map<string, CpuTensor>): string {
 }
 
 /** Logits [tokens, vocab] for one sequence. */
-export function referenceLogits(cfg: ModelConfig, tensors: Map<string, CpuTensor>, ids: number[]): Float64Array {
-  const hidden = referenceHidden(cfg, tensors, ids);
+export function referenceLogits(cfg: ModelConfig, tensors: Map<string, CpuTensor>, ids: number[], adapter?: CpuAdapter): Float64Array {
+  const hidden = referenceHidden(cfg, tensors, ids, adapter);
   return linear(hidden, tensor(tensors, lmHeadName(tensors)), ids.length, cfg.hiddenSize, cfg.vocabSize);
 }
 
@@ -144,8 +165,9 @@ export function referenceScore(
   tensors: Map<string, CpuTensor>,
   ids: number[],
   temperature = 1,
+  adapter?: CpuAdapter,
 ): { logprobs: number[]; entropies: number[] } {
-  const logits = referenceLogits(cfg, tensors, ids);
+  const logits = referenceLogits(cfg, tensors, ids, adapter);
   const V = cfg.vocabSize;
   const logprobs: number[] = [], entropies: number[] = [];
   for (let t = 0; t + 1 < ids.length; t++) {

@@ -1,0 +1,143 @@
+// Whole-model LoRA gradients on random tiny models of each architecture, against central finite
+// differences of the independent float64 reference forward.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LanguageModel } from '../src/model/forward.ts';
+import { forwardBackward, padBatch } from '../src/model/backward.ts';
+import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
+import { openSource } from '../src/model/source.ts';
+import { loadCpuWeights, loadModel } from '../src/model/weights.ts';
+import { writeRandomModel } from '../src/model/random.ts';
+import { ALL_TARGETS, LoraAdapter } from '../src/lora/index.ts';
+import { randomArray, rng, testGpu } from './helpers/gpu.ts';
+import type { Gpu } from '../src/gpu/runtime.ts';
+
+const shape = { hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, vocabSize: 40 };
+const temperature = 0.8;
+
+async function setup(gpu: Gpu, architecture: 'llama' | 'qwen2' | 'qwen3', seed: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'webgrpo-bw-'));
+  writeRandomModel(dir, { architecture, dtype: 'F32', tied: architecture !== 'qwen3', ...shape, seed });
+  const { config, weights } = await loadModel(openSource(dir), gpu);
+  const cpu = await loadCpuWeights(openSource(dir));
+  const model = new LanguageModel(gpu, config, weights);
+  const adapter = LoraAdapter.init(gpu, config, { r: 4, alpha: 8, dropout: 0, useRslora: false, targetModules: ALL_TARGETS }, { seed });
+  // B starts at zero in PEFT's init, which would hide every A gradient: randomise it.
+  adapter.layers().forEach(({ lora }, i) => gpu.write(lora.B.buffer, randomArray(lora.B.size, seed * 100 + i, 0.3)));
+  model.adapter = adapter;
+  return { model, cpu, adapter };
+}
+
+/** The adapter's current values as float64 reference sites. */
+type Sites = Map<string, { A: Float64Array; B: Float64Array; r: number; scale: number }>;
+async function cpuAdapter(adapter: LoraAdapter): Promise<Sites> {
+  const sites: Sites = new Map();
+  for (const { layer, module, lora } of adapter.layers()) {
+    sites.set(`${layer}.${module}`, { A: Float64Array.from(await lora.A.read()), B: Float64Array.from(await lora.B.read()), r: lora.r, scale: lora.scale });
+  }
+  return sites;
+}
+
+const sequences = [
+  [3, 17, 5, 29, 11, 8, 2],
+  [30, 1, 22, 9, 14],
+];
+
+/** L = Σ over valid rows of c1·logprob + c2·entropy, with fixed random coefficients. */
+function coefficients(seed: number) {
+  const next = rng(seed);
+  return sequences.map((s) => Array.from({ length: s.length - 1 }, () => [next() * 2 - 1, next() * 2 - 1] as const));
+}
+
+function referenceLoss(cpu: Awaited<ReturnType<typeof loadCpuWeights>>, adapter: CpuAdapter, coef: ReturnType<typeof coefficients>): number {
+  let loss = 0;
+  sequences.forEach((seq, b) => {
+    const { logprobs, entropies } = referenceScore(cpu.config, cpu.tensors, seq, temperature, adapter);
+    logprobs.forEach((lp, t) => (loss += coef[b][t][0] * lp + coef[b][t][1] * entropies[t]));
+  });
+  return loss;
+}
+
+async function gpuGradients(model: LanguageModel, adapter: LoraAdapter, coef: ReturnType<typeof coefficients>, checkpoint: boolean) {
+  adapter.zeroGrads();
+  const data = padBatch(sequences);
+  await forwardBackward(
+    model,
+    data,
+    () => {
+      const gLogprob = new Float32Array(data.batch * data.tokens);
+      const gEntropy = new Float32Array(data.batch * data.tokens);
+      coef.forEach((rows, b) => rows.forEach(([c1, c2], t) => ((gLogprob[b * data.tokens + t] = c1), (gEntropy[b * data.tokens + t] = c2))));
+      return { gLogprob, gEntropy };
+    },
+    { temperature, checkpoint },
+  );
+  const grads = new Map<string, { A: Float32Array; B: Float32Array }>();
+  for (const { layer, module, lora } of adapter.layers()) {
+    grads.set(`${layer}.${module}`, { A: await lora.gradA.read(), B: await lora.gradB.read() });
+  }
+  return grads;
+}
+
+for (const [i, architecture] of (['llama', 'qwen2', 'qwen3'] as const).entries()) {
+  test(`LoRA gradients through the whole ${architecture} model match finite differences of the float64 reference`, async () => {
+    const gpu = await testGpu();
+    const { model, cpu, adapter } = await setup(gpu, architecture, 11 + i);
+    const coef = coefficients(5 + i);
+    const grads = await gpuGradients(model, adapter, coef, false);
+    const base = await cpuAdapter(adapter);
+
+    // Directional derivative along a random direction through every LoRA parameter at once.
+    const eps = 1e-4;
+    const next = rng(77 + i);
+    const direction = new Map([...base].map(([k, s]) => [k, { A: s.A.map(() => next() * 2 - 1), B: s.B.map(() => next() * 2 - 1) }]));
+    const shifted = (sign: number): CpuAdapter =>
+      new Map([...base].map(([k, s]) => {
+        const d = direction.get(k)!;
+        return [k, { ...s, A: s.A.map((v, j) => v + sign * eps * d.A[j]), B: s.B.map((v, j) => v + sign * eps * d.B[j]) }];
+      }));
+    const numeric = (referenceLoss(cpu, shifted(1), coef) - referenceLoss(cpu, shifted(-1), coef)) / (2 * eps);
+    let analytic = 0;
+    for (const [k, g] of grads) {
+      const d = direction.get(k)!;
+      g.A.forEach((v, j) => (analytic += v * d.A[j]));
+      g.B.forEach((v, j) => (analytic += v * d.B[j]));
+    }
+    assert.ok(Math.abs(numeric) > 1e-2, `directional derivative is informative (${numeric})`);
+    assert.ok(Math.abs(analytic - numeric) <= 1e-3 * Math.abs(numeric), `directional: GPU ${analytic} vs finite differences ${numeric}`);
+
+    // Single coordinates of A and B at the first and last layer's sites.
+    let worst = 0, scale = 0;
+    for (const key of ['0.q_proj', '0.gate_proj', `1.o_proj`, '1.down_proj', '1.k_proj']) {
+      for (const which of ['A', 'B'] as const) {
+        const values = base.get(key)![which];
+        for (const j of [0, Math.floor(values.length / 2), values.length - 1]) {
+          const bump = (sign: number): CpuAdapter => {
+            const site = base.get(key)!;
+            const changed = Float64Array.from(site[which]);
+            changed[j] += sign * eps;
+            return new Map(base).set(key, { ...site, [which]: changed });
+          };
+          const fd = (referenceLoss(cpu, bump(1), coef) - referenceLoss(cpu, bump(-1), coef)) / (2 * eps);
+          const g = grads.get(key)![which][j];
+          worst = Math.max(worst, Math.abs(g - fd));
+          scale = Math.max(scale, Math.abs(fd));
+        }
+      }
+    }
+    assert.ok(worst <= 1e-3 * Math.max(scale, 1e-2), `coordinate gradients: worst abs error ${worst} at scale ${scale}`);
+
+    // Activation checkpointing recomputes each layer and must give the same gradients.
+    const recomputed = await gpuGradients(model, adapter, coef, true);
+    for (const [k, g] of grads) {
+      const r = recomputed.get(k)!;
+      for (const which of ['A', 'B'] as const) {
+        g[which].forEach((v, j) => assert.ok(Math.abs(v - r[which][j]) <= 1e-6 + 1e-5 * Math.abs(v), `${k}.${which}[${j}] with checkpointing`));
+      }
+    }
+  });
+}
