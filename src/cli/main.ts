@@ -9,6 +9,7 @@ import { generate } from '../model/generate.ts';
 import { openSource, type ModelSource } from '../model/source.ts';
 import { loadModel } from '../model/weights.ts';
 import { ModelTokenizer } from '../tokenizer/index.ts';
+import { LoraAdapter } from '../lora/index.ts';
 import { parameterCount, parseConfig, withGenerationConfig } from '../model/config.ts';
 
 export class UsageError extends Error {}
@@ -16,9 +17,10 @@ export class UsageError extends Error {}
 const USAGE = `webgrpo — GRPO on WebGPU
 
 Commands:
-  score     --model <dir|hf:repo[@rev]> (--ids 1,2,3 | --text "…") [--temperature T] [--json]
+  score     --model <dir|hf:repo[@rev]> [--adapter <dir|hf:repo>] (--ids 1,2,3 | --text "…")
+            [--temperature T] [--json]
   tokenize  --model <dir|hf:repo> --text "…" [--chat] [--json]
-  generate  --model <dir|hf:repo> --prompt "…" [--chat] [--max-new-tokens N] [--temperature T]
+  generate  --model <dir|hf:repo> [--adapter <dir|hf:repo>] --prompt "…" [--chat] [--max-new-tokens N] [--temperature T]
             [--top-p P] [--top-k K] [--min-p M] [--seed S] [--n N] [--json]
   info      --model <dir|hf:repo> [--json]
 
@@ -70,9 +72,6 @@ function numberFlag(values: Values, name: string, fallback: number, check: (x: n
 
 function requireModel(values: Values): string {
   if (typeof values.model !== 'string') throw new UsageError('--model is required (a folder or hf:owner/repo[@revision]).');
-  if (values.adapter !== undefined) {
-    throw new UsageError('--adapter is not yet supported: LoRA adapters arrive with the training engine.');
-  }
   return values.model;
 }
 
@@ -97,11 +96,20 @@ async function loadTokenizer(src: ModelSource): Promise<ModelTokenizer> {
   return ModelTokenizer.load((f) => src.readJson(f), (f) => src.has(f));
 }
 
-async function withModel<T>(src: ModelSource, run: (model: LanguageModel, gpu: Gpu) => Promise<T>): Promise<T> {
+/** Load the model (and the --adapter, when given) on a fresh device, run, and free the device. */
+async function withModel<T>(values: Values, src: ModelSource, run: (model: LanguageModel, gpu: Gpu) => Promise<T>): Promise<T> {
   const gpu = await acquireGpu();
   try {
     const { config, weights } = await loadModel(src, gpu);
-    return await run(new LanguageModel(gpu, config, weights), gpu);
+    const model = new LanguageModel(gpu, config, weights);
+    if (typeof values.adapter === 'string') {
+      const adapterSource = openSource(values.adapter, {
+        endpoint: values['hub-endpoint'] as string | undefined,
+        cacheDir: values['cache-dir'] as string | undefined,
+      });
+      model.adapter = await LoraAdapter.load(adapterSource, gpu, config);
+    }
+    return await run(model, gpu);
   } finally {
     gpu.destroy();
   }
@@ -129,7 +137,7 @@ async function score(values: Values): Promise<void> {
   const temperature = numberFlag(values, 'temperature', 1, (x) => x > 0, 'a positive number');
   if ((values.ids === undefined) === (values.text === undefined)) throw new UsageError('score needs exactly one of --ids or --text.');
   const ids = typeof values.ids === 'string' ? parseIds(values.ids) : (await loadTokenizer(src)).encode(values.text as string);
-  const result = await withModel(src, (model) => model.score(ids, temperature));
+  const result = await withModel(values, src, (model) => model.score(ids, temperature));
   const table = result.logprobs.map((lp, i) => `${ids[i + 1]}\t${lp.toFixed(6)}\t${result.entropies[i].toFixed(6)}`);
   output(values, result, ['next_id\tlogprob\tentropy', ...table].join('\n'));
 }
@@ -153,7 +161,7 @@ async function generateCommand(values: Values): Promise<void> {
   const n = numberFlag(values, 'n', 1, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
   const tokenizer = await loadTokenizer(src);
   const ids = await promptIds(tokenizer, values.prompt, values.chat === true);
-  const completions = await withModel(src, async (model) => {
+  const completions = await withModel(values, src, async (model) => {
     const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])];
     const validVocab = Math.min(model.config.vocabSize, tokenizer.vocabSize);
     const start = performance.now();
