@@ -9,7 +9,11 @@ import { generate } from '../model/generate.ts';
 import { openSource, type ModelSource } from '../model/source.ts';
 import { loadModel } from '../model/weights.ts';
 import { ModelTokenizer } from '../tokenizer/index.ts';
-import { LoraAdapter } from '../lora/index.ts';
+import { ALL_TARGETS, LoraAdapter, type LoraConfig, type TargetModule } from '../lora/index.ts';
+import { tokenizeSftRows, trainSft, type SftConfig } from '../train/sft.ts';
+import { SCHEDULER_TYPES } from '../train/schedule.ts';
+import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parameterCount, parseConfig, withGenerationConfig } from '../model/config.ts';
 
 export class UsageError extends Error {}
@@ -23,6 +27,12 @@ Commands:
   generate  --model <dir|hf:repo> [--adapter <dir|hf:repo>] --prompt "…" [--chat] [--max-new-tokens N] [--temperature T]
             [--top-p P] [--top-k K] [--min-p M] [--seed S] [--n N] [--json]
   info      --model <dir|hf:repo> [--json]
+  sft       --model M --data file.jsonl --out RUN [--chat] [--init-adapter DIR] [--lora-r 16]
+            [--lora-alpha 32] [--lora-dropout 0] [--target-modules q_proj,v_proj,…] [--use-rslora]
+            [--optimizer adamw|sgd] [--lr 1e-4] [--weight-decay 0] [--steps N | --epochs E]
+            [--batch-size 4] [--grad-accum 1] [--max-grad-norm 1 (0 = off)]
+            [--lr-scheduler linear|cosine|constant|constant_with_warmup] [--warmup-ratio 0]
+            [--gradient-checkpointing] [--seed S]
 
 Common: --hub-endpoint URL (default $HF_ENDPOINT or https://huggingface.co), --cache-dir DIR.`;
 
@@ -51,6 +61,31 @@ const commands = {
     n: { type: 'string' },
   },
   info: { ...common },
+  sft: {
+    ...common,
+    data: { type: 'string' },
+    out: { type: 'string' },
+    chat: { type: 'boolean', default: false },
+    'init-adapter': { type: 'string' },
+    'lora-r': { type: 'string' },
+    'lora-alpha': { type: 'string' },
+    'lora-dropout': { type: 'string' },
+    'target-modules': { type: 'string' },
+    'use-rslora': { type: 'boolean', default: false },
+    full: { type: 'boolean', default: false },
+    optimizer: { type: 'string' },
+    lr: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    steps: { type: 'string' },
+    epochs: { type: 'string' },
+    'batch-size': { type: 'string' },
+    'grad-accum': { type: 'string' },
+    'max-grad-norm': { type: 'string' },
+    'lr-scheduler': { type: 'string' },
+    'warmup-ratio': { type: 'string' },
+    'gradient-checkpointing': { type: 'boolean', default: false },
+    seed: { type: 'string' },
+  },
 } satisfies Record<string, ParseArgsConfig['options']>;
 
 type Values = Record<string, string | boolean | undefined>;
@@ -228,11 +263,86 @@ async function info(values: Values): Promise<void> {
   );
 }
 
+function choice<T extends string>(values: Values, name: string, options: readonly T[], fallback: T): T {
+  const raw = values[name];
+  if (raw === undefined) return fallback;
+  if (!options.includes(raw as T)) throw new UsageError(`--${name} must be one of ${options.join(', ')}, got "${raw}".`);
+  return raw as T;
+}
+
+async function sft(values: Values): Promise<void> {
+  const src = source(values);
+  if (typeof values.data !== 'string') throw new UsageError('sft needs --data file.jsonl.');
+  if (typeof values.out !== 'string') throw new UsageError('sft needs --out RUN_DIR.');
+  if (values.full) throw new UsageError('--full (full-parameter training) is not supported yet; train a LoRA adapter instead.');
+  if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('Give --steps or --epochs, not both.');
+  const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
+  const targets = (typeof values['target-modules'] === 'string' ? values['target-modules'] : 'q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj')
+    .split(',')
+    .map((t) => t.trim()) as TargetModule[];
+  for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new UsageError(`--target-modules: unknown module "${t}"; choose from ${ALL_TARGETS.join(', ')}.`);
+  const lora: LoraConfig = {
+    r: numberFlag(values, 'lora-r', 16, positiveInt, 'an integer ≥ 1'),
+    alpha: numberFlag(values, 'lora-alpha', 32, (x) => x > 0, 'a positive number'),
+    dropout: numberFlag(values, 'lora-dropout', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    useRslora: values['use-rslora'] === true,
+    targetModules: targets,
+  };
+  const cfg: SftConfig = {
+    optimizer: choice(values, 'optimizer', ['adamw', 'sgd'] as const, 'adamw'),
+    learningRate: numberFlag(values, 'lr', 1e-4, (x) => x > 0, 'a positive number'),
+    weightDecay: numberFlag(values, 'weight-decay', 0, (x) => x >= 0, 'a number ≥ 0'),
+    adamBeta1: 0.9,
+    adamBeta2: 0.999,
+    adamEpsilon: 1e-8,
+    maxGradNorm: numberFlag(values, 'max-grad-norm', 1, (x) => x >= 0, 'a number ≥ 0 (0 = off)'),
+    lrSchedulerType: choice(values, 'lr-scheduler', SCHEDULER_TYPES, 'linear'),
+    warmupRatio: numberFlag(values, 'warmup-ratio', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    perDeviceTrainBatchSize: numberFlag(values, 'batch-size', 4, positiveInt, 'an integer ≥ 1'),
+    gradientAccumulationSteps: numberFlag(values, 'grad-accum', 1, positiveInt, 'an integer ≥ 1'),
+    maxSteps: 0,
+    seed: numberFlag(values, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
+    gradientCheckpointing: values['gradient-checkpointing'] === true,
+  };
+  const tokenizer = await loadTokenizer(src);
+  const examples = tokenizeSftRows(readFileSync(values.data, 'utf8'), values.data, tokenizer, values.chat === true);
+  const perStep = cfg.perDeviceTrainBatchSize * cfg.gradientAccumulationSteps;
+  cfg.maxSteps = values.epochs !== undefined
+    ? Math.ceil((numberFlag(values, 'epochs', 1, (x) => x > 0, 'a positive number') * examples.length) / perStep)
+    : numberFlag(values, 'steps', Math.ceil(examples.length / perStep), positiveInt, 'an integer ≥ 1');
+  const out = values.out;
+  mkdirSync(out, { recursive: true });
+  await withModel(values, src, async (model, gpu) => {
+    model.adapter = typeof values['init-adapter'] === 'string'
+      ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
+      : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
+    writeFileSync(join(out, 'config.json'), JSON.stringify({ model: values.model, data: values.data, examples: examples.length, lora: model.adapter.config, ...cfg }, null, 2));
+    const metrics = join(out, 'metrics.jsonl');
+    writeFileSync(metrics, '');
+    const start = performance.now();
+    await trainSft(model, examples, cfg, (m) => {
+      appendFileSync(metrics, `${JSON.stringify(m)}\n`);
+      const elapsed = (performance.now() - start) / 1000;
+      const eta = (elapsed / m.step) * (cfg.maxSteps - m.step);
+      log(`${progressBar(m.step, cfg.maxSteps)} step ${m.step}/${cfg.maxSteps} loss ${m.loss.toFixed(4)} grad_norm ${m.grad_norm.toFixed(3)} lr ${m.learning_rate.toExponential(2)} ETA ${eta.toFixed(0)} s`);
+    });
+    await model.adapter.save(join(out, 'adapter'));
+  });
+  output(values, { out, steps: cfg.maxSteps }, `wrote ${join(out, 'adapter')} (PEFT), ${join(out, 'metrics.jsonl')}`);
+}
+
+function progressBar(done: number, total: number): string {
+  const width = 20;
+  const filled = Math.round((done / total) * width);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
+}
+
 const handlers: Record<keyof typeof commands, (values: Values) => Promise<void>> = {
   score,
   tokenize,
   generate: generateCommand,
   info,
+  sft,
 };
 
 export async function main(argv: string[]): Promise<void> {
