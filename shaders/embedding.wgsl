@@ -58,3 +58,40 @@ fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     out[dst + 1u] = bitcast<f32>(word & 0xffff0000u);
   }
 }
+
+// ---- Backward: dTable[v, :] += Σ_{n : ids[n] = v} dOut[n, :], deterministic and without atomics. ----
+// The wrapper sorts token positions by id on the CPU (stable, so positions ascend within an id) and
+// uploads one u32 index buffer: perm[count] (positions in sorted order), then segStart[segments + 1]
+// (where each distinct id's run begins in perm), then segId[segments] (that id). One thread per
+// (segment, column) sums its rows in order and adds the sum to the table gradient.
+
+struct BackParams {
+  total: u32,     // segments * hidden
+  hidden: u32,
+  segments: u32,
+  count: u32,     // token positions (length of perm)
+}
+
+@group(0) @binding(0) var<uniform> bp: BackParams;
+@group(0) @binding(1) var<storage, read> bIndex: array<u32>;
+@group(0) @binding(2) var<storage, read> bDOut: array<f32>;
+@group(0) @binding(3) var<storage, read_write> bDTable: array<f32>;
+
+@compute @workgroup_size(256)
+fn embed_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let idx = gid.x + gid.y * groups.x * 256u;
+  if (idx >= bp.total) {
+    return;
+  }
+  let s = idx / bp.hidden;
+  let c = idx % bp.hidden;
+  let begin = bIndex[bp.count + s];
+  let end = bIndex[bp.count + s + 1u];
+  let v = bIndex[bp.count + bp.segments + 1u + s];
+  var sum = 0.0;
+  for (var r = begin; r < end; r++) {
+    sum += bDOut[bIndex[r] * bp.hidden + c];
+  }
+  let dst = v * bp.hidden + c;
+  bDTable[dst] = bDTable[dst] + sum;
+}

@@ -6,6 +6,8 @@
 //    mm_narrow: M ≤ 4 without workgroup memory (for CPU-emulated adapters).
 //  * gemm_vec / gemm_scalar: f32 C[M, N] = alpha · op(A) · op(B) (+ C) for backward passes, with
 //    TRANS_A / TRANS_B overrides; 4×4 outputs per thread.
+//  * mm_igrad_vec / mm_igrad_scalar: input gradient dX[M, K] (+)= dY[M, chunk cols] · W_chunk over
+//    one weight chunk (DTYPE as above); 4×4 outputs per thread.
 // Several storage variables alias one binding with different element types; each entry point uses
 // exactly one of them.
 
@@ -390,4 +392,100 @@ fn gemm_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
     acc3 += gemmA(mi.w, k) * b;
   }
   gemmStore(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}
+
+// ---- Input gradient through a weight chunk: dX[M, K] (+)= dY[M, col0 : col0+N] · W_chunk[N, K]. ----
+// W decoded like the forward (DTYPE). 4×4 outputs (rows m0.., columns k0..) per thread, f32
+// accumulation over the chunk's N rows in order; the wrapper dispatches chunk after chunk with
+// accumulate set from the second one on, so every element sums its terms in a fixed order.
+
+struct IgParams {
+  M: u32,          // rows of dY and dX
+  K: u32,          // columns of W and dX
+  N: u32,          // weight rows in this chunk
+  dyStride: u32,   // row stride of dY (all weight rows)
+  dyCol0: u32,     // dY column of the chunk's first row
+  accumulate: u32, // 1: add to dX, 0: overwrite
+}
+
+@group(0) @binding(0) var<uniform> ip: IgParams;
+@group(0) @binding(1) var<storage, read> igDy: array<f32>;
+@group(0) @binding(3) var<storage, read_write> igDx: array<f32>;
+
+fn igStore(m0: u32, k0: u32, acc: array<vec4<f32>, 4>) {
+  for (var i = 0u; i < 4u; i++) {
+    let m = m0 + i;
+    if (m >= ip.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      let k = k0 + j;
+      if (k < ip.K) {
+        let idx = m * ip.K + k;
+        var v = acc[i][j];
+        if (ip.accumulate != 0u) {
+          v += igDx[idx];
+        }
+        igDx[idx] = v;
+      }
+    }
+  }
+}
+
+// K % 4 == 0: one vec4 weight load per row.
+@compute @workgroup_size(8, 8)
+fn mm_igrad_vec(@builtin(global_invocation_id) id: vec3<u32>) {
+  let k0 = id.x * 4u;
+  let m0 = id.y * 4u;
+  let M = ip.M;
+  if (k0 >= ip.K || m0 >= M) { return; }
+  let s = ip.dyStride;
+  let r0 = min(m0, M - 1u) * s + ip.dyCol0;
+  let r1 = min(m0 + 1u, M - 1u) * s + ip.dyCol0;
+  let r2 = min(m0 + 2u, M - 1u) * s + ip.dyCol0;
+  let r3 = min(m0 + 3u, M - 1u) * s + ip.dyCol0;
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  var e = k0;
+  for (var n = 0u; n < ip.N; n++) {
+    let b = loadW4(e);
+    acc0 += igDy[r0 + n] * b;
+    acc1 += igDy[r1 + n] * b;
+    acc2 += igDy[r2 + n] * b;
+    acc3 += igDy[r3 + n] * b;
+    e += ip.K;
+  }
+  igStore(m0, k0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}
+
+// Any K (even for packed weights): four scalar weight loads per row, columns clamped at the edge.
+@compute @workgroup_size(8, 8)
+fn mm_igrad_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
+  let k0 = id.x * 4u;
+  let m0 = id.y * 4u;
+  let M = ip.M;
+  let K = ip.K;
+  if (k0 >= K || m0 >= M) { return; }
+  let s = ip.dyStride;
+  let r0 = min(m0, M - 1u) * s + ip.dyCol0;
+  let r1 = min(m0 + 1u, M - 1u) * s + ip.dyCol0;
+  let r2 = min(m0 + 2u, M - 1u) * s + ip.dyCol0;
+  let r3 = min(m0 + 3u, M - 1u) * s + ip.dyCol0;
+  let k1 = min(k0 + 1u, K - 1u);
+  let k2 = min(k0 + 2u, K - 1u);
+  let k3 = min(k0 + 3u, K - 1u);
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  var e = 0u;
+  for (var n = 0u; n < ip.N; n++) {
+    let b = vec4<f32>(loadW1(e + k0), loadW1(e + k1), loadW1(e + k2), loadW1(e + k3));
+    acc0 += igDy[r0 + n] * b;
+    acc1 += igDy[r1 + n] * b;
+    acc2 += igDy[r2 + n] * b;
+    acc3 += igDy[r3 + n] * b;
+    e += K;
+  }
+  igStore(m0, k0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }

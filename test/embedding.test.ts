@@ -1,5 +1,5 @@
 import { test } from 'node:test';
-import { embed, embedRef } from '../src/kernels/embedding.ts';
+import { embed, embedBackward, embedBackwardRef, embedRef, segmentsById } from '../src/kernels/embedding.ts';
 import { Tensor, WeightMatrix, type WeightDType } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
 import { assertClose, randomArray, rng, testGpu } from './helpers/gpu.ts';
@@ -135,4 +135,86 @@ test('embed writes zeros for ids past the vocabulary and reads only `count` ids'
     const got = await out.read();
     assertClose(got, embedRef(ids, decoded, hidden), 0, `embed with invalid ids (${dtype})`);
   }
+});
+
+test('segmentsById sorts positions by id stably and drops ids past the vocabulary', () => {
+  const { perm, starts, segIds } = segmentsById([4, 1, 4, 9, 1, 4, 2], 5);
+  const same = (a: ArrayLike<number>, b: number[], what: string) => {
+    if (Array.from(a).join() !== b.join()) throw new Error(`${what}: ${Array.from(a)} != ${b}`);
+  };
+  same(segIds, [1, 2, 4], 'segIds');
+  same(starts, [0, 2, 3, 6], 'starts');
+  same(perm, [1, 4, 6, 0, 2, 5], 'perm');
+});
+
+test('embedBackward sums repeated ids into the table gradient, deterministically', async () => {
+  const gpu = await testGpu();
+  let seed = 500;
+  for (const [vocab, hidden, count] of [[50, 12, 40], [300, 64, 17], [7, 3, 30], [20, 1, 9], [1000, 33, 65]]) {
+    const next = rng(seed++);
+    // Few distinct ids (many repeats), one id past the vocabulary, and ids never used.
+    const ids = Uint32Array.from({ length: count }, () => Math.floor(next() * Math.min(vocab, 9)) * Math.max(1, Math.floor(vocab / 9)));
+    ids[0] = vocab - 1;
+    if (count > 2) ids[1] = vocab + 3;
+    const dOutValues = randomArray(count * hidden, seed++);
+    const dOut = Tensor.from(gpu, dOutValues, [count, hidden]);
+    const ref = embedBackwardRef(dOutValues, ids, vocab, hidden);
+    const what = `embedBackward [${vocab}, ${hidden}] x${count}`;
+    // Into a zero table.
+    const dTable = Tensor.from(gpu, new Float32Array(vocab * hidden), [vocab, hidden]);
+    embedBackward(dOut, ids, dTable);
+    const got = await dTable.read();
+    assertClose(got, ref, 1e-5 * count, what);
+    // Rows of unused ids stay exactly zero.
+    const used = new Set(Array.from(ids));
+    for (let v = 0; v < vocab; v++) {
+      if (used.has(v)) continue;
+      for (let j = 0; j < hidden; j++) if (got[v * hidden + j] !== 0) throw new Error(`${what}: row ${v} (unused) changed`);
+    }
+    // Accumulating into a non-zero table: twice more, the same result bit for bit each time.
+    const base = randomArray(vocab * hidden, seed++, 2);
+    const acc = Tensor.from(gpu, base, [vocab, hidden]);
+    embedBackward(dOut, ids, acc);
+    const once = await acc.read();
+    assertClose(once, ref.map((v, i) => v + base[i]), 1e-5 * (count + 2), `${what} accumulate`);
+    const acc2 = Tensor.from(gpu, base, [vocab, hidden]);
+    embedBackward(dOut, ids, acc2);
+    const again = await acc2.read();
+    for (let i = 0; i < again.length; i++) if (!Object.is(again[i], once[i])) throw new Error(`${what}: not deterministic at ${i}`);
+    dOut.release(), dTable.release(), acc.release(), acc2.release();
+  }
+});
+
+test('embedBackward with only out-of-vocabulary ids leaves the table alone, and rejects bad shapes', async () => {
+  const gpu = await testGpu();
+  const base = randomArray(4 * 5, 9);
+  const dTable = Tensor.from(gpu, base, [4, 5]);
+  embedBackward(Tensor.from(gpu, randomArray(10, 3), [2, 5]), [4, 100], dTable);
+  assertClose(await dTable.read(), base, 0, 'out-of-vocabulary ids');
+  embedBackward(Tensor.empty(gpu, [0, 5]), [], dTable);
+  assertClose(await dTable.read(), base, 0, 'no ids');
+  let threw = false;
+  try {
+    embedBackward(Tensor.from(gpu, randomArray(10, 3), [2, 5]), [1, 2, 3], dTable);
+  } catch (e) {
+    threw = /dOut has/.test(String(e));
+  }
+  if (!threw) throw new Error('embedBackward accepted dOut of the wrong size');
+});
+
+test('embedBackwardRef is the gradient of sum(embed(ids)∘G) with respect to the table (finite differences)', () => {
+  const vocab = 6, hidden = 3;
+  const ids = [2, 5, 2, 0, 7, 2];
+  const table = Float64Array.from(randomArray(vocab * hidden, 61));
+  const g = Float64Array.from(randomArray(ids.length * hidden, 62));
+  const loss = (t: Float64Array) => embedRef(ids, t, hidden).reduce((s, v, i) => s + v * g[i], 0);
+  const grad = embedBackwardRef(g, ids, vocab, hidden);
+  const h = 1e-5;
+  for (let i = 0; i < table.length; i++) {
+    const tp = Float64Array.from(table), tm = Float64Array.from(table);
+    tp[i] += h, tm[i] -= h;
+    const fd = (loss(tp) - loss(tm)) / (2 * h);
+    if (!(Math.abs(fd - grad[i]) <= 1e-8)) throw new Error(`finite difference at ${i}: ${fd} vs ${grad[i]}`);
+  }
+  if (!grad.some((v) => Math.abs(v) > 0.1)) throw new Error('vacuous gradient');
 });

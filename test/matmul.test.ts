@@ -1,6 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gemm, gemmRef, matmul, matmulKernel, matmulRef, type MatmulKernel } from '../src/kernels/matmul.ts';
+import {
+  gemm,
+  gemmRef,
+  matmul,
+  matmulInputGrad,
+  matmulInputGradRef,
+  matmulKernel,
+  matmulRef,
+  matmulWeightGrad,
+  matmulWeightGradRef,
+  type MatmulKernel,
+} from '../src/kernels/matmul.ts';
 import { Tensor, WeightMatrix, type WeightDType } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
 import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
@@ -189,4 +200,124 @@ test('gemm matches the reference for all transpose flags, alpha and accumulate',
     }
   }
   assert.throws(() => gemm(Tensor.from(gpu, randomArray(6, 1), [2, 3]), Tensor.from(gpu, randomArray(8, 2), [4, 2])), /inner/);
+});
+
+test('matmulInputGrad matches the reference for every shape and dtype', async () => {
+  const gpu = await testGpu();
+  let seed = 2000;
+  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+    for (const K of [8, 30, 96]) {
+      for (const N of [7, 64, 130]) {
+        const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
+        for (const M of [1, 5, 33]) {
+          const dyv = randomArray(M * N, seed++);
+          const dy = Tensor.from(gpu, dyv, [M, N]);
+          const ref = matmulInputGradRef(dyv, held, M, N, K);
+          const dx = matmulInputGrad(dy, w);
+          assert.deepEqual(dx.shape, [M, K]);
+          assertClose(await dx.read(), ref, 1e-4 * scaleOf(ref), `inputGrad ${dtype} M=${M} N=${N} K=${K}`);
+          dy.release(), dx.release();
+        }
+        w.destroy();
+      }
+    }
+  }
+});
+
+test('matmulInputGrad over row chunks, into out, with accumulate', async () => {
+  const gpu = await testGpu();
+  let seed = 3000;
+  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+    for (const K of [40, 30]) {
+      const N = 37;
+      // 5 rows per chunk: 8 chunks, the last one short.
+      const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype, WeightMatrix.rowBytes(K, dtype) * 5);
+      assert.equal(w.chunks.length, 8);
+      for (const M of [1, 6, 35]) {
+        const dyv = randomArray(M * N, seed++);
+        const dy = Tensor.from(gpu, dyv, [M, N]);
+        const ref = matmulInputGradRef(dyv, held, M, N, K);
+        const what = `inputGrad chunks ${dtype} M=${M} K=${K}`;
+        // Overwrites whatever `out` held.
+        const out = Tensor.from(gpu, new Float32Array(M * K).fill(NaN), [M, K]);
+        assert.equal(matmulInputGrad(dy, w, { out }), out);
+        assertClose(await out.read(), ref, 1e-4 * scaleOf(ref), what);
+        // dX += dY·W on top of non-zero values.
+        const prevv = randomArray(M * K, seed++, 3);
+        const acc = Tensor.from(gpu, prevv, [M, K]);
+        matmulInputGrad(dy, w, { out: acc, accumulate: true });
+        const ref2 = ref.map((v, i) => v + prevv[i]);
+        assertClose(await acc.read(), ref2, 1e-4 * scaleOf(ref2), `${what} accumulate`);
+        dy.release(), out.release(), acc.release();
+      }
+      w.destroy();
+    }
+  }
+});
+
+test('matmulInputGrad takes leading batch dimensions and rejects bad shapes', async () => {
+  const gpu = await testGpu();
+  const dyv = randomArray(2 * 3 * 5, 11), wv = randomArray(5 * 8, 12);
+  const w = WeightMatrix.upload(gpu, 'w', wv, 5, 8, 'f32');
+  const dx = matmulInputGrad(Tensor.from(gpu, dyv, [2, 3, 5]), w);
+  assert.deepEqual(dx.shape, [2, 3, 8]);
+  assertClose(await dx.read(), matmulInputGradRef(dyv, wv, 6, 5, 8), 1e-5, 'batched inputGrad');
+  assert.throws(() => matmulInputGrad(Tensor.from(gpu, dyv, [5, 6]), w), /does not end in N/);
+  assert.throws(() => matmulInputGrad(Tensor.from(gpu, dyv, [6, 5]), w, { accumulate: true }), /needs an output/);
+  assert.throws(() => matmulInputGrad(Tensor.from(gpu, dyv, [6, 5]), w, { out: Tensor.empty(gpu, [6, 7]) }), /output has/);
+  w.destroy();
+});
+
+test('matmulInputGradRef is the gradient of sum((X·Wᵀ)∘G) with respect to X (finite differences)', () => {
+  const M = 3, N = 5, K = 4;
+  const x = Float64Array.from(randomArray(M * K, 41));
+  const w = Float64Array.from(randomArray(N * K, 42));
+  const g = Float64Array.from(randomArray(M * N, 43));
+  const loss = (xv: Float64Array) => matmulRef(xv, w, M, K, N).reduce((s, v, i) => s + v * g[i], 0);
+  const grad = matmulInputGradRef(g, w, M, N, K);
+  const h = 1e-5;
+  const fd = new Float64Array(M * K);
+  for (let i = 0; i < M * K; i++) {
+    const xp = Float64Array.from(x), xm = Float64Array.from(x);
+    xp[i] += h, xm[i] -= h;
+    fd[i] = (loss(xp) - loss(xm)) / (2 * h);
+  }
+  assertClose(grad, fd, 1e-8, 'inputGrad finite differences');
+  // A nonzero gradient (so the comparison above is not vacuous).
+  assert.ok(grad.some((v) => Math.abs(v) > 0.1));
+});
+
+test('matmulWeightGrad = dYᵀ·X matches the reference, with accumulate', async () => {
+  const gpu = await testGpu();
+  let seed = 4000;
+  // (8, 16, 12) takes gemm's vec4 kernel; the others the scalar one.
+  for (const [M, N, K] of [[5, 7, 9], [8, 16, 12], [33, 64, 30], [1, 3, 8]]) {
+    const dyv = randomArray(M * N, seed++), xv = randomArray(M * K, seed++);
+    const dy = Tensor.from(gpu, dyv, [M, N]);
+    const x = Tensor.from(gpu, xv, [M, K]);
+    const what = `weightGrad M=${M} N=${N} K=${K}`;
+    const dw = Tensor.from(gpu, new Float32Array(N * K).fill(NaN), [N, K]);
+    assert.equal(matmulWeightGrad(dy, x, dw), dw);
+    const ref = matmulWeightGradRef(dyv, xv, M, N, K);
+    assertClose(await dw.read(), ref, 1e-4 * scaleOf(ref), what);
+    const prev = randomArray(N * K, seed++, 2);
+    const acc = Tensor.from(gpu, prev, [N, K]);
+    matmulWeightGrad(dy, x, acc, { accumulate: true });
+    const ref2 = matmulWeightGradRef(dyv, xv, M, N, K, prev);
+    assertClose(await acc.read(), ref2, 1e-4 * scaleOf(ref2), `${what} accumulate`);
+    dy.release(), x.release(), dw.release(), acc.release();
+  }
+  // The reference is the gradient of L(W) = sum((X·Wᵀ)∘G) (central finite differences).
+  const M = 4, N = 3, K = 5;
+  const x = Float64Array.from(randomArray(M * K, 51)), w = Float64Array.from(randomArray(N * K, 52)), g = Float64Array.from(randomArray(M * N, 53));
+  const loss = (wv: Float64Array) => matmulRef(x, wv, M, K, N).reduce((s, v, i) => s + v * g[i], 0);
+  const grad = matmulWeightGradRef(g, x, M, N, K);
+  const fd = grad.map((_, i) => {
+    const wp = Float64Array.from(w), wm = Float64Array.from(w);
+    wp[i] += 1e-5, wm[i] -= 1e-5;
+    return (loss(wp) - loss(wm)) / 2e-5;
+  });
+  assertClose(grad, fd, 1e-8, 'weightGrad finite differences');
+  assert.throws(() => matmulWeightGrad(Tensor.empty(gpu, [4, 3]), Tensor.empty(gpu, [5, 2]), Tensor.empty(gpu, [3, 2])), /row counts/);
+  assert.throws(() => matmulWeightGrad(Tensor.empty(gpu, [4, 3]), Tensor.empty(gpu, [4, 2]), Tensor.empty(gpu, [2, 2])), /dW has/);
 });

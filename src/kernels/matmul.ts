@@ -1,6 +1,7 @@
 // Matmul kernels: the weight projection Y = X·Wᵀ (+ bias) over f32 / packed f16 / packed bf16 weight
 // matrices in row chunks (register-tiled for prefill, GEMV for decode), an f32 GEMM with transpose
-// flags for backward passes, and their float64 CPU references.
+// flags for backward passes, the input gradient dX = dY·W through a frozen weight matrix, the f32
+// weight gradient dW = dYᵀ·X, and their float64 CPU references.
 
 import source from '../../shaders/matmul.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
@@ -140,6 +141,93 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
     [Math.ceil(N / TILE), Math.ceil(M / TILE)],
     [M, K, N, opts.accumulate ? 1 : 0, { f32: opts.alpha ?? 1 }],
   );
+  return out;
+}
+
+export interface MatmulInputGradOptions {
+  /** Output tensor of M·K values (default: a new [..., K] tensor shaped like dY). */
+  out?: Tensor;
+  /** dX += dY·W into `out` (needs `out`), e.g. when LoRA or a residual already wrote there. */
+  accumulate?: boolean;
+}
+
+/**
+ * dX[M, K] = dY[M, N] · W[N, K]: the input gradient of `matmul` through a frozen weight W (f32 /
+ * packed f16 / packed bf16, possibly in several row chunks). dY is any tensor whose last dimension
+ * is N = w.rows. Each chunk adds dY[:, rowStart : rowStart+rows] · W_chunk, chunk after chunk in
+ * order (one dispatch each), f32 accumulation, 4×4 outputs per thread. With `accumulate`,
+ * dX += … into `out`.
+ */
+export function matmulInputGrad(dy: Tensor, w: WeightMatrix, opts: MatmulInputGradOptions = {}): Tensor {
+  const gpu = dy.gpu;
+  const N = w.rows, K = w.cols;
+  const M = dy.size / N;
+  if (dy.shape[dy.shape.length - 1] !== N || !Number.isInteger(M)) {
+    throw new Error(`matmulInputGrad(${w.name}): dY shape [${dy.shape}] does not end in N = ${N}`);
+  }
+  if (opts.accumulate && !opts.out) throw new Error(`matmulInputGrad(${w.name}): accumulate needs an output tensor`);
+  const out = opts.out ?? Tensor.empty(gpu, [...dy.shape.slice(0, -1), K], `dX(${w.name})`);
+  if (out.size !== M * K) throw new Error(`matmulInputGrad(${w.name}): output has ${out.size} values, need ${M}×${K}`);
+  if (M === 0 || K === 0) return out;
+  const entry = K % 4 === 0 ? 'mm_igrad_vec' : 'mm_igrad_scalar';
+  const pipeline = gpu.pipeline('matmul', source, entry, { DTYPE: DTYPE_CODE[w.dtype] });
+  const groups: [number, number] = [Math.ceil(K / TILE), Math.ceil(M / TILE)];
+  // No rows (an empty weight): one pass over zero rows writes dX = 0 (or leaves it when accumulating).
+  const chunks = w.chunks.length > 0 ? w.chunks : [{ buffer: dy.buffer, rowStart: 0, rows: 0 }];
+  chunks.forEach((chunk, i) => {
+    gpu.dispatch(`matmulInputGrad(${w.name}):${entry}`, pipeline, [dy.buffer, chunk.buffer, out.buffer], groups, [
+      M,
+      K,
+      chunk.rows,
+      N,
+      chunk.rowStart,
+      opts.accumulate || i > 0 ? 1 : 0,
+    ]);
+  });
+  return out;
+}
+
+/**
+ * Weight gradient of a full-parameter f32 linear layer: dW[N, K] (+)= dY[M, N]ᵀ · X[M, K] (leading
+ * dimensions of dY and X flattened into rows). `gemm` with transA; returns dw.
+ */
+export function matmulWeightGrad(dy: Tensor, x: Tensor, dw: Tensor, opts: { accumulate?: boolean } = {}): Tensor {
+  const [M, N] = dims2(dy);
+  const [Mx, K] = dims2(x);
+  if (M !== Mx) throw new Error(`matmulWeightGrad: dY [${dy.shape}] and X [${x.shape}] have different row counts`);
+  if (dw.size !== N * K) throw new Error(`matmulWeightGrad: dW has ${dw.size} values, need ${N}×${K}`);
+  return gemm(dy, x, { transA: true, out: dw, accumulate: opts.accumulate });
+}
+
+/** Float64 reference of `matmulInputGrad`: dX[M, K] = dY[M, N] · W[N, K]. */
+export function matmulInputGradRef(dy: ArrayLike<number>, w: ArrayLike<number>, M: number, N: number, K: number): Float64Array {
+  const dx = new Float64Array(M * K);
+  for (let m = 0; m < M; m++) {
+    for (let n = 0; n < N; n++) {
+      const g = dy[m * N + n];
+      for (let k = 0; k < K; k++) dx[m * K + k] += g * w[n * K + k];
+    }
+  }
+  return dx;
+}
+
+/** Float64 reference of `matmulWeightGrad`: dW[N, K] = dY[M, N]ᵀ · X[M, K] (+ dw, the previous dW). */
+export function matmulWeightGradRef(
+  dy: ArrayLike<number>,
+  x: ArrayLike<number>,
+  M: number,
+  N: number,
+  K: number,
+  dw?: ArrayLike<number>,
+): Float64Array {
+  const out = new Float64Array(N * K);
+  for (let n = 0; n < N; n++) {
+    for (let k = 0; k < K; k++) {
+      let s = 0;
+      for (let m = 0; m < M; m++) s += dy[m * N + n] * x[m * K + k];
+      out[n * K + k] = s + (dw ? dw[n * K + k] : 0);
+    }
+  }
   return out;
 }
 
