@@ -30,6 +30,7 @@ export type ParamValue = number | { f32: number };
 
 const PARAM_SLOT_BYTES = 256; // minUniformBufferOffsetAlignment on every adapter
 const PARAM_SLOTS = 512;
+const PROFILE_SLOTS = 2048;
 
 // GPUBufferUsage bits, spelled out because Node only defines the globals once a device is acquired.
 export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */;
@@ -45,6 +46,7 @@ export class Gpu {
   readonly limits: GPUSupportedLimits;
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
+  readonly isCpuAdapter: boolean;
   readonly adapter: AdapterSummary;
   /** Set once the device is lost; every later call throws GpuDeviceLostError. */
   lost: GpuDeviceLostError | null = null;
@@ -69,6 +71,9 @@ export class Gpu {
     this.limits = device.limits;
     this.hasF16 = device.features.has('shader-f16');
     this.hasSubgroups = device.features.has('subgroups');
+    // CPU rasterisers (SwiftShader) run each workgroup barrier as a costly thread sync: kernels
+    // pick barrier-free variants there, and workgroup-memory tiling on real GPUs.
+    this.isCpuAdapter = info.architecture === 'swiftshader' || /swiftshader|llvmpipe|lavapipe/i.test(info.description ?? '');
     this.adapter = {
       vendor: info.vendor ?? '',
       architecture: info.architecture ?? '',
@@ -206,11 +211,23 @@ export class Gpu {
     if (this.debug) this.device.pushErrorScope('validation'), this.device.pushErrorScope('out-of-memory');
     const bindGroup = this.device.createBindGroup({ label: kernel, layout: pipeline.getBindGroupLayout(0), entries });
     if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'batch' });
+    if (this.profiler) {
+      // One pass per dispatch, timestamped at its start and end.
+      this.endPass();
+      if (this.profiler.names.length === PROFILE_SLOTS) this.flush();
+      if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'batch' });
+      const slot = this.profiler.names.push(kernel) - 1;
+      this.pass = this.encoder.beginComputePass({
+        label: kernel,
+        timestampWrites: { querySet: this.profiler.querySet, beginningOfPassWriteIndex: 2 * slot, endOfPassWriteIndex: 2 * slot + 1 },
+      });
+    }
     if (!this.pass) this.pass = this.encoder.beginComputePass({ label: 'compute' });
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
     this.dispatchCount++;
+    if (this.profiler) this.endPass();
     if (this.debug) {
       this.flush();
       const oom = this.device.popErrorScope();
@@ -250,8 +267,54 @@ export class Gpu {
       this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramStaging, 0, (this.paramSlotsUsed * PARAM_SLOT_BYTES) / 4);
       this.paramSlotsUsed = 0;
     }
+    const profiled = this.profiler?.names.length ? this.profiler : null;
+    let resolved: GPUBuffer | null = null;
+    let readBack: (() => void) | null = null;
+    if (profiled) {
+      const n = profiled.names.length;
+      resolved = this.device.createBuffer({ size: n * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      const staging = this.device.createBuffer({ size: n * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      this.encoder.resolveQuerySet(profiled.querySet, 0, 2 * n, resolved, 0);
+      this.encoder.copyBufferToBuffer(resolved, 0, staging, 0, n * 16);
+      const names = profiled.names.splice(0);
+      readBack = () => profiled.pending.push(
+        staging.mapAsync(GPUMapMode.READ).then(() => {
+          const ticks = new BigUint64Array(staging.getMappedRange());
+          names.forEach((kernel, i) => {
+            const name = kernel.replace(/\(.*?\)/g, ''); // one row per kernel, not per weight
+            const entry = profiled.totals.get(name) ?? { count: 0, ms: 0 };
+            entry.count++;
+            entry.ms += Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6;
+            profiled.totals.set(name, entry);
+          });
+          staging.destroy();
+        }),
+      );
+    }
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
+    resolved?.destroy();
+    readBack?.();
+  }
+
+  private profiler: { querySet: GPUQuerySet; names: string[]; totals: Map<string, { count: number; ms: number }>; pending: Promise<void>[] } | null = null;
+
+  /** Start timing every dispatch on the GPU (needs the timestamp-query feature). */
+  startProfile(): void {
+    if (!this.device.features.has('timestamp-query')) throw new GpuError('Profiling needs the timestamp-query feature, which this device lacks.');
+    this.flush();
+    this.profiler = { querySet: this.device.createQuerySet({ type: 'timestamp', count: 2 * PROFILE_SLOTS }), names: [], totals: new Map(), pending: [] };
+  }
+
+  /** Stop profiling; GPU time and dispatch count per kernel name, slowest first. */
+  async stopProfile(): Promise<{ kernel: string; count: number; ms: number }[]> {
+    const profiler = this.profiler;
+    if (!profiler) return [];
+    await this.sync();
+    await Promise.all(profiler.pending);
+    this.profiler = null;
+    profiler.querySet.destroy();
+    return [...profiler.totals].map(([kernel, t]) => ({ kernel, ...t })).sort((a, b) => b.ms - a.ms);
   }
 
   /** Wait for submitted work and surface any error found by the debug error scopes. */

@@ -12,6 +12,8 @@ after(async () => {
   if (!shared) return;
   const gpu = await shared;
   shared = null;
+  // Destroying a device with work still in flight crashes Dawn: wait for it first.
+  await gpu.sync();
   gpu.destroy();
 });
 
