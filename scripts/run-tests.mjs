@@ -15,7 +15,7 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--expose-gc', '--import', './scripts/register.mjs', '--test', '--test-concurrency=1', ...files],
+  ['--expose-gc', '--import', './scripts/register.mjs', '--test', '--test-concurrency=1', '--test-timeout=900000', ...files],
   { stdio: 'inherit', env: { ...process.env, WEBGRPO_GPU_DEBUG: process.env.WEBGRPO_GPU_DEBUG ?? '1' } },
 );
 process.exit(result.status ?? 1);

@@ -124,6 +124,20 @@ test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradien
   assert.ok(norm2 > 1e-4, 'the gradient is not trivially small');
   assert.ok(relative <= 1e-3, `relative error of the update vs −lr·∇L: ${relative}`);
   assert.ok(Math.abs(metrics[0].loss - loss()) < 1e-4, `logged loss ${metrics[0].loss} vs reference ${loss()}`);
+
+  // webgrpo merge: the merged f32 model scores like the base model with the trained adapter.
+  const merged = join(root, 'merged');
+  const m = webgrpo(['merge', '--model', modelDir, '--adapter', join(run, 'adapter'), '--out', merged, '--dtype', 'f32']);
+  assert.equal(m.status, 0, m.stderr);
+  const text = 'what is 2+2? 4';
+  const scoreOf = (args: string[]) => {
+    const res = webgrpo(['score', '--text', text, '--json', ...args]);
+    assert.equal(res.status, 0, res.stderr);
+    return JSON.parse(res.stdout.trim().split('\n').pop()!).logprobs as number[];
+  };
+  const withAdapter = scoreOf(['--model', modelDir, '--adapter', join(run, 'adapter')]);
+  const mergedScores = scoreOf(['--model', merged]);
+  withAdapter.forEach((lp, t) => assert.ok(Math.abs(lp - mergedScores[t]) < 1e-4, `position ${t}: ${lp} vs merged ${mergedScores[t]}`));
 });
 
 test('sft reports malformed rows by line number and refuses an empty dataset', () => {

@@ -12,6 +12,7 @@ import { ModelTokenizer } from '../tokenizer/index.ts';
 import { ALL_TARGETS, LoraAdapter, type LoraConfig, type TargetModule } from '../lora/index.ts';
 import { tokenizeSftRows, trainSft, type SftConfig } from '../train/sft.ts';
 import { SCHEDULER_TYPES } from '../train/schedule.ts';
+import { mergeAdapter } from '../lora/merge.ts';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parameterCount, parseConfig, withGenerationConfig } from '../model/config.ts';
@@ -27,6 +28,7 @@ Commands:
   generate  --model <dir|hf:repo> [--adapter <dir|hf:repo>] --prompt "…" [--chat] [--max-new-tokens N] [--temperature T]
             [--top-p P] [--top-k K] [--min-p M] [--seed S] [--n N] [--json]
   info      --model <dir|hf:repo> [--json]
+  merge     --model M --adapter DIR --out DIR [--dtype bf16|f16|f32] [--overwrite]
   sft       --model M --data file.jsonl --out RUN [--chat] [--init-adapter DIR] [--lora-r 16]
             [--lora-alpha 32] [--lora-dropout 0] [--target-modules q_proj,v_proj,…] [--use-rslora]
             [--optimizer adamw|sgd] [--lr 1e-4] [--weight-decay 0] [--steps N | --epochs E]
@@ -61,6 +63,7 @@ const commands = {
     n: { type: 'string' },
   },
   info: { ...common },
+  merge: { ...common, out: { type: 'string' }, dtype: { type: 'string' }, overwrite: { type: 'boolean', default: false } },
   sft: {
     ...common,
     data: { type: 'string' },
@@ -337,7 +340,22 @@ function progressBar(done: number, total: number): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }
 
+async function merge(values: Values): Promise<void> {
+  const src = source(values);
+  if (typeof values.adapter !== 'string') throw new UsageError('merge needs --adapter DIR.');
+  if (typeof values.out !== 'string') throw new UsageError('merge needs --out DIR.');
+  const dtype = values.dtype === undefined ? undefined : choice(values, 'dtype', ['bf16', 'f16', 'f32'] as const, 'bf16');
+  const files = await mergeAdapter(src, openSource(values.adapter), values.out, {
+    dtype,
+    overwrite: values.overwrite === true,
+    onProgress: (done, total) => process.stderr.write(`\r${progressBar(done, total)} ${done}/${total} tensors`),
+  });
+  process.stderr.write('\n');
+  output(values, { out: values.out, files }, `wrote ${files.length} files to ${values.out}`);
+}
+
 const handlers: Record<keyof typeof commands, (values: Values) => Promise<void>> = {
+  merge,
   score,
   tokenize,
   generate: generateCommand,
