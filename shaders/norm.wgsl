@@ -3,6 +3,11 @@
 // strides over the row, sums go through a workgroup-memory tree reduction. WG (a power of two ≤
 // 256) is an override so short rows (per-head q/k-norm, D = 64 or 128) do not idle 256 threads.
 // Forward and backward side by side; entry points reuse binding numbers with different roles.
+//
+// `*_flat` / `*_flat4` entry points are the barrier-free variants for CPU adapters (SwiftShader runs
+// every workgroupBarrier as a thread sync, 10–50× the cost of the math here): one invocation per
+// row loops over the whole row, no workgroup memory. `*_flat4` read vec4s (dim % 4 == 0), through
+// vec4 views of the same bindings. Rows are id.x + id.y * num_workgroups.x * FLAT_WG.
 
 struct Params {
   rows: u32,
@@ -77,6 +82,79 @@ fn rms_norm_save(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups)
   }
 }
 
+// ---- Barrier-free forward (CPU adapters) --------------------------------------------------------
+
+const FLAT_WG: u32 = 16u;
+
+@group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> weight4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> y4: array<vec4<f32>>;
+
+fn flat_row(id: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return id.x + id.y * groups.x * FLAT_WG;
+}
+
+fn rms_norm_row_flat(row: u32) -> f32 {
+  let base = row * params.dim;
+  var ss = 0.0;
+  for (var j = 0u; j < params.dim; j++) {
+    let v = x[base + j];
+    ss += v * v;
+  }
+  let r = inverseSqrt(ss / f32(params.dim) + params.eps);
+  for (var j = 0u; j < params.dim; j++) {
+    y[base + j] = x[base + j] * r * weight[j];
+  }
+  return r;
+}
+
+fn rms_norm_row_flat4(row: u32) -> f32 {
+  let n4 = params.dim >> 2u;
+  let base = row * n4;
+  var ss = vec4<f32>();
+  for (var j = 0u; j < n4; j++) {
+    let v = x4[base + j];
+    ss += v * v;
+  }
+  let r = inverseSqrt((ss.x + ss.y + ss.z + ss.w) / f32(params.dim) + params.eps);
+  for (var j = 0u; j < n4; j++) {
+    y4[base + j] = x4[base + j] * r * weight4[j];
+  }
+  return r;
+}
+
+@compute @workgroup_size(FLAT_WG)
+fn rms_norm_flat(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = flat_row(id, groups);
+  if (row < params.rows) {
+    _ = rms_norm_row_flat(row);
+  }
+}
+
+@compute @workgroup_size(FLAT_WG)
+fn rms_norm_save_flat(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = flat_row(id, groups);
+  if (row < params.rows) {
+    rstd_out[row] = rms_norm_row_flat(row);
+  }
+}
+
+@compute @workgroup_size(FLAT_WG)
+fn rms_norm_flat4(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = flat_row(id, groups);
+  if (row < params.rows) {
+    _ = rms_norm_row_flat4(row);
+  }
+}
+
+@compute @workgroup_size(FLAT_WG)
+fn rms_norm_save_flat4(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = flat_row(id, groups);
+  if (row < params.rows) {
+    rstd_out[row] = rms_norm_row_flat4(row);
+  }
+}
+
 // ---- Backward ----------------------------------------------------------------------------------
 // With r = 1/rms (saved by rms_norm_save) and g = dy ⊙ weight:
 //   dx = r · g − (r³ / D) · (Σ_j g_j x_j) · x
@@ -103,6 +181,47 @@ fn rms_norm_backward_dx(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_work
   let k = r * r * r * total / f32(params.dim);
   for (var j = lid; j < params.dim; j += WG) {
     dx[base + j] = r * dy[base + j] * weight[j] - k * x[base + j];
+  }
+}
+
+// Barrier-free dx (CPU adapters): one invocation per row, scalar or vec4 (dim % 4 == 0).
+@group(0) @binding(3) var<storage, read_write> dx4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read> dy4: array<vec4<f32>>;
+
+@compute @workgroup_size(FLAT_WG)
+fn rms_norm_backward_dx_flat(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = flat_row(id, groups);
+  if (row >= params.rows) {
+    return;
+  }
+  let base = row * params.dim;
+  var dot = 0.0;
+  for (var j = 0u; j < params.dim; j++) {
+    dot += dy[base + j] * weight[j] * x[base + j];
+  }
+  let r = rstd_in[row];
+  let k = r * r * r * dot / f32(params.dim);
+  for (var j = 0u; j < params.dim; j++) {
+    dx[base + j] = r * dy[base + j] * weight[j] - k * x[base + j];
+  }
+}
+
+@compute @workgroup_size(FLAT_WG)
+fn rms_norm_backward_dx_flat4(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = flat_row(id, groups);
+  if (row >= params.rows) {
+    return;
+  }
+  let n4 = params.dim >> 2u;
+  let base = row * n4;
+  var dot4 = vec4<f32>();
+  for (var j = 0u; j < n4; j++) {
+    dot4 += dy4[base + j] * weight4[j] * x4[base + j];
+  }
+  let r = rstd_in[row];
+  let k = r * r * r * (dot4.x + dot4.y + dot4.z + dot4.w) / f32(params.dim);
+  for (var j = 0u; j < n4; j++) {
+    dx4[base + j] = r * dy4[base + j] * weight4[j] - k * x4[base + j];
   }
 }
 

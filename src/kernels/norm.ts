@@ -2,7 +2,31 @@
 
 import source from '../../shaders/norm.wgsl?raw';
 import { Tensor } from '../gpu/tensor.ts';
+import type { Gpu } from '../gpu/runtime.ts';
 import { linearGroups } from './dispatch.ts';
+
+/**
+ * 'workgroup': one workgroup per row with a workgroup-memory tree reduction (real GPUs).
+ * 'flat': one invocation per row looping over it, no barriers (CPU adapters such as SwiftShader,
+ * where each barrier is a thread sync: 32 rows of 128 took 6.6 ms with 'workgroup').
+ */
+export type NormVariant = 'workgroup' | 'flat';
+
+const FLAT_WG = 16; // invocations (rows) per workgroup of the *_flat kernels, as in norm.wgsl
+
+/** The variant used when none is forced: 'flat' on CPU adapters, 'workgroup' elsewhere. */
+export function normVariant(gpu: Gpu, forced?: NormVariant): NormVariant {
+  return forced ?? (gpu.isCpuAdapter ? 'flat' : 'workgroup');
+}
+
+/** Pipeline and workgroup counts of entry `entry` (a row kernel) for `rows` rows of `dim`. */
+function rowKernel(gpu: Gpu, entry: string, rows: number, dim: number, variant: NormVariant): { name: string; pipeline: GPUComputePipeline; groups: [number, number] } {
+  if (variant === 'flat') {
+    const name = `${entry}_${dim % 4 === 0 ? 'flat4' : 'flat'}`;
+    return { name, pipeline: gpu.pipeline('norm', source, name), groups: linearGroups(gpu, rows, FLAT_WG) };
+  }
+  return { name: entry, pipeline: gpu.pipeline('norm', source, entry, { WG: rowWorkgroup(dim) }), groups: linearGroups(gpu, rows, 1) };
+}
 
 /** Workgroup size for a row of `dim` values: the smallest of 64/128/256 that covers it. */
 function rowWorkgroup(dim: number): number {
@@ -28,7 +52,7 @@ export function rmsNorm(
   x: Tensor,
   weight: Tensor,
   eps: number,
-  opts: { out?: Tensor; rows?: number; dim?: number; saveRstd?: Tensor } = {},
+  opts: { out?: Tensor; rows?: number; dim?: number; saveRstd?: Tensor; variant?: NormVariant } = {},
 ): Tensor {
   const gpu = x.gpu;
   const [rows, dim] = rowsAndDim(x, weight, opts, 'rmsNorm');
@@ -38,8 +62,8 @@ export function rmsNorm(
   const entry = opts.saveRstd ? 'rms_norm_save' : 'rms_norm';
   const buffers = [x.buffer, weight.buffer, out.buffer];
   if (opts.saveRstd) buffers.push(opts.saveRstd.buffer);
-  const pipeline = gpu.pipeline('norm', source, entry, { WG: rowWorkgroup(dim) });
-  gpu.dispatch(entry, pipeline, buffers, linearGroups(gpu, rows, 1), [rows, dim, { f32: eps }, 0, 0]);
+  const k = rowKernel(gpu, entry, rows, dim, normVariant(gpu, opts.variant));
+  gpu.dispatch(k.name, k.pipeline, buffers, k.groups, [rows, dim, { f32: eps }, 0, 0]);
   return out;
 }
 
@@ -72,6 +96,8 @@ export interface RmsNormBackwardOptions {
   dim?: number;
   dx?: Tensor;
   dweight?: Tensor;
+  /** Force the dx kernel variant (default: normVariant). The dweight kernels have no barriers. */
+  variant?: NormVariant;
 }
 
 /** dx of RMSNorm for upstream dy, from x, weight and the 1/rms saved by the forward (`saveRstd`). */
@@ -82,8 +108,8 @@ export function rmsNormBackwardDx(dy: Tensor, x: Tensor, weight: Tensor, rstd: T
   if (rstd.size < rows) throw new Error(`rmsNormBackward: rstd has ${rstd.size} values for ${rows} rows`);
   const dx = opts.dx ?? Tensor.empty(gpu, x.shape, 'rmsNorm.dx');
   if (dx.size !== x.size) throw new Error(`rmsNormBackward: dx has ${dx.size} values, x has ${x.size}`);
-  const pipeline = gpu.pipeline('norm', source, 'rms_norm_backward_dx', { WG: rowWorkgroup(dim) });
-  gpu.dispatch('rms_norm_backward_dx', pipeline, [x.buffer, weight.buffer, dx.buffer, rstd.buffer, dy.buffer], linearGroups(gpu, rows, 1), [
+  const k = rowKernel(gpu, 'rms_norm_backward_dx', rows, dim, normVariant(gpu, opts.variant));
+  gpu.dispatch(k.name, k.pipeline, [x.buffer, weight.buffer, dx.buffer, rstd.buffer, dy.buffer], k.groups, [
     rows,
     dim,
     { f32: 0 },
