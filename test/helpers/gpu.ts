@@ -24,16 +24,8 @@ export function testGpu(): Promise<Gpu> {
 }
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom as rng } from '../../src/data/arithmetic.ts';
+import { seededRandom as rng } from '../../src/data/arithmetic.ts';
 
 /** `n` uniform values in [-scale, scale). */
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {
