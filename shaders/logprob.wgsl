@@ -12,7 +12,8 @@
 // and `lp_dhidden` accumulates dh += dlogit · W[block] (f32 / packed f16 / packed bf16 weights).
 
 // ---------------------------------------------------------------------------------------------
-// Forward: fold one block of logits into the running state (one workgroup per row).
+// Forward: fold one block of logits into the running state (one workgroup per row; the `_flat`
+// variants below take one invocation per row and no barriers).
 
 struct BlockParams {
   rows: u32,
@@ -85,40 +86,116 @@ fn lp_block(
   }
 
   if (lid == 0u) {
-    let sb = red_a[0];
-    let tb = red_b[0];
-    var m = mb;
-    var s = sb;
-    var t = tb;
-    var zt = 0.0;
-    if (bp.first == 0u) {
-      let old = state[row];
-      m = max(old.x, mb);
-      let a = exp(old.x - m);
-      let b = exp(mb - m);
-      s = old.y * a + sb * b;
-      // Re-centre both partial t sums on the new max before adding them.
-      t = a * (old.z + (old.x - m) * old.y) + b * (tb + (mb - m) * sb);
-      zt = old.w;
-    }
     let tgt = targets[row];
+    var zt_new = 0.0;
     if (tgt >= bp.col_start && tgt - bp.col_start < bp.cols) {
-      zt = block[base + tgt - bp.col_start] / temp;
+      zt_new = block[base + tgt - bp.col_start] / temp;
     }
-    if (bp.last != 0u) {
-      let log_s = log(s);
-      let logz = m + log_s;
-      out_logz[row] = logz;
-      out_entropy[row] = max(log_s - t / s, 0.0);
-      out_logprob[row] = zt - logz;
-    } else {
-      state[row] = vec4<f32>(m, s, t, zt);
-    }
+    lp_fold(row, mb, red_a[0], red_b[0], zt_new);
   }
 }
 
+// Merge one row's block statistics (block max mb, Σ exp(z − mb), Σ exp(z − mb)·(z − mb), and the
+// target's z when the target is in this block, else 0) into its running state; write the outputs
+// on the last block.
+fn lp_fold(row: u32, mb: f32, sb: f32, tb: f32, zt_block: f32) {
+  var m = mb;
+  var s = sb;
+  var t = tb;
+  var zt = zt_block;
+  if (bp.first == 0u) {
+    let old = state[row];
+    m = max(old.x, mb);
+    let a = exp(old.x - m);
+    let b = exp(mb - m);
+    s = old.y * a + sb * b;
+    // Re-centre both partial t sums on the new max before adding them.
+    t = a * (old.z + (old.x - m) * old.y) + b * (tb + (mb - m) * sb);
+    let tgt = targets[row];
+    if (!(tgt >= bp.col_start && tgt - bp.col_start < bp.cols)) {
+      zt = old.w;
+    }
+  }
+  if (bp.last != 0u) {
+    let log_s = log(s);
+    let logz = m + log_s;
+    out_logz[row] = logz;
+    out_entropy[row] = max(log_s - t / s, 0.0);
+    out_logprob[row] = zt - logz;
+  } else {
+    state[row] = vec4<f32>(m, s, t, zt);
+  }
+}
+
+// Barrier-free variants for CPU adapters (SwiftShader runs each workgroupBarrier as a thread sync):
+// one invocation per row makes two passes over the row's block logits (max, then the exp sums).
+// `lp_block_flat4` reads vec4s through a vec4 view of the block (cols % 4 == 0). Rows are
+// id.x + id.y * num_workgroups.x * FLAT_WG.
+const FLAT_WG: u32 = 16u;
+@group(0) @binding(1) var<storage, read> block4: array<vec4<f32>>;
+
+@compute @workgroup_size(FLAT_WG)
+fn lp_block_flat(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = id.x + id.y * groups.x * FLAT_WG;
+  if (row >= bp.rows) {
+    return;
+  }
+  let base = row * bp.cols;
+  let temp = bp.temperature;
+  var mb = -3.0e38;
+  for (var j = 0u; j < bp.cols; j++) {
+    mb = max(mb, block[base + j] / temp);
+  }
+  var sa = 0.0;
+  var ta = 0.0;
+  for (var j = 0u; j < bp.cols; j++) {
+    let d = block[base + j] / temp - mb;
+    let e = exp(d);
+    sa += e;
+    ta += e * d;
+  }
+  let tgt = targets[row];
+  var zt_new = 0.0;
+  if (tgt >= bp.col_start && tgt - bp.col_start < bp.cols) {
+    zt_new = block[base + tgt - bp.col_start] / temp;
+  }
+  lp_fold(row, mb, sa, ta, zt_new);
+}
+
+@compute @workgroup_size(FLAT_WG)
+fn lp_block_flat4(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = id.x + id.y * groups.x * FLAT_WG;
+  if (row >= bp.rows) {
+    return;
+  }
+  let n4 = bp.cols >> 2u;
+  let base = row * n4;
+  let temp = bp.temperature;
+  var mx = vec4<f32>(-3.0e38);
+  for (var j = 0u; j < n4; j++) {
+    mx = max(mx, block4[base + j] / temp);
+  }
+  let mb = max(max(mx.x, mx.y), max(mx.z, mx.w));
+  var sa = vec4<f32>();
+  var ta = vec4<f32>();
+  for (var j = 0u; j < n4; j++) {
+    let d = block4[base + j] / temp - mb;
+    let e = exp(d);
+    sa += e;
+    ta += e * d;
+  }
+  let tgt = targets[row];
+  var zt_new = 0.0;
+  if (tgt >= bp.col_start && tgt - bp.col_start < bp.cols) {
+    let c = tgt - bp.col_start;
+    zt_new = block4[base + (c >> 2u)][c & 3u] / temp;
+  }
+  lp_fold(row, mb, sa.x + sa.y + sa.z + sa.w, ta.x + ta.y + ta.z + ta.w, zt_new);
+}
+
 // ---------------------------------------------------------------------------------------------
-// Backward: block logits → dL/dlogit in place.
+// Backward: block logits → dL/dlogit in place (one invocation per logit, no barriers: used on
+// every adapter).
 
 struct DlogitsParams {
   rows: u32,
@@ -251,6 +328,54 @@ fn lp_dhidden(
     }
     for (var j = 0u; j < 4u; j++) {
       let c = col0 + lid3.x * 4u + j;
+      if (c < hp.hidden) {
+        let o = r * hp.hidden + c;
+        if (hp.accumulate != 0u) {
+          h_out[o] += acc[i][j];
+        } else {
+          h_out[o] = acc[i][j];
+        }
+      }
+    }
+  }
+}
+
+// Barrier-free lp_dhidden for CPU adapters: each invocation computes a 4×4 output tile (4 rows × 4
+// hidden columns) straight from storage, workgroups of 8×8 invocations cover 32×32 outputs.
+@compute @workgroup_size(8, 8)
+fn lp_dhidden_flat(@builtin(global_invocation_id) id: vec3<u32>) {
+  let c0 = id.x * 4u;
+  let r0 = id.y * 4u;
+  if (c0 >= hp.hidden || r0 >= hp.rows) {
+    return;
+  }
+  // Clamped rows and columns (their results are not written) keep every load in bounds.
+  var rb: array<u32, 4>;
+  var cs: array<u32, 4>;
+  for (var i = 0u; i < 4u; i++) {
+    rb[i] = min(r0 + i, hp.rows - 1u) * hp.ld + hp.k0;
+    cs[i] = min(c0 + i, hp.hidden - 1u);
+  }
+  var acc0 = vec4<f32>();
+  var acc1 = vec4<f32>();
+  var acc2 = vec4<f32>();
+  var acc3 = vec4<f32>();
+  for (var k = 0u; k < hp.kn; k++) {
+    let wr = hp.w0 + k;
+    let b = vec4<f32>(weight_at(wr, cs[0]), weight_at(wr, cs[1]), weight_at(wr, cs[2]), weight_at(wr, cs[3]));
+    acc0 += h_dlogit[rb[0] + k] * b;
+    acc1 += h_dlogit[rb[1] + k] * b;
+    acc2 += h_dlogit[rb[2] + k] * b;
+    acc3 += h_dlogit[rb[3] + k] * b;
+  }
+  let acc = array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+  for (var i = 0u; i < 4u; i++) {
+    let r = r0 + i;
+    if (r >= hp.rows) {
+      break;
+    }
+    for (var j = 0u; j < 4u; j++) {
+      let c = c0 + j;
       if (c < hp.hidden) {
         let o = r * hp.hidden + c;
         if (hp.accumulate != 0u) {

@@ -22,6 +22,22 @@ export interface LogprobOptions {
   temperature?: number;
   /** lm_head rows per block. Default: as many as keep N × blockSize × 4 bytes ≤ 64 MiB. */
   blockSize?: number;
+  /**
+   * Kernel variant for the per-block fold and dhidden: 'workgroup' (workgroup-memory reductions and
+   * tiles, for GPUs) or 'flat' (no barriers: one invocation per row / per 4×4 dhidden tile, for CPU
+   * adapters such as SwiftShader, where each barrier is a thread sync). Default: logprobVariant.
+   */
+  variant?: LogprobVariant;
+}
+
+export type LogprobVariant = 'workgroup' | 'flat';
+
+const FLAT_WG = 16; // rows per workgroup of lp_block_flat*, as in logprob.wgsl
+const FLAT_DH_TILE = 32; // dhidden outputs per workgroup edge of lp_dhidden_flat (8×8 × 4×4)
+
+/** The variant used when none is forced: 'flat' on CPU adapters, 'workgroup' elsewhere. */
+export function logprobVariant(gpu: Gpu, forced?: LogprobVariant): LogprobVariant {
+  return forced ?? (gpu.isCpuAdapter ? 'flat' : 'workgroup');
 }
 
 /** The block size used for N rows over a vocabulary of V (exported for tests). */
@@ -77,16 +93,17 @@ export function tokenLogprobs(
   const blockSize = blockSizeFor('tokenLogprobs', gpu, N, V, opts);
   const blockBuffer = gpu.buffer(N * blockSize * 4, 'logits-block');
   const state = gpu.buffer(N * 16, 'logprob-state');
-  const pipeline = gpu.pipeline('logprob', source, 'lp_block');
+  const flat = logprobVariant(gpu, opts.variant) === 'flat';
   for (let rowStart = 0; rowStart < V; rowStart += blockSize) {
     const count = Math.min(blockSize, V - rowStart);
     const block = new Tensor(gpu, blockBuffer, [N, count]);
     matmul(hidden, lmHead, { out: block, rowStart, count });
+    const entry = flat ? (count % 4 === 0 ? 'lp_block_flat4' : 'lp_block_flat') : 'lp_block';
     gpu.dispatch(
-      'logprob-block',
-      pipeline,
+      flat ? `logprob-block:${entry}` : 'logprob-block',
+      gpu.pipeline('logprob', source, entry),
       [blockBuffer, targets, state, logprobs.buffer, entropies.buffer, logZ.buffer],
-      linearGroups(gpu, N, 1),
+      flat ? linearGroups(gpu, N, FLAT_WG) : linearGroups(gpu, N, 1),
       [N, count, rowStart, rowStart === 0 ? 1 : 0, rowStart + count >= V ? 1 : 0, { f32: temperature }],
     );
   }
@@ -121,7 +138,10 @@ export function tokenLogprobsBackward(
   const blockSize = blockSizeFor('tokenLogprobsBackward', gpu, N, V, opts);
   const blockBuffer = gpu.buffer(N * blockSize * 4, 'dlogits-block');
   const dlogits = gpu.pipeline('logprob', source, 'lp_dlogits');
-  const dhidden = gpu.pipeline('logprob', source, 'lp_dhidden', { DTYPE: DTYPE_CODE[lmHead.dtype] });
+  const flat = logprobVariant(gpu, opts.variant) === 'flat';
+  const dhEntry = flat ? 'lp_dhidden_flat' : 'lp_dhidden';
+  const dhTile = flat ? FLAT_DH_TILE : 64;
+  const dhidden = gpu.pipeline('logprob', source, dhEntry, { DTYPE: DTYPE_CODE[lmHead.dtype] });
   const gEntropy = grads.gEntropy ?? grads.gLogprob;
   let accumulate = 0;
   for (let rowStart = 0; rowStart < V; rowStart += blockSize) {
@@ -141,10 +161,10 @@ export function tokenLogprobsBackward(
       const hi = Math.min(end, chunk.rowStart + chunk.rows);
       if (lo >= hi) continue;
       gpu.dispatch(
-        `logprob-dhidden(${lmHead.name})`,
+        `logprob-dhidden(${lmHead.name})${flat ? ':flat' : ''}`,
         dhidden,
         [blockBuffer, chunk.buffer, out.buffer],
-        [Math.ceil(H / 64), Math.ceil(N / 64)],
+        [Math.ceil(H / dhTile), Math.ceil(N / dhTile)],
         [N, H, count, lo - rowStart, hi - lo, lo - chunk.rowStart, accumulate],
       );
       accumulate = 1;
