@@ -13,6 +13,11 @@
 // fully masked tile never produces NaN or infinity.
 //
 // All vectors are handled as vec4, so HD must be a multiple of 4 (TPQ = HD / 4 vec4 per row).
+//
+// Two families: the tiled kernels (prefill, decode, bw_dq, bw_dkv) share K/V tiles through
+// workgroup memory, for real GPUs; the flat kernels at the end of the file (flat_fwd, flat_dq,
+// flat_dkv) give every invocation one row and no workgroup memory or barriers, for CPU adapters
+// (SwiftShader), where each barrier is a costly thread synchronisation.
 
 const NEG: f32 = -3.0e38;
 
@@ -27,6 +32,8 @@ struct Params {
   // decode: keys per split, and the number of splits (1: write out/lse directly).
   chunk: u32,
   splits: u32,
+  // Sequences in the batch (read by the flat kernels).
+  batch: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -571,5 +578,212 @@ fn bw_dkv(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: 
     let g = ((b * params.tokens + keyT) * params.kvHeads + kvh) * TPQ + c;
     bw_dk_out[g] = dka;
     bw_dv_out[g] = dva;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flat (barrier-free) variants for CPU adapters. Each invocation owns one row, keeps its vectors
+// in private arrays of FMAX vec4 (so HD <= 4 FMAX) and reads K/V (or q/dO) straight from storage,
+// four rows at a time: the four dot products of a block accumulate in one vec4, and rows past the
+// end are clamped to the last valid one for the loads and masked out of the math. No workgroup
+// memory, no barriers. The flat index is id.x + id.y * num_workgroups.x * FWG (linearGroups).
+
+const FMAX: u32 = 32u;
+override FWG: u32 = 64u;
+
+// flat_fwd: prefill and decode. Invocation i = row * splits + split, row = (b*tokens + t)*heads + h
+// (the token-major row of q and out). It covers keys [split*chunk, min(split*chunk + chunk, end))
+// of the row's visible keys [0, end), end = min(positions[b] + t + 1, maxSeq), with an online
+// softmax (running max m, sum l, output o), and writes out and lse (splits == 1) or its partial
+// record (m, l, -, -, o) for `combine` (tokens == 1).
+@compute @workgroup_size(FWG)
+fn flat_fwd(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = id.x + id.y * groups.x * FWG;
+  let S = params.splits;
+  let row = i / S;
+  let split = i % S;
+  if (row >= params.batch * params.tokens * params.heads) {
+    return;
+  }
+  let h = row % params.heads;
+  let bt = row / params.heads;
+  let t = bt % params.tokens;
+  let b = bt / params.tokens;
+  let kvh = h / (params.heads / params.kvHeads);
+  let kvEnd = min(positions[b] + t + 1u, params.maxSeq);
+  let k0 = split * params.chunk;
+  let k1 = min(k0 + params.chunk, kvEnd);
+  let base = (b * params.kvHeads + kvh) * params.maxSeq;
+
+  var qv: array<vec4<f32>, FMAX>;
+  var o: array<vec4<f32>, FMAX>;
+  for (var d = 0u; d < TPQ; d++) {
+    qv[d] = q[row * TPQ + d] * params.scale;
+    o[d] = vec4<f32>(0.0);
+  }
+  var m = NEG;
+  var l = 0.0;
+  for (var j = k0; j < k1; j += 4u) {
+    let last = k1 - 1u;
+    let r0 = (base + j) * TPQ;
+    let r1 = (base + min(j + 1u, last)) * TPQ;
+    let r2 = (base + min(j + 2u, last)) * TPQ;
+    let r3 = (base + min(j + 3u, last)) * TPQ;
+    var s = vec4<f32>(0.0);
+    for (var d = 0u; d < TPQ; d++) {
+      let x = qv[d];
+      s += vec4<f32>(dot(x, kc[r0 + d]), dot(x, kc[r1 + d]), dot(x, kc[r2 + d]), dot(x, kc[r3 + d]));
+    }
+    let valid = vec4<u32>(j, j + 1u, j + 2u, j + 3u) < vec4<u32>(k1);
+    s = select(vec4<f32>(NEG), s, valid);
+    let mNew = max(m, max(max(s.x, s.y), max(s.z, s.w)));
+    let alpha = exp(m - mNew);
+    let p = select(vec4<f32>(0.0), exp(s - mNew), valid);
+    l = l * alpha + (p.x + p.y + p.z + p.w);
+    for (var d = 0u; d < TPQ; d++) {
+      o[d] = o[d] * alpha + p.x * vc[r0 + d] + p.y * vc[r1 + d] + p.z * vc[r2 + d] + p.w * vc[r3 + d];
+    }
+    m = mNew;
+  }
+
+  if (S == 1u) {
+    let inv = select(0.0, 1.0 / l, l > 0.0);
+    for (var d = 0u; d < TPQ; d++) {
+      out[row * TPQ + d] = o[d] * inv;
+    }
+    if (params.n != 0u) {
+      lse[(b * params.heads + h) * params.tokens + t] = m + log(l);
+    }
+  } else {
+    let rec = i * (HD + 4u);
+    partial[rec] = m;
+    partial[rec + 1u] = l;
+    for (var d = 0u; d < TPQ; d++) {
+      let oo = rec + 4u + d * 4u;
+      partial[oo] = o[d].x;
+      partial[oo + 1u] = o[d].y;
+      partial[oo + 2u] = o[d].z;
+      partial[oo + 3u] = o[d].w;
+    }
+  }
+}
+
+// flat_dq: invocation row = (b*tokens + t)*heads + h over the row's visible keys j:
+// s = (q·scale)·k_j, dp = dO·v_j, ds = exp(s − lse)(dp − Δ), dq = scale Σ ds k_j.
+@compute @workgroup_size(FWG)
+fn flat_dq(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let row = id.x + id.y * groups.x * FWG;
+  if (row >= params.batch * params.tokens * params.heads) {
+    return;
+  }
+  let h = row % params.heads;
+  let bt = row / params.heads;
+  let t = bt % params.tokens;
+  let b = bt / params.tokens;
+  let kvh = h / (params.heads / params.kvHeads);
+  let kvEnd = min(positions[b] + t + 1u, params.maxSeq);
+  let base = (b * params.kvHeads + kvh) * params.maxSeq;
+  let st = bw_stats_in[(b * params.heads + h) * params.tokens + t];
+
+  var qv: array<vec4<f32>, FMAX>;
+  var dov: array<vec4<f32>, FMAX>;
+  var acc: array<vec4<f32>, FMAX>;
+  for (var d = 0u; d < TPQ; d++) {
+    qv[d] = q[row * TPQ + d] * params.scale;
+    dov[d] = bw_do[row * TPQ + d];
+    acc[d] = vec4<f32>(0.0);
+  }
+  for (var j = 0u; j < kvEnd; j += 4u) {
+    let last = kvEnd - 1u;
+    let r0 = (base + j) * TPQ;
+    let r1 = (base + min(j + 1u, last)) * TPQ;
+    let r2 = (base + min(j + 2u, last)) * TPQ;
+    let r3 = (base + min(j + 3u, last)) * TPQ;
+    var s = vec4<f32>(0.0);
+    var dp = vec4<f32>(0.0);
+    for (var d = 0u; d < TPQ; d++) {
+      let x = qv[d];
+      let y = dov[d];
+      s += vec4<f32>(dot(x, kc[r0 + d]), dot(x, kc[r1 + d]), dot(x, kc[r2 + d]), dot(x, kc[r3 + d]));
+      dp += vec4<f32>(dot(y, vc[r0 + d]), dot(y, vc[r1 + d]), dot(y, vc[r2 + d]), dot(y, vc[r3 + d]));
+    }
+    let valid = vec4<u32>(j, j + 1u, j + 2u, j + 3u) < vec4<u32>(kvEnd);
+    let ds = select(vec4<f32>(0.0), exp(s - st.x) * (dp - st.y), valid);
+    for (var d = 0u; d < TPQ; d++) {
+      acc[d] += ds.x * kc[r0 + d] + ds.y * kc[r1 + d] + ds.z * kc[r2 + d] + ds.w * kc[r3 + d];
+    }
+  }
+  for (var d = 0u; d < TPQ; d++) {
+    bw_dq_out[row * TPQ + d] = acc[d] * params.scale;
+  }
+}
+
+// flat_dkv: invocation i = (b*tokens + kt)*kvHeads + kvh (the writeKv row of the key at cache
+// position positions[b] + kt) over the query rows that see it: tokens t >= kt of every query head
+// of the group. p = exp(s − lse), ds = p (dp − Δ), dv = Σ p dO, dk = scale Σ ds q. Keys past
+// maxSeq were never written and get zeros.
+@compute @workgroup_size(FWG)
+fn flat_dkv(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = id.x + id.y * groups.x * FWG;
+  if (i >= params.batch * params.tokens * params.kvHeads) {
+    return;
+  }
+  let kvh = i % params.kvHeads;
+  let bt = i / params.kvHeads;
+  let kt = bt % params.tokens;
+  let b = bt / params.tokens;
+  let G = params.heads / params.kvHeads;
+  let keyPos = positions[b] + kt;
+
+  var kv: array<vec4<f32>, FMAX>;
+  var vv: array<vec4<f32>, FMAX>;
+  var dk: array<vec4<f32>, FMAX>;
+  var dv: array<vec4<f32>, FMAX>;
+  let valid = keyPos < params.maxSeq;
+  let g0 = ((b * params.kvHeads + kvh) * params.maxSeq + min(keyPos, params.maxSeq - 1u)) * TPQ;
+  for (var d = 0u; d < TPQ; d++) {
+    kv[d] = kc[g0 + d] * params.scale;
+    vv[d] = vc[g0 + d];
+    dk[d] = vec4<f32>(0.0);
+    dv[d] = vec4<f32>(0.0);
+  }
+  // Query rows of this sequence and group: t in [kt, tokens), head kvh*G + g, four tokens a block.
+  let tEnd = select(kt, params.tokens, valid);
+  for (var g = 0u; g < G; g++) {
+    let h = kvh * G + g;
+    let stBase = (b * params.heads + h) * params.tokens;
+    for (var t = kt; t < tEnd; t += 4u) {
+      let last = tEnd - 1u;
+      let t1 = min(t + 1u, last);
+      let t2 = min(t + 2u, last);
+      let t3 = min(t + 3u, last);
+      let r0 = ((b * params.tokens + t) * params.heads + h) * TPQ;
+      let r1 = ((b * params.tokens + t1) * params.heads + h) * TPQ;
+      let r2 = ((b * params.tokens + t2) * params.heads + h) * TPQ;
+      let r3 = ((b * params.tokens + t3) * params.heads + h) * TPQ;
+      var s = vec4<f32>(0.0);
+      var dp = vec4<f32>(0.0);
+      for (var d = 0u; d < TPQ; d++) {
+        let x = kv[d];
+        let y = vv[d];
+        s += vec4<f32>(dot(x, q[r0 + d]), dot(x, q[r1 + d]), dot(x, q[r2 + d]), dot(x, q[r3 + d]));
+        dp += vec4<f32>(dot(y, bw_do[r0 + d]), dot(y, bw_do[r1 + d]), dot(y, bw_do[r2 + d]), dot(y, bw_do[r3 + d]));
+      }
+      let s0 = bw_stats_in[stBase + t];
+      let s1 = bw_stats_in[stBase + t1];
+      let s2 = bw_stats_in[stBase + t2];
+      let s3 = bw_stats_in[stBase + t3];
+      let inRange = vec4<u32>(t, t + 1u, t + 2u, t + 3u) < vec4<u32>(tEnd);
+      let p = select(vec4<f32>(0.0), exp(s - vec4<f32>(s0.x, s1.x, s2.x, s3.x)), inRange);
+      let ds = p * (dp - vec4<f32>(s0.y, s1.y, s2.y, s3.y));
+      for (var d = 0u; d < TPQ; d++) {
+        dv[d] += p.x * bw_do[r0 + d] + p.y * bw_do[r1 + d] + p.z * bw_do[r2 + d] + p.w * bw_do[r3 + d];
+        dk[d] += ds.x * q[r0 + d] + ds.y * q[r1 + d] + ds.z * q[r2 + d] + ds.w * q[r3 + d];
+      }
+    }
+  }
+  for (var d = 0u; d < TPQ; d++) {
+    bw_dk_out[i * TPQ + d] = dk[d] * params.scale;
+    bw_dv_out[i * TPQ + d] = dv[d];
   }
 }

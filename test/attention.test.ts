@@ -1,6 +1,6 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KvCache, attention, attentionBackward, attentionBackwardRef, attentionRef, writeKv } from '../src/kernels/attention.ts';
+import { KvCache, attention, attentionBackward, attentionBackwardRef, attentionRef, attentionVariant, writeKv, type AttentionVariant } from '../src/kernels/attention.ts';
 import { Tensor } from '../src/gpu/tensor.ts';
 import { acquireGpu } from '../src/gpu/device.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
@@ -18,6 +18,14 @@ after(async () => {
 });
 
 const TOL = 1e-4;
+
+/**
+ * Every kernel test runs for both families: the workgroup-memory `tiled` kernels (real GPUs) and
+ * the barrier-free `flat` ones (CPU adapters, the default here).
+ */
+function testVariants(name: string, body: (variant: AttentionVariant) => Promise<void>): void {
+  for (const variant of ['tiled', 'flat'] as const) test(`${variant}: ${name}`, () => body(variant));
+}
 
 /** CPU mirror of writeKv: token-major rows into a [batch, kvHeads, seq, headDim] array. */
 function writeRef(cache: Float32Array, rows: ArrayLike<number>, positions: number[], tokens: number, kvHeads: number, seq: number, hd: number): void {
@@ -50,7 +58,7 @@ function randomCache(gpu: Gpu, batch: number, kvHeads: number, maxSeq: number, h
 }
 
 /** Write `tokens` new rows per sequence at `positions`, run attention, check against the reference. */
-async function step(s: Setup, positions: number[], tokens: number, heads: number, seed: number, what: string, maxLength?: number, qScale = 1) {
+async function step(s: Setup, variant: AttentionVariant, positions: number[], tokens: number, heads: number, seed: number, what: string, maxLength?: number, qScale = 1) {
   const { gpu, cache, kRef, vRef } = s;
   const { batch, kvHeads, maxSeq, headDim } = cache;
   const q = randomArray(batch * tokens * heads * headDim, seed, qScale);
@@ -61,17 +69,17 @@ async function step(s: Setup, positions: number[], tokens: number, heads: number
   writeRef(kRef, k, positions, tokens, kvHeads, maxSeq, headDim);
   writeRef(vRef, v, positions, tokens, kvHeads, maxSeq, headDim);
   const lse = Tensor.empty(gpu, [batch, heads, tokens], 'lse');
-  const out = attention(Tensor.from(gpu, q, [batch * tokens, heads * headDim]), cache, pos, { tokens, heads, lse, maxLength });
+  const out = attention(Tensor.from(gpu, q, [batch * tokens, heads * headDim]), cache, pos, { tokens, heads, lse, maxLength, variant });
   const got = await out.read();
   const gotLse = await lse.read();
   const want = attentionRef(q, kRef, vRef, positions, batch, tokens, heads, kvHeads, headDim, maxSeq);
-  assertClose(got, want.out, TOL, `${what} out`);
-  assertClose(gotLse, want.lse, TOL, `${what} lse`);
+  assertClose(got, want.out, TOL, `${variant} ${what} out`);
+  assertClose(gotLse, want.lse, TOL, `${variant} ${what} lse`);
   gpu.release(pos);
   return { out: got, lse: gotLse, q };
 }
 
-test('prefill matches the reference (batch, tokens, GQA ratios, head sizes)', async () => {
+testVariants('prefill matches the reference (batch, tokens, GQA ratios, head sizes)', async (variant) => {
   const gpu = await testGpu();
   const steps: (() => Promise<unknown>)[] = [];
   const caches: KvCache[] = [];
@@ -87,7 +95,7 @@ test('prefill matches the reference (batch, tokens, GQA ratios, head sizes)', as
       for (const tokens of [tokenCounts[(ri + hi) % 4], tokenCounts[(ri + hi + 2) % 4]]) {
         // The second sequence starts later: different positions within one batch.
         const positions = batch === 1 ? [0] : [0, tokens === 70 ? 9 : 3];
-        steps.push(() => step(s, positions, tokens, heads, seed++, `hd=${headDim} h=${heads}/${kvHeads} b=${batch} t=${tokens}`));
+        steps.push(() => step(s, variant, positions, tokens, heads, seed++, `hd=${headDim} h=${heads}/${kvHeads} b=${batch} t=${tokens}`));
       }
       caches.push(s.cache);
     });
@@ -96,7 +104,7 @@ test('prefill matches the reference (batch, tokens, GQA ratios, head sizes)', as
   for (const c of caches) c.destroy();
 });
 
-test('chunked prefill (10 then 7 tokens) equals one-shot prefill', async () => {
+testVariants('chunked prefill (10 then 7 tokens) equals one-shot prefill', async (variant) => {
   const gpu = await testGpu();
   for (const [headDim, heads, kvHeads] of [[16, 6, 2], [64, 4, 1]]) {
     const batch = 2, maxSeq = 20, total = 17;
@@ -113,7 +121,7 @@ test('chunked prefill (10 then 7 tokens) equals one-shot prefill', async () => {
       const pos = gpu.upload(Uint32Array.from([t0, t0]), 'positions');
       writeKv(cache, Tensor.from(gpu, rowsOf(k, kvHeads * headDim, t0, t1), [batch * tokens, kvHeads * headDim]), Tensor.from(gpu, rowsOf(v, kvHeads * headDim, t0, t1), [batch * tokens, kvHeads * headDim]), pos, tokens);
       const lse = Tensor.empty(gpu, [batch, heads, tokens]);
-      const out = attention(Tensor.from(gpu, rowsOf(q, heads * headDim, t0, t1), [batch * tokens, heads * headDim]), cache, pos, { tokens, heads, lse });
+      const out = attention(Tensor.from(gpu, rowsOf(q, heads * headDim, t0, t1), [batch * tokens, heads * headDim]), cache, pos, { tokens, heads, lse, variant });
       return { out: await out.read(), lse: await lse.read() };
     };
     const whole = KvCache.create(gpu, { batch, kvHeads, maxSeq, headDim });
@@ -125,8 +133,8 @@ test('chunked prefill (10 then 7 tokens) equals one-shot prefill', async () => {
     for (let s = 0; s < batch; s++) {
       const wantA = one.out.subarray((s * total) * width, (s * total + 10) * width);
       const wantB = one.out.subarray((s * total + 10) * width, (s * total + total) * width);
-      assertClose(a.out.subarray(s * 10 * width, (s + 1) * 10 * width), wantA, 1e-5, `hd=${headDim} chunk 1 seq ${s}`);
-      assertClose(b.out.subarray(s * 7 * width, (s + 1) * 7 * width), wantB, 1e-5, `hd=${headDim} chunk 2 seq ${s}`);
+      assertClose(a.out.subarray(s * 10 * width, (s + 1) * 10 * width), wantA, 1e-5, `${variant} hd=${headDim} chunk 1 seq ${s}`);
+      assertClose(b.out.subarray(s * 7 * width, (s + 1) * 7 * width), wantB, 1e-5, `${variant} hd=${headDim} chunk 2 seq ${s}`);
       for (let h = 0; h < heads; h++) {
         const row = one.lse.subarray((s * heads + h) * total, (s * heads + h + 1) * total);
         assertClose(a.lse.subarray((s * heads + h) * 10, (s * heads + h + 1) * 10), row.subarray(0, 10), 1e-5, `lse chunk 1`);
@@ -141,43 +149,43 @@ test('chunked prefill (10 then 7 tokens) equals one-shot prefill', async () => {
   }
 });
 
-test('decode steps after prefill, sequences at different positions', async () => {
+testVariants('decode steps after prefill, sequences at different positions', async (variant) => {
   const gpu = await testGpu();
   for (const [headDim, heads, kvHeads] of [[64, 6, 2], [128, 4, 1]]) {
     const batch = 3;
     const s = randomCache(gpu, batch, kvHeads, 40, headDim, 200);
     // Prompts of lengths 5, 12 and 1 share one prefill of 12 tokens (the shorter ones overwrite
     // their tail while decoding).
-    await step(s, [0, 0, 0], 12, heads, 210, `hd=${headDim} prefill`);
+    await step(s, variant, [0, 0, 0], 12, heads, 210, `hd=${headDim} prefill`);
     const pos = [5, 12, 1];
     for (let i = 0; i < 4; i++) {
-      await step(s, pos.map((p) => p + i), 1, heads, 220 + i, `hd=${headDim} decode ${i}`);
+      await step(s, variant, pos.map((p) => p + i), 1, heads, 220 + i, `hd=${headDim} decode ${i}`);
     }
     s.cache.destroy();
   }
 });
 
-test('decode with long contexts splits the keys and combines', async () => {
+testVariants('decode with long contexts splits the keys and combines', async (variant) => {
   const gpu = await testGpu();
   for (const [headDim, heads, kvHeads] of [[16, 4, 2], [64, 2, 1]]) {
     const batch = 3, maxSeq = 700;
     const s = randomCache(gpu, batch, kvHeads, maxSeq, headDim, 300);
     // 3 splits of 256 keys: sequence 2 has keys only in the first split, sequence 1 ends exactly at a split edge.
-    await step(s, [650, 255, 17], 1, heads, 310, `hd=${headDim} long decode`);
-    await step(s, [699, 256, 0], 1, heads, 320, `hd=${headDim} long decode 2`);
+    await step(s, variant, [650, 255, 17], 1, heads, 310, `hd=${headDim} long decode`);
+    await step(s, variant, [699, 256, 0], 1, heads, 320, `hd=${headDim} long decode 2`);
     // A length hint below maxSeq: fewer splits.
-    await step(s, [300, 100, 2], 1, heads, 330, `hd=${headDim} hinted decode`, 301);
+    await step(s, variant, [300, 100, 2], 1, heads, 330, `hd=${headDim} hinted decode`, 301);
     s.cache.destroy();
   }
 });
 
-test('long prefill with earlier context crosses many key tiles', async () => {
+testVariants('long prefill with earlier context crosses many key tiles', async (variant) => {
   const gpu = await testGpu();
   const s = randomCache(gpu, 2, 2, 200, 32, 400);
-  await step(s, [120, 57], 40, 4, 410, 'hd=32 long prefill');
+  await step(s, variant, [120, 57], 40, 4, 410, 'hd=32 long prefill');
   // Scores in the hundreds: exp overflows f32 unless the running max is subtracted.
-  await step(s, [150, 0], 12, 4, 420, 'hd=32 large scores prefill', undefined, 250);
-  await step(s, [170, 30], 1, 4, 430, 'hd=32 large scores decode', undefined, 250);
+  await step(s, variant, [150, 0], 12, 4, 420, 'hd=32 large scores prefill', undefined, 250);
+  await step(s, variant, [170, 30], 1, 4, 430, 'hd=32 large scores decode', undefined, 250);
   s.cache.destroy();
 });
 
@@ -250,7 +258,7 @@ test('backward reference matches central finite differences', () => {
   for (let h = 0; h < kvHeads; h++) for (let d = 0; d < hd; d++) assert.equal(grads.dk[((0 * kvHeads + h) * seq + 5) * hd + d], 0);
 });
 
-test('backward kernels match the reference', async () => {
+testVariants('backward kernels match the reference', async (variant) => {
   const gpu = await testGpu();
   const cases: [number, number, number, number, number[], number][] = [
     // headDim, heads, kvHeads, tokens, positions, maxSeq
@@ -262,7 +270,7 @@ test('backward kernels match the reference', async () => {
   let seed = 700;
   for (const [headDim, heads, kvHeads, tokens, positions, maxSeq] of cases) {
     const batch = positions.length;
-    const what = `hd=${headDim} h=${heads}/${kvHeads} t=${tokens} pos=${positions}`;
+    const what = `${variant} hd=${headDim} h=${heads}/${kvHeads} t=${tokens} pos=${positions}`;
     const s = randomCache(gpu, batch, kvHeads, maxSeq, headDim, seed++);
     const q = randomArray(batch * tokens * heads * headDim, seed++);
     const k = randomArray(batch * tokens * kvHeads * headDim, seed++);
@@ -276,7 +284,7 @@ test('backward kernels match the reference', async () => {
     const qT = Tensor.from(gpu, q, [batch * tokens, heads * headDim]);
     const lse = Tensor.empty(gpu, [batch, heads, tokens]);
     const out = attention(qT, s.cache, pos, { tokens, heads, lse });
-    const g = attentionBackward(qT, s.cache, pos, out, Tensor.from(gpu, dOut, [batch * tokens, heads * headDim]), lse, { tokens, heads });
+    const g = attentionBackward(qT, s.cache, pos, out, Tensor.from(gpu, dOut, [batch * tokens, heads * headDim]), lse, { tokens, heads, variant });
     const want = attentionBackwardRef(q, s.kRef, s.vRef, positions, dOut, batch, tokens, heads, kvHeads, headDim, maxSeq);
     // The rows this call wrote, in the writeKv layout.
     const rows = (a: Float64Array) => {
@@ -293,4 +301,15 @@ test('backward kernels match the reference', async () => {
     gpu.release(pos);
     s.cache.destroy();
   }
+});
+
+test('CPU adapters pick the flat kernels; flat takes headDim up to 128', async () => {
+  const gpu = await testGpu();
+  assert.equal(attentionVariant(gpu, 64), gpu.isCpuAdapter ? 'flat' : 'tiled');
+  assert.equal(attentionVariant(gpu, 256), 'tiled');
+  const cache = KvCache.create(gpu, { batch: 1, kvHeads: 1, maxSeq: 4, headDim: 256 });
+  const pos = gpu.upload(new Uint32Array(1));
+  assert.throws(() => attention(Tensor.empty(gpu, [1, 256]), cache, pos, { tokens: 1, heads: 1, variant: 'flat' }), /headDim/);
+  gpu.release(pos);
+  cache.destroy();
 });

@@ -66,6 +66,28 @@ export class KvCache {
 }
 
 const WORKGROUP_BYTES = 16384;
+/** Invocations per workgroup of the flat kernels. */
+const FLAT_WG = 64;
+/** Largest head size of the flat kernels (their private arrays hold FMAX = 32 vec4). */
+export const FLAT_MAX_HEAD_DIM = 128;
+
+/**
+ * `tiled`: workgroups share K/V (or q/dO) tiles through workgroup memory (real GPUs). `flat`: one
+ * invocation per row, no workgroup memory and no barriers (CPU adapters such as SwiftShader, where
+ * every barrier is a thread synchronisation: measured 10–50× slower there).
+ */
+export type AttentionVariant = 'tiled' | 'flat';
+
+/** The variant the wrappers pick by default: flat on CPU adapters (for headDim ≤ 128), else tiled. */
+export function attentionVariant(gpu: Gpu, headDim: number): AttentionVariant {
+  return gpu.isCpuAdapter && headDim <= FLAT_MAX_HEAD_DIM ? 'flat' : 'tiled';
+}
+
+function pickVariant(gpu: Gpu, headDim: number, forced: AttentionVariant | undefined, what: string): AttentionVariant {
+  const variant = forced ?? attentionVariant(gpu, headDim);
+  if (variant === 'flat' && headDim > FLAT_MAX_HEAD_DIM) throw new Error(`${what}: the flat variant takes headDim ≤ ${FLAT_MAX_HEAD_DIM}, got ${headDim}`);
+  return variant;
+}
 const DECODE_THREADS = 128;
 /** Keys per decode split (a multiple of DECODE_THREADS). */
 const DECODE_CHUNK = 256;
@@ -101,7 +123,7 @@ export function writeKv(cache: KvCache, k: Tensor, v: Tensor, positions: GPUBuff
     gpu.pipeline('attention', source, 'write_kv', { HD: headDim }),
     [k.buffer, v.buffer, positions, cache.k, cache.v],
     linearGroups(gpu, n, 256),
-    [tokens, 1, kvHeads, maxSeq, { f32: 0 }, n, 0, 0],
+    [tokens, 1, kvHeads, maxSeq, { f32: 0 }, n, 0, 0, batch],
   );
 }
 
@@ -113,6 +135,8 @@ export interface AttentionOptions {
   lse?: Tensor;
   /** Upper bound on positions[b] + tokens over the batch (default maxSeq); bounds the decode split count. */
   maxLength?: number;
+  /** Kernel family (default `attentionVariant(gpu, headDim)`). */
+  variant?: AttentionVariant;
 }
 
 /**
@@ -136,13 +160,32 @@ export function attention(q: Tensor, cache: KvCache, positions: GPUBuffer, opts:
   const writeLse = opts.lse ? 1 : 0;
   const dummy = opts.lse ? null : gpu.buffer(4, 'attention.lse-unused');
   const lseBuf = opts.lse?.buffer ?? dummy!;
+  const variant = pickVariant(gpu, headDim, opts.variant, 'attention');
 
-  if (tokens === 1) {
+  if (variant === 'flat') {
+    // One invocation per (query row, key split); splits only for decode (as the tiled decode).
+    const maxLen = Math.min(maxSeq, opts.maxLength ?? maxSeq);
+    const splits = tokens === 1 ? Math.max(1, Math.ceil(maxLen / DECODE_CHUNK)) : 1;
+    const chunk = splits > 1 ? DECODE_CHUNK : maxSeq;
+    const partial = splits > 1 ? gpu.buffer(batch * heads * splits * (headDim + 4) * 4, 'attention.partial') : gpu.buffer(4, 'attention.partial-unused');
+    const params = [tokens, heads, kvHeads, maxSeq, scale, writeLse, chunk, splits, batch];
+    gpu.dispatch(
+      tokens === 1 ? 'attention.decode' : 'attention.prefill',
+      gpu.pipeline('attention', source, 'flat_fwd', { HD: headDim, FWG: FLAT_WG }),
+      [q.buffer, cache.k, cache.v, positions, out.buffer, lseBuf, partial],
+      linearGroups(gpu, batch * tokens * heads * splits, FLAT_WG),
+      params,
+    );
+    if (splits > 1) {
+      gpu.dispatch('attention.combine', gpu.pipeline('attention', source, 'combine', { HD: headDim }), [partial, out.buffer, lseBuf], [heads, batch], params);
+    }
+    gpu.release(partial);
+  } else if (tokens === 1) {
     const maxLen = Math.min(maxSeq, opts.maxLength ?? maxSeq);
     const splits = Math.max(1, Math.ceil(maxLen / DECODE_CHUNK));
     const partial = splits > 1 ? gpu.buffer(batch * heads * splits * (headDim + 4) * 4, 'attention.partial') : gpu.buffer(4, 'attention.partial-unused');
     const constants = { HD: headDim, DWG: DECODE_THREADS };
-    const params = [1, heads, kvHeads, maxSeq, scale, writeLse, DECODE_CHUNK, splits];
+    const params = [1, heads, kvHeads, maxSeq, scale, writeLse, DECODE_CHUNK, splits, batch];
     gpu.dispatch(
       'attention.decode',
       gpu.pipeline('attention', source, 'decode', constants),
@@ -162,7 +205,7 @@ export function attention(q: Tensor, cache: KvCache, positions: GPUBuffer, opts:
       gpu.pipeline('attention', source, 'prefill', { HD: headDim, BQ, BK }),
       [q.buffer, cache.k, cache.v, positions, out.buffer, lseBuf],
       [Math.ceil(rows / BQ), kvHeads, batch],
-      [tokens, heads, kvHeads, maxSeq, scale, writeLse, 0, 0],
+      [tokens, heads, kvHeads, maxSeq, scale, writeLse, 0, 0, batch],
     );
   }
   if (dummy) gpu.release(dummy);
@@ -240,6 +283,8 @@ export interface AttentionBackwardOptions {
   dq?: Tensor;
   dk?: Tensor;
   dv?: Tensor;
+  /** Kernel family (default `attentionVariant(gpu, headDim)`). */
+  variant?: AttentionVariant;
 }
 
 /**
@@ -276,9 +321,28 @@ export function attentionBackward(
   if (size === 0) return { dq, dk, dv };
   const rowsTotal = batch * tokens * heads;
   const stats = gpu.buffer(rowsTotal * 8, 'attention.stats');
-  const params = [tokens, heads, kvHeads, maxSeq, { f32: 1 / Math.sqrt(headDim) }, rowsTotal, 0, 0];
+  const variant = pickVariant(gpu, headDim, opts.variant, 'attentionBackward');
+  const params = [tokens, heads, kvHeads, maxSeq, { f32: 1 / Math.sqrt(headDim) }, rowsTotal, 0, 0, batch];
   gpu.dispatch('attention.bw_stats', gpu.pipeline('attention', source, 'bw_stats', { HD: headDim }), [dOut.buffer, out.buffer, lse.buffer, stats], linearGroups(gpu, rowsTotal, 64), params);
 
+  if (variant === 'flat') {
+    gpu.dispatch(
+      'attention.bw_dq',
+      gpu.pipeline('attention', source, 'flat_dq', { HD: headDim, FWG: FLAT_WG }),
+      [q.buffer, cache.k, cache.v, positions, dOut.buffer, stats, dq.buffer],
+      linearGroups(gpu, rowsTotal, FLAT_WG),
+      params,
+    );
+    gpu.dispatch(
+      'attention.bw_dkv',
+      gpu.pipeline('attention', source, 'flat_dkv', { HD: headDim, FWG: FLAT_WG }),
+      [q.buffer, cache.k, cache.v, positions, dOut.buffer, stats, dk.buffer, dv.buffer],
+      linearGroups(gpu, batch * tokens * kvHeads, FLAT_WG),
+      params,
+    );
+    gpu.release(stats);
+    return { dq, dk, dv };
+  }
   const t1 = backwardTiles(headDim, 'dq');
   gpu.dispatch(
     'attention.bw_dq',
