@@ -7,8 +7,9 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LanguageModel } from '../src/model/forward.ts';
-import { forwardBackward, padBatch } from '../src/model/backward.ts';
-import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
+import { forwardBackward, ModelGradients, padBatch } from '../src/model/backward.ts';
+import { referenceScore, type CpuAdapter, type CpuTensor } from '../src/model/reference.ts';
+import type { ModelConfig } from '../src/model/types.ts';
 import { openSource } from '../src/model/source.ts';
 import { loadCpuWeights, loadModel } from '../src/model/weights.ts';
 import { writeRandomModel } from '../src/model/random.ts';
@@ -53,7 +54,7 @@ function coefficients(seed: number) {
   return sequences.map((s) => Array.from({ length: s.length - 1 }, () => [next() * 2 - 1, next() * 2 - 1] as const));
 }
 
-function referenceLoss(cpu: Awaited<ReturnType<typeof loadCpuWeights>>, adapter: CpuAdapter, coef: ReturnType<typeof coefficients>): number {
+function referenceLoss(cpu: { config: ModelConfig; tensors: Map<string, CpuTensor> }, adapter: CpuAdapter, coef: ReturnType<typeof coefficients>): number {
   let loss = 0;
   sequences.forEach((seq, b) => {
     const { logprobs, entropies } = referenceScore(cpu.config, cpu.tensors, seq, temperature, adapter);
@@ -139,5 +140,60 @@ for (const [i, architecture] of (['llama', 'qwen2', 'qwen3'] as const).entries()
         g[which].forEach((v, j) => assert.ok(Math.abs(v - r[which][j]) <= 1e-6 + 1e-5 * Math.abs(v), `${k}.${which}[${j}] with checkpointing`));
       }
     }
+  });
+}
+
+/** HF tensor name of each full-parameter gradient. */
+function hfName(param: string): string {
+  const top: Record<string, string> = { embed: 'model.embed_tokens.weight', lmHead: 'lm_head.weight', finalNorm: 'model.norm.weight' };
+  if (top[param]) return top[param];
+  const [layer, name] = param.split('.');
+  const attention: Record<string, string> = { q: 'q_proj.weight', k: 'k_proj.weight', v: 'v_proj.weight', o: 'o_proj.weight', qBias: 'q_proj.bias', kBias: 'k_proj.bias', vBias: 'v_proj.bias', qNorm: 'q_norm.weight', kNorm: 'k_norm.weight' };
+  const rest: Record<string, string> = { gate: 'mlp.gate_proj.weight', up: 'mlp.up_proj.weight', down: 'mlp.down_proj.weight', inputNorm: 'input_layernorm.weight', postNorm: 'post_attention_layernorm.weight' };
+  return `model.layers.${layer}.${attention[name] ? `self_attn.${attention[name]}` : rest[name]}`;
+}
+
+for (const [i, [architecture, tied]] of ([['qwen2', true], ['qwen3', false]] as const).entries()) {
+  test(`full-parameter gradients of every ${architecture} weight (${tied ? 'tied' : 'untied'}) match finite differences`, async () => {
+    const gpu = await testGpu();
+    const dir = mkdtempSync(join(tmpdir(), 'webgrpo-full-'));
+    writeRandomModel(dir, { architecture, dtype: 'F32', tied, ...shape, seed: 60 + i });
+    const { config, weights } = await loadModel(openSource(dir), gpu);
+    const cpu = await loadCpuWeights(openSource(dir));
+    const model = new LanguageModel(gpu, config, weights);
+    const gradients = ModelGradients.create(model);
+    const coef = coefficients(9 + i);
+    const data = padBatch(sequences);
+    await forwardBackward(model, data, () => {
+      const gLogprob = new Float32Array(data.batch * data.tokens);
+      const gEntropy = new Float32Array(data.batch * data.tokens);
+      coef.forEach((rows, b) => rows.forEach(([c1, c2], t) => ((gLogprob[b * data.tokens + t] = c1), (gEntropy[b * data.tokens + t] = c2))));
+      return { gLogprob, gEntropy };
+    }, { temperature, gradients });
+    const tensors = new Map([...cpu.tensors].map(([k, t]) => [k, { shape: t.shape, data: Float64Array.from(t.data) }]));
+    const loss = () => referenceLoss({ ...cpu, tensors }, new Map(), coef);
+    const eps = 1e-4;
+    let worst = 0, scale = 0, checked = 0;
+    const next = rng(31 + i);
+    for (const p of gradients.params) {
+      const grad = await p.grad.read();
+      const values = tensors.get(hfName(p.name))!.data;
+      assert.equal(values.length, grad.length, p.name);
+      for (let c = 0; c < 3; c++) {
+        const j = Math.floor(next() * values.length);
+        const v = values[j];
+        values[j] = v + eps;
+        const up = loss();
+        values[j] = v - eps;
+        const down = loss();
+        values[j] = v;
+        const fd = (up - down) / (2 * eps);
+        worst = Math.max(worst, Math.abs(grad[j] - fd));
+        scale = Math.max(scale, Math.abs(fd));
+        checked++;
+      }
+    }
+    assert.ok(checked > 60, `${checked} coordinates checked`);
+    assert.ok(worst <= 2e-3 * Math.max(scale, 1e-2), `full-parameter gradients: worst abs error ${worst} at scale ${scale}`);
   });
 }

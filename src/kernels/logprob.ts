@@ -11,7 +11,8 @@ import source from '../../shaders/logprob.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor, type WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
-import { matmul } from './matmul.ts';
+import { add } from './elementwise.ts';
+import { gemm, matmul } from './matmul.ts';
 
 const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 } as const;
 /** Target size of the block logits buffer. */
@@ -124,7 +125,7 @@ export function tokenLogprobsBackward(
   targets: GPUBuffer,
   saved: { logZ: Tensor; entropies: Tensor },
   grads: { gLogprob: Tensor; gEntropy?: Tensor },
-  opts: LogprobOptions & { out?: Tensor } = {},
+  opts: LogprobOptions & { out?: Tensor; dLmHead?: Tensor } = {},
 ): Tensor {
   const gpu = hidden.gpu;
   const { N, H, V } = checkShapes('tokenLogprobsBackward', hidden, lmHead, targets);
@@ -155,6 +156,7 @@ export function tokenLogprobsBackward(
       linearGroups(gpu, N * count, 256),
       [N, count, rowStart, grads.gEntropy ? 1 : 0, { f32: temperature }],
     );
+    if (opts.dLmHead) accumulateLmHeadGrad(block, hidden, opts.dLmHead, rowStart);
     const end = rowStart + count;
     for (const chunk of lmHead.chunks) {
       const lo = Math.max(rowStart, chunk.rowStart);
@@ -172,6 +174,31 @@ export function tokenLogprobsBackward(
   }
   gpu.release(blockBuffer);
   return out;
+}
+
+/**
+ * dLmHead[rowStart : rowStart+count, :] += dlogitsᵀ · hidden (the lm_head weight gradient, for
+ * full-parameter training). A block covering the whole vocabulary accumulates in place; a partial
+ * block goes through scratch tensors, since a binding cannot start at an arbitrary row.
+ */
+function accumulateLmHeadGrad(dlogits: Tensor, hidden: Tensor, dLmHead: Tensor, rowStart: number): void {
+  const gpu = hidden.gpu;
+  const [N, count] = dlogits.shape;
+  const H = hidden.size / N;
+  if (dLmHead.size % H !== 0 || rowStart + count > dLmHead.size / H) {
+    throw new Error(`tokenLogprobsBackward: dLmHead has ${dLmHead.size} values, not [vocab, ${H}] covering rows ${rowStart}..${rowStart + count}`);
+  }
+  const rows = new Tensor(gpu, hidden.buffer, [N, H]);
+  if (count * H === dLmHead.size) {
+    gemm(dlogits, rows, { transA: true, out: new Tensor(gpu, dLmHead.buffer, [count, H]), accumulate: true });
+    return;
+  }
+  const delta = gemm(dlogits, rows, { transA: true, out: Tensor.empty(gpu, [count, H], 'dLmHead.block') });
+  const current = Tensor.empty(gpu, [count, H], 'dLmHead.current');
+  gpu.copy(dLmHead.buffer, rowStart * H * 4, current.buffer, 0, count * H * 4);
+  const sum = add(current, delta);
+  gpu.copy(sum.buffer, 0, dLmHead.buffer, rowStart * H * 4, count * H * 4);
+  for (const t of [delta, current, sum]) t.release();
 }
 
 function logitsRow(hidden: ArrayLike<number>, lmHead: ArrayLike<number>, n: number, H: number, V: number, temperature: number): Float64Array {

@@ -1,7 +1,7 @@
 // Supervised fine-tuning of a LoRA adapter: mean negative log-likelihood over completion tokens.
 
 import { DatasetError, parseJsonl } from '../data/jsonl.ts';
-import { forwardBackward, padBatch } from '../model/backward.ts';
+import { forwardBackward, padBatch, type ModelGradients } from '../model/backward.ts';
 import type { LanguageModel } from '../model/forward.ts';
 import type { ChatMessage, ModelTokenizer } from '../tokenizer/index.ts';
 import { AdamW, clipGradNorm, readScalar, Sgd } from './optim.ts';
@@ -117,18 +117,22 @@ function* exampleOrder(count: number, seed: number): Generator<number> {
 }
 
 /**
- * Train `model.adapter` on the examples for cfg.maxSteps optimizer steps, each over
- * batch × accumulation examples; the loss of a step is the mean NLL over all its completion tokens.
+ * Train `model.adapter` (or, with `gradients`, every weight) on the examples for cfg.maxSteps
+ * optimizer steps, each over batch × accumulation examples; the loss of a step is the mean NLL
+ * over all its completion tokens.
  */
 export async function trainSft(
   model: LanguageModel,
   examples: SftExample[],
   cfg: SftConfig,
   onStep: (m: SftStepMetrics) => void | Promise<void>,
+  opts: { gradients?: ModelGradients } = {},
 ): Promise<void> {
-  const adapter = model.adapter;
-  if (!adapter) throw new Error('trainSft needs a LoRA adapter on the model.');
-  const params = adapter.params();
+  const { adapter } = model;
+  const { gradients } = opts;
+  if (!adapter && !gradients) throw new Error('trainSft needs a LoRA adapter on the model, or full-parameter gradients.');
+  const params = gradients ? gradients.params : adapter!.params();
+  const zeroGrads = () => (gradients ? gradients.zero(model.gpu) : adapter!.zeroGrads());
   const optimizer =
     cfg.optimizer === 'adamw'
       ? new AdamW(model.gpu, params, { lr: cfg.learningRate, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEpsilon, weightDecay: cfg.weightDecay })
@@ -142,7 +146,7 @@ export async function trainSft(
     );
     const totalTokens = microBatches.flat().reduce((a, ex) => a + ex.lossMask.slice(1).reduce((x, y) => x + y, 0), 0);
     if (totalTokens === 0) throw new DatasetError('A training batch has no completion tokens to learn from.');
-    adapter.zeroGrads();
+    zeroGrads();
     let loss = 0;
     for (const [micro, batch] of microBatches.entries()) {
       const data = padBatch(batch.map((ex) => ex.ids));
@@ -158,7 +162,7 @@ export async function trainSft(
           weight.forEach((w, i) => (loss -= (w * logprobs[i]) / totalTokens));
           return { gLogprob: weight.map((w) => -w / totalTokens) };
         },
-        { checkpoint: cfg.gradientCheckpointing, dropoutStep: step * cfg.gradientAccumulationSteps + micro },
+        { checkpoint: cfg.gradientCheckpointing, dropoutStep: step * cfg.gradientAccumulationSteps + micro, gradients },
       );
     }
     const { norm, clipCoef } = clipGradNorm(model.gpu, grads, cfg.maxGradNorm);
