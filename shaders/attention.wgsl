@@ -589,7 +589,7 @@ fn bw_dkv(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg: 
 // memory, no barriers. The flat index is id.x + id.y * num_workgroups.x * FWG (linearGroups).
 
 const FMAX: u32 = 32u;
-override FWG: u32 = 64u;
+override FWG: u32 = 32u;
 
 // flat_fwd: prefill and decode. Invocation i = row * splits + split, row = (b*tokens + t)*heads + h
 // (the token-major row of q and out). It covers keys [split*chunk, min(split*chunk + chunk, end))

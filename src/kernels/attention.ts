@@ -67,7 +67,7 @@ export class KvCache {
 
 const WORKGROUP_BYTES = 16384;
 /** Invocations per workgroup of the flat kernels. */
-const FLAT_WG = 64;
+const FLAT_WG = 32;
 /** Largest head size of the flat kernels (their private arrays hold FMAX = 32 vec4). */
 export const FLAT_MAX_HEAD_DIM = 128;
 
