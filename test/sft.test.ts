@@ -158,3 +158,51 @@ test('sft reports malformed rows by line number and refuses an empty dataset', (
   assert.notEqual(r3.status, 0);
   assert.match(r3.stderr, /the dataset is empty/);
 });
+
+test('webgrpo sft --full moves every kind of weight by −lr × the true gradient and writes a loadable model', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'webgrpo-sft-full-'));
+  const { modelDir, tokenizer } = makeModel(root);
+  const rows = [{ prompt: 'what is 1+2? ', completion: '3' }, { prompt: '4+4=', completion: 'it is 8' }];
+  const data = join(root, 'data.jsonl');
+  writeFileSync(data, rows.map((x) => JSON.stringify(x)).join('\n'));
+  const run = join(root, 'run');
+  const result = webgrpo(['sft', '--full', '--model', modelDir, '--data', data, '--out', run, '--optimizer', 'sgd', '--lr', String(lr),
+    '--max-grad-norm', '0', '--steps', '1', '--batch-size', '2', '--lr-scheduler', 'constant']);
+  assert.equal(result.status, 0, result.stderr);
+  const before = await loadCpuWeights(openSource(modelDir));
+  const after = await loadCpuWeights(openSource(join(run, 'model')));
+  assert.ok(readFileSync(join(run, 'model', 'tokenizer.json'), 'utf8').length > 0, 'tokenizer copied');
+  const tensors = new Map([...before.tensors].map(([k, t]) => [k, { shape: t.shape, data: Float64Array.from(t.data) }]));
+  const examples = rows.map((row) => {
+    const p = tokenizer.encode(row.prompt), c = tokenizer.encode(row.completion);
+    return { ids: [...p, ...c], first: p.length };
+  });
+  const totalTokens = examples.reduce((a, e) => a + e.ids.length - e.first, 0);
+  const loss = () => {
+    let nll = 0;
+    for (const e of examples) {
+      const { logprobs } = referenceScore(before.config, tensors, e.ids, 1);
+      for (let t = e.first - 1; t < logprobs.length; t++) nll -= logprobs[t];
+    }
+    return nll / totalTokens;
+  };
+  const eps = 1e-4;
+  let worst = 0, scale = 0;
+  for (const name of ['model.embed_tokens.weight', 'model.norm.weight', 'model.layers.0.self_attn.q_proj.bias', 'model.layers.1.mlp.down_proj.weight', 'model.layers.0.input_layernorm.weight']) {
+    const values = tensors.get(name)!.data;
+    const moved = after.tensors.get(name)!.data;
+    for (const j of [0, Math.floor(values.length / 3), values.length - 1]) {
+      const v = values[j];
+      values[j] = v + eps;
+      const up = loss();
+      values[j] = v - eps;
+      const down = loss();
+      values[j] = v;
+      const fd = (up - down) / (2 * eps);
+      worst = Math.max(worst, Math.abs((v - moved[j]) / lr - fd));
+      scale = Math.max(scale, Math.abs(fd));
+    }
+  }
+  assert.ok(scale > 1e-3, `gradients are informative (${scale})`);
+  assert.ok(worst <= 1e-3 * Math.max(scale, 1e-2), `worst error ${worst} at scale ${scale}`);
+});

@@ -13,6 +13,8 @@ import { ALL_TARGETS, LoraAdapter, type LoraConfig, type TargetModule } from '..
 import { tokenizeSftRows, trainSft, type SftConfig } from '../train/sft.ts';
 import { SCHEDULER_TYPES } from '../train/schedule.ts';
 import { mergeAdapter } from '../lora/merge.ts';
+import { ModelGradients } from '../model/backward.ts';
+import { saveWeights } from '../model/save.ts';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parameterCount, parseConfig, withGenerationConfig } from '../model/config.ts';
@@ -30,7 +32,7 @@ Commands:
   info      --model <dir|hf:repo> [--json]
   merge     --model M --adapter DIR --out DIR [--dtype bf16|f16|f32] [--overwrite]
   sft       --model M --data file.jsonl --out RUN [--chat] [--init-adapter DIR] [--lora-r 16]
-            [--lora-alpha 32] [--lora-dropout 0] [--target-modules q_proj,v_proj,…] [--use-rslora]
+            [--lora-alpha 32] [--lora-dropout 0] [--target-modules q_proj,v_proj,…] [--use-rslora] [--full]
             [--optimizer adamw|sgd] [--lr 1e-4] [--weight-decay 0] [--steps N | --epochs E]
             [--batch-size 4] [--grad-accum 1] [--max-grad-norm 1 (0 = off)]
             [--lr-scheduler linear|cosine|constant|constant_with_warmup] [--warmup-ratio 0]
@@ -135,10 +137,15 @@ async function loadTokenizer(src: ModelSource): Promise<ModelTokenizer> {
 }
 
 /** Load the model (and the --adapter, when given) on a fresh device, run, and free the device. */
-async function withModel<T>(values: Values, src: ModelSource, run: (model: LanguageModel, gpu: Gpu) => Promise<T>): Promise<T> {
+async function withModel<T>(
+  values: Values,
+  src: ModelSource,
+  run: (model: LanguageModel, gpu: Gpu) => Promise<T>,
+  opts: { f32Weights?: boolean } = {},
+): Promise<T> {
   const gpu = await acquireGpu();
   try {
-    const { config, weights } = await loadModel(src, gpu);
+    const { config, weights } = await loadModel(src, gpu, opts.f32Weights ? { weightDtype: 'f32' } : {});
     const model = new LanguageModel(gpu, config, weights);
     if (typeof values.adapter === 'string') {
       const adapterSource = openSource(values.adapter, {
@@ -277,7 +284,8 @@ async function sft(values: Values): Promise<void> {
   const src = source(values);
   if (typeof values.data !== 'string') throw new UsageError('sft needs --data file.jsonl.');
   if (typeof values.out !== 'string') throw new UsageError('sft needs --out RUN_DIR.');
-  if (values.full) throw new UsageError('--full (full-parameter training) is not supported yet; train a LoRA adapter instead.');
+  const full = values.full === true;
+  if (full && (values['init-adapter'] !== undefined || values.adapter !== undefined)) throw new UsageError('--full trains every weight; it cannot start from an adapter.');
   if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('Give --steps or --epochs, not both.');
   const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
   const targets = (typeof values['target-modules'] === 'string' ? values['target-modules'] : 'q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj')
@@ -316,10 +324,13 @@ async function sft(values: Values): Promise<void> {
   const out = values.out;
   mkdirSync(out, { recursive: true });
   await withModel(values, src, async (model, gpu) => {
-    model.adapter = typeof values['init-adapter'] === 'string'
-      ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
-      : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
-    writeFileSync(join(out, 'config.json'), JSON.stringify({ model: values.model, data: values.data, examples: examples.length, lora: model.adapter.config, ...cfg }, null, 2));
+    const gradients = full ? ModelGradients.create(model) : undefined;
+    if (!full) {
+      model.adapter = typeof values['init-adapter'] === 'string'
+        ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
+        : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
+    }
+    writeFileSync(join(out, 'config.json'), JSON.stringify({ model: values.model, data: values.data, examples: examples.length, lora: model.adapter?.config ?? null, full, ...cfg }, null, 2));
     const metrics = join(out, 'metrics.jsonl');
     writeFileSync(metrics, '');
     const start = performance.now();
@@ -328,10 +339,23 @@ async function sft(values: Values): Promise<void> {
       const elapsed = (performance.now() - start) / 1000;
       const eta = (elapsed / m.step) * (cfg.maxSteps - m.step);
       log(`${progressBar(m.step, cfg.maxSteps)} step ${m.step}/${cfg.maxSteps} loss ${m.loss.toFixed(4)} grad_norm ${m.grad_norm.toFixed(3)} lr ${m.learning_rate.toExponential(2)} ETA ${eta.toFixed(0)} s`);
-    });
-    await model.adapter.save(join(out, 'adapter'));
-  });
-  output(values, { out, steps: cfg.maxSteps }, `wrote ${join(out, 'adapter')} (PEFT), ${join(out, 'metrics.jsonl')}`);
+    }, { gradients });
+    if (full) await saveFullModel(model, src, join(out, 'model'));
+    else await model.adapter!.save(join(out, 'adapter'));
+  }, { f32Weights: full });
+  const written = full ? `${join(out, 'model')} (full model, F32)` : `${join(out, 'adapter')} (PEFT)`;
+  output(values, { out, steps: cfg.maxSteps }, `wrote ${written}, ${join(out, 'metrics.jsonl')}`);
+}
+
+/** A fully trained model folder: F32 weights plus the source's config, generation and tokenizer files. */
+async function saveFullModel(model: LanguageModel, src: ModelSource, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await saveWeights(model, dir);
+  const config = (await src.readJson('config.json')) as Record<string, unknown>;
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, torch_dtype: 'float32' }, null, 2));
+  for (const file of ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.json']) {
+    if (await src.has(file)) writeFileSync(join(dir, file), await src.read(file));
+  }
 }
 
 function progressBar(done: number, total: number): string {
