@@ -15,6 +15,7 @@ import { SCHEDULER_TYPES } from '../train/schedule.ts';
 import { mergeAdapter } from '../lora/merge.ts';
 import { ModelGradients } from '../model/backward.ts';
 import { saveWeights } from '../model/save.ts';
+import { trainingMemory, type TrainingShape } from '../train/memory.ts';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parameterCount, parseConfig, withGenerationConfig } from '../model/config.ts';
@@ -29,7 +30,8 @@ Commands:
   tokenize  --model <dir|hf:repo> --text "…" [--chat] [--json]
   generate  --model <dir|hf:repo> [--adapter <dir|hf:repo>] --prompt "…" [--chat] [--max-new-tokens N] [--temperature T]
             [--top-p P] [--top-k K] [--min-p M] [--seed S] [--n N] [--json]
-  info      --model <dir|hf:repo> [--json]
+  info      --model <dir|hf:repo> [--batch-size 8] [--seq-len 384] [--lora-r 16] [--full]
+            [--no-gradient-checkpointing] [--json]   (memory a training step needs)
   merge     --model M --adapter DIR --out DIR [--dtype bf16|f16|f32] [--overwrite]
   sft       --model M --data file.jsonl --out RUN [--chat] [--init-adapter DIR] [--lora-r 16]
             [--lora-alpha 32] [--lora-dropout 0] [--target-modules q_proj,v_proj,…] [--use-rslora] [--full]
@@ -64,7 +66,14 @@ const commands = {
     seed: { type: 'string' },
     n: { type: 'string' },
   },
-  info: { ...common },
+  info: {
+    ...common,
+    'batch-size': { type: 'string' },
+    'seq-len': { type: 'string' },
+    'lora-r': { type: 'string' },
+    full: { type: 'boolean', default: false },
+    'no-gradient-checkpointing': { type: 'boolean', default: false },
+  },
   merge: { ...common, out: { type: 'string' }, dtype: { type: 'string' }, overwrite: { type: 'boolean', default: false } },
   sft: {
     ...common,
@@ -234,6 +243,16 @@ async function info(values: Values): Promise<void> {
   const bytesPerParam = raw.torch_dtype === 'float32' ? 4 : 2;
   const params = parameterCount(config);
   const kvBytesPerToken = config.numLayers * 2 * config.numKvHeads * config.headDim * 4;
+  const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
+  const shape: TrainingShape = {
+    batch: numberFlag(values, 'batch-size', 8, positiveInt, 'an integer ≥ 1'),
+    tokens: numberFlag(values, 'seq-len', 384, positiveInt, 'an integer ≥ 1'),
+    loraRank: numberFlag(values, 'lora-r', 16, positiveInt, 'an integer ≥ 1'),
+    full: values.full === true,
+    checkpoint: values['no-gradient-checkpointing'] !== true,
+    weightBytes: bytesPerParam,
+  };
+  const training = trainingMemory(config, shape);
   const gpu = await acquireGpu();
   const limits = gpu.limits;
   const result = {
@@ -248,6 +267,7 @@ async function info(values: Values): Promise<void> {
     vocab_size: config.vocabSize,
     weight_bytes: params * bytesPerParam,
     kv_cache_bytes_per_token: kvBytesPerToken,
+    training: { ...shape, bytes: training },
     device: gpu.adapter,
     features: { 'shader-f16': gpu.hasF16, subgroups: gpu.hasSubgroups },
     limits: {
@@ -266,6 +286,8 @@ async function info(values: Values): Promise<void> {
       `model         ${src.id} (${config.architecture}, ${(params / 1e6).toFixed(2)}M parameters)`,
       `shape         ${config.numLayers} layers, hidden ${config.hiddenSize}, heads ${config.numHeads}/${config.numKvHeads}, head_dim ${config.headDim}, vocab ${config.vocabSize}`,
       `memory        weights ${mb(result.weight_bytes)}, KV cache ${mb(kvBytesPerToken * 1024)} per 1k tokens of context`,
+      `training      ${mb(training.total)} for ${shape.batch} × ${shape.tokens} tokens, ${shape.full ? 'full-parameter' : `LoRA r=${shape.loraRank}`}${shape.checkpoint ? ', checkpointing' : ''} ` +
+        `(weights ${mb(training.weights)}, optimizer ${mb(training.optimizer)}, activations ${mb(training.activations)}, KV ${mb(training.kvCache)}, logits ${mb(training.logits)})`,
       `device        ${gpu.adapter.description || gpu.adapter.architecture} (${gpu.adapter.vendor}, ${gpu.adapter.backend})`,
       `features      shader-f16 ${gpu.hasF16 ? 'yes' : 'no'}, subgroups ${gpu.hasSubgroups ? 'yes' : 'no'}`,
       `limits        buffer ${mb(result.limits.maxBufferSize)}, storage binding ${mb(result.limits.maxStorageBufferBindingSize)}, workgroup memory ${result.limits.maxComputeWorkgroupStorageSize} B`,
