@@ -1,0 +1,101 @@
+// Group-relative advantages for GRPO (TRL GRPOTrainer semantics, REFERENCE.md §5).
+//
+// Rewards arrive grouped by prompt: `numGenerations` (G) consecutive completions per prompt.
+//   A_i = r_i − mean_group(r)
+//   'group': A_i /= std_group(r) + 1e-4     (Bessel-corrected, ddof = 1, like torch.Tensor.std())
+//   'batch': A_i /= std_batch(r) + 1e-4     (ddof = 1 std of every reward in the batch around the
+//                                            batch mean; the centring is still per group)
+//   'none' : no scaling (Dr. GRPO)
+//
+// Logged statistics, pinned against TRL's code (it changed between releases):
+// - `rewardStd` (TRL's `reward_std`): mean over groups of the per-group ddof=1 std, in every scale
+//   mode. This is what TRL ≤ 0.20 logs (`std_grouped_rewards.mean()`) and what TRL 0.21+ logs for
+//   'group' and 'none' (`std_rewards.mean()` with the per-group std repeated G times, i.e. the same
+//   number because groups are equal-sized). In 'batch' mode TRL 0.21+ logs the batch std there
+//   instead, and later releases log `rewards.std()` in every mode: that number is `batchStd`, so a
+//   caller who wants those variants can log it under `reward_std`.
+// - `fracRewardZeroStd` (TRL's `frac_reward_zero_std`): fraction of groups whose std is zero by
+//   torch.isclose(std, 0) (|std| ≤ 1e-8 with the default atol), i.e. groups whose rewards are all
+//   equal; per group in every scale mode (REFERENCE.md §5). TRL 0.21+ in 'batch' mode tests the batch
+//   std instead (0 or 1); we keep the per-group meaning, which is what the metric is read for.
+// - `rewardMean` (TRL's `reward`): mean reward over the batch.
+
+export type ScaleRewards = 'group' | 'batch' | 'none';
+
+/** Added to the std before dividing (TRL). */
+export const ADVANTAGE_STD_EPS = 1e-4;
+/** torch.isclose(std, 0) with its default atol (rtol does not matter against 0). */
+const ZERO_STD_ATOL = 1e-8;
+
+export interface Advantages {
+  /** One per completion, same order as the rewards. */
+  advantages: number[];
+  /** One per group (prompt): mean reward of the group. */
+  groupMean: number[];
+  /** One per group: Bessel-corrected (ddof = 1) std of the group's rewards. */
+  groupStd: number[];
+  /** Fraction of groups whose rewards all agree (std ≈ 0): TRL's `frac_reward_zero_std`. */
+  fracRewardZeroStd: number;
+  /** Mean of the per-group stds: TRL's `reward_std` (see the file header for the version notes). */
+  rewardStd: number;
+  /** ddof = 1 std of all rewards of the batch (the divisor in 'batch' mode). */
+  batchStd: number;
+  /** Mean of all rewards: TRL's `reward`. */
+  rewardMean: number;
+}
+
+function mean(xs: ArrayLike<number>, start: number, end: number): number {
+  let s = 0;
+  for (let i = start; i < end; i++) s += xs[i];
+  return s / (end - start);
+}
+
+/** ddof = 1 standard deviation of xs[start, end). */
+function sampleStd(xs: ArrayLike<number>, start: number, end: number): number {
+  const m = mean(xs, start, end);
+  let ss = 0;
+  for (let i = start; i < end; i++) ss += (xs[i] - m) * (xs[i] - m);
+  return Math.sqrt(ss / (end - start - 1));
+}
+
+/**
+ * Rewards grouped by prompt (G completions each, consecutive); A_i = r_i − mean_group; unless 'none',
+ * divided by (std + 1e-4) with the ddof=1 std of the group ('group') or of the whole batch ('batch').
+ */
+export function computeAdvantages(rewards: number[], numGenerations: number, scale: ScaleRewards): Advantages {
+  const G = numGenerations;
+  if (!Number.isInteger(G) || G < 2) throw new Error(`computeAdvantages: numGenerations must be an integer ≥ 2, got ${G}`);
+  if (rewards.length === 0 || rewards.length % G !== 0) {
+    throw new Error(`computeAdvantages: ${rewards.length} rewards is not a positive multiple of numGenerations=${G}`);
+  }
+  if (scale !== 'group' && scale !== 'batch' && scale !== 'none') throw new Error(`computeAdvantages: unknown scale '${scale}'`);
+  for (const r of rewards) if (!Number.isFinite(r)) throw new Error(`computeAdvantages: non-finite reward ${r}`);
+
+  const groups = rewards.length / G;
+  const groupMean: number[] = [];
+  const groupStd: number[] = [];
+  for (let g = 0; g < groups; g++) {
+    groupMean.push(mean(rewards, g * G, (g + 1) * G));
+    groupStd.push(sampleStd(rewards, g * G, (g + 1) * G));
+  }
+  const batchStd = sampleStd(rewards, 0, rewards.length);
+
+  const advantages = rewards.map((r, i) => {
+    const g = Math.floor(i / G);
+    const centred = r - groupMean[g];
+    if (scale === 'none') return centred;
+    const std = scale === 'group' ? groupStd[g] : batchStd;
+    return centred / (std + ADVANTAGE_STD_EPS);
+  });
+
+  const zero = groupStd.filter((s) => Math.abs(s) <= ZERO_STD_ATOL).length;
+  return {
+    advantages,
+    groupMean,
+    groupStd,
+    fracRewardZeroStd: zero / groups,
+    rewardStd: groupStd.reduce((a, b) => a + b, 0) / groups,
+    batchStd,
+    rewardMean: mean(rewards, 0, rewards.length),
+  };
+}

@@ -1,0 +1,254 @@
+// The GRPO loss on the CPU side (TRL GRPOTrainer semantics, REFERENCE.md §5), with its exact
+// per-token gradients. The GPU computes per-token log-probs and entropies; this file turns them into
+// the scalar loss, d loss / d logprob and d loss / d entropy, which forwardBackward
+// (src/model/backward.ts) carries back through the model.
+//
+// Per active token t of completion i (m = completion mask after mask_truncated_completions):
+//   ρ    = exp(logπθ − logπold)            (on-policy, oldLogprobs absent: ρ = exp(logπ − stopgrad(logπ)) = 1,
+//                                           dρ/dlogπ = 1)
+//   pol  = −min(ρA, clip(ρ, 1−ε_low, 1+ε_high)·A) · E   (E = top-entropy-quantile mask, a constant)
+//   k3   = exp(ref−θ) − (ref−θ) − 1
+//   l    = pol + β·k3 − entropyCoef·H
+//   loss = Σ_i Σ_t w_i · m · l
+// with the per-token weight w_i of the loss type (B = completions in this call, N = active tokens in
+// this call, S = opts.numCompletionsInStep ?? B, L = maxCompletionLength):
+//   grpo    w_i = 1 / (S · max(1, Σ_t m_i))      (mean over completions of the per-completion mean;
+//                                                  fully masked completions still count in S, as in TRL)
+//   bnpo    w   = (B / S) / max(1, N)
+//   dr_grpo w   = 1 / (S · L)
+//   dapo    w   = 1 / max(1, opts.dapoNormalizer ?? N)
+// TRL divides grpo/bnpo/dr_grpo by gradient_accumulation_steps per micro-batch; dividing by the step's
+// completion count S instead is the same thing for equal-sized micro-batches and stays right for
+// unequal ones. For bnpo, B/S plays the role of 1/gradient_accumulation_steps.
+//
+// Semantics pinned where TRL leaves a choice or has no equivalent:
+// - Subgradient of min/clip, as PyTorch autograd takes it: torch.clamp passes the gradient when
+//   1−ε_low ≤ ρ ≤ 1+ε_high (bounds inclusive) and blocks it outside; torch.min (binary `minimum`) sends
+//   the gradient to the smaller branch and splits it ½/½ on an exact tie. Hence dpol/dlogπ =
+//   −A·ρ·E·f with f = 1 when ρA < clip(ρ)A, f = [ρ in range] when ρA > clip(ρ)A (always 0: the branches
+//   differ only when ρ is outside the range), and f = ½ + ½·[ρ in range] on a tie (a tie means ρ is in
+//   range or A = 0, so f = 1 whenever it matters). On-policy (ρ = 1 exactly) every token is a tie in
+//   range, so the gradient is −A·w per token, as in TRL.
+// - top_entropy_quantile q < 1: threshold = torch.quantile(entropies of this call's active tokens,
+//   1 − q) (linear interpolation, torch's lerp), keep tokens with H ≥ threshold. As in TRL the mask
+//   multiplies only the policy term (not the KL or entropy terms) and is a constant for gradients.
+//   Computed in float64 (TRL: float32), so a token within float32 rounding of the threshold may differ.
+// - Entropy bonus (TRL has no entropy_coef): −entropyCoef·H per active token, aggregated with the same
+//   weights as the loss (verl's convention: agg_loss(entropy, loss_agg_mode)), i.e. a per-completion
+//   mean for grpo, a token mean for bnpo/dapo, and Σ/(S·L) for dr_grpo. It covers every active token
+//   (the top-entropy mask is not applied to it). gEntropy = −entropyCoef·w·m.
+// - Padding/inactive positions (m = 0) are never read beyond the mask: their gradients are 0 and a NaN
+//   there does not propagate.
+//
+// Metrics (TRL names; means over this call's active tokens, denominator max(1, N)):
+//   kl                    mean k3 (TRL logs it only when β ≠ 0; here whenever every completion has
+//                         refLogprobs)
+//   entropy               mean entropy
+//   clip_ratio/low_mean   fraction with ρ < 1−ε_low and A < 0
+//   clip_ratio/high_mean  fraction with ρ > 1+ε_high and A > 0
+//   clip_ratio/region_mean  low or high
+//   num_tokens            N, the active completion tokens of this call. TRL's `num_tokens` is the
+//                         running total of prompt + completion tokens seen; the trainer accumulates
+//                         that itself.
+
+export type LossType = 'grpo' | 'bnpo' | 'dr_grpo' | 'dapo';
+
+export interface GrpoLossConfig {
+  lossType: LossType;
+  /** ε_low: lower clip bound 1 − epsilon. */
+  epsilon: number;
+  /** ε_high: upper clip bound 1 + epsilonHigh (set it equal to epsilon for symmetric clipping). */
+  epsilonHigh: number;
+  /** KL coefficient (k3 estimator against the reference model). */
+  beta: number;
+  /** Entropy bonus coefficient (loss −= entropyCoef · mean entropy). */
+  entropyCoef: number;
+  /** Fraction of highest-entropy tokens kept in the policy loss; 1 = all tokens. */
+  topEntropyQuantile: number;
+  /** L in dr_grpo's normaliser. */
+  maxCompletionLength: number;
+  /** Zero the mask of completions that ended without EOS. */
+  maskTruncatedCompletions: boolean;
+}
+
+export interface CompletionTokens {
+  /** Current policy log-probs of the sampled tokens, one per position. */
+  logprobs: ArrayLike<number>;
+  /** Behaviour-policy log-probs; absent = on-policy: ρ = 1 with gradient exp(logπ − stopgrad(logπ)). */
+  oldLogprobs?: ArrayLike<number>;
+  /** Reference-model log-probs; needed when beta ≠ 0. */
+  refLogprobs?: ArrayLike<number>;
+  /** Per-position entropies of the policy distribution. */
+  entropies: ArrayLike<number>;
+  /** 1 on completion tokens (any nonzero value counts as 1), 0 on padding. */
+  mask: ArrayLike<number>;
+  advantage: number;
+  /** Ended without EOS (hit max_completion_length). */
+  truncated: boolean;
+}
+
+export interface GrpoLossOptions {
+  /** dapo: active completion tokens of the whole optimizer step (≥ this call's). Default: this call's. */
+  dapoNormalizer?: number;
+  /** grpo / bnpo / dr_grpo: completions in the whole optimizer step (≥ this call's). Default: this call's. */
+  numCompletionsInStep?: number;
+}
+
+export interface GrpoLossResult {
+  loss: number;
+  /** d loss / d logprob, one array per completion, same length as its inputs. */
+  gLogprob: Float64Array[];
+  /** d loss / d entropy (the entropy bonus), one array per completion. */
+  gEntropy: Float64Array[];
+  metrics: Record<string, number>;
+}
+
+/** torch.quantile(values, q) with the default 'linear' interpolation; values must be non-empty. */
+export function torchQuantile(values: ArrayLike<number>, q: number): number {
+  const sorted = Float64Array.from(values).sort();
+  const rank = q * (sorted.length - 1);
+  const below = Math.floor(rank);
+  const above = Math.ceil(rank);
+  const w = rank - below;
+  const a = sorted[below];
+  const b = sorted[above];
+  // torch.lerp: start + w·(end − start) for w < 0.5, end − (end − start)·(1 − w) otherwise.
+  return w < 0.5 ? a + w * (b - a) : b - (b - a) * (1 - w);
+}
+
+function check(cond: boolean, msg: string): void {
+  if (!cond) throw new Error(`grpoLoss: ${msg}`);
+}
+
+export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, opts: GrpoLossOptions = {}): GrpoLossResult {
+  const { lossType, epsilon, epsilonHigh, beta, entropyCoef, topEntropyQuantile, maxCompletionLength } = cfg;
+  check(['grpo', 'bnpo', 'dr_grpo', 'dapo'].includes(lossType), `unknown lossType '${lossType}'`);
+  check(Number.isFinite(epsilon) && epsilon >= 0, `epsilon must be ≥ 0, got ${epsilon}`);
+  check(Number.isFinite(epsilonHigh) && epsilonHigh >= 0, `epsilonHigh must be ≥ 0, got ${epsilonHigh}`);
+  check(Number.isFinite(beta) && beta >= 0, `beta must be ≥ 0, got ${beta}`);
+  check(Number.isFinite(entropyCoef), `entropyCoef must be finite, got ${entropyCoef}`);
+  check(topEntropyQuantile >= 0 && topEntropyQuantile <= 1, `topEntropyQuantile must be in [0, 1], got ${topEntropyQuantile}`);
+  if (lossType === 'dr_grpo') {
+    check(Number.isInteger(maxCompletionLength) && maxCompletionLength > 0, `maxCompletionLength must be a positive integer, got ${maxCompletionLength}`);
+  }
+  const B = completions.length;
+  check(B > 0, 'no completions');
+
+  // Effective masks (mask_truncated_completions) and token counts.
+  const masks: Uint8Array[] = [];
+  const counts: number[] = [];
+  let N = 0;
+  completions.forEach((c, i) => {
+    const T = c.mask.length;
+    check(c.logprobs.length === T && c.entropies.length === T, `completion ${i}: logprobs/entropies/mask lengths differ`);
+    check(!c.oldLogprobs || c.oldLogprobs.length === T, `completion ${i}: oldLogprobs length differs from mask`);
+    check(!c.refLogprobs || c.refLogprobs.length === T, `completion ${i}: refLogprobs length differs from mask`);
+    check(beta === 0 || c.refLogprobs !== undefined, `completion ${i}: refLogprobs are required when beta ≠ 0`);
+    check(Number.isFinite(c.advantage), `completion ${i}: advantage must be finite, got ${c.advantage}`);
+    const drop = cfg.maskTruncatedCompletions && c.truncated;
+    const m = new Uint8Array(T);
+    let n = 0;
+    for (let t = 0; t < T; t++) {
+      if (!drop && c.mask[t] !== 0) {
+        m[t] = 1;
+        n++;
+      }
+    }
+    masks.push(m);
+    counts.push(n);
+    N += n;
+  });
+
+  const S = opts.numCompletionsInStep ?? B;
+  check(Number.isInteger(S) && S >= B, `numCompletionsInStep must be an integer ≥ ${B} (this call's completions), got ${S}`);
+  const dapoNorm = opts.dapoNormalizer ?? N;
+  check(Number.isFinite(dapoNorm) && dapoNorm >= N, `dapoNormalizer must be ≥ ${N} (this call's active tokens), got ${dapoNorm}`);
+
+  // Top-entropy mask threshold over this call's active tokens.
+  let threshold = -Infinity;
+  if (topEntropyQuantile < 1 && N > 0) {
+    const active = new Float64Array(N);
+    let k = 0;
+    completions.forEach((c, i) => {
+      for (let t = 0; t < masks[i].length; t++) if (masks[i][t]) active[k++] = c.entropies[t];
+    });
+    threshold = torchQuantile(active, 1 - topEntropyQuantile);
+  }
+
+  const lo = 1 - epsilon;
+  const hi = 1 + epsilonHigh;
+  const haveRef = completions.every((c) => c.refLogprobs !== undefined);
+  let loss = 0;
+  let klSum = 0;
+  let entSum = 0;
+  let lowClip = 0;
+  let highClip = 0;
+  const gLogprob: Float64Array[] = [];
+  const gEntropy: Float64Array[] = [];
+
+  completions.forEach((c, i) => {
+    const T = c.mask.length;
+    const m = masks[i];
+    const A = c.advantage;
+    const gl = new Float64Array(T);
+    const ge = new Float64Array(T);
+    gLogprob.push(gl);
+    gEntropy.push(ge);
+    let w: number;
+    switch (lossType) {
+      case 'grpo':
+        w = 1 / (S * Math.max(1, counts[i]));
+        break;
+      case 'bnpo':
+        w = B / S / Math.max(1, N);
+        break;
+      case 'dr_grpo':
+        w = 1 / (S * maxCompletionLength);
+        break;
+      default:
+        w = 1 / Math.max(1, dapoNorm);
+    }
+    for (let t = 0; t < T; t++) {
+      if (!m[t]) continue;
+      const lp = c.logprobs[t];
+      const H = c.entropies[t];
+      const rho = c.oldLogprobs ? Math.exp(lp - c.oldLogprobs[t]) : 1;
+      const clipped = Math.min(Math.max(rho, lo), hi);
+      const u = rho * A;
+      const v = clipped * A;
+      const inRange = rho >= lo && rho <= hi ? 1 : 0;
+      const f = u < v ? 1 : u > v ? inRange : 0.5 + 0.5 * inRange;
+      const keep = topEntropyQuantile >= 1 || H >= threshold ? 1 : 0;
+      let lt = -Math.min(u, v) * keep;
+      let g = -A * rho * f * keep;
+      if (c.refLogprobs) {
+        const d = c.refLogprobs[t] - lp;
+        const ed = Math.exp(d);
+        const k3 = ed - d - 1;
+        klSum += k3;
+        if (beta !== 0) {
+          lt += beta * k3;
+          g += beta * (1 - ed);
+        }
+      }
+      lt -= entropyCoef * H;
+      loss += w * lt;
+      gl[t] = w * g;
+      ge[t] = -entropyCoef * w;
+      entSum += H;
+      if (rho < lo && A < 0) lowClip++;
+      if (rho > hi && A > 0) highClip++;
+    }
+  });
+
+  const denom = Math.max(1, N);
+  const metrics: Record<string, number> = {
+    entropy: entSum / denom,
+    'clip_ratio/low_mean': lowClip / denom,
+    'clip_ratio/high_mean': highClip / denom,
+    'clip_ratio/region_mean': (lowClip + highClip) / denom,
+    num_tokens: N,
+  };
+  if (haveRef) metrics.kl = klSum / denom;
+  return { loss, gLogprob, gEntropy, metrics };
+}

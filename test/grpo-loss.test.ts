@@ -1,0 +1,322 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { grpoLoss, torchQuantile, type CompletionTokens, type GrpoLossConfig, type LossType } from '../src/rl/loss.ts';
+
+function close(actual: number, expected: number, tol = 1e-12, what = ''): void {
+  assert.ok(Math.abs(actual - expected) <= tol, `${what}: got ${actual}, expected ${expected}`);
+}
+function closeArr(actual: ArrayLike<number>, expected: number[], tol = 1e-12, what = ''): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) close(actual[i], expected[i], tol, `${what}[${i}]`);
+}
+
+const LN2 = Math.LN2;
+
+/**
+ * The hand-worked example. Two completions with different lengths, each padded:
+ *   c0: 3 tokens + 1 pad, A = +1,   ρ = [1.5, 1.1, 0.5], ref−θ = [ln2, 0, −ln2], H = [0.5, 1.0, 2.0] (pad H 0)
+ *   c1: 2 tokens + 1 pad, A = −0.5, ρ = [0.6, 1.5],      ref−θ = [0, ln2],       H = [1.5, 0.2]      (pad H 0),
+ *       truncated (no EOS).
+ * old = −1 everywhere and θ = −1 + ln ρ. Pad log-probs are NaN: they must never be read.
+ * ε_low = 0.2, ε_high = 0.28 → clip range [0.8, 1.28].
+ *
+ * Policy term per token, −min(ρA, clip(ρ)A):
+ *   c0 t0: min(1.5, 1.28) = 1.28 (clipped, high-clip: ρ > 1.28 and A > 0)   → −1.28, gradient 0
+ *   c0 t1: min(1.1, 1.1)  = 1.1  (in range)                                 → −1.1,  d/dθ = −A·ρ = −1.1
+ *   c0 t2: min(0.5, 0.8)  = 0.5  (unclipped branch; A > 0 so no low-clip)   → −0.5,  d/dθ = −0.5
+ *   c1 t0: min(−0.3, −0.4) = −0.4 (clipped, low-clip: ρ < 0.8 and A < 0)   → +0.4,  gradient 0
+ *   c1 t1: min(−0.75, −0.64) = −0.75 (unclipped branch; A < 0: no high-clip) → +0.75, d/dθ = 0.75
+ * Σ over c0 = −2.88 (3 tokens), Σ over c1 = 1.15 (2 tokens), total −1.73 over 5 tokens.
+ */
+function example(): CompletionTokens[] {
+  const mk = (rho: number[], d: number[], H: number[], A: number, truncated: boolean): CompletionTokens => {
+    const lp = [...rho.map((r) => -1 + Math.log(r)), NaN];
+    return {
+      logprobs: lp,
+      oldLogprobs: [...rho.map(() => -1), -1],
+      refLogprobs: [...rho.map((r, t) => -1 + Math.log(r) + d[t]), NaN],
+      entropies: [...H, 0],
+      mask: [...rho.map(() => 1), 0],
+      advantage: A,
+      truncated,
+    };
+  };
+  return [mk([1.5, 1.1, 0.5], [LN2, 0, -LN2], [0.5, 1.0, 2.0], 1, false), mk([0.6, 1.5], [0, LN2], [1.5, 0.2], -0.5, true)];
+}
+
+const base: GrpoLossConfig = {
+  lossType: 'grpo',
+  epsilon: 0.2,
+  epsilonHigh: 0.28,
+  beta: 0,
+  entropyCoef: 0,
+  topEntropyQuantile: 1,
+  maxCompletionLength: 4,
+  maskTruncatedCompletions: false,
+};
+
+test('each loss type on the hand-worked example (clipping on both sides)', () => {
+  const c = example();
+  // grpo: mean over completions of per-completion means: (−2.88/3 + 1.15/2)/2 = (−0.96 + 0.575)/2 = −0.1925.
+  //   w = 1/(2·3) on c0, 1/(2·2) on c1.
+  let r = grpoLoss(c, { ...base, lossType: 'grpo' });
+  close(r.loss, -0.1925, 1e-12, 'grpo loss');
+  closeArr(r.gLogprob[0], [0, -1.1 / 6, -0.5 / 6, 0], 1e-12, 'grpo g0');
+  closeArr(r.gLogprob[1], [0, 0.75 / 4, 0], 1e-12, 'grpo g1');
+  closeArr(r.gEntropy[0], [0, 0, 0, 0], 0, 'grpo gH0 (no entropy bonus)');
+
+  // bnpo: −1.73 / 5 = −0.346; w = 1/5.
+  r = grpoLoss(c, { ...base, lossType: 'bnpo' });
+  close(r.loss, -0.346, 1e-12, 'bnpo loss');
+  closeArr(r.gLogprob[0], [0, -1.1 / 5, -0.5 / 5, 0], 1e-12, 'bnpo g0');
+  closeArr(r.gLogprob[1], [0, 0.75 / 5, 0], 1e-12, 'bnpo g1');
+
+  // dr_grpo: −1.73 / (B·L) = −1.73 / 8 = −0.21625; w = 1/8.
+  r = grpoLoss(c, { ...base, lossType: 'dr_grpo' });
+  close(r.loss, -0.21625, 1e-12, 'dr_grpo loss');
+  closeArr(r.gLogprob[0], [0, -1.1 / 8, -0.5 / 8, 0], 1e-12, 'dr_grpo g0');
+  closeArr(r.gLogprob[1], [0, 0.75 / 8, 0], 1e-12, 'dr_grpo g1');
+
+  // dapo: default normaliser = this batch's 5 active tokens → −0.346; with the step's 10 tokens → −0.173.
+  r = grpoLoss(c, { ...base, lossType: 'dapo' });
+  close(r.loss, -0.346, 1e-12, 'dapo loss');
+  r = grpoLoss(c, { ...base, lossType: 'dapo' }, { dapoNormalizer: 10 });
+  close(r.loss, -0.173, 1e-12, 'dapo loss, normaliser 10');
+  closeArr(r.gLogprob[1], [0, 0.75 / 10, 0], 1e-12, 'dapo g1, normaliser 10');
+});
+
+test('metrics: clip ratios, entropy, kl, num_tokens', () => {
+  const r = grpoLoss(example(), { ...base, beta: 0.1 });
+  // One low-clipped (c1 t0) and one high-clipped (c0 t0) token out of 5.
+  close(r.metrics['clip_ratio/low_mean'], 0.2, 1e-15, 'low');
+  close(r.metrics['clip_ratio/high_mean'], 0.2, 1e-15, 'high');
+  close(r.metrics['clip_ratio/region_mean'], 0.4, 1e-15, 'region');
+  // entropy: (0.5 + 1 + 2 + 1.5 + 0.2) / 5 = 1.04 (pads excluded).
+  close(r.metrics.entropy, 1.04, 1e-12, 'entropy');
+  // kl: k3(ln2) = 2 − ln2 − 1 = 1 − ln2, k3(−ln2) = 0.5 + ln2 − 1 = ln2 − 0.5, k3(0) = 0.
+  //     Σ = (1 − ln2) + (ln2 − 0.5) + (1 − ln2) = 1.5 − ln2 = 0.8068528194400547; / 5 = 0.16137056388801094.
+  close(r.metrics.kl, 0.16137056388801094, 1e-12, 'kl');
+  assert.equal(r.metrics.num_tokens, 5);
+});
+
+test('mask_truncated_completions zeroes the truncated completion', () => {
+  const c = example(); // c1 is truncated
+  const cfg = { ...base, maskTruncatedCompletions: true };
+  // grpo: c1 still counts in the mean over completions (TRL): (−0.96 + 0)/2 = −0.48.
+  let r = grpoLoss(c, { ...cfg, lossType: 'grpo' });
+  close(r.loss, -0.48, 1e-12, 'grpo');
+  closeArr(r.gLogprob[0], [0, -1.1 / 6, -0.5 / 6, 0], 1e-12, 'grpo g0');
+  closeArr(r.gLogprob[1], [0, 0, 0], 0, 'grpo g1');
+  // bnpo / dapo: −2.88 / 3 = −0.96; dr_grpo: −2.88 / 8 = −0.36.
+  r = grpoLoss(c, { ...cfg, lossType: 'bnpo' });
+  close(r.loss, -0.96, 1e-12, 'bnpo');
+  closeArr(r.gLogprob[0], [0, -1.1 / 3, -0.5 / 3, 0], 1e-12, 'bnpo g0');
+  close(grpoLoss(c, { ...cfg, lossType: 'dapo' }).loss, -0.96, 1e-12, 'dapo');
+  close(grpoLoss(c, { ...cfg, lossType: 'dr_grpo' }).loss, -0.36, 1e-12, 'dr_grpo');
+  // Metrics over c0's 3 tokens only: one high-clip.
+  assert.equal(r.metrics.num_tokens, 3);
+  close(r.metrics['clip_ratio/low_mean'], 0, 0, 'low');
+  close(r.metrics['clip_ratio/high_mean'], 1 / 3, 1e-15, 'high');
+  close(r.metrics['clip_ratio/region_mean'], 1 / 3, 1e-15, 'region');
+  close(r.metrics.entropy, 3.5 / 3, 1e-12, 'entropy');
+  // Not truncated → flag has no effect.
+  const untrunc = example().map((x) => ({ ...x, truncated: false }));
+  close(grpoLoss(untrunc, { ...cfg, lossType: 'grpo' }).loss, -0.1925, 1e-12, 'no truncation');
+});
+
+test('KL term with beta > 0', () => {
+  const c = example();
+  // grpo: per-completion mean k3: c0 (1 − ln2 + 0 + ln2 − 0.5)/3 = 0.5/3, c1 (0 + 1 − ln2)/2.
+  //   loss = −0.1925 + 0.1·(0.5/3 + (1 − ln2)/2)/2 = −0.1925 + 0.1·0.16004653819335 = −0.17649534618067
+  let r = grpoLoss(c, { ...base, beta: 0.1 });
+  close(r.loss, -0.1925 + (0.1 * (0.5 / 3 + (1 - LN2) / 2)) / 2, 1e-12, 'grpo + kl');
+  close(r.loss, -0.1764953461806653, 1e-12, 'grpo + kl literal');
+  // d k3/dθ = 1 − e^(ref−θ): c0 [1 − 2, 0, 1 − 0.5], c1 [0, 1 − 2]; times β·w.
+  closeArr(r.gLogprob[0], [0.1 * -1 / 6, -1.1 / 6, -0.5 / 6 + (0.1 * 0.5) / 6, 0], 1e-12, 'grpo+kl g0');
+  closeArr(r.gLogprob[1], [0, 0.75 / 4 + (0.1 * -1) / 4, 0], 1e-12, 'grpo+kl g1');
+  // bnpo: −0.346 + 0.1·(1.5 − ln2)/5 = −0.32986294361119893.
+  r = grpoLoss(c, { ...base, lossType: 'bnpo', beta: 0.1 });
+  close(r.loss, -0.32986294361119893, 1e-12, 'bnpo + kl');
+  // beta > 0 without refLogprobs is an error.
+  const noRef = example().map(({ refLogprobs: _drop, ...rest }) => rest);
+  assert.throws(() => grpoLoss(noRef, { ...base, beta: 0.1 }), /refLogprobs/);
+  assert.equal(grpoLoss(noRef, base).metrics.kl, undefined);
+});
+
+test('entropy bonus, aggregated like the loss', () => {
+  const c = example();
+  // grpo: loss −= 0.01 · mean over completions of the per-completion mean entropy
+  //   = 0.01 · (3.5/3 + 1.7/2)/2 = 0.01 · 1.0083333… → −0.1925 − 0.010083333… = −0.20258333…
+  let r = grpoLoss(c, { ...base, entropyCoef: 0.01 });
+  close(r.loss, -0.20258333333333334, 1e-12, 'grpo + entropy');
+  closeArr(r.gEntropy[0], [-0.01 / 6, -0.01 / 6, -0.01 / 6, 0], 1e-15, 'gH0');
+  closeArr(r.gEntropy[1], [-0.01 / 4, -0.01 / 4, 0], 1e-15, 'gH1');
+  // Log-prob gradients are unchanged by the entropy bonus.
+  closeArr(r.gLogprob[0], [0, -1.1 / 6, -0.5 / 6, 0], 1e-12, 'g0');
+  // dr_grpo: −0.21625 − 0.01 · 5.2/8 = −0.22275; gH = −0.01/8.
+  r = grpoLoss(c, { ...base, lossType: 'dr_grpo', entropyCoef: 0.01 });
+  close(r.loss, -0.22275, 1e-12, 'dr_grpo + entropy');
+  closeArr(r.gEntropy[1], [-0.01 / 8, -0.01 / 8, 0], 1e-15, 'dr gH1');
+  // bnpo: −0.346 − 0.01 · 1.04 = −0.3564.
+  close(grpoLoss(c, { ...base, lossType: 'bnpo', entropyCoef: 0.01 }).loss, -0.3564, 1e-12, 'bnpo + entropy');
+});
+
+test('top_entropy_quantile keeps only high-entropy tokens in the policy term', () => {
+  // Active entropies sorted: [0.2, 0.5, 1.0, 1.5, 2.0]; ρ = 0.4 → torch.quantile(·, 0.6): position 0.6·4 = 2.4
+  // → 1.0 + 0.4·(1.5 − 1.0) = 1.2. Kept: c0 t2 (H 2.0) and c1 t0 (H 1.5).
+  // (If the two pad entropies 0 were wrongly included: position 0.6·6 = 3.6 → 0.8, keeping c0 t1 too.)
+  close(torchQuantile([2.0, 0.2, 1.5, 0.5, 1.0], 0.6), 1.2, 1e-15, 'quantile');
+  const c = example();
+  // grpo: (−0.5/3 + 0.4/2)/2 = 1/60.
+  let r = grpoLoss(c, { ...base, topEntropyQuantile: 0.4 });
+  close(r.loss, 1 / 60, 1e-12, 'grpo, top 40%');
+  closeArr(r.gLogprob[0], [0, 0, -0.5 / 6, 0], 1e-12, 'g0');
+  closeArr(r.gLogprob[1], [0, 0, 0], 1e-12, 'g1 (t0 clipped, t1 dropped)');
+  // The KL term is not masked by entropy: adding β = 0.1 adds the same 0.1·(0.5/3 + (1 − ln2)/2)/2 as before.
+  r = grpoLoss(c, { ...base, topEntropyQuantile: 0.4, beta: 0.1 });
+  close(r.loss, 1 / 60 + (0.1 * (0.5 / 3 + (1 - LN2) / 2)) / 2, 1e-12, 'grpo, top 40%, kl');
+  // Metrics are not restricted by the entropy mask.
+  close(r.metrics['clip_ratio/region_mean'], 0.4, 1e-15, 'region');
+  // ρ = 0: threshold = max entropy (2.0): only c0 t2 → (−0.5/3)/2.
+  close(grpoLoss(c, { ...base, topEntropyQuantile: 0 }).loss, -0.5 / 6, 1e-12, 'top 0');
+});
+
+test('on-policy (no oldLogprobs): ρ = 1, gradient −A·w per token', () => {
+  const c = example().map(({ oldLogprobs: _drop, ...rest }) => rest);
+  // grpo: per-token loss −A: (−1 + 0.5)/2 = −0.25; gradient −A/(B·n_i).
+  let r = grpoLoss(c, base);
+  close(r.loss, -0.25, 1e-15, 'grpo');
+  closeArr(r.gLogprob[0], [-1 / 6, -1 / 6, -1 / 6, 0], 1e-15, 'grpo g0');
+  closeArr(r.gLogprob[1], [0.5 / 4, 0.5 / 4, 0], 1e-15, 'grpo g1');
+  assert.equal(r.metrics['clip_ratio/region_mean'], 0);
+  // dr_grpo: Σ(−A) / (B·L) = (−3 + 1)/8 = −0.25; gradient −A/8.
+  r = grpoLoss(c, { ...base, lossType: 'dr_grpo' });
+  close(r.loss, -0.25, 1e-15, 'dr_grpo');
+  closeArr(r.gLogprob[0], [-1 / 8, -1 / 8, -1 / 8, 0], 1e-15, 'dr g0');
+  closeArr(r.gLogprob[1], [0.5 / 8, 0.5 / 8, 0], 1e-15, 'dr g1');
+  // Tie of the two min branches with ρ in range: torch.min splits the gradient ½/½ and both halves
+  // carry −A·ρ, so the full gradient survives — also with a zero-width clip range (bounds inclusive).
+  r = grpoLoss(c, { ...base, epsilon: 0, epsilonHigh: 0 });
+  closeArr(r.gLogprob[0], [-1 / 6, -1 / 6, -1 / 6, 0], 1e-15, 'zero-width range');
+  // Explicit oldLogprobs equal to logprobs gives the same (ρ = exp(0) = 1).
+  const same = example().map((x) => ({ ...x, oldLogprobs: x.logprobs }));
+  const s = grpoLoss(same, base);
+  close(s.loss, -0.25, 1e-15, 'old = θ');
+  closeArr(s.gLogprob[1], [0.5 / 4, 0.5 / 4, 0], 1e-15, 'old = θ g1');
+});
+
+test('numCompletionsInStep spreads grpo / bnpo / dr_grpo over the optimizer step', () => {
+  const c = example();
+  const o = { numCompletionsInStep: 4 };
+  close(grpoLoss(c, { ...base, lossType: 'grpo' }, o).loss, (-0.96 + 0.575) / 4, 1e-12, 'grpo');
+  close(grpoLoss(c, { ...base, lossType: 'dr_grpo' }, o).loss, -1.73 / 16, 1e-12, 'dr_grpo');
+  close(grpoLoss(c, { ...base, lossType: 'bnpo' }, o).loss, (-0.346 * 2) / 4, 1e-12, 'bnpo');
+  close(grpoLoss(c, { ...base, lossType: 'dapo' }, o).loss, -0.346, 1e-12, 'dapo ignores it');
+  // Two micro-batches of one completion each, summed, equal the one-batch grpo loss (step of 2).
+  const a = grpoLoss([c[0]], base, { numCompletionsInStep: 2 });
+  const b = grpoLoss([c[1]], base, { numCompletionsInStep: 2 });
+  close(a.loss + b.loss, -0.1925, 1e-12, 'grpo split');
+  // dapo split with the step's token count.
+  const da = grpoLoss([c[0]], { ...base, lossType: 'dapo' }, { dapoNormalizer: 5 });
+  const db = grpoLoss([c[1]], { ...base, lossType: 'dapo' }, { dapoNormalizer: 5 });
+  close(da.loss + db.loss, -0.346, 1e-12, 'dapo split');
+  assert.throws(() => grpoLoss(c, base, { numCompletionsInStep: 1 }), /numCompletionsInStep/);
+  assert.throws(() => grpoLoss(c, { ...base, lossType: 'dapo' }, { dapoNormalizer: 4 }), /dapoNormalizer/);
+});
+
+/** Small deterministic PRNG (mulberry32). */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Random completions with ρ kept ≥ 0.03 away from the clip bounds [0.8, 1.28] and distinct entropies. */
+function randomBatch(seed: number): CompletionTokens[] {
+  const rand = rng(seed);
+  const lens = [5, 3, 6, 4];
+  const pads = [1, 2, 0, 1];
+  const advs = [1.3, -0.7, 0.4, -1.1];
+  return lens.map((n, i) => {
+    const T = n + pads[i];
+    const lp: number[] = [];
+    const old: number[] = [];
+    const ref: number[] = [];
+    const H: number[] = [];
+    const mask: number[] = [];
+    for (let t = 0; t < T; t++) {
+      const active = t < n;
+      let rho: number;
+      do rho = 0.5 + rand(); // [0.5, 1.5)
+      while (Math.abs(rho - 0.8) < 0.03 || Math.abs(rho - 1.28) < 0.03);
+      const l = -0.3 - 3 * rand();
+      lp.push(l);
+      old.push(l - Math.log(rho));
+      ref.push(l + (rand() - 0.5));
+      H.push(0.1 + 3 * rand());
+      mask.push(active ? 1 : 0);
+    }
+    return { logprobs: lp, oldLogprobs: old, refLogprobs: ref, entropies: H, mask, advantage: advs[i], truncated: i === 3 };
+  });
+}
+
+test('gradients match central finite differences (all loss types, KL, entropy bonus, top-entropy mask)', () => {
+  const types: LossType[] = ['grpo', 'bnpo', 'dr_grpo', 'dapo'];
+  const h = 1e-6;
+  let checked = 0;
+  for (const lossType of types) {
+    for (const maskTruncatedCompletions of [false, true]) {
+      const cfg: GrpoLossConfig = {
+        lossType,
+        epsilon: 0.2,
+        epsilonHigh: 0.28,
+        beta: 0.05,
+        entropyCoef: 0.02,
+        // 18 (or 14) active tokens: quantile position 0.3·17 = 5.1 (0.3·13 = 3.9), strictly between entropies.
+        topEntropyQuantile: 0.7,
+        maxCompletionLength: 8,
+        maskTruncatedCompletions,
+      };
+      const opts = lossType === 'dapo' ? { dapoNormalizer: 40 } : { numCompletionsInStep: 6 };
+      const batch = randomBatch(1234 + checked);
+      const res = grpoLoss(batch, cfg, opts);
+      // The entropy mask must actually drop some tokens, or the test would not cover it.
+      const kept = grpoLoss(batch, { ...cfg, topEntropyQuantile: 1 }, opts).loss;
+      assert.ok(Math.abs(kept - res.loss) > 1e-4, 'top-entropy mask has an effect');
+      const lossAt = (i: number, t: number, field: 'logprobs' | 'entropies', delta: number): number => {
+        const b = batch.map((c) => ({ ...c, logprobs: Array.from(c.logprobs), entropies: Array.from(c.entropies) }));
+        b[i][field][t] += delta;
+        return grpoLoss(b, cfg, opts).loss;
+      };
+      batch.forEach((c, i) => {
+        for (let t = 0; t < c.mask.length; t++) {
+          for (const field of ['logprobs', 'entropies'] as const) {
+            const fd = (lossAt(i, t, field, h) - lossAt(i, t, field, -h)) / (2 * h);
+            const an = field === 'logprobs' ? res.gLogprob[i][t] : res.gEntropy[i][t];
+            const tol = 1e-8 + 1e-6 * Math.abs(fd);
+            assert.ok(Math.abs(fd - an) <= tol, `${lossType} maskTrunc=${maskTruncatedCompletions} c${i} t${t} ${field}: fd ${fd} vs ${an}`);
+            if (!c.mask[t] || (maskTruncatedCompletions && c.truncated)) assert.equal(an, 0, 'inactive token has zero gradient');
+          }
+        }
+      });
+      // Some tokens must be clipped (zero policy gradient) and some not, so both branches are exercised.
+      const m = res.metrics;
+      assert.ok(m['clip_ratio/region_mean'] > 0 && m['clip_ratio/region_mean'] < 1, `clip ratio ${m['clip_ratio/region_mean']}`);
+      checked++;
+    }
+  }
+  assert.equal(checked, 8);
+});
+
+test('rejects malformed input', () => {
+  const c = example();
+  assert.throws(() => grpoLoss([], base), /no completions/);
+  assert.throws(() => grpoLoss([{ ...c[0], entropies: [1] }], base), /lengths differ/);
+  assert.throws(() => grpoLoss(c, { ...base, topEntropyQuantile: 1.5 }), /topEntropyQuantile/);
+  assert.throws(() => grpoLoss(c, { ...base, lossType: 'ppo' as LossType }), /unknown lossType/);
+});
