@@ -12,12 +12,11 @@ import { acquireGpu } from '../src/gpu/device.ts';
 import { arithmeticProblem, ARITHMETIC_ALPHABET, seededRandom } from '../src/data/arithmetic.ts';
 import { ModelGradients } from '../src/model/backward.ts';
 import { LanguageModel } from '../src/model/forward.ts';
-import { generate } from '../src/model/generate.ts';
 import { writeRandomModel } from '../src/model/random.ts';
 import { saveWeights } from '../src/model/save.ts';
 import { openSource } from '../src/model/source.ts';
 import { loadModel } from '../src/model/weights.ts';
-import { passAtK } from '../src/rl/passk.ts';
+import { chatPromptIds, evaluatePassAtK } from '../src/rl/evaluate.ts';
 import { boxedAnswerReward } from '../src/rl/rewards/math.ts';
 import { charTokenizerFiles, ModelTokenizer } from '../src/tokenizer/index.ts';
 import { trainSft, type SftExample } from '../src/train/sft.ts';
@@ -52,8 +51,7 @@ const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABE
 Object.assign(tokenizerConfig, { chat_template: CHAT_TEMPLATE, model_max_length: 128 });
 const tokenizer = ModelTokenizer.fromJson(tokenizerJson, tokenizerConfig);
 const eos = tokenizer.tokenToId('<|im_end|>')!;
-const promptIds = (question: string) =>
-  tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: question }], { addGenerationPrompt: true }));
+const promptIds = (question: string) => chatPromptIds(tokenizer, question);
 
 // Training data: fresh problems every step; held-out evaluation problems come from another seed.
 const random = seededRandom(SEED);
@@ -95,19 +93,10 @@ const trainSeconds = (performance.now() - started) / 1000;
 
 // Held-out pass@k at the default sampling temperature, n = 8 samples per problem.
 const SAMPLES = 8;
-const correct: number[] = [];
-for (let start = 0; start < evalProblems.length; start += 16) {
-  const chunk = evalProblems.slice(start, start + 16);
-  const completions = await generate(model, chunk.map((p) => promptIds(p.question)), {
-    maxNewTokens: 64, temperature: TEMPERATURE, seed: SEED + start, n: SAMPLES, eosTokenIds: [eos], validVocab: tokenizer.vocabSize,
-  });
-  chunk.forEach((p, i) => {
-    const texts = completions.slice(i * SAMPLES, (i + 1) * SAMPLES).map((c) => tokenizer.decode(c.ids, { skipSpecialTokens: true }));
-    correct.push(texts.filter((t) => boxedAnswerReward(t, p.answer) === 1).length);
-  });
-}
-const mean = (k: number) => correct.reduce((a, c) => a + passAtK(SAMPLES, c, k), 0) / correct.length;
-const [pass1, pass8] = [mean(1), mean(8)];
+const evaluation = await evaluatePassAtK(model, tokenizer, evalProblems, {
+  samples: SAMPLES, ks: [1, 8], temperature: TEMPERATURE, maxNewTokens: 64, seed: SEED, grade: boxedAnswerReward,
+});
+const [pass1, pass8] = [evaluation.passAtK[1], evaluation.passAtK[8]];
 const totalSeconds = (performance.now() - started) / 1000;
 log(`held-out pass@1 ${(100 * pass1).toFixed(1)}%, pass@8 ${(100 * pass8).toFixed(1)}% (${evalProblems.length} problems × ${SAMPLES} samples, T=${TEMPERATURE})`);
 

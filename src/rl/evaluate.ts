@@ -1,0 +1,59 @@
+// pass@k evaluation: n sampled completions per problem, graded by a reward, unbiased estimator.
+
+import type { LanguageModel } from '../model/forward.ts';
+import { generate } from '../model/generate.ts';
+import type { ModelTokenizer } from '../tokenizer/index.ts';
+import { passAtK } from './passk.ts';
+
+export interface EvalProblem {
+  question: string;
+  answer: string;
+}
+
+export interface EvalOptions {
+  samples: number;
+  ks: number[];
+  temperature: number;
+  maxNewTokens: number;
+  seed: number;
+  /** grade(completion text, gold answer) → 1 for correct. */
+  grade: (completion: string, answer: string) => number;
+  /** Problems generated together (each with `samples` sequences). */
+  problemsPerBatch?: number;
+}
+
+export interface EvalResult {
+  /** k → mean unbiased pass@k over the problems. */
+  passAtK: Record<number, number>;
+  /** Correct samples per problem. */
+  correct: number[];
+}
+
+/** The prompt ids of a question rendered with the model's chat template (user turn + generation prompt). */
+export function chatPromptIds(tokenizer: ModelTokenizer, question: string): number[] {
+  return tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: question }], { addGenerationPrompt: true }), { addSpecialTokens: false });
+}
+
+export async function evaluatePassAtK(model: LanguageModel, tokenizer: ModelTokenizer, problems: EvalProblem[], opts: EvalOptions): Promise<EvalResult> {
+  const perBatch = opts.problemsPerBatch ?? 16;
+  const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])];
+  const correct: number[] = [];
+  for (let start = 0; start < problems.length; start += perBatch) {
+    const chunk = problems.slice(start, start + perBatch);
+    const completions = await generate(model, chunk.map((p) => chatPromptIds(tokenizer, p.question)), {
+      maxNewTokens: opts.maxNewTokens,
+      temperature: opts.temperature,
+      seed: opts.seed + start,
+      n: opts.samples,
+      eosTokenIds,
+      validVocab: Math.min(model.config.vocabSize, tokenizer.vocabSize),
+    });
+    chunk.forEach((p, i) => {
+      const texts = completions.slice(i * opts.samples, (i + 1) * opts.samples).map((c) => tokenizer.decode(c.ids, { skipSpecialTokens: true }));
+      correct.push(texts.filter((t) => opts.grade(t, p.answer) === 1).length);
+    });
+  }
+  const result: Record<number, number> = {};
+  for (const k of opts.ks) result[k] = correct.reduce((a, c) => a + passAtK(opts.samples, c, k), 0) / Math.max(1, correct.length);
+  return { passAtK: result, correct };
+}
