@@ -15,6 +15,10 @@ import { SCHEDULER_TYPES } from '../train/schedule.ts';
 import { mergeAdapter } from '../lora/merge.ts';
 import { ModelGradients } from '../model/backward.ts';
 import { saveWeights } from '../model/save.ts';
+import { GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
+import { evaluatePassAtK } from '../rl/evaluate.ts';
+import { BUILTIN_REWARDS, combineRewards, mathAccuracyReward } from '../rl/rewards/index.ts';
+import { arithmeticProblem, seededRandom, type ArithmeticLevel } from '../data/arithmetic.ts';
 import { trainingMemory, type TrainingShape } from '../train/memory.ts';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -32,6 +36,15 @@ Commands:
             [--top-p P] [--top-k K] [--min-p M] [--seed S] [--n N] [--json]
   info      --model <dir|hf:repo> [--batch-size 8] [--seq-len 384] [--lora-r 16] [--full]
             [--no-gradient-checkpointing] [--json]   (memory a training step needs)
+  train     [--model public/models/tiny-arith] [--dataset arithmetic:3] [--out RUN] [--reward math,…]
+            [--steps 20] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
+            [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 2e-3]
+            [--loss-type grpo|bnpo|dr_grpo|dapo] [--scale-rewards group|batch|none] [--beta 0]
+            [--epsilon 0.2] [--epsilon-high] [--entropy-coef 0] [--top-entropy-quantile 1]
+            [--mask-truncated-completions] [--num-iterations 1] [--gradient-accumulation-steps 1]
+            [--optimizer adamw|sgd] [--max-grad-norm 1] [--init-adapter DIR] [LoRA flags of sft]
+            [--eval-problems 64] [--eval-samples 8] [--seed S]
+            With no options: the quick demo on the built-in tiny model (held-out pass@k before/after).
   merge     --model M --adapter DIR --out DIR [--dtype bf16|f16|f32] [--overwrite]
   sft       --model M --data file.jsonl --out RUN [--chat] [--init-adapter DIR] [--lora-r 16]
             [--lora-alpha 32] [--lora-dropout 0] [--target-modules q_proj,v_proj,…] [--use-rslora] [--full]
@@ -73,6 +86,46 @@ const commands = {
     'lora-r': { type: 'string' },
     full: { type: 'boolean', default: false },
     'no-gradient-checkpointing': { type: 'boolean', default: false },
+  },
+  train: {
+    ...common,
+    dataset: { type: 'string' },
+    out: { type: 'string' },
+    reward: { type: 'string' },
+    'init-adapter': { type: 'string' },
+    'lora-r': { type: 'string' },
+    'lora-alpha': { type: 'string' },
+    'lora-dropout': { type: 'string' },
+    'target-modules': { type: 'string' },
+    'use-rslora': { type: 'boolean', default: false },
+    steps: { type: 'string' },
+    'prompts-per-step': { type: 'string' },
+    'num-generations': { type: 'string' },
+    'max-completion-length': { type: 'string' },
+    temperature: { type: 'string' },
+    'top-p': { type: 'string' },
+    'top-k': { type: 'string' },
+    'min-p': { type: 'string' },
+    'learning-rate': { type: 'string' },
+    lr: { type: 'string' },
+    'lr-scheduler-type': { type: 'string' },
+    'warmup-ratio': { type: 'string' },
+    optimizer: { type: 'string' },
+    'weight-decay': { type: 'string' },
+    'max-grad-norm': { type: 'string' },
+    'loss-type': { type: 'string' },
+    'scale-rewards': { type: 'string' },
+    beta: { type: 'string' },
+    epsilon: { type: 'string' },
+    'epsilon-high': { type: 'string' },
+    'entropy-coef': { type: 'string' },
+    'top-entropy-quantile': { type: 'string' },
+    'mask-truncated-completions': { type: 'boolean', default: false },
+    'num-iterations': { type: 'string' },
+    'gradient-accumulation-steps': { type: 'string' },
+    'eval-samples': { type: 'string' },
+    'eval-problems': { type: 'string' },
+    seed: { type: 'string' },
   },
   merge: { ...common, out: { type: 'string' }, dtype: { type: 'string' }, overwrite: { type: 'boolean', default: false } },
   sft: {
@@ -302,6 +355,21 @@ function choice<T extends string>(values: Values, name: string, options: readonl
   return raw as T;
 }
 
+/** --lora-r, --lora-alpha, --lora-dropout, --use-rslora, --target-modules (shared by sft and train). */
+function loraFlags(values: Values): LoraConfig {
+  const targets = (typeof values['target-modules'] === 'string' ? values['target-modules'] : ALL_TARGETS.join(','))
+    .split(',')
+    .map((t) => t.trim()) as TargetModule[];
+  for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new UsageError(`--target-modules: unknown module "${t}"; choose from ${ALL_TARGETS.join(', ')}.`);
+  return {
+    r: numberFlag(values, 'lora-r', 16, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1'),
+    alpha: numberFlag(values, 'lora-alpha', 32, (x) => x > 0, 'a positive number'),
+    dropout: numberFlag(values, 'lora-dropout', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    useRslora: values['use-rslora'] === true,
+    targetModules: targets,
+  };
+}
+
 async function sft(values: Values): Promise<void> {
   const src = source(values);
   if (typeof values.data !== 'string') throw new UsageError('sft needs --data file.jsonl.');
@@ -310,17 +378,7 @@ async function sft(values: Values): Promise<void> {
   if (full && (values['init-adapter'] !== undefined || values.adapter !== undefined)) throw new UsageError('--full trains every weight; it cannot start from an adapter.');
   if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('Give --steps or --epochs, not both.');
   const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
-  const targets = (typeof values['target-modules'] === 'string' ? values['target-modules'] : 'q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj')
-    .split(',')
-    .map((t) => t.trim()) as TargetModule[];
-  for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new UsageError(`--target-modules: unknown module "${t}"; choose from ${ALL_TARGETS.join(', ')}.`);
-  const lora: LoraConfig = {
-    r: numberFlag(values, 'lora-r', 16, positiveInt, 'an integer ≥ 1'),
-    alpha: numberFlag(values, 'lora-alpha', 32, (x) => x > 0, 'a positive number'),
-    dropout: numberFlag(values, 'lora-dropout', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
-    useRslora: values['use-rslora'] === true,
-    targetModules: targets,
-  };
+  const lora = loraFlags(values);
   const cfg: SftConfig = {
     optimizer: choice(values, 'optimizer', ['adamw', 'sgd'] as const, 'adamw'),
     learningRate: numberFlag(values, 'lr', 1e-4, (x) => x > 0, 'a positive number'),
@@ -386,6 +444,124 @@ function progressBar(done: number, total: number): string {
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}]`;
 }
 
+/** The quick demo's defaults: the built-in tiny model on the built-in arithmetic set. */
+const TINY_MODEL = 'public/models/tiny-arith';
+
+async function train(values: Values): Promise<void> {
+  if (values.model === undefined) values.model = TINY_MODEL;
+  const src = source(values);
+  const out = typeof values.out === 'string' ? values.out : join('runs', `grpo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const dataset = typeof values.dataset === 'string' ? values.dataset : 'arithmetic:3';
+  const level = /^arithmetic(?::([123]))?$/.exec(dataset);
+  if (!level) throw new UsageError(`--dataset "${dataset}" is not supported yet; use arithmetic[:1|2|3].`);
+  const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
+  const prob = (x: number) => x >= 0 && x <= 1;
+  if (values.lr !== undefined && values['learning-rate'] !== undefined) throw new UsageError('Give --learning-rate or its alias --lr, not both.');
+  if (values.lr !== undefined) values['learning-rate'] = values.lr;
+  const cfg: GrpoConfig = {
+    numGenerations: numberFlag(values, 'num-generations', 8, (x) => Number.isInteger(x) && x >= 2, 'an integer ≥ 2'),
+    promptsPerStep: numberFlag(values, 'prompts-per-step', 8, positiveInt, 'an integer ≥ 1'),
+    maxCompletionLength: numberFlag(values, 'max-completion-length', 64, positiveInt, 'an integer ≥ 1'),
+    temperature: numberFlag(values, 'temperature', 1, (x) => x > 0, 'a positive number'),
+    topP: numberFlag(values, 'top-p', 1, (x) => x > 0 && x <= 1, 'in (0, 1]'),
+    topK: numberFlag(values, 'top-k', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = off)'),
+    minP: numberFlag(values, 'min-p', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    learningRate: numberFlag(values, 'learning-rate', 2e-3, (x) => x > 0, 'a positive number'),
+    lrSchedulerType: choice(values, 'lr-scheduler-type', SCHEDULER_TYPES, 'constant'),
+    warmupRatio: numberFlag(values, 'warmup-ratio', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    optimizer: choice(values, 'optimizer', ['adamw', 'sgd'] as const, 'adamw'),
+    adamBeta1: 0.9,
+    adamBeta2: 0.99,
+    adamEpsilon: 1e-8,
+    weightDecay: numberFlag(values, 'weight-decay', 0, (x) => x >= 0, 'a number ≥ 0'),
+    maxGradNorm: numberFlag(values, 'max-grad-norm', 1, (x) => x >= 0, 'a number ≥ 0 (0 = off)'),
+    lossType: choice(values, 'loss-type', ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const, 'dapo'),
+    scaleRewards: choice(values, 'scale-rewards', ['group', 'batch', 'none'] as const, 'group'),
+    beta: numberFlag(values, 'beta', 0, (x) => x >= 0, 'a number ≥ 0'),
+    epsilon: numberFlag(values, 'epsilon', 0.2, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    epsilonHigh: 0,
+    entropyCoef: numberFlag(values, 'entropy-coef', 0, (x) => x >= 0, 'a number ≥ 0'),
+    topEntropyQuantile: numberFlag(values, 'top-entropy-quantile', 1, prob, 'in [0, 1]'),
+    maskTruncatedCompletions: values['mask-truncated-completions'] === true,
+    numIterations: numberFlag(values, 'num-iterations', 1, positiveInt, 'an integer ≥ 1'),
+    gradientAccumulationSteps: numberFlag(values, 'gradient-accumulation-steps', 1, positiveInt, 'an integer ≥ 1'),
+    maxSteps: numberFlag(values, 'steps', 20, positiveInt, 'an integer ≥ 1'),
+    seed: numberFlag(values, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
+  };
+  cfg.epsilonHigh = numberFlag(values, 'epsilon-high', cfg.epsilon, (x) => x >= 0, 'a number ≥ 0');
+  const rewardNames = (typeof values.reward === 'string' ? values.reward : 'math').split(',').map((r) => r.trim());
+  for (const name of rewardNames) if (!BUILTIN_REWARDS[name]) throw new UsageError(`--reward: unknown reward "${name}"; built-ins: ${Object.keys(BUILTIN_REWARDS).join(', ')}.`);
+  const rewardFns = rewardNames.map((name) => ({ name, fn: BUILTIN_REWARDS[name], weight: 1 }));
+  const lora = loraFlags(values);
+  const evalSamples = numberFlag(values, 'eval-samples', 8, positiveInt, 'an integer ≥ 1');
+  const evalProblems = numberFlag(values, 'eval-problems', 64, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0');
+  const levelNumber = Number(level[1] ?? 3) as ArithmeticLevel;
+  const random = seededRandom(cfg.seed * 7919 + 1);
+  const heldOut = Array.from({ length: evalProblems }, ((r) => () => arithmeticProblem(levelNumber, r))(seededRandom(1_000_000 + cfg.seed)));
+  const tokenizer = await loadTokenizer(src);
+  mkdirSync(out, { recursive: true });
+
+  await withModel(values, src, async (model, gpu) => {
+    model.adapter = typeof values['init-adapter'] === 'string'
+      ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
+      : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
+    const adapter = model.adapter;
+    writeFileSync(join(out, 'config.json'), JSON.stringify({ model: values.model, dataset, reward_funcs: rewardNames, ...snakeCase(cfg), lora: adapter.config }, null, 2));
+    const evaluate = async () => {
+      const ks = [1, 2, 4, 8, 16, 32].filter((k) => k <= evalSamples);
+      const r = await evaluatePassAtK(model, tokenizer, heldOut, {
+        samples: evalSamples, ks, temperature: cfg.temperature, maxNewTokens: cfg.maxCompletionLength, seed: 77, grade: (c, a) => mathAccuracyReward(c, a),
+      });
+      return r.passAtK;
+    };
+    const fmt = (p: Record<number, number>) => Object.entries(p).map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`).join(', ');
+    let before: Record<number, number> = {};
+    if (evalProblems > 0) {
+      model.adapter = null;
+      before = await evaluate();
+      model.adapter = adapter;
+      log(`held-out before: ${fmt(before)} (${evalProblems} problems × ${evalSamples} samples)`);
+    }
+    const trainer = new GrpoTrainer(
+      model,
+      tokenizer,
+      cfg,
+      () => arithmeticProblem(levelNumber, random),
+      async (completion, prompt) =>
+        combineRewards(completion, { answer: prompt.answer, max_completion_length: cfg.maxCompletionLength, completion_length: tokenizer.encode(completion).length }, rewardFns),
+    );
+    writeFileSync(join(out, 'metrics.jsonl'), '');
+    writeFileSync(join(out, 'rollouts.jsonl'), '');
+    const start = performance.now();
+    for (let step = 0; step < cfg.maxSteps; step++) {
+      const { metrics, rollouts } = await trainer.trainStep();
+      appendFileSync(join(out, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
+      appendFileSync(join(out, 'rollouts.jsonl'), rollouts.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const elapsed = (performance.now() - start) / 1000;
+      log(`${progressBar(step + 1, cfg.maxSteps)} step ${step + 1}/${cfg.maxSteps} reward ${metrics.reward.toFixed(3)} entropy ${(metrics.entropy ?? 0).toFixed(3)} ` +
+        `len ${metrics['completions/mean_length'].toFixed(1)} ETA ${((elapsed / (step + 1)) * (cfg.maxSteps - step - 1)).toFixed(0)} s`);
+    }
+    await adapter.save(join(out, 'adapter'));
+    let after: Record<number, number> = {};
+    if (evalProblems > 0) {
+      after = await evaluate();
+      log(`held-out after:  ${fmt(after)}`);
+    }
+    writeFileSync(join(out, 'summary.json'), JSON.stringify({ before: mapKeys(before), after: mapKeys(after), steps: cfg.maxSteps, seconds: (performance.now() - start) / 1000 }, null, 2));
+    output(values, { out, before: mapKeys(before), after: mapKeys(after) },
+      evalProblems > 0 ? `pass@1 before ${(100 * before[1]).toFixed(1)}% → after ${(100 * after[1]).toFixed(1)}%; run in ${out}` : `run in ${out}`);
+  });
+}
+
+function mapKeys(passAtK: Record<number, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(passAtK).map(([k, v]) => [`pass@${k}`, v]));
+}
+
+/** TRL GRPOConfig spelling (snake_case) of our camelCase config, for config.json. */
+function snakeCase(cfg: object): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
+}
+
 async function merge(values: Values): Promise<void> {
   const src = source(values);
   if (typeof values.adapter !== 'string') throw new UsageError('merge needs --adapter DIR.');
@@ -401,6 +577,7 @@ async function merge(values: Values): Promise<void> {
 }
 
 const handlers: Record<keyof typeof commands, (values: Values) => Promise<void>> = {
+  train,
   merge,
   score,
   tokenize,

@@ -15,6 +15,7 @@ import { swiglu } from '../kernels/swiglu.ts';
 import { dropoutSeed, loraForward, type TargetModule } from '../lora/lora.ts';
 import type { LoraAdapter } from '../lora/adapter.ts';
 import type { LayerWeights, ModelConfig, ModelWeights } from './types.ts';
+import { padBatch, type PaddedBatch } from './backward.ts';
 
 /** Everything one layer's backward needs, kept by a training forward. */
 export interface LayerActivations {
@@ -182,20 +183,28 @@ export class LanguageModel {
    * distribution (n − 1 values each), from logits divided by `temperature`.
    */
   async score(ids: number[], temperature = 1): Promise<{ logprobs: number[]; entropies: number[] }> {
-    this.checkIds(ids);
     if (ids.length < 2) throw new Error('score needs at least two token ids.');
+    const { logprobs, entropies } = await this.scoreBatch(padBatch([ids]), temperature);
+    return { logprobs: Array.from(logprobs.subarray(0, ids.length - 1)), entropies: Array.from(entropies.subarray(0, ids.length - 1)) };
+  }
+
+  /**
+   * Forward only: log-probs of each row's target and entropies ([batch * tokens], rows without a
+   * target hold garbage) for a padded batch, with the current adapter.
+   */
+  async scoreBatch(data: PaddedBatch, temperature = 1): Promise<{ logprobs: Float32Array; entropies: Float32Array }> {
+    this.checkIds(Array.from(data.ids));
     const { gpu } = this;
-    const caches = this.createCaches(1, ids.length);
-    const idsBuffer = gpu.upload(Uint32Array.from(ids), 'ids');
-    const positions = gpu.upload(new Uint32Array([0]), 'positions');
-    const targets = gpu.upload(Uint32Array.from(ids.slice(1)), 'targets');
+    const caches = this.createCaches(data.batch, data.tokens);
+    const idsBuffer = gpu.upload(data.ids, 'ids');
+    const positions = gpu.upload(new Uint32Array(data.batch), 'positions');
+    const targets = gpu.upload(data.targets, 'targets');
     try {
-      const hidden = this.hidden(idsBuffer, 1, ids.length, positions, caches);
-      const rows = new Tensor(gpu, hidden.buffer, [ids.length - 1, this.config.hiddenSize]);
-      const { logprobs, entropies, logZ } = tokenLogprobs(rows, this.weights.lmHead, targets, { temperature });
-      const [lp, ent] = [await logprobs.read(), await entropies.read()];
+      const hidden = this.hidden(idsBuffer, data.batch, data.tokens, positions, caches);
+      const { logprobs, entropies, logZ } = tokenLogprobs(hidden, this.weights.lmHead, targets, { temperature });
+      const result = { logprobs: await logprobs.read(), entropies: await entropies.read() };
       for (const t of [hidden, logprobs, entropies, logZ]) t.release();
-      return { logprobs: Array.from(lp), entropies: Array.from(ent) };
+      return result;
     } finally {
       for (const c of caches) c.destroy();
       for (const b of [idsBuffer, positions, targets]) gpu.release(b);

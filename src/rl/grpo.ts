@@ -1,0 +1,260 @@
+// The GRPO loop (TRL GRPOTrainer semantics, REFERENCE §5): sample prompts → G completions each on
+// the KV cache → rewards → group advantages → per-token clipped loss (+ KL to the adapter-off base
+// model, + entropy bonus) → backward into the LoRA adapter → optimizer step. Runs the same in Node
+// and in the browser worker.
+
+import { forwardBackward, padBatch } from '../model/backward.ts';
+import type { LanguageModel } from '../model/forward.ts';
+import { generate } from '../model/generate.ts';
+import { AdamW, clipGradNorm, readScalar, Sgd } from '../train/optim.ts';
+import { learningRate, type SchedulerType } from '../train/schedule.ts';
+import type { ModelTokenizer } from '../tokenizer/index.ts';
+import { computeAdvantages, type ScaleRewards } from './advantages.ts';
+import { chatPromptIds } from './evaluate.ts';
+import { grpoLoss, type CompletionTokens, type LossType } from './loss.ts';
+
+/** TRL GRPOConfig names (camelCase here, kebab-case on the CLI, snake_case in config.json). */
+export interface GrpoConfig {
+  numGenerations: number;
+  promptsPerStep: number;
+  maxCompletionLength: number;
+  temperature: number;
+  topP: number;
+  topK: number;
+  minP: number;
+  learningRate: number;
+  lrSchedulerType: SchedulerType;
+  warmupRatio: number;
+  optimizer: 'adamw' | 'sgd';
+  adamBeta1: number;
+  adamBeta2: number;
+  adamEpsilon: number;
+  weightDecay: number;
+  maxGradNorm: number;
+  lossType: LossType;
+  scaleRewards: ScaleRewards;
+  beta: number;
+  epsilon: number;
+  epsilonHigh: number;
+  entropyCoef: number;
+  topEntropyQuantile: number;
+  maskTruncatedCompletions: boolean;
+  numIterations: number;
+  gradientAccumulationSteps: number;
+  maxSteps: number;
+  seed: number;
+}
+
+export interface Prompt {
+  question: string;
+  answer: string;
+}
+
+export interface RewardResult {
+  total: number;
+  perFunction: Record<string, number | null>;
+}
+
+export interface Rollout {
+  step: number;
+  group: number;
+  prompt: string;
+  prompt_ids: number[];
+  completion: string;
+  completion_ids: number[];
+  answer: string;
+  rewards: Record<string, number | null>;
+  reward: number;
+  advantage: number;
+}
+
+export type StepMetrics = Record<string, number>;
+
+/** A sequence of the step: prompt + completion ids, and where the completion starts. */
+interface Sample {
+  ids: number[];
+  promptLength: number;
+  completionLength: number;
+  truncated: boolean;
+  advantage: number;
+}
+
+/**
+ * Per-token log-probs of each sample's completion tokens (rows promptLength−1 … of the padded
+ * layout), as arrays aligned with the completion.
+ */
+function completionSlices(samples: Sample[], tokens: number, values: Float32Array): Float64Array[] {
+  return samples.map((s, b) => {
+    const out = new Float64Array(s.completionLength);
+    for (let j = 0; j < s.completionLength; j++) out[j] = values[b * tokens + s.promptLength - 1 + j];
+    return out;
+  });
+}
+
+export class GrpoTrainer {
+  private readonly optimizer: AdamW | Sgd;
+  step = 0;
+  /** Prompt + completion tokens processed so far (TRL's num_tokens). */
+  tokensSeen = 0;
+
+  constructor(
+    readonly model: LanguageModel,
+    readonly tokenizer: ModelTokenizer,
+    readonly cfg: GrpoConfig,
+    readonly nextPrompt: () => Prompt,
+    readonly reward: (completion: string, prompt: Prompt) => Promise<RewardResult>,
+  ) {
+    if (!model.adapter) throw new Error('GRPO trains a LoRA adapter: attach one to the model first.');
+    if (cfg.numGenerations < 2) throw new Error(`num_generations must be at least 2 (got ${cfg.numGenerations}): GRPO compares completions within a group.`);
+    const total = cfg.promptsPerStep * cfg.numGenerations;
+    if (total % cfg.gradientAccumulationSteps !== 0) {
+      throw new Error(`prompts_per_step × num_generations (${total}) must be divisible by gradient_accumulation_steps (${cfg.gradientAccumulationSteps}).`);
+    }
+    const params = model.adapter.params();
+    this.optimizer =
+      cfg.optimizer === 'adamw'
+        ? new AdamW(model.gpu, params, { lr: cfg.learningRate, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEpsilon, weightDecay: cfg.weightDecay })
+        : new Sgd(model.gpu, params, { lr: cfg.learningRate, weightDecay: cfg.weightDecay });
+  }
+
+  /** One GRPO step (num_iterations optimizer updates on one generation batch). */
+  async trainStep(): Promise<{ metrics: StepMetrics; rollouts: Rollout[] }> {
+    const { model, tokenizer, cfg } = this;
+    const adapter = model.adapter!;
+    const start = performance.now();
+    const prompts = Array.from({ length: cfg.promptsPerStep }, () => this.nextPrompt());
+    const promptIds = prompts.map((p) => chatPromptIds(tokenizer, p.question));
+    const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])];
+    const completions = await generate(model, promptIds, {
+      maxNewTokens: cfg.maxCompletionLength,
+      temperature: cfg.temperature,
+      topP: cfg.topP,
+      topK: cfg.topK,
+      minP: cfg.minP,
+      seed: cfg.seed * 1_000_003 + this.step,
+      n: cfg.numGenerations,
+      eosTokenIds,
+      validVocab: Math.min(model.config.vocabSize, tokenizer.vocabSize),
+    });
+    const texts = completions.map((c) => tokenizer.decode(c.ids, { skipSpecialTokens: true }));
+    const rewards = await Promise.all(completions.map((c, i) => this.reward(texts[i], prompts[c.prompt])));
+    const adv = computeAdvantages(rewards.map((r) => r.total), cfg.numGenerations, cfg.scaleRewards);
+    const samples: Sample[] = completions.map((c, i) => ({
+      ids: [...promptIds[c.prompt], ...c.ids],
+      promptLength: promptIds[c.prompt].length,
+      completionLength: c.ids.length,
+      truncated: c.finishReason === 'length',
+      advantage: adv.advantages[i],
+    }));
+
+    const lossCfg = {
+      lossType: cfg.lossType, epsilon: cfg.epsilon, epsilonHigh: cfg.epsilonHigh, beta: cfg.beta, entropyCoef: cfg.entropyCoef,
+      topEntropyQuantile: cfg.topEntropyQuantile, maxCompletionLength: cfg.maxCompletionLength, maskTruncatedCompletions: cfg.maskTruncatedCompletions,
+    };
+    const microSize = samples.length / cfg.gradientAccumulationSteps;
+    const micro = Array.from({ length: cfg.gradientAccumulationSteps }, (_, k) => samples.slice(k * microSize, (k + 1) * microSize));
+    const activeTokens = samples.reduce((a, s) => a + (cfg.maskTruncatedCompletions && s.truncated ? 0 : s.completionLength), 0);
+
+    // Log-probs that stay fixed during the step: the base model (adapter off) for the KL term, and
+    // the generating policy when the batch is reused for several updates.
+    const fixed = async (withAdapter: boolean) =>
+      Promise.all(micro.map(async (batch) => {
+        const data = padBatch(batch.map((s) => s.ids));
+        model.adapter = withAdapter ? adapter : null;
+        const { logprobs: lp } = await model.scoreBatch(data, cfg.temperature);
+        model.adapter = adapter;
+        return completionSlices(batch, data.tokens, lp);
+      }));
+    const ref = cfg.beta > 0 ? await fixed(false) : null;
+    const old = cfg.numIterations > 1 ? await fixed(true) : null;
+
+    const sums: Record<string, number> = {};
+    const add = (k: string, v: number) => (sums[k] = (sums[k] ?? 0) + v);
+    let gradNorm = 0, lr = 0, loss = 0;
+    for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
+      adapter.zeroGrads();
+      loss = 0;
+      for (const [k, batch] of micro.entries()) {
+        const data = padBatch(batch.map((s) => s.ids));
+        await forwardBackward(model, data, (logprobs, entropies) => {
+          const lp = completionSlices(batch, data.tokens, logprobs);
+          const ent = completionSlices(batch, data.tokens, entropies);
+          const tokensIn: CompletionTokens[] = batch.map((s, i) => ({
+            logprobs: lp[i],
+            oldLogprobs: old?.[k][i],
+            refLogprobs: ref?.[k][i],
+            entropies: ent[i],
+            mask: new Float64Array(s.completionLength).fill(1),
+            advantage: s.advantage,
+            truncated: s.truncated,
+          }));
+          const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: samples.length });
+          loss += result.loss;
+          if (iteration === 0) for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
+          const gLogprob = new Float32Array(data.batch * data.tokens);
+          const gEntropy = new Float32Array(data.batch * data.tokens);
+          batch.forEach((s, b) => {
+            for (let j = 0; j < s.completionLength; j++) {
+              gLogprob[b * data.tokens + s.promptLength - 1 + j] = result.gLogprob[b][j];
+              gEntropy[b * data.tokens + s.promptLength - 1 + j] = result.gEntropy[b][j];
+            }
+          });
+          return { gLogprob, gEntropy };
+        }, { temperature: cfg.temperature, dropoutStep: (this.step * cfg.numIterations + iteration) * cfg.gradientAccumulationSteps + k });
+      }
+      const { norm, clipCoef } = clipGradNorm(model.gpu, adapter.params().map((p) => p.grad), cfg.maxGradNorm);
+      lr = learningRate(this.step, cfg.maxSteps, { lr: cfg.learningRate, scheduler: cfg.lrSchedulerType, warmupRatio: cfg.warmupRatio });
+      this.optimizer.step({ lr, clipCoef });
+      gradNorm = await readScalar(norm);
+      norm.release(), clipCoef?.release();
+    }
+
+    const lengths = samples.map((s) => s.completionLength);
+    this.tokensSeen += samples.reduce((a, s) => a + s.ids.length, 0);
+    const metrics: StepMetrics = {
+      step: this.step + 1,
+      reward: mean(rewards.map((r) => r.total)),
+      reward_std: adv.rewardStd,
+      frac_reward_zero_std: adv.fracRewardZeroStd,
+      'completions/mean_length': mean(lengths),
+      'completions/min_length': Math.min(...lengths),
+      'completions/max_length': Math.max(...lengths),
+      'completions/clipped_ratio': mean(samples.map((s) => (s.truncated ? 1 : 0))),
+      loss,
+      grad_norm: gradNorm,
+      learning_rate: lr,
+      num_tokens: this.tokensSeen,
+    };
+    for (const [k, v] of Object.entries(sums)) if (k !== 'num_tokens') metrics[k] = v / samples.length;
+    for (const name of Object.keys(rewards[0].perFunction)) {
+      const values = rewards.map((r) => r.perFunction[name]).filter((v): v is number => v !== null);
+      metrics[`rewards/${name}/mean`] = mean(values);
+      metrics[`rewards/${name}/std`] = std(values);
+    }
+    metrics.step_time = (performance.now() - start) / 1000;
+    const rollouts: Rollout[] = completions.map((c, i) => ({
+      step: this.step + 1,
+      group: c.prompt,
+      prompt: tokenizer.decode(promptIds[c.prompt]),
+      prompt_ids: promptIds[c.prompt],
+      completion: texts[i],
+      completion_ids: c.ids,
+      answer: prompts[c.prompt].answer,
+      rewards: rewards[i].perFunction,
+      reward: rewards[i].total,
+      advantage: adv.advantages[i],
+    }));
+    this.step++;
+    return { metrics, rollouts };
+  }
+}
+
+function mean(xs: number[]): number {
+  return xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+function std(xs: number[]): number {
+  if (xs.length < 2) return 0;
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / (xs.length - 1));
+}
