@@ -65,6 +65,20 @@ export function openSource(spec: string, opts: OpenSourceOptions = {}): ModelSou
   return new LocalSource(spec, opts.onProgress);
 }
 
+/**
+ * Open a Hub repository of any type with the same fetching and caching as model repositories.
+ * `type: 'dataset'` reads `{endpoint}/datasets/{repo}/resolve/{revision}/{file}` and caches under
+ * `<cacheDir>/<host>/datasets/<owner>/<repo>/<revision>/`; e.g.
+ * `openHubRepo('openai/gsm8k', 'refs/convert/parquet', { type: 'dataset' }).read('main/train/0000.parquet')`.
+ */
+export function openHubRepo(repo: string, revision = 'main', opts: OpenSourceOptions & { type?: 'model' | 'dataset' } = {}): ModelSource {
+  if (!/^[\w.-]+\/[\w.-]+$/.test(repo) || repo.split('/').some((s) => s === '.' || s === '..')) {
+    throw new Error(`bad Hub repository '${repo}': expected <owner>/<repo>`);
+  }
+  if (!revision) throw new Error(`bad Hub revision for '${repo}': empty`);
+  return new HubSource(repo, revision, opts, opts.type === 'dataset' ? 'datasets' : null);
+}
+
 async function decodeJson<T>(bytes: Uint8Array, file: string, id: string): Promise<T> {
   try {
     return JSON.parse(new TextDecoder().decode(bytes)) as T;
@@ -138,8 +152,10 @@ class HubSource implements ModelSource {
     readonly repo: string,
     readonly revision: string,
     private readonly opts: OpenSourceOptions,
+    /** 'datasets' (or 'spaces') for non-model repositories: a URL and cache path prefix. */
+    private readonly repoType: string | null = null,
   ) {
-    this.id = `hf:${repo}@${revision}`;
+    this.id = `hf:${repoType ? repoType + '/' : ''}${repo}@${revision}`;
     this.endpoint = (opts.endpoint ?? env('HF_ENDPOINT') ?? 'https://huggingface.co').replace(/\/+$/, '');
     this.fetchFn = opts.fetch ?? ((...args: Parameters<typeof fetch>) => globalThis.fetch(...args));
     this.useCache = opts.cache !== false;
@@ -148,17 +164,19 @@ class HubSource implements ModelSource {
 
   url(file: string): string {
     const path = file.split('/').map(encodeURIComponent).join('/');
-    return `${this.endpoint}/${this.repo}/resolve/${encodeURIComponent(this.revision)}/${path}`;
+    const prefix = this.repoType ? this.repoType + '/' : '';
+    return `${this.endpoint}/${prefix}${this.repo}/resolve/${encodeURIComponent(this.revision)}/${path}`;
   }
 
-  /** The Node cache path of a file: <cacheDir>/<endpoint host>/<owner>/<repo>/<revision>/<file>. */
+  /** The Node cache path of a file: <cacheDir>/<endpoint host>/[datasets/]<owner>/<repo>/<revision>/<file>. */
   private async cachePath(file: string): Promise<string> {
     const { join } = await import('node:path');
     const { homedir } = await import('node:os');
     const base = this.cacheDir ?? join(homedir(), '.cache', 'webgrpo');
     const host = new URL(this.endpoint).host.replace(/[^\w.-]/g, '_');
     const [owner, name] = this.repo.split('/');
-    return join(base, host, owner, name, encodeURIComponent(this.revision), ...file.split('/'));
+    const type = this.repoType ? [this.repoType] : [];
+    return join(base, host, ...type, owner, name, encodeURIComponent(this.revision), ...file.split('/'));
   }
 
   private httpError(file: string, url: string, res: Response): Error {
