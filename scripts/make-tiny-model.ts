@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { acquireGpu } from '../src/gpu/device.ts';
-import { arithmeticProblem, ARITHMETIC_ALPHABET, seededRandom } from '../src/data/arithmetic.ts';
+import { arithmeticProblem, ARITHMETIC_ALPHABET, seededRandom, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
 import { ModelGradients } from '../src/model/backward.ts';
 import { LanguageModel } from '../src/model/forward.ts';
 import { writeRandomModel } from '../src/model/random.ts';
@@ -36,19 +36,11 @@ const TEMPERATURE = 1.0;
 const LEVEL = 3;
 const ARCH = { hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 176 };
 
-/** The tiny model's prompt format: "Q: 47+38\nA: " then the worked solution. */
-const CHAT_TEMPLATE =
-  "{%- for message in messages %}" +
-  "{%- if message['role'] == 'user' %}{{- 'Q: ' + message['content'] + '\\n' }}" +
-  "{%- elif message['role'] == 'assistant' %}{{- 'A: ' + message['content'] + '<|im_end|>' }}{%- endif %}" +
-  '{%- endfor %}' +
-  "{%- if add_generation_prompt %}{{- 'A: ' }}{%- endif %}";
-
 const started = performance.now();
 const log = (message: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
 
 const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
-Object.assign(tokenizerConfig, { chat_template: CHAT_TEMPLATE, model_max_length: 128 });
+Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE, model_max_length: 128 });
 const tokenizer = ModelTokenizer.fromJson(tokenizerJson, tokenizerConfig);
 const eos = tokenizer.tokenToId('<|im_end|>')!;
 const promptIds = (question: string) => chatPromptIds(tokenizer, question);

@@ -17,11 +17,12 @@ import { ModelGradients } from '../model/backward.ts';
 import { saveWeights } from '../model/save.ts';
 import { GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
 import { evaluatePassAtK } from '../rl/evaluate.ts';
-import { BUILTIN_REWARDS, combineRewards, mathAccuracyReward } from '../rl/rewards/index.ts';
+import { BUILTIN_REWARDS, combineRewards, mathAccuracyReward, type RewardFn } from '../rl/rewards/index.ts';
+import { pathToFileURL } from 'node:url';
 import { arithmeticProblem, seededRandom, type ArithmeticLevel } from '../data/arithmetic.ts';
 import { trainingMemory, type TrainingShape } from '../train/memory.ts';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parameterCount, parseConfig, withGenerationConfig } from '../model/config.ts';
 
 export class UsageError extends Error {}
@@ -36,7 +37,7 @@ Commands:
             [--top-p P] [--top-k K] [--min-p M] [--seed S] [--n N] [--json]
   info      --model <dir|hf:repo> [--batch-size 8] [--seq-len 384] [--lora-r 16] [--full]
             [--no-gradient-checkpointing] [--json]   (memory a training step needs)
-  train     [--model public/models/tiny-arith] [--dataset arithmetic:3] [--out RUN] [--reward math,…]
+  train     [--model public/models/tiny-arith] [--dataset arithmetic:3] [--out RUN] [--reward math,…] [--reward-module f.mjs]
             [--steps 20] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
             [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 2e-3]
             [--loss-type grpo|bnpo|dr_grpo|dapo] [--scale-rewards group|batch|none] [--beta 0]
@@ -92,6 +93,7 @@ const commands = {
     dataset: { type: 'string' },
     out: { type: 'string' },
     reward: { type: 'string' },
+    'reward-module': { type: 'string' },
     'init-adapter': { type: 'string' },
     'lora-r': { type: 'string' },
     'lora-alpha': { type: 'string' },
@@ -489,9 +491,11 @@ async function train(values: Values): Promise<void> {
     seed: numberFlag(values, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
   };
   cfg.epsilonHigh = numberFlag(values, 'epsilon-high', cfg.epsilon, (x) => x >= 0, 'a number ≥ 0');
-  const rewardNames = (typeof values.reward === 'string' ? values.reward : 'math').split(',').map((r) => r.trim());
+  // A user reward module replaces the default reward unless --reward also names built-ins.
+  const rewardNames = typeof values.reward === 'string' ? values.reward.split(',').map((r) => r.trim()) : values['reward-module'] ? [] : ['math'];
   for (const name of rewardNames) if (!BUILTIN_REWARDS[name]) throw new UsageError(`--reward: unknown reward "${name}"; built-ins: ${Object.keys(BUILTIN_REWARDS).join(', ')}.`);
   const rewardFns = rewardNames.map((name) => ({ name, fn: BUILTIN_REWARDS[name], weight: 1 }));
+  if (typeof values['reward-module'] === 'string') rewardFns.push({ name: 'reward_module', fn: await loadRewardModule(values['reward-module']), weight: 1 });
   const lora = loraFlags(values);
   const evalSamples = numberFlag(values, 'eval-samples', 8, positiveInt, 'an integer ≥ 1');
   const evalProblems = numberFlag(values, 'eval-problems', 64, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0');
@@ -551,6 +555,25 @@ async function train(values: Values): Promise<void> {
     output(values, { out, before: mapKeys(before), after: mapKeys(after) },
       evalProblems > 0 ? `pass@1 before ${(100 * before[1]).toFixed(1)}% → after ${(100 * after[1]).toFixed(1)}%; run in ${out}` : `run in ${out}`);
   });
+}
+
+/** `--reward-module file.mjs`: its default export is (completion, row) => number | null (or a Promise of it). */
+async function loadRewardModule(path: string): Promise<RewardFn> {
+  let mod: { default?: unknown };
+  try {
+    mod = await import(pathToFileURL(resolve(path)).href);
+  } catch (e) {
+    throw new UsageError(`--reward-module ${path}: cannot load it (${(e as Error).message}).`);
+  }
+  if (typeof mod.default !== 'function') throw new UsageError(`--reward-module ${path}: its default export must be a function (completion, row) => number | null.`);
+  const fn = mod.default as RewardFn;
+  return async (completion, row) => {
+    const value = await fn(completion, row);
+    if (value !== null && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw new Error(`--reward-module ${path} returned ${String(value)} for a completion; it must return a finite number or null.`);
+    }
+    return value;
+  };
 }
 
 function mapKeys(passAtK: Record<number, number>): Record<string, number> {

@@ -12,6 +12,17 @@ export interface ArithmeticProblem {
 
 export type ArithmeticLevel = 1 | 2 | 3;
 
+/**
+ * The tiny model's chat template: a user turn renders as "Q: …\n", the generation prompt as "A: ",
+ * an assistant turn as "A: …<|im_end|>".
+ */
+export const TINY_ARITH_CHAT_TEMPLATE =
+  "{%- for message in messages %}" +
+  "{%- if message['role'] == 'user' %}{{- 'Q: ' + message['content'] + '\\n' }}" +
+  "{%- elif message['role'] == 'assistant' %}{{- 'A: ' + message['content'] + '<|im_end|>' }}{%- endif %}" +
+  '{%- endfor %}' +
+  "{%- if add_generation_prompt %}{{- 'A: ' }}{%- endif %}";
+
 /** Every character the problems, solutions and the tiny model's prompt format use. */
 export const ARITHMETIC_ALPHABET = '0123456789+-*=,. \\boxed{}QA:\n';
 
