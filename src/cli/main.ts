@@ -19,7 +19,7 @@ import { GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
 import { evaluatePassAtK } from '../rl/evaluate.ts';
 import { BUILTIN_REWARDS, combineRewards, mathAccuracyReward, type RewardFn } from '../rl/rewards/index.ts';
 import { pathToFileURL } from 'node:url';
-import { arithmeticProblem, seededRandom, type ArithmeticLevel } from '../data/arithmetic.ts';
+import { loadDataset, oneShotDataset, type GroupFilter, type Problem } from '../data/dataset.ts';
 import { trainingMemory, type TrainingShape } from '../train/memory.ts';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -37,7 +37,10 @@ Commands:
             [--top-p P] [--top-k K] [--min-p M] [--seed S] [--n N] [--json]
   info      --model <dir|hf:repo> [--batch-size 8] [--seq-len 384] [--lora-r 16] [--full]
             [--no-gradient-checkpointing] [--json]   (memory a training step needs)
-  train     [--model public/models/tiny-arith] [--dataset arithmetic:3] [--out RUN] [--reward math,…] [--reward-module f.mjs]
+  train     [--model public/models/tiny-arith] [--dataset arithmetic:3|countdown|file|hf:repo:config:split]
+            [--one-shot-problem "…" --one-shot-answer "…"] [--eval-dataset SPEC] [--out RUN]
+            [--reward math,format,countdown,cosine,overlong] [--reward-module f.mjs]
+            [--filter-accuracy 0.2,0.8] [--dynamic-sampling] [--skip-bad-rows]
             [--steps 20] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
             [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 2e-3]
             [--loss-type grpo|bnpo|dr_grpo|dapo] [--scale-rewards group|batch|none] [--beta 0]
@@ -126,6 +129,12 @@ const commands = {
     'num-iterations': { type: 'string' },
     'gradient-accumulation-steps': { type: 'string' },
     'eval-samples': { type: 'string' },
+    'eval-dataset': { type: 'string' },
+    'one-shot-problem': { type: 'string' },
+    'one-shot-answer': { type: 'string' },
+    'filter-accuracy': { type: 'string' },
+    'dynamic-sampling': { type: 'boolean', default: false },
+    'skip-bad-rows': { type: 'boolean', default: false },
     'eval-problems': { type: 'string' },
     seed: { type: 'string' },
   },
@@ -453,9 +462,10 @@ async function train(values: Values): Promise<void> {
   if (values.model === undefined) values.model = TINY_MODEL;
   const src = source(values);
   const out = typeof values.out === 'string' ? values.out : join('runs', `grpo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
-  const dataset = typeof values.dataset === 'string' ? values.dataset : 'arithmetic:3';
-  const level = /^arithmetic(?::([123]))?$/.exec(dataset);
-  if (!level) throw new UsageError(`--dataset "${dataset}" is not supported yet; use arithmetic[:1|2|3].`);
+  const oneShot = values['one-shot-problem'];
+  if ((oneShot === undefined) !== (values['one-shot-answer'] === undefined)) throw new UsageError('--one-shot-problem and --one-shot-answer go together.');
+  if (oneShot !== undefined && values.dataset !== undefined) throw new UsageError('Give --dataset or the one-shot problem, not both.');
+  const datasetSpec = typeof values.dataset === 'string' ? values.dataset : 'arithmetic:3';
   const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
   const prob = (x: number) => x >= 0 && x <= 1;
   if (values.lr !== undefined && values['learning-rate'] !== undefined) throw new UsageError('Give --learning-rate or its alias --lr, not both.');
@@ -499,9 +509,20 @@ async function train(values: Values): Promise<void> {
   const lora = loraFlags(values);
   const evalSamples = numberFlag(values, 'eval-samples', 8, positiveInt, 'an integer ≥ 1');
   const evalProblems = numberFlag(values, 'eval-problems', 64, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0');
-  const levelNumber = Number(level[1] ?? 3) as ArithmeticLevel;
-  const random = seededRandom(cfg.seed * 7919 + 1);
-  const heldOut = Array.from({ length: evalProblems }, ((r) => () => arithmeticProblem(levelNumber, r))(seededRandom(1_000_000 + cfg.seed)));
+  const datasetOpts = {
+    endpoint: values['hub-endpoint'] as string | undefined,
+    cacheDir: values['cache-dir'] as string | undefined,
+    onBadRows: values['skip-bad-rows'] ? ('skip' as const) : ('error' as const),
+  };
+  const dataset = typeof oneShot === 'string'
+    ? oneShotDataset(oneShot, values['one-shot-answer'] as string)
+    : await loadDataset(datasetSpec, { ...datasetOpts, seed: cfg.seed });
+  // Held-out problems: --eval-dataset, else fresh problems from the same generator under another seed.
+  const evalSpec = typeof values['eval-dataset'] === 'string' ? values['eval-dataset'] : dataset.size === null ? datasetSpec : null;
+  if (evalProblems > 0 && evalSpec === null) throw new UsageError('A file or one-shot dataset has no held-out split: give --eval-dataset, or --eval-problems 0.');
+  const heldOutSource = evalProblems > 0 && evalSpec ? await loadDataset(evalSpec, { ...datasetOpts, seed: 1_000_000 + cfg.seed }) : null;
+  const heldOut = heldOutSource ? (heldOutSource.problems?.slice(0, evalProblems) ?? Array.from({ length: evalProblems }, () => heldOutSource.next())) : [];
+  const filter = parseAccuracyFilter(values['filter-accuracy'], values['dynamic-sampling'] === true);
   const tokenizer = await loadTokenizer(src);
   mkdirSync(out, { recursive: true });
 
@@ -510,7 +531,11 @@ async function train(values: Values): Promise<void> {
       ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
       : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
     const adapter = model.adapter;
-    writeFileSync(join(out, 'config.json'), JSON.stringify({ model: values.model, dataset, reward_funcs: rewardNames, ...snakeCase(cfg), lora: adapter.config }, null, 2));
+    writeFileSync(join(out, 'config.json'), JSON.stringify({
+      model: values.model, dataset: oneShot !== undefined ? { one_shot_problem: oneShot, one_shot_answer: values['one-shot-answer'] } : datasetSpec,
+      reward_funcs: rewardNames, reward_module: values['reward-module'] ?? null, filter_accuracy: filter.accuracy ?? null,
+      dynamic_sampling: filter.dropZeroStd, ...snakeCase(cfg), lora: adapter.config,
+    }, null, 2));
     const evaluate = async () => {
       const ks = [1, 2, 4, 8, 16, 32].filter((k) => k <= evalSamples);
       const r = await evaluatePassAtK(model, tokenizer, heldOut, {
@@ -529,10 +554,11 @@ async function train(values: Values): Promise<void> {
     const trainer = new GrpoTrainer(
       model,
       tokenizer,
-      cfg,
-      () => arithmeticProblem(levelNumber, random),
-      async (completion, prompt) =>
-        combineRewards(completion, { answer: prompt.answer, max_completion_length: cfg.maxCompletionLength, completion_length: tokenizer.encode(completion).length }, rewardFns),
+      { ...cfg, groupFilter: filter },
+      () => dataset.next(),
+      async (completion, prompt) => combineRewards(completion, {
+        ...(prompt as Problem).row, answer: prompt.answer, max_completion_length: cfg.maxCompletionLength, completion_length: tokenizer.encode(completion).length,
+      }, rewardFns),
     );
     writeFileSync(join(out, 'metrics.jsonl'), '');
     writeFileSync(join(out, 'rollouts.jsonl'), '');
@@ -555,6 +581,18 @@ async function train(values: Values): Promise<void> {
     output(values, { out, before: mapKeys(before), after: mapKeys(after) },
       evalProblems > 0 ? `pass@1 before ${(100 * before[1]).toFixed(1)}% → after ${(100 * after[1]).toFixed(1)}%; run in ${out}` : `run in ${out}`);
   });
+}
+
+/** --filter-accuracy lo,hi (keep groups whose accuracy is strictly inside) and --dynamic-sampling. */
+function parseAccuracyFilter(raw: string | boolean | undefined, dynamic?: boolean): GroupFilter {
+  const filter: GroupFilter = { dropZeroStd: dynamic === true };
+  if (raw === undefined) return filter;
+  const bounds = String(raw).split(',').map(Number);
+  if (bounds.length !== 2 || bounds.some((b) => !(b >= 0 && b <= 1)) || bounds[0] >= bounds[1]) {
+    throw new UsageError(`--filter-accuracy must be "lo,hi" with 0 ≤ lo < hi ≤ 1, got "${raw}".`);
+  }
+  filter.accuracy = [bounds[0], bounds[1]];
+  return filter;
 }
 
 /** `--reward-module file.mjs`: its default export is (completion, row) => number | null (or a Promise of it). */

@@ -5,7 +5,8 @@
 
 import { forwardBackward, padBatch } from '../model/backward.ts';
 import type { LanguageModel } from '../model/forward.ts';
-import { generate } from '../model/generate.ts';
+import { generate, type Completion } from '../model/generate.ts';
+import { keepGroup, type GroupFilter } from '../data/dataset.ts';
 import { AdamW, clipGradNorm, readScalar, Sgd } from '../train/optim.ts';
 import { learningRate, type SchedulerType } from '../train/schedule.ts';
 import type { ModelTokenizer } from '../tokenizer/index.ts';
@@ -43,6 +44,19 @@ export interface GrpoConfig {
   gradientAccumulationSteps: number;
   maxSteps: number;
   seed: number;
+  /** Online difficulty filtering / DAPO dynamic sampling: groups that fail are replaced by new prompts. */
+  groupFilter?: GroupFilter;
+}
+
+/** Sampling rounds per step when filtering groups before the batch is filled with what was dropped. */
+const MAX_FILTER_ROUNDS = 4;
+
+interface Group {
+  prompt: Prompt;
+  promptIds: number[];
+  completions: Completion[];
+  texts: string[];
+  rewards: RewardResult[];
 }
 
 export interface Prompt {
@@ -117,27 +131,67 @@ export class GrpoTrainer {
         : new Sgd(model.gpu, params, { lr: cfg.learningRate, weightDecay: cfg.weightDecay });
   }
 
-  /** One GRPO step (num_iterations optimizer updates on one generation batch). */
-  async trainStep(): Promise<{ metrics: StepMetrics; rollouts: Rollout[] }> {
+  /** Generate and grade num_generations completions for each prompt. */
+  private async rollout(prompts: Prompt[], round: number): Promise<Group[]> {
     const { model, tokenizer, cfg } = this;
-    const adapter = model.adapter!;
-    const start = performance.now();
-    const prompts = Array.from({ length: cfg.promptsPerStep }, () => this.nextPrompt());
     const promptIds = prompts.map((p) => chatPromptIds(tokenizer, p.question));
-    const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])];
     const completions = await generate(model, promptIds, {
       maxNewTokens: cfg.maxCompletionLength,
       temperature: cfg.temperature,
       topP: cfg.topP,
       topK: cfg.topK,
       minP: cfg.minP,
-      seed: cfg.seed * 1_000_003 + this.step,
+      seed: (cfg.seed * 1_000_003 + this.step) * MAX_FILTER_ROUNDS + round,
       n: cfg.numGenerations,
-      eosTokenIds,
+      eosTokenIds: [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])],
       validVocab: Math.min(model.config.vocabSize, tokenizer.vocabSize),
     });
     const texts = completions.map((c) => tokenizer.decode(c.ids, { skipSpecialTokens: true }));
     const rewards = await Promise.all(completions.map((c, i) => this.reward(texts[i], prompts[c.prompt])));
+    const G = cfg.numGenerations;
+    return prompts.map((prompt, p) => ({
+      prompt,
+      promptIds: promptIds[p],
+      completions: completions.slice(p * G, (p + 1) * G),
+      texts: texts.slice(p * G, (p + 1) * G),
+      rewards: rewards.slice(p * G, (p + 1) * G),
+    }));
+  }
+
+  /**
+   * prompts_per_step groups; with a group filter, groups that fail it are replaced by groups of new
+   * prompts, for up to MAX_FILTER_ROUNDS rounds, after which dropped groups fill the batch.
+   */
+  private async sampleGroups(): Promise<{ groups: Group[]; sampledGroups: number }> {
+    const { cfg } = this;
+    const filter = cfg.groupFilter;
+    const kept: Group[] = [], dropped: Group[] = [];
+    let sampled = 0;
+    for (let round = 0; kept.length < cfg.promptsPerStep && round < (filter ? MAX_FILTER_ROUNDS : 1); round++) {
+      const prompts = Array.from({ length: cfg.promptsPerStep - kept.length }, () => this.nextPrompt());
+      for (const group of await this.rollout(prompts, round)) {
+        sampled++;
+        // Accuracy: the math reward when present (1 = correct), else a positive total reward.
+        const accuracies = group.rewards.map((r) => ((r.perFunction.math ?? r.total) >= 1 ? 1 : 0));
+        if (!filter || keepGroup(group.rewards.map((r) => r.total), accuracies, filter)) kept.push(group);
+        else dropped.push(group);
+      }
+    }
+    while (kept.length < cfg.promptsPerStep) kept.push(dropped.shift()!);
+    return { groups: kept, sampledGroups: sampled };
+  }
+
+  /** One GRPO step (num_iterations optimizer updates on one generation batch). */
+  async trainStep(): Promise<{ metrics: StepMetrics; rollouts: Rollout[] }> {
+    const { model, tokenizer, cfg } = this;
+    const adapter = model.adapter!;
+    const start = performance.now();
+    const { groups, sampledGroups } = await this.sampleGroups();
+    const prompts = groups.map((g) => g.prompt);
+    const promptIds = groups.map((g) => g.promptIds);
+    const completions = groups.flatMap((g, p) => g.completions.map((c) => ({ ...c, prompt: p })));
+    const texts = groups.flatMap((g) => g.texts);
+    const rewards = groups.flatMap((g) => g.rewards);
     const adv = computeAdvantages(rewards.map((r) => r.total), cfg.numGenerations, cfg.scaleRewards);
     const samples: Sample[] = completions.map((c, i) => ({
       ids: [...promptIds[c.prompt], ...c.ids],
@@ -220,6 +274,7 @@ export class GrpoTrainer {
       'completions/min_length': Math.min(...lengths),
       'completions/max_length': Math.max(...lengths),
       'completions/clipped_ratio': mean(samples.map((s) => (s.truncated ? 1 : 0))),
+      'filter/sampled_groups': sampledGroups,
       loss,
       grad_norm: gradNorm,
       learning_rate: lr,
