@@ -2,14 +2,14 @@
 // with webgrpo's own engine (full-parameter SFT on WebGPU), seeded, then measures held-out
 // pass@1 / pass@8 at the default sampling temperature and writes them into its README.
 //
-// Flags: --steps N, --out DIR, --eval-problems N (defaults give the shipped model).
+// Flags: --steps N, --level 1|2|3, --out DIR, --eval-problems N (defaults give the shipped model).
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { acquireGpu } from '../src/gpu/device.ts';
-import { arithmeticProblem, ARITHMETIC_ALPHABET, seededRandom, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
+import { arithmeticProblem, ARITHMETIC_ALPHABET, seededRandom, TINY_ARITH_CHAT_TEMPLATE, type ArithmeticLevel } from '../src/data/arithmetic.ts';
 import { ModelGradients } from '../src/model/backward.ts';
 import { LanguageModel } from '../src/model/forward.ts';
 import { writeRandomModel } from '../src/model/random.ts';
@@ -23,7 +23,8 @@ import { trainSft, type SftExample } from '../src/train/sft.ts';
 
 const { values: flags } = parseArgs({
   options: {
-    steps: { type: 'string', default: '600' },
+    steps: { type: 'string', default: '400' },
+    level: { type: 'string', default: '2' },
     out: { type: 'string', default: 'public/models/tiny-arith' },
     'eval-problems': { type: 'string', default: '100' },
   },
@@ -33,7 +34,7 @@ const OUT = flags.out!;
 const EVAL_PROBLEMS = Number(flags['eval-problems']);
 const SEED = 1234;
 const TEMPERATURE = 1.0;
-const LEVEL = 3;
+const LEVEL = Number(flags.level) as ArithmeticLevel;
 const ARCH = { hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 176 };
 
 const started = performance.now();
@@ -72,7 +73,7 @@ await trainSft(
   model,
   examples,
   {
-    optimizer: 'adamw', learningRate: 3e-3, weightDecay: 0.01, adamBeta1: 0.9, adamBeta2: 0.98, adamEpsilon: 1e-8,
+    optimizer: 'adamw', learningRate: 4e-3, weightDecay: 0.01, adamBeta1: 0.9, adamBeta2: 0.98, adamEpsilon: 1e-8,
     maxGradNorm: 1, lrSchedulerType: 'cosine', warmupRatio: 0.05, perDeviceTrainBatchSize: BATCH,
     gradientAccumulationSteps: 1, maxSteps: STEPS, seed: SEED, gradientCheckpointing: false,
   },
