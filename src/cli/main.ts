@@ -17,11 +17,12 @@ import { ModelGradients } from '../model/backward.ts';
 import { saveWeights } from '../model/save.ts';
 import { GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
 import { evaluatePassAtK } from '../rl/evaluate.ts';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
 import { BUILTIN_REWARDS, combineRewards, mathAccuracyReward, type RewardFn } from '../rl/rewards/index.ts';
 import { pathToFileURL } from 'node:url';
 import { loadDataset, oneShotDataset, type GroupFilter, type Problem } from '../data/dataset.ts';
 import { trainingMemory, type TrainingShape } from '../train/memory.ts';
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parameterCount, parseConfig, withGenerationConfig } from '../model/config.ts';
 
@@ -41,6 +42,7 @@ Commands:
             [--one-shot-problem "…" --one-shot-answer "…"] [--eval-dataset SPEC] [--out RUN]
             [--reward math,format,countdown,cosine,overlong] [--reward-module f.mjs]
             [--filter-accuracy 0.2,0.8] [--dynamic-sampling] [--skip-bad-rows]
+            [--save-every N] | --resume RUN   (Ctrl-C saves a checkpoint)
             [--steps 20] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
             [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 2e-3]
             [--loss-type grpo|bnpo|dr_grpo|dapo] [--scale-rewards group|batch|none] [--beta 0]
@@ -135,6 +137,8 @@ const commands = {
     'filter-accuracy': { type: 'string' },
     'dynamic-sampling': { type: 'boolean', default: false },
     'skip-bad-rows': { type: 'boolean', default: false },
+    'save-every': { type: 'string' },
+    resume: { type: 'string' },
     'eval-problems': { type: 'string' },
     seed: { type: 'string' },
   },
@@ -458,7 +462,20 @@ function progressBar(done: number, total: number): string {
 /** The quick demo's defaults: the built-in tiny model on the built-in arithmetic set. */
 const TINY_MODEL = 'public/models/tiny-arith';
 
-async function train(values: Values): Promise<void> {
+async function train(values: Values, argv: string[]): Promise<void> {
+  // --resume RUN: the run's own flags, continued from its newest checkpoint.
+  let resumeFrom: string | null = null;
+  if (typeof values.resume === 'string') {
+    const run = values.resume;
+    if (argv.filter((a) => a.startsWith('--')).length > 1) throw new UsageError('--resume takes no other options: the run continues with its own.');
+    const saved = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { argv?: string[] };
+    if (!Array.isArray(saved.argv)) throw new UsageError(`${join(run, 'config.json')} does not record the run's options; it cannot be resumed.`);
+    resumeFrom = latestCheckpoint(run);
+    if (!resumeFrom) throw new UsageError(`${run} has no checkpoint to resume from (train with --save-every N).`);
+    argv = saved.argv;
+    values = parseArgs({ args: argv, options: commands.train, strict: true, allowPositionals: false }).values as Values;
+    values.out = run;
+  }
   if (values.model === undefined) values.model = TINY_MODEL;
   const src = source(values);
   const out = typeof values.out === 'string' ? values.out : join('runs', `grpo-${new Date().toISOString().replace(/[:.]/g, '-')}`);
@@ -527,11 +544,13 @@ async function train(values: Values): Promise<void> {
   mkdirSync(out, { recursive: true });
 
   await withModel(values, src, async (model, gpu) => {
-    model.adapter = typeof values['init-adapter'] === 'string'
-      ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
+    const adapterFrom = resumeFrom ? join(resumeFrom, 'adapter') : values['init-adapter'];
+    model.adapter = typeof adapterFrom === 'string'
+      ? await LoraAdapter.load(openSource(adapterFrom), gpu, model.config)
       : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
     const adapter = model.adapter;
     writeFileSync(join(out, 'config.json'), JSON.stringify({
+      argv,
       model: values.model, dataset: oneShot !== undefined ? { one_shot_problem: oneShot, one_shot_answer: values['one-shot-answer'] } : datasetSpec,
       reward_funcs: rewardNames, reward_module: values['reward-module'] ?? null, filter_accuracy: filter.accuracy ?? null,
       dynamic_sampling: filter.dropZeroStd, ...snakeCase(cfg), lora: adapter.config,
@@ -545,10 +564,14 @@ async function train(values: Values): Promise<void> {
     };
     const fmt = (p: Record<number, number>) => Object.entries(p).map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`).join(', ');
     let before: Record<number, number> = {};
-    if (evalProblems > 0) {
+    const beforeFile = join(out, 'eval_before.json');
+    if (resumeFrom && existsSync(beforeFile)) {
+      before = JSON.parse(readFileSync(beforeFile, 'utf8'));
+    } else if (evalProblems > 0) {
       model.adapter = null;
       before = await evaluate();
       model.adapter = adapter;
+      writeFileSync(beforeFile, JSON.stringify(before));
       log(`held-out before: ${fmt(before)} (${evalProblems} problems × ${evalSamples} samples)`);
     }
     const trainer = new GrpoTrainer(
@@ -560,17 +583,56 @@ async function train(values: Values): Promise<void> {
         ...(prompt as Problem).row, answer: prompt.answer, max_completion_length: cfg.maxCompletionLength, completion_length: tokenizer.encode(completion).length,
       }, rewardFns),
     );
-    writeFileSync(join(out, 'metrics.jsonl'), '');
-    writeFileSync(join(out, 'rollouts.jsonl'), '');
+    const saveEvery = numberFlag(values, 'save-every', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = only on Ctrl-C)');
+    const checkpoint = async () =>
+      saveCheckpoint(out, {
+        step: trainer.step,
+        writeAdapter: (dir) => adapter.save(dir),
+        optimizer: await trainer.optimizerState(),
+        trainer: { step: trainer.step, tokensSeen: trainer.tokensSeen, dataCursor: dataset.cursor() },
+      });
+    if (resumeFrom) {
+      const state = loadCheckpoint(resumeFrom);
+      trainer.loadOptimizerState(state.optimizer);
+      trainer.step = state.trainer.step;
+      trainer.tokensSeen = state.trainer.tokensSeen;
+      dataset.restore(state.trainer.dataCursor);
+      // Logs continue from the checkpoint: drop lines of steps it does not include.
+      for (const file of ['metrics.jsonl', 'rollouts.jsonl']) {
+        const kept = readFileSync(join(out, file), 'utf8').split('\n').filter((l) => l && (JSON.parse(l) as { step: number }).step <= trainer.step);
+        writeFileSync(join(out, file), kept.map((l) => `${l}\n`).join(''));
+      }
+      log(`resuming ${out} from ${resumeFrom} (step ${trainer.step})`);
+    } else {
+      writeFileSync(join(out, 'metrics.jsonl'), '');
+      writeFileSync(join(out, 'rollouts.jsonl'), '');
+    }
+    let interrupted = false;
+    const onInterrupt = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      log('interrupt: saving a checkpoint after this step (Ctrl-C again to quit now)');
+    };
+    process.on('SIGINT', onInterrupt);
     const start = performance.now();
-    for (let step = 0; step < cfg.maxSteps; step++) {
+    const firstStep = trainer.step;
+    while (trainer.step < cfg.maxSteps) {
       const { metrics, rollouts } = await trainer.trainStep();
       appendFileSync(join(out, 'metrics.jsonl'), `${JSON.stringify(metrics)}\n`);
       appendFileSync(join(out, 'rollouts.jsonl'), rollouts.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      const done = trainer.step - firstStep;
       const elapsed = (performance.now() - start) / 1000;
-      log(`${progressBar(step + 1, cfg.maxSteps)} step ${step + 1}/${cfg.maxSteps} reward ${metrics.reward.toFixed(3)} entropy ${(metrics.entropy ?? 0).toFixed(3)} ` +
-        `len ${metrics['completions/mean_length'].toFixed(1)} ETA ${((elapsed / (step + 1)) * (cfg.maxSteps - step - 1)).toFixed(0)} s`);
+      log(`${progressBar(trainer.step, cfg.maxSteps)} step ${trainer.step}/${cfg.maxSteps} reward ${metrics.reward.toFixed(3)} entropy ${(metrics.entropy ?? 0).toFixed(3)} ` +
+        `len ${metrics['completions/mean_length'].toFixed(1)} ETA ${((elapsed / done) * (cfg.maxSteps - trainer.step)).toFixed(0)} s`);
+      if ((saveEvery > 0 && trainer.step % saveEvery === 0) || interrupted) {
+        const dir = await checkpoint();
+        if (interrupted) {
+          log(`saved ${dir}; continue with: webgrpo train --resume ${out}`);
+          process.exit(130);
+        }
+      }
     }
+    process.off('SIGINT', onInterrupt);
     await adapter.save(join(out, 'adapter'));
     let after: Record<number, number> = {};
     if (evalProblems > 0) {
@@ -637,7 +699,7 @@ async function merge(values: Values): Promise<void> {
   output(values, { out: values.out, files }, `wrote ${files.length} files to ${values.out}`);
 }
 
-const handlers: Record<keyof typeof commands, (values: Values) => Promise<void>> = {
+const handlers: Record<keyof typeof commands, (values: Values, argv: string[]) => Promise<void>> = {
   train,
   merge,
   score,
@@ -664,7 +726,7 @@ export async function main(argv: string[]): Promise<void> {
         throw new UsageError(`${(e as Error).message}\n\n${USAGE}`);
       }
       if (values.help) process.stdout.write(`${USAGE}\n`);
-      else await handlers[name](values);
+      else await handlers[name](values, rest);
     }
   } catch (e) {
     code = e instanceof UsageError ? 2 : 1;

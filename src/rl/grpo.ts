@@ -7,7 +7,7 @@ import { forwardBackward, padBatch } from '../model/backward.ts';
 import type { LanguageModel } from '../model/forward.ts';
 import { generate, type Completion } from '../model/generate.ts';
 import { keepGroup, type GroupFilter } from '../data/dataset.ts';
-import { AdamW, clipGradNorm, readScalar, Sgd } from '../train/optim.ts';
+import { AdamW, clipGradNorm, readScalar, Sgd, type AdamWState, type SgdState } from '../train/optim.ts';
 import { learningRate, type SchedulerType } from '../train/schedule.ts';
 import type { ModelTokenizer } from '../tokenizer/index.ts';
 import { computeAdvantages, type ScaleRewards } from './advantages.ts';
@@ -129,6 +129,20 @@ export class GrpoTrainer {
       cfg.optimizer === 'adamw'
         ? new AdamW(model.gpu, params, { lr: cfg.learningRate, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEpsilon, weightDecay: cfg.weightDecay })
         : new Sgd(model.gpu, params, { lr: cfg.learningRate, weightDecay: cfg.weightDecay });
+  }
+
+  optimizerState(): Promise<AdamWState | SgdState> {
+    return this.optimizer.state();
+  }
+
+  loadOptimizerState(state: AdamWState | SgdState): void {
+    if (this.optimizer instanceof AdamW) {
+      if (!('m' in state)) throw new Error('The checkpoint holds SGD state but this run uses AdamW.');
+      this.optimizer.loadState(state);
+    } else {
+      if ('m' in state) throw new Error('The checkpoint holds AdamW state but this run uses SGD.');
+      this.optimizer.loadState(state);
+    }
   }
 
   /** Generate and grade num_generations completions for each prompt. */

@@ -1,0 +1,65 @@
+// `webgrpo train --resume` continues a run exactly as if it had not stopped.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
+import { writeRandomModel } from '../src/model/random.ts';
+import { charTokenizerFiles } from '../src/tokenizer/index.ts';
+
+function webgrpo(args: string[]) {
+  const res = spawnSync(process.execPath, ['bin/webgrpo.mjs', ...args], { encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  return res;
+}
+
+test('resume from a checkpoint equals the uninterrupted run (adapter, optimizer, data cursor, logs)', () => {
+  const root = mkdtempSync(join(tmpdir(), 'webgrpo-resume-'));
+  const modelDir = join(root, 'model');
+  mkdirSync(modelDir);
+  const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
+  Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
+  writeRandomModel(modelDir, {
+    architecture: 'llama', dtype: 'F32', tied: true, hiddenSize: 32, numLayers: 1, numHeads: 4, numKvHeads: 2,
+    intermediateSize: 48, vocabSize: ARITHMETIC_ALPHABET.length + 3, eosTokenId: ARITHMETIC_ALPHABET.length + 2, seed: 2,
+  });
+  writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+  writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+  const reward = join(root, 'spaces.mjs');
+  writeFileSync(reward, "export default (completion) => [...completion].filter((c) => c === ' ').length;\n");
+  const flags = (out: string) => ['train', '--model', modelDir, '--out', out, '--reward-module', reward, '--steps', '3', '--save-every', '1',
+    '--prompts-per-step', '2', '--num-generations', '2', '--max-completion-length', '8', '--eval-problems', '0', '--lora-r', '2', '--seed', '3'];
+  const straight = join(root, 'straight');
+  webgrpo(flags(straight));
+  const resumed = join(root, 'resumed');
+  webgrpo(flags(resumed));
+  // Pretend the second run stopped right after its first checkpoint.
+  for (const name of ['checkpoint-2', 'checkpoint-3', 'adapter']) rmSync(join(resumed, name), { recursive: true, force: true });
+  const out = webgrpo(['train', '--resume', resumed]);
+  assert.match(out.stderr, /resuming .* from .*checkpoint-1 \(step 1\)/);
+  const adapterBytes = (run: string) => readFileSync(join(run, 'adapter', 'adapter_model.safetensors'));
+  assert.ok(adapterBytes(straight).equals(adapterBytes(resumed)), 'final adapters are identical');
+  const lines = (run: string, file: string) =>
+    readFileSync(join(run, file), 'utf8').trim().split('\n').map((l) => {
+      const { step_time: _, ...rest } = JSON.parse(l);
+      return rest;
+    });
+  assert.deepEqual(lines(resumed, 'metrics.jsonl'), lines(straight, 'metrics.jsonl'));
+  assert.deepEqual(lines(resumed, 'rollouts.jsonl'), lines(straight, 'rollouts.jsonl'));
+  assert.equal(lines(straight, 'metrics.jsonl').length, 3);
+  assert.ok(lines(straight, 'metrics.jsonl').some((m) => m.grad_norm > 0), 'the adapter actually trains');
+});
+
+test('--resume refuses other options and runs without checkpoints', () => {
+  const root = mkdtempSync(join(tmpdir(), 'webgrpo-resume-bad-'));
+  const a = spawnSync(process.execPath, ['bin/webgrpo.mjs', 'train', '--resume', root, '--steps', '5'], { encoding: 'utf8' });
+  assert.equal(a.status, 2);
+  assert.match(a.stderr, /--resume takes no other options/);
+  writeFileSync(join(root, 'config.json'), JSON.stringify({ argv: ['--steps', '1'] }));
+  const b = spawnSync(process.execPath, ['bin/webgrpo.mjs', 'train', '--resume', root], { encoding: 'utf8' });
+  assert.equal(b.status, 2);
+  assert.match(b.stderr, /has no checkpoint to resume from/);
+});
