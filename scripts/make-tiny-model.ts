@@ -87,7 +87,7 @@ const trainSeconds = (performance.now() - started) / 1000;
 // Held-out pass@k at the default sampling temperature, n = 8 samples per problem.
 const SAMPLES = 8;
 const evaluation = await evaluatePassAtK(model, tokenizer, evalProblems, {
-  samples: SAMPLES, ks: [1, 8], temperature: TEMPERATURE, maxNewTokens: 64, seed: SEED, grade: boxedAnswerReward,
+  samples: SAMPLES, ks: [1, 8], temperature: TEMPERATURE, maxNewTokens: 64, seed: SEED, grade: (completion, problem) => boxedAnswerReward(completion, problem.answer),
 });
 const [pass1, pass8] = [evaluation.passAtK[1], evaluation.passAtK[8]];
 const totalSeconds = (performance.now() - started) / 1000;

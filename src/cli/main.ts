@@ -18,9 +18,10 @@ import { saveWeights } from '../model/save.ts';
 import { GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
 import { evaluatePassAtK } from '../rl/evaluate.ts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
-import { BUILTIN_REWARDS, combineRewards, mathAccuracyReward, type RewardFn } from '../rl/rewards/index.ts';
+import { BUILTIN_REWARDS, combineRewards, type RewardFn } from '../rl/rewards/index.ts';
 import { pathToFileURL } from 'node:url';
 import { loadDataset, oneShotDataset, type GroupFilter, type Problem } from '../data/dataset.ts';
+import { parseJsonl } from '../data/jsonl.ts';
 import { trainingMemory, type TrainingShape } from '../train/memory.ts';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -51,6 +52,9 @@ Commands:
             [--optimizer adamw|sgd] [--max-grad-norm 1] [--init-adapter DIR] [LoRA flags of sft]
             [--eval-problems 64] [--eval-samples 8] [--seed S]
             With no options: the quick demo on the built-in tiny model (held-out pass@k before/after).
+  eval      --model M [--adapter DIR] --dataset SPEC [--samples 8] [--k 1,2,4,8] [--temperature 1]
+            [--max-new-tokens 256] [--problems N] [--reward math] [--compare-base] [--out counts.jsonl]
+  reward    --completion "…" --answer "…" [--reward math,format,…] [--json]  |  --input pairs.jsonl
   merge     --model M --adapter DIR --out DIR [--dtype bf16|f16|f32] [--overwrite]
   sft       --model M --data file.jsonl --out RUN [--chat] [--init-adapter DIR] [--lora-r 16]
             [--lora-alpha 32] [--lora-dropout 0] [--target-modules q_proj,v_proj,…] [--use-rslora] [--full]
@@ -141,6 +145,27 @@ const commands = {
     resume: { type: 'string' },
     'eval-problems': { type: 'string' },
     seed: { type: 'string' },
+  },
+  eval: {
+    ...common,
+    dataset: { type: 'string' },
+    samples: { type: 'string' },
+    k: { type: 'string' },
+    temperature: { type: 'string' },
+    'max-new-tokens': { type: 'string' },
+    problems: { type: 'string' },
+    reward: { type: 'string' },
+    'compare-base': { type: 'boolean', default: false },
+    out: { type: 'string' },
+    seed: { type: 'string' },
+  },
+  reward: {
+    json: { type: 'boolean', default: false },
+    completion: { type: 'string' },
+    answer: { type: 'string' },
+    input: { type: 'string' },
+    reward: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
   merge: { ...common, out: { type: 'string' }, dtype: { type: 'string' }, overwrite: { type: 'boolean', default: false } },
   sft: {
@@ -519,9 +544,10 @@ async function train(values: Values, argv: string[]): Promise<void> {
   };
   cfg.epsilonHigh = numberFlag(values, 'epsilon-high', cfg.epsilon, (x) => x >= 0, 'a number ≥ 0');
   // A user reward module replaces the default reward unless --reward also names built-ins.
-  const rewardNames = typeof values.reward === 'string' ? values.reward.split(',').map((r) => r.trim()) : values['reward-module'] ? [] : ['math'];
-  for (const name of rewardNames) if (!BUILTIN_REWARDS[name]) throw new UsageError(`--reward: unknown reward "${name}"; built-ins: ${Object.keys(BUILTIN_REWARDS).join(', ')}.`);
-  const rewardFns = rewardNames.map((name) => ({ name, fn: BUILTIN_REWARDS[name], weight: 1 }));
+  const rewardFns = rewardFunctions(values, values['reward-module'] ? [] : ['math']);
+  const rewardNames = rewardFns.map((f) => f.name);
+  // Held-out accuracy: the task's own verifier (Countdown's equation check, else math equivalence).
+  const accuracyFn = BUILTIN_REWARDS[datasetSpec.startsWith('countdown') ? 'countdown' : 'math'];
   if (typeof values['reward-module'] === 'string') rewardFns.push({ name: 'reward_module', fn: await loadRewardModule(values['reward-module']), weight: 1 });
   const lora = loraFlags(values);
   const evalSamples = numberFlag(values, 'eval-samples', 8, positiveInt, 'an integer ≥ 1');
@@ -558,7 +584,7 @@ async function train(values: Values, argv: string[]): Promise<void> {
     const evaluate = async () => {
       const ks = [1, 2, 4, 8, 16, 32].filter((k) => k <= evalSamples);
       const r = await evaluatePassAtK(model, tokenizer, heldOut, {
-        samples: evalSamples, ks, temperature: cfg.temperature, maxNewTokens: cfg.maxCompletionLength, seed: 77, grade: (c, a) => mathAccuracyReward(c, a),
+        samples: evalSamples, ks, temperature: cfg.temperature, maxNewTokens: cfg.maxCompletionLength, seed: 77, grade: async (c, p) => ((await accuracyFn(c, { ...(p as Problem).row, answer: p.answer })) === 1 ? 1 : 0),
       });
       return r.passAtK;
     };
@@ -645,6 +671,66 @@ async function train(values: Values, argv: string[]): Promise<void> {
   });
 }
 
+/** Built-in reward functions named by --reward (default: math), each with weight 1. */
+function rewardFunctions(values: Values, fallback: string[]): { name: string; fn: RewardFn; weight: number }[] {
+  const names = typeof values.reward === 'string' ? values.reward.split(',').map((r) => r.trim()) : fallback;
+  for (const name of names) if (!BUILTIN_REWARDS[name]) throw new UsageError(`--reward: unknown reward "${name}"; built-ins: ${Object.keys(BUILTIN_REWARDS).join(', ')}.`);
+  return names.map((name) => ({ name, fn: BUILTIN_REWARDS[name], weight: 1 }));
+}
+
+async function evalCommand(values: Values): Promise<void> {
+  if (typeof values.dataset !== 'string') throw new UsageError('eval needs --dataset (arithmetic[:level], countdown, a file, or hf:repo:config:split).');
+  const src = source(values);
+  const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
+  const samples = numberFlag(values, 'samples', 8, positiveInt, 'an integer ≥ 1');
+  const ks = (typeof values.k === 'string' ? values.k : [1, 2, 4, 8, 16, 32, 64, 128].filter((k) => k <= samples).join(',')).split(',').map(Number);
+  for (const k of ks) if (!(Number.isInteger(k) && k >= 1 && k <= samples)) throw new UsageError(`--k values must be integers in 1..${samples} (--samples), got ${k}.`);
+  const temperature = numberFlag(values, 'temperature', 1, (x) => x > 0, 'a positive number');
+  const maxNewTokens = numberFlag(values, 'max-new-tokens', 256, positiveInt, 'an integer ≥ 1');
+  const seed = numberFlag(values, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0');
+  const dataset = await loadDataset(values.dataset, { endpoint: values['hub-endpoint'] as string | undefined, cacheDir: values['cache-dir'] as string | undefined, seed, shuffle: false });
+  const count = numberFlag(values, 'problems', dataset.size ?? 100, positiveInt, 'an integer ≥ 1');
+  const problems = dataset.problems?.slice(0, count) ?? Array.from({ length: count }, () => dataset.next());
+  const fns = rewardFunctions(values, ['math']);
+  const grade = async (completion: string, problem: Problem) => ((await combineRewards(completion, { ...problem.row, answer: problem.answer }, fns)).total >= 1 ? 1 : 0);
+  const tokenizer = await loadTokenizer(src);
+  const results = await withModel(values, src, async (model) => {
+    const runs: { label: string; result: Awaited<ReturnType<typeof evaluatePassAtK>> }[] = [];
+    const adapter = model.adapter;
+    for (const [label, active] of values['compare-base'] && adapter ? ([['base', null], ['adapter', adapter]] as const) : ([[adapter ? 'adapter' : 'model', adapter]] as const)) {
+      model.adapter = active;
+      log(`evaluating ${label}: ${problems.length} problems × ${samples} samples at T=${temperature}`);
+      runs.push({ label, result: await evaluatePassAtK(model, tokenizer, problems, { samples, ks, temperature, maxNewTokens, seed, grade }) });
+    }
+    return runs;
+  });
+  if (typeof values.out === 'string') {
+    writeFileSync(values.out, problems.map((p, i) => JSON.stringify({ question: p.question, answer: p.answer, samples, ...Object.fromEntries(results.map((r) => [`correct_${r.label}`, r.result.correct[i]])) })).join('\n') + '\n');
+  }
+  const json = Object.fromEntries(results.map((r) => [r.label, mapKeys(r.result.passAtK)]));
+  const text = results.map((r) => `${r.label.padEnd(8)} ${Object.entries(r.result.passAtK).map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`).join('  ')}`).join('\n');
+  output(values, { problems: problems.length, samples, temperature, ...json }, text);
+}
+
+async function rewardCommand(values: Values): Promise<void> {
+  const fns = rewardFunctions(values, ['math']);
+  const score = async (completion: string, answer: string) => combineRewards(completion, { answer }, fns);
+  if (typeof values.input === 'string') {
+    if (values.completion !== undefined || values.answer !== undefined) throw new UsageError('Give --input or --completion/--answer, not both.');
+    const rows = parseJsonl(readFileSync(values.input, 'utf8'), values.input);
+    for (const { line, value } of rows) {
+      const row = value as { completion?: unknown; answer?: unknown };
+      if (typeof row?.completion !== 'string' || typeof row.answer !== 'string') throw new UsageError(`${values.input}: line ${line} needs string fields "completion" and "answer".`);
+      const r = await score(row.completion, row.answer);
+      process.stdout.write(`${JSON.stringify({ line, reward: r.total, rewards: r.perFunction })}\n`);
+    }
+    return;
+  }
+  if (typeof values.completion !== 'string' || typeof values.answer !== 'string') throw new UsageError('reward needs --completion and --answer (or --input pairs.jsonl).');
+  const r = await score(values.completion, values.answer);
+  output(values, { reward: r.total, rewards: r.perFunction }, `${r.total}\t${Object.entries(r.perFunction).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+}
+
 /** --filter-accuracy lo,hi (keep groups whose accuracy is strictly inside) and --dynamic-sampling. */
 function parseAccuracyFilter(raw: string | boolean | undefined, dynamic?: boolean): GroupFilter {
   const filter: GroupFilter = { dropZeroStd: dynamic === true };
@@ -701,6 +787,8 @@ async function merge(values: Values): Promise<void> {
 
 const handlers: Record<keyof typeof commands, (values: Values, argv: string[]) => Promise<void>> = {
   train,
+  eval: evalCommand,
+  reward: rewardCommand,
   merge,
   score,
   tokenize,

@@ -10,14 +10,14 @@ export interface EvalProblem {
   answer: string;
 }
 
-export interface EvalOptions {
+export interface EvalOptions<P extends EvalProblem = EvalProblem> {
   samples: number;
   ks: number[];
   temperature: number;
   maxNewTokens: number;
   seed: number;
-  /** grade(completion text, gold answer) → 1 for correct. */
-  grade: (completion: string, answer: string) => number;
+  /** grade(completion text, problem) → 1 for correct. */
+  grade: (completion: string, problem: P) => number | Promise<number>;
   /** Problems generated together (each with `samples` sequences). */
   problemsPerBatch?: number;
 }
@@ -34,7 +34,7 @@ export function chatPromptIds(tokenizer: ModelTokenizer, question: string): numb
   return tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: question }], { addGenerationPrompt: true }), { addSpecialTokens: false });
 }
 
-export async function evaluatePassAtK(model: LanguageModel, tokenizer: ModelTokenizer, problems: EvalProblem[], opts: EvalOptions): Promise<EvalResult> {
+export async function evaluatePassAtK<P extends EvalProblem>(model: LanguageModel, tokenizer: ModelTokenizer, problems: readonly P[], opts: EvalOptions<P>): Promise<EvalResult> {
   const perBatch = opts.problemsPerBatch ?? 16;
   const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])];
   const correct: number[] = [];
@@ -48,10 +48,11 @@ export async function evaluatePassAtK(model: LanguageModel, tokenizer: ModelToke
       eosTokenIds,
       validVocab: Math.min(model.config.vocabSize, tokenizer.vocabSize),
     });
-    chunk.forEach((p, i) => {
+    for (const [i, p] of chunk.entries()) {
       const texts = completions.slice(i * opts.samples, (i + 1) * opts.samples).map((c) => tokenizer.decode(c.ids, { skipSpecialTokens: true }));
-      correct.push(texts.filter((t) => opts.grade(t, p.answer) === 1).length);
-    });
+      const grades = await Promise.all(texts.map((t) => opts.grade(t, p)));
+      correct.push(grades.filter((g) => g === 1).length);
+    }
   }
   const result: Record<number, number> = {};
   for (const k of opts.ks) result[k] = correct.reduce((a, c) => a + passAtK(opts.samples, c, k), 0) / Math.max(1, correct.length);

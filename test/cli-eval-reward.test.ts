@@ -1,0 +1,55 @@
+// `webgrpo reward` and `webgrpo eval` end to end.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
+import { writeRandomModel } from '../src/model/random.ts';
+import { charTokenizerFiles } from '../src/tokenizer/index.ts';
+
+const run = (args: string[]) => spawnSync(process.execPath, ['bin/webgrpo.mjs', ...args], { encoding: 'utf8' });
+
+test('webgrpo reward grades one pair and a JSONL batch', () => {
+  const one = run(['reward', '--completion', 'so the answer is \\boxed{\\frac{14}{3}}', '--answer', '4\\frac{2}{3}', '--reward', 'math,format', '--json']);
+  assert.equal(one.status, 0, one.stderr);
+  assert.deepEqual(JSON.parse(one.stdout.trim().split('\n').pop()!), { reward: 1, rewards: { math: 1, format: 0 } });
+  const dir = mkdtempSync(join(tmpdir(), 'webgrpo-reward-'));
+  const pairs = join(dir, 'pairs.jsonl');
+  writeFileSync(pairs, [{ completion: '#### 1,000', answer: '1000' }, { completion: '\\boxed{7}', answer: '8' }].map((x) => JSON.stringify(x)).join('\n'));
+  const batch = run(['reward', '--input', pairs]);
+  assert.equal(batch.status, 0, batch.stderr);
+  assert.deepEqual(batch.stdout.trim().split('\n').map((l) => JSON.parse(l).reward), [1, 0]);
+  writeFileSync(pairs, '{"completion": "x"}\n');
+  const bad = run(['reward', '--input', pairs]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /line 1 needs string fields "completion" and "answer"/);
+});
+
+test('webgrpo eval prints pass@k and writes per-problem counts', () => {
+  const root = mkdtempSync(join(tmpdir(), 'webgrpo-eval-'));
+  const modelDir = join(root, 'model');
+  mkdirSync(modelDir);
+  const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
+  Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
+  writeRandomModel(modelDir, { architecture: 'llama', dtype: 'F32', tied: true, hiddenSize: 32, numLayers: 1, numHeads: 4, numKvHeads: 2,
+    intermediateSize: 48, vocabSize: ARITHMETIC_ALPHABET.length + 3, eosTokenId: ARITHMETIC_ALPHABET.length + 2, seed: 4 });
+  writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
+  writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+  const counts = join(root, 'counts.jsonl');
+  const res = run(['eval', '--model', modelDir, '--dataset', 'arithmetic:1', '--problems', '3', '--samples', '4', '--k', '1,4', '--max-new-tokens', '6', '--out', counts, '--json']);
+  assert.equal(res.status, 0, res.stderr);
+  const result = JSON.parse(res.stdout.trim().split('\n').pop()!);
+  assert.deepEqual(Object.keys(result.model), ['pass@1', 'pass@4']);
+  const rows = readFileSync(counts, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.equal(rows.length, 3);
+  for (const r of rows) assert.ok(Number.isInteger(r.correct_model) && r.correct_model >= 0 && r.correct_model <= 4);
+  // pass@1 is the mean fraction correct.
+  const mean = rows.reduce((a, r) => a + r.correct_model / 4, 0) / 3;
+  assert.ok(Math.abs(result.model['pass@1'] - mean) < 1e-12);
+  const bad = run(['eval', '--model', modelDir, '--dataset', 'arithmetic:1', '--samples', '2', '--k', '4']);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /--k values must be integers in 1..2/);
+});
