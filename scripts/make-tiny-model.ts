@@ -2,7 +2,8 @@
 // with webgrpo's own engine (full-parameter SFT on WebGPU), seeded, then measures held-out
 // pass@1 / pass@8 at the default sampling temperature and writes them into its README.
 //
-// Flags: --steps N, --level 1|2|3, --out DIR, --eval-problems N (defaults give the shipped model).
+// Flags: --steps N (at most), --level 1|2|3, --target-pass1 P (stop once validation pass@1 ≥ P; 1 = never),
+// --out DIR, --eval-problems N (defaults give the shipped model).
 
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,6 +28,7 @@ const { values: flags } = parseArgs({
     level: { type: 'string', default: '2' },
     out: { type: 'string', default: 'public/models/tiny-arith' },
     'eval-problems': { type: 'string', default: '100' },
+    'target-pass1': { type: 'string', default: '0.35' },
   },
 });
 const STEPS = Number(flags.steps);
@@ -57,6 +59,11 @@ const examples: SftExample[] = Array.from({ length: STEPS * BATCH }, () => {
 });
 const evalRandom = seededRandom(SEED + 1);
 const evalProblems = Array.from({ length: EVAL_PROBLEMS }, () => arithmeticProblem(LEVEL, evalRandom));
+// Training stops once pass@1 on a separate validation set reaches TARGET_PASS1: the model is meant
+// to be only partly trained, so that RL has room to improve it.
+const TARGET_PASS1 = Number(flags['target-pass1']);
+const validationRandom = seededRandom(SEED + 2);
+const validation = Array.from({ length: 32 }, () => arithmeticProblem(LEVEL, validationRandom));
 
 const work = mkdtempSync(join(tmpdir(), 'tiny-arith-'));
 const config = writeRandomModel(work, {
@@ -67,6 +74,7 @@ const gpu = await acquireGpu();
 const { weights } = await loadModel(openSource(work), gpu, { weightDtype: 'f32' });
 const model = new LanguageModel(gpu, config, weights);
 const gradients = ModelGradients.create(model);
+let stepsRun = 0;
 log(`training ${STEPS} steps × ${BATCH} problems, ${gradients.params.reduce((a, p) => a + p.value.size, 0)} parameters, on ${gpu.adapter.description || gpu.adapter.architecture}`);
 
 await trainSft(
@@ -77,12 +85,20 @@ await trainSft(
     maxGradNorm: 1, lrSchedulerType: 'cosine', warmupRatio: 0.05, perDeviceTrainBatchSize: BATCH,
     gradientAccumulationSteps: 1, maxSteps: STEPS, seed: SEED, gradientCheckpointing: false,
   },
-  (m) => {
+  async (m) => {
+    stepsRun = m.step;
     if (m.step % 20 === 0 || m.step === STEPS) log(`step ${m.step}/${STEPS} loss ${m.loss.toFixed(4)} grad_norm ${m.grad_norm.toFixed(3)} lr ${m.learning_rate.toExponential(2)} (${m.step_time.toFixed(2)} s/step)`);
+    if (m.step % 25 !== 0 || TARGET_PASS1 >= 1) return true;
+    const v = await evaluatePassAtK(model, tokenizer, validation, {
+      samples: 4, ks: [1], temperature: TEMPERATURE, maxNewTokens: 64, seed: SEED + m.step, grade: (c, p) => boxedAnswerReward(c, p.answer),
+    });
+    log(`step ${m.step}: validation pass@1 ${(100 * v.passAtK[1]).toFixed(1)}%`);
+    return v.passAtK[1] < TARGET_PASS1;
   },
   { gradients },
 );
 const trainSeconds = (performance.now() - started) / 1000;
+log(`stopped after ${stepsRun} steps`);
 
 // Held-out pass@k at the default sampling temperature, n = 8 samples per problem.
 const SAMPLES = 8;
@@ -108,7 +124,7 @@ writeFileSync(
 The built-in model of webgrpo: a ${(gradients.params.reduce((a, p) => a + p.value.size, 0) / 1000).toFixed(0)}k-parameter Llama-architecture decoder
 (${ARCH.numLayers} layers, hidden ${ARCH.hiddenSize}, ${ARCH.numHeads} heads / ${ARCH.numKvHeads} KV heads, SwiGLU ${ARCH.intermediateSize}, tied embeddings,
 character-level tokenizer of ${tokenizer.vocabSize} tokens), trained from scratch by webgrpo's own WebGPU engine
-(full-parameter SFT, AdamW, ${STEPS} steps × ${BATCH} problems) with \`npm run make:tiny-model\` (seed ${SEED}).
+(full-parameter SFT, AdamW, ${stepsRun} steps × ${BATCH} problems${stepsRun < STEPS ? `, stopped once pass@1 on a validation set reached ${(100 * TARGET_PASS1).toFixed(0)}%` : ''}) with \`npm run make:tiny-model\` (seed ${SEED}).
 
 ## Task and format
 Two-digit arithmetic (level ${LEVEL} of \`src/data/arithmetic.ts\`: sums, differences, and products with a

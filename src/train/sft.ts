@@ -125,7 +125,8 @@ export async function trainSft(
   model: LanguageModel,
   examples: SftExample[],
   cfg: SftConfig,
-  onStep: (m: SftStepMetrics) => void | Promise<void>,
+  /** Called after every step; returning false stops training early. */
+  onStep: (m: SftStepMetrics) => void | boolean | Promise<void | boolean>,
   opts: { gradients?: ModelGradients } = {},
 ): Promise<void> {
   const { adapter } = model;
@@ -170,6 +171,7 @@ export async function trainSft(
     optimizer.step({ lr, clipCoef });
     const gradNorm = await readScalar(norm);
     norm.release(), clipCoef?.release();
-    await onStep({ step: step + 1, loss, grad_norm: gradNorm, learning_rate: lr, num_tokens: totalTokens, step_time: (performance.now() - start) / 1000 });
+    const go = await onStep({ step: step + 1, loss, grad_norm: gradNorm, learning_rate: lr, num_tokens: totalTokens, step_time: (performance.now() - start) / 1000 });
+    if (go === false) break;
   }
 }
