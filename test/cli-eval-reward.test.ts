@@ -53,3 +53,16 @@ test('webgrpo eval prints pass@k and writes per-problem counts', () => {
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--k values must be integers in 1..2/);
 });
+
+test('webgrpo export-trl writes the run as a TRL script', () => {
+  const runDir = mkdtempSync(join(tmpdir(), 'webgrpo-export-'));
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify({ model: 'hf:Qwen/Qwen2.5-0.5B-Instruct', dataset: 'hf:openai/gsm8k:main:train', num_generations: 8, loss_type: 'dr_grpo', lora: { r: 16, alpha: 32, dropout: 0, useRslora: false, targetModules: ['q_proj', 'v_proj'] } }));
+  const res = run(['export-trl', runDir]);
+  assert.equal(res.status, 0, res.stderr);
+  const script = readFileSync(join(runDir, 'train_trl.py'), 'utf8');
+  assert.match(script, /loss_type="dr_grpo"/);
+  assert.match(script, /MODEL = "Qwen\/Qwen2\.5-0\.5B-Instruct"/);
+  const missing = run(['export-trl', join(runDir, 'nope')]);
+  assert.equal(missing.status, 2);
+  assert.match(missing.stderr, /config\.json not found/);
+});

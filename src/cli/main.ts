@@ -18,6 +18,7 @@ import { saveWeights } from '../model/save.ts';
 import { GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
 import { evaluatePassAtK } from '../rl/evaluate.ts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
+import { trlScript } from '../rl/export-trl.ts';
 import { BUILTIN_REWARDS, combineRewards, type RewardFn } from '../rl/rewards/index.ts';
 import { pathToFileURL } from 'node:url';
 import { loadDataset, oneShotDataset, type GroupFilter, type Problem } from '../data/dataset.ts';
@@ -52,6 +53,7 @@ Commands:
             [--optimizer adamw|sgd] [--max-grad-norm 1] [--init-adapter DIR] [LoRA flags of sft]
             [--eval-problems 64] [--eval-samples 8] [--seed S]
             With no options: the quick demo on the built-in tiny model (held-out pass@k before/after).
+  export-trl RUN [--out train_trl.py]   (the run as a TRL GRPOConfig + PEFT LoraConfig script)
   eval      --model M [--adapter DIR] --dataset SPEC [--samples 8] [--k 1,2,4,8] [--temperature 1]
             [--max-new-tokens 256] [--problems N] [--reward math] [--compare-base] [--out counts.jsonl]
   reward    --completion "…" --answer "…" [--reward math,format,…] [--json]  |  --input pairs.jsonl
@@ -167,6 +169,7 @@ const commands = {
     reward: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
+  'export-trl': { out: { type: 'string' }, help: { type: 'boolean', short: 'h', default: false } },
   merge: { ...common, out: { type: 'string' }, dtype: { type: 'string' }, overwrite: { type: 'boolean', default: false } },
   sft: {
     ...common,
@@ -771,6 +774,18 @@ function snakeCase(cfg: object): Record<string, unknown> {
   return Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
 }
 
+/** webgrpo export-trl RUN [--out file.py]: the run as a TRL GRPOConfig + PEFT LoraConfig script. */
+async function exportTrl(values: Values, argv: string[]): Promise<void> {
+  const positional = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--out');
+  if (positional.length !== 1) throw new UsageError('export-trl takes one run folder: webgrpo export-trl RUN [--out train_trl.py]');
+  const file = join(positional[0], 'config.json');
+  if (!existsSync(file)) throw new UsageError(`${file} not found: is ${positional[0]} a webgrpo train run?`);
+  const script = trlScript(JSON.parse(readFileSync(file, 'utf8')));
+  const out = typeof values.out === 'string' ? values.out : join(positional[0], 'train_trl.py');
+  writeFileSync(out, script);
+  process.stdout.write(`wrote ${out}\n`);
+}
+
 async function merge(values: Values): Promise<void> {
   const src = source(values);
   if (typeof values.adapter !== 'string') throw new UsageError('merge needs --adapter DIR.');
@@ -787,6 +802,7 @@ async function merge(values: Values): Promise<void> {
 
 const handlers: Record<keyof typeof commands, (values: Values, argv: string[]) => Promise<void>> = {
   train,
+  'export-trl': exportTrl,
   eval: evalCommand,
   reward: rewardCommand,
   merge,
@@ -809,7 +825,7 @@ export async function main(argv: string[]): Promise<void> {
       const name = command as keyof typeof commands;
       let values: Values;
       try {
-        values = parseArgs({ args: rest, options: commands[name], strict: true, allowPositionals: false }).values as Values;
+        values = parseArgs({ args: rest, options: commands[name], strict: true, allowPositionals: name === 'export-trl' }).values as Values;
       } catch (e) {
         throw new UsageError(`${(e as Error).message}\n\n${USAGE}`);
       }
