@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { acquireGpu } from '../src/gpu/device.ts';
-import { arithmeticProblem, ARITHMETIC_ALPHABET, seededRandom, TINY_ARITH_CHAT_TEMPLATE, type ArithmeticLevel } from '../src/data/arithmetic.ts';
+import { arithmeticProblem, ARITHMETIC_ALPHABET, seededRandom, TINY_ARITH_CHAT_TEMPLATE, TINY_ARITH_LEVEL, type ArithmeticLevel } from '../src/data/arithmetic.ts';
 import { ModelGradients } from '../src/model/backward.ts';
 import { LanguageModel } from '../src/model/forward.ts';
 import { writeRandomModel } from '../src/model/random.ts';
@@ -25,7 +25,7 @@ import { trainSft, type SftExample } from '../src/train/sft.ts';
 const { values: flags } = parseArgs({
   options: {
     steps: { type: 'string', default: '400' },
-    level: { type: 'string', default: '2' },
+    level: { type: 'string', default: String(TINY_ARITH_LEVEL) },
     out: { type: 'string', default: 'public/models/tiny-arith' },
     'eval-problems': { type: 'string', default: '100' },
     'target-pass1': { type: 'string', default: '0.35' },

@@ -23,6 +23,7 @@ import { BUILTIN_REWARDS, combineRewards, type RewardFn } from '../rl/rewards/in
 import { pathToFileURL } from 'node:url';
 import { loadDataset, oneShotDataset, type GroupFilter, type Problem } from '../data/dataset.ts';
 import { parseJsonl } from '../data/jsonl.ts';
+import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import { trainingMemory, type TrainingShape } from '../train/memory.ts';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -40,7 +41,7 @@ Commands:
             [--top-p P] [--top-k K] [--min-p M] [--seed S] [--n N] [--json]
   info      --model <dir|hf:repo> [--batch-size 8] [--seq-len 384] [--lora-r 16] [--full]
             [--no-gradient-checkpointing] [--json]   (memory a training step needs)
-  train     [--model public/models/tiny-arith] [--dataset arithmetic:3|countdown|file|hf:repo:config:split]
+  train     [--model public/models/tiny-arith] [--dataset arithmetic:2|countdown|file|hf:repo:config:split]
             [--one-shot-problem "…" --one-shot-answer "…"] [--eval-dataset SPEC] [--out RUN]
             [--reward math,format,countdown,cosine,overlong] [--reward-module f.mjs]
             [--filter-accuracy 0.2,0.8] [--dynamic-sampling] [--skip-bad-rows]
@@ -510,7 +511,7 @@ async function train(values: Values, argv: string[]): Promise<void> {
   const oneShot = values['one-shot-problem'];
   if ((oneShot === undefined) !== (values['one-shot-answer'] === undefined)) throw new UsageError('--one-shot-problem and --one-shot-answer go together.');
   if (oneShot !== undefined && values.dataset !== undefined) throw new UsageError('Give --dataset or the one-shot problem, not both.');
-  const datasetSpec = typeof values.dataset === 'string' ? values.dataset : 'arithmetic:3';
+  const datasetSpec = typeof values.dataset === 'string' ? values.dataset : `arithmetic:${TINY_ARITH_LEVEL}`;
   const positiveInt = (x: number) => Number.isInteger(x) && x >= 1;
   const prob = (x: number) => x >= 0 && x <= 1;
   if (values.lr !== undefined && values['learning-rate'] !== undefined) throw new UsageError('Give --learning-rate or its alias --lr, not both.');

@@ -12,6 +12,9 @@ export interface ArithmeticProblem {
 
 export type ArithmeticLevel = 1 | 2 | 3;
 
+/** The level the built-in tiny model is trained on, and the quick demo's dataset. */
+export const TINY_ARITH_LEVEL: ArithmeticLevel = 2;
+
 /**
  * The tiny model's chat template: a user turn renders as "Q: …\n", the generation prompt as "A: ",
  * an assistant turn as "A: …<|im_end|>".
