@@ -39,6 +39,12 @@ const TEMPERATURE = 1.0;
 const LEVEL = Number(flags.level) as ArithmeticLevel;
 const ARCH = { hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 176 };
 
+const LEVEL_DESCRIPTION: Record<ArithmeticLevel, string> = {
+  1: 'one-digit sums',
+  2: 'two-digit sums, added tens first, then units',
+  3: 'two-digit sums, differences, and products with a one-digit factor',
+};
+
 const started = performance.now();
 const log = (message: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
 
@@ -127,9 +133,8 @@ character-level tokenizer of ${tokenizer.vocabSize} tokens), trained from scratc
 (full-parameter SFT, AdamW, ${stepsRun} steps × ${BATCH} problems${stepsRun < STEPS ? `, stopped once pass@1 on a validation set reached ${(100 * TARGET_PASS1).toFixed(0)}%` : ''}) with \`npm run make:tiny-model\` (seed ${SEED}).
 
 ## Task and format
-Two-digit arithmetic (level ${LEVEL} of \`src/data/arithmetic.ts\`: sums, differences, and products with a
-one-digit factor), answered with a short worked solution and a final \`\\boxed{}\` answer that the
-built-in math reward grades. The chat template renders a user turn as \`Q: …\\n\` and the generation
+Arithmetic at level ${LEVEL} of \`src/data/arithmetic.ts\` (${LEVEL_DESCRIPTION[LEVEL]}), answered with a
+short worked solution and a final \`\\boxed{}\` answer that the built-in math reward grades. The chat template renders a user turn as \`Q: …\\n\` and the generation
 prompt as \`A: \`:
 
 \`\`\`
