@@ -296,10 +296,10 @@ function destroyLayer(l: LoraLayer): void {
   for (const t of [l.A, l.B, l.gradA, l.gradB]) t.buffer.destroy();
 }
 
-function checkShape(fileName: string, entry: TensorEntry, want: number[], what: string): void {
+export function checkShape(fileName: string, entry: TensorEntry, want: number[], what: string): void {
   if (entry.shape.length !== want.length || entry.shape.some((d, i) => d !== want[i])) {
     throw new Error(
-      `${fileName}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}] but this model needs [${want.join(', ')}] (${what}).`,
+      `${fileName}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}] but this model needs [${want.join(', ')}] (${what}; is the adapter for a different base model?).`,
     );
   }
 }
@@ -307,7 +307,7 @@ function checkShape(fileName: string, entry: TensorEntry, want: number[], what: 
 const ATTN = new Set<string>(['q_proj', 'k_proj', 'v_proj', 'o_proj']);
 
 /** Parse one PEFT tensor name into its site, or throw naming what is unsupported. */
-function parseTensorName(
+export function parseTensorName(
   name: string,
   fileName: string,
   targets: readonly TargetModule[],

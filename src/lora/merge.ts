@@ -28,8 +28,8 @@ import {
   type SafetensorsDType,
   type TensorEntry,
 } from '../model/safetensors.ts';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, moduleDims, parsePeftConfig, peftModulePath } from './adapter.ts';
-import { ALL_TARGETS, loraScale, type LoraConfig, type TargetModule } from './lora.ts';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, checkShape, moduleDims, parsePeftConfig, parseTensorName, peftModulePath } from './adapter.ts';
+import { loraScale, type LoraConfig, type TargetModule } from './lora.ts';
 
 export type MergeDType = 'bf16' | 'f16' | 'f32';
 
@@ -95,58 +95,6 @@ export interface CpuPeftAdapter {
 // -------------------------------------------------------------------------------------------------
 // Adapter (CPU)
 
-const ATTN = new Set<string>(['q_proj', 'k_proj', 'v_proj', 'o_proj']);
-
-/** A PEFT tensor name -> its site; the same rules and messages as LoraAdapter.fromPeft. */
-function parseTensorName(
-  name: string,
-  fileName: string,
-  targets: readonly TargetModule[],
-  numLayers: number,
-): { layer: number; module: TargetModule; which: 'A' | 'B' } {
-  const where = `${fileName}: tensor '${name}'`;
-  if (/lora_magnitude_vector/.test(name)) throw new Error(`${where}: DoRA (lora_magnitude_vector) is not supported.`);
-  if (/lora_embedding_[AB]/.test(name)) {
-    throw new Error(`${where}: LoRA on embeddings is not supported (target modules: ${ALL_TARGETS.join(', ')}).`);
-  }
-  const m = /^(?:base_model\.model\.)?(.*)\.lora_([AB])(?:\.default)?\.(weight|bias)$/.exec(name);
-  if (!m) {
-    throw new Error(
-      `${where} is not a LoRA weight (expected base_model.model.model.layers.{i}.{self_attn|mlp}.<module>.lora_{A|B}.weight; modules_to_save copies are not supported).`,
-    );
-  }
-  const [, path, which, kind] = m;
-  if (kind === 'bias') throw new Error(`${where}: LoRA biases (bias != "none" / lora_bias) are not supported.`);
-  const pm = /^model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)$/.exec(path);
-  if (!pm) {
-    const last = path.split('.').pop();
-    throw new Error(`${where}: unknown target module '${last}' (supported: ${ALL_TARGETS.join(', ')}).`);
-  }
-  const layer = Number(pm[1]);
-  const group = pm[2];
-  const module = pm[3];
-  if (!(ALL_TARGETS as string[]).includes(module)) {
-    throw new Error(`${where}: unknown target module '${module}' (supported: ${ALL_TARGETS.join(', ')}).`);
-  }
-  if ((group === 'self_attn') !== ATTN.has(module)) {
-    throw new Error(`${where}: ${module} belongs under ${ATTN.has(module) ? 'self_attn' : 'mlp'}, not ${group}.`);
-  }
-  if (layer >= numLayers) {
-    throw new Error(`${where}: layer index ${layer} is out of range (the model has ${numLayers} layers).`);
-  }
-  if (!targets.includes(module as TargetModule)) {
-    throw new Error(`${where}: module ${module} is not in the adapter's target_modules [${targets.join(', ')}].`);
-  }
-  return { layer, module: module as TargetModule, which: which as 'A' | 'B' };
-}
-
-function checkShape(fileName: string, entry: TensorEntry, want: number[], what: string): void {
-  if (entry.shape.length !== want.length || entry.shape.some((d, i) => d !== want[i])) {
-    throw new Error(
-      `${fileName}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}] but this model needs [${want.join(', ')}] (${what}; is the adapter for a different base model?).`,
-    );
-  }
-}
 
 /**
  * Parse and validate PEFT adapter files on the CPU against a model config: the same checks as
