@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { acquireGpu } from '../src/gpu/device.ts';
-import { arithmeticProblem, seededRandom } from '../src/data/arithmetic.ts';
+import { arithmeticProblem, seededRandom, TINY_ARITH_LEVEL } from '../src/data/arithmetic.ts';
 import { LoraAdapter } from '../src/lora/index.ts';
 import { LanguageModel } from '../src/model/forward.ts';
 import { openSource } from '../src/model/source.ts';
@@ -23,7 +23,7 @@ mkdirSync(WORK, { recursive: true });
 
 const source = openSource(MODEL);
 const tokenizer = await ModelTokenizer.load((f) => source.readJson(f), (f) => source.has(f));
-const heldOut = Array.from({ length: PROBLEMS }, ((r) => () => arithmeticProblem(3, r))(seededRandom(99)));
+const heldOut = Array.from({ length: PROBLEMS }, ((r) => () => arithmeticProblem(TINY_ARITH_LEVEL, r))(seededRandom(99)));
 
 async function accuracy(adapterDir?: string): Promise<number> {
   const gpu = await acquireGpu();
@@ -46,7 +46,7 @@ console.log(`pass@1 before training: ${(100 * before).toFixed(1)}%`);
 // Fresh training problems (a different seed from the held-out set), as SFT rows.
 const random = seededRandom(2024);
 const rows = Array.from({ length: STEPS * BATCH }, () => {
-  const p = arithmeticProblem(3, random);
+  const p = arithmeticProblem(TINY_ARITH_LEVEL, random);
   return JSON.stringify({ prompt: tokenizer.decode(chatPromptIds(tokenizer, p.question)), completion: `${p.solution}<|im_end|>` });
 });
 writeFileSync(join(WORK, 'train.jsonl'), rows.join('\n') + '\n');
