@@ -69,15 +69,25 @@ const fixture = setup();
 for (const v of variants) {
   test(`one SGD step of webgrpo train follows −lr × ∇ of the ${v.lossType} loss (beta ${v.beta}, entropy_coef ${v.entropyCoef})`, async () => {
     const { root, modelDir, adapterDir, rewardModule, config } = fixture;
-    const run = join(root, `run-${v.lossType}-${v.beta}`);
-    const res = spawnSync(process.execPath, ['bin/webgrpo.mjs', 'train', '--model', modelDir, '--init-adapter', adapterDir, '--out', run,
-      '--reward-module', rewardModule, '--optimizer', 'sgd', '--lr', String(lr), '--max-grad-norm', '0', '--steps', '1',
-      '--prompts-per-step', '2', '--num-generations', '3', '--max-completion-length', String(maxLen), '--temperature', String(temperature),
-      '--loss-type', v.lossType, '--beta', String(v.beta), '--entropy-coef', String(v.entropyCoef), '--eval-problems', '0', '--seed', '4',
-      ...(v.mask ? ['--mask-truncated-completions'] : [])], { encoding: 'utf8' });
-    assert.equal(res.status, 0, res.stderr);
-    const rollouts = readFileSync(join(run, 'rollouts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const eos = config.eosTokenIds;
+    const truncated = (x: { completion_ids: number[] }) => !eos.includes(x.completion_ids[x.completion_ids.length - 1]);
+    // With masking, the batch must mix finished and truncated completions for the test to mean
+    // anything: try a few seeds until one does (sampling is seeded, so this is deterministic).
+    let run = '';
+    let rollouts: { prompt_ids: number[]; completion_ids: number[]; advantage: number; reward: number }[] = [];
+    for (const seed of [4, 5, 6, 7, 8, 9]) {
+      run = join(root, `run-${v.lossType}-${v.beta}-${seed}`);
+      const res = spawnSync(process.execPath, ['bin/webgrpo.mjs', 'train', '--model', modelDir, '--init-adapter', adapterDir, '--out', run,
+        '--reward-module', rewardModule, '--optimizer', 'sgd', '--lr', String(lr), '--max-grad-norm', '0', '--steps', '1',
+        '--prompts-per-step', '2', '--num-generations', '3', '--max-completion-length', String(maxLen), '--temperature', String(temperature),
+        '--loss-type', v.lossType, '--beta', String(v.beta), '--entropy-coef', String(v.entropyCoef), '--eval-problems', '0', '--seed', String(seed),
+        ...(v.mask ? ['--mask-truncated-completions'] : [])], { encoding: 'utf8' });
+      assert.equal(res.status, 0, res.stderr);
+      rollouts = readFileSync(join(run, 'rollouts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      if (!v.mask || (rollouts.some(truncated) && !rollouts.every(truncated))) break;
+    }
     assert.equal(rollouts.length, 6);
+    if (v.mask) assert.ok(rollouts.some(truncated) && !rollouts.every(truncated), 'a mix of finished and truncated completions');
     assert.ok(new Set(rollouts.map((x) => x.reward)).size > 1, 'rewards differ, so advantages are not all zero');
 
     const names = [...parseSafetensors(readFileSync(join(adapterDir, 'adapter_model.safetensors')), 'a').tensors.keys()].sort();
@@ -106,13 +116,12 @@ for (const v of variants) {
     // Old log-probs are the policy at θ0 (constants), so ρ varies with θ exactly as autograd sees it.
     const old = completionScores(adapterOf()).map((s) => s.logprobs);
     const ref = completionScores(undefined).map((s) => s.logprobs);
-    const eos = config.eosTokenIds;
     const loss = () => {
       const scores = completionScores(adapterOf());
       return grpoLoss(rollouts.map((x, i) => ({
         logprobs: scores[i].logprobs, oldLogprobs: old[i], refLogprobs: ref[i], entropies: scores[i].entropies,
         mask: new Float64Array(x.completion_ids.length).fill(1), advantage: x.advantage,
-        truncated: !eos.includes(x.completion_ids[x.completion_ids.length - 1]),
+        truncated: truncated(x),
       })), {
         lossType: v.lossType, epsilon: 0.2, epsilonHigh: 0.2, beta: v.beta, entropyCoef: v.entropyCoef, topEntropyQuantile: 1,
         maxCompletionLength: maxLen, maskTruncatedCompletions: v.mask,

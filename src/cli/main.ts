@@ -46,8 +46,8 @@ Commands:
             [--reward math,format,countdown,cosine,overlong] [--reward-module f.mjs]
             [--filter-accuracy 0.2,0.8] [--dynamic-sampling] [--skip-bad-rows]
             [--save-every N] | --resume RUN   (Ctrl-C saves a checkpoint)
-            [--steps 20] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
-            [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 2e-3]
+            [--steps 40] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
+            [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 5e-4]
             [--loss-type grpo|bnpo|dr_grpo|dapo] [--scale-rewards group|batch|none] [--beta 0]
             [--epsilon 0.2] [--epsilon-high] [--entropy-coef 0] [--top-entropy-quantile 1]
             [--mask-truncated-completions] [--num-iterations 1] [--gradient-accumulation-steps 1]
@@ -524,7 +524,7 @@ async function train(values: Values, argv: string[]): Promise<void> {
     topP: numberFlag(values, 'top-p', 1, (x) => x > 0 && x <= 1, 'in (0, 1]'),
     topK: numberFlag(values, 'top-k', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = off)'),
     minP: numberFlag(values, 'min-p', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
-    learningRate: numberFlag(values, 'learning-rate', 2e-3, (x) => x > 0, 'a positive number'),
+    learningRate: numberFlag(values, 'learning-rate', 5e-4, (x) => x > 0, 'a positive number'),
     lrSchedulerType: choice(values, 'lr-scheduler-type', SCHEDULER_TYPES, 'constant'),
     warmupRatio: numberFlag(values, 'warmup-ratio', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
     optimizer: choice(values, 'optimizer', ['adamw', 'sgd'] as const, 'adamw'),
@@ -543,7 +543,7 @@ async function train(values: Values, argv: string[]): Promise<void> {
     maskTruncatedCompletions: values['mask-truncated-completions'] === true,
     numIterations: numberFlag(values, 'num-iterations', 1, positiveInt, 'an integer ≥ 1'),
     gradientAccumulationSteps: numberFlag(values, 'gradient-accumulation-steps', 1, positiveInt, 'an integer ≥ 1'),
-    maxSteps: numberFlag(values, 'steps', 20, positiveInt, 'an integer ≥ 1'),
+    maxSteps: numberFlag(values, 'steps', 40, positiveInt, 'an integer ≥ 1'),
     seed: numberFlag(values, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
   };
   cfg.epsilonHigh = numberFlag(values, 'epsilon-high', cfg.epsilon, (x) => x >= 0, 'a number ≥ 0');
