@@ -52,7 +52,7 @@ Commands:
             [--epsilon 0.2] [--epsilon-high] [--entropy-coef 0] [--top-entropy-quantile 1]
             [--mask-truncated-completions] [--num-iterations 1] [--gradient-accumulation-steps 1]
             [--optimizer adamw|sgd] [--max-grad-norm 1] [--init-adapter DIR] [LoRA flags of sft]
-            [--eval-problems 64] [--eval-samples 8] [--seed S]
+            [--eval-problems 64] [--eval-samples 8] [--eval-every N] [--seed S]
             With no options: the quick demo on the built-in tiny model (held-out pass@k before/after).
   export-trl RUN [--out train_trl.py]   (the run as a TRL GRPOConfig + PEFT LoraConfig script)
   eval      --model M [--adapter DIR] --dataset SPEC [--samples 8] [--k 1,2,4,8] [--temperature 1]
@@ -139,6 +139,7 @@ const commands = {
     'gradient-accumulation-steps': { type: 'string' },
     'eval-samples': { type: 'string' },
     'eval-dataset': { type: 'string' },
+    'eval-every': { type: 'string' },
     'one-shot-problem': { type: 'string' },
     'one-shot-answer': { type: 'string' },
     'filter-accuracy': { type: 'string' },
@@ -614,6 +615,8 @@ async function train(values: Values, argv: string[]): Promise<void> {
       }, rewardFns),
     );
     const saveEvery = numberFlag(values, 'save-every', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = only on Ctrl-C)');
+    const evalEvery = numberFlag(values, 'eval-every', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = only before and after)');
+    if (evalEvery > 0 && evalProblems === 0) throw new UsageError('--eval-every needs held-out problems (--eval-problems > 0).');
     const checkpoint = async () =>
       saveCheckpoint(out, {
         step: trainer.step,
@@ -654,6 +657,11 @@ async function train(values: Values, argv: string[]): Promise<void> {
       const elapsed = (performance.now() - start) / 1000;
       log(`${progressBar(trainer.step, cfg.maxSteps)} step ${trainer.step}/${cfg.maxSteps} reward ${metrics.reward.toFixed(3)} entropy ${(metrics.entropy ?? 0).toFixed(3)} ` +
         `len ${metrics['completions/mean_length'].toFixed(1)} ETA ${((elapsed / done) * (cfg.maxSteps - trainer.step)).toFixed(0)} s`);
+      if (evalEvery > 0 && trainer.step % evalEvery === 0 && trainer.step < cfg.maxSteps) {
+        const during = await evaluate();
+        appendFileSync(join(out, 'metrics.jsonl'), `${JSON.stringify({ step: trainer.step, ...Object.fromEntries(Object.entries(during).map(([k, v]) => [`eval/pass@${k}`, v])) })}\n`);
+        log(`held-out at step ${trainer.step}: ${fmt(during)}`);
+      }
       if ((saveEvery > 0 && trainer.step % saveEvery === 0) || interrupted) {
         const dir = await checkpoint();
         if (interrupted) {
