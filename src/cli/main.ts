@@ -16,12 +16,12 @@ import { mergeAdapter } from '../lora/merge.ts';
 import { ModelGradients } from '../model/backward.ts';
 import { saveWeights } from '../model/save.ts';
 import { GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
-import { evaluatePassAtK } from '../rl/evaluate.ts';
+import { evaluatePassAtK, type PromptFormat } from '../rl/evaluate.ts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
 import { trlScript } from '../rl/export-trl.ts';
 import { BUILTIN_REWARDS, combineRewards, type RewardFn } from '../rl/rewards/index.ts';
 import { pathToFileURL } from 'node:url';
-import { loadDataset, oneShotDataset, type GroupFilter, type Problem } from '../data/dataset.ts';
+import { loadDataset, oneShotDataset, UcbCurriculum, type GroupFilter, type Problem } from '../data/dataset.ts';
 import { parseJsonl } from '../data/jsonl.ts';
 import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import { trainingMemory, type TrainingShape } from '../train/memory.ts';
@@ -45,6 +45,7 @@ Commands:
             [--one-shot-problem "…" --one-shot-answer "…"] [--eval-dataset SPEC] [--out RUN]
             [--reward math,format,countdown,cosine,overlong] [--reward-module f.mjs]
             [--filter-accuracy 0.2,0.8] [--dynamic-sampling] [--skip-bad-rows]
+            [--system-prompt "…"] [--plain-prompt]   (several --dataset specs, comma-separated, are mixed by the DUMP UCB curriculum)
             [--save-every N] | --resume RUN   (Ctrl-C saves a checkpoint)
             [--steps 40] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
             [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 5e-4]
@@ -140,6 +141,8 @@ const commands = {
     'eval-samples': { type: 'string' },
     'eval-dataset': { type: 'string' },
     'eval-every': { type: 'string' },
+    'system-prompt': { type: 'string' },
+    'plain-prompt': { type: 'boolean', default: false },
     'one-shot-problem': { type: 'string' },
     'one-shot-answer': { type: 'string' },
     'filter-accuracy': { type: 'string' },
@@ -562,15 +565,24 @@ async function train(values: Values, argv: string[]): Promise<void> {
     cacheDir: values['cache-dir'] as string | undefined,
     onBadRows: values['skip-bad-rows'] ? ('skip' as const) : ('error' as const),
   };
-  const dataset = typeof oneShot === 'string'
-    ? oneShotDataset(oneShot, values['one-shot-answer'] as string)
-    : await loadDataset(datasetSpec, { ...datasetOpts, seed: cfg.seed });
+  // Several comma-separated datasets are mixed by the DUMP UCB curriculum over their mean |advantage|.
+  const specs = typeof oneShot === 'string' ? [] : datasetSpec.split(',').map((d) => d.trim());
+  const sources = typeof oneShot === 'string'
+    ? [oneShotDataset(oneShot, values['one-shot-answer'] as string)]
+    : await Promise.all(specs.map((spec, i) => loadDataset(spec, { ...datasetOpts, seed: cfg.seed + i })));
+  const curriculum = sources.length > 1 ? new UcbCurriculum(specs, cfg.seed) : null;
+  const dataset = sources[0];
+  const origin = new WeakMap<object, number>(); // problem → index of the dataset it came from
   // Held-out problems: --eval-dataset, else fresh problems from the same generator under another seed.
-  const evalSpec = typeof values['eval-dataset'] === 'string' ? values['eval-dataset'] : dataset.size === null ? datasetSpec : null;
+  const evalSpec = typeof values['eval-dataset'] === 'string' ? values['eval-dataset'] : sources.length === 1 && dataset.size === null ? datasetSpec : null;
   if (evalProblems > 0 && evalSpec === null) throw new UsageError('A file or one-shot dataset has no held-out split: give --eval-dataset, or --eval-problems 0.');
   const heldOutSource = evalProblems > 0 && evalSpec ? await loadDataset(evalSpec, { ...datasetOpts, seed: 1_000_000 + cfg.seed }) : null;
   const heldOut = heldOutSource ? (heldOutSource.problems?.slice(0, evalProblems) ?? Array.from({ length: evalProblems }, () => heldOutSource.next())) : [];
   const filter = parseAccuracyFilter(values['filter-accuracy'], values['dynamic-sampling'] === true);
+  const promptFormat: PromptFormat = {
+    systemPrompt: typeof values['system-prompt'] === 'string' ? values['system-prompt'] : undefined,
+    plain: values['plain-prompt'] === true,
+  };
   const tokenizer = await loadTokenizer(src);
   mkdirSync(out, { recursive: true });
 
@@ -589,7 +601,7 @@ async function train(values: Values, argv: string[]): Promise<void> {
     const evaluate = async () => {
       const ks = [1, 2, 4, 8, 16, 32].filter((k) => k <= evalSamples);
       const r = await evaluatePassAtK(model, tokenizer, heldOut, {
-        samples: evalSamples, ks, temperature: cfg.temperature, maxNewTokens: cfg.maxCompletionLength, seed: 77, grade: async (c, p) => ((await accuracyFn(c, { ...(p as Problem).row, answer: p.answer })) === 1 ? 1 : 0),
+        samples: evalSamples, ks, temperature: cfg.temperature, maxNewTokens: cfg.maxCompletionLength, seed: 77, promptFormat, grade: async (c, p) => ((await accuracyFn(c, { ...(p as Problem).row, answer: p.answer })) === 1 ? 1 : 0),
       });
       return r.passAtK;
     };
@@ -608,11 +620,17 @@ async function train(values: Values, argv: string[]): Promise<void> {
     const trainer = new GrpoTrainer(
       model,
       tokenizer,
-      { ...cfg, groupFilter: filter },
-      () => dataset.next(),
+      { ...cfg, groupFilter: filter, promptFormat },
+      () => {
+        const source = curriculum ? curriculum.pick() : 0;
+        const problem = sources[source].next();
+        origin.set(problem, source);
+        return problem;
+      },
       async (completion, prompt) => combineRewards(completion, {
         ...(prompt as Problem).row, answer: prompt.answer, max_completion_length: cfg.maxCompletionLength, completion_length: tokenizer.encode(completion).length,
       }, rewardFns),
+      curriculum ? (prompt, meanAbs) => curriculum.update(origin.get(prompt)!, meanAbs) : undefined,
     );
     const saveEvery = numberFlag(values, 'save-every', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = only on Ctrl-C)');
     const evalEvery = numberFlag(values, 'eval-every', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = only before and after)');

@@ -2,7 +2,7 @@
 
 import type { LanguageModel } from '../model/forward.ts';
 import { generate } from '../model/generate.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ChatMessage, ModelTokenizer } from '../tokenizer/index.ts';
 import { passAtK } from './passk.ts';
 
 export interface EvalProblem {
@@ -20,6 +20,7 @@ export interface EvalOptions<P extends EvalProblem = EvalProblem> {
   grade: (completion: string, problem: P) => number | Promise<number>;
   /** Problems generated together (each with `samples` sequences). */
   problemsPerBatch?: number;
+  promptFormat?: PromptFormat;
 }
 
 export interface EvalResult {
@@ -29,9 +30,19 @@ export interface EvalResult {
   correct: number[];
 }
 
-/** The prompt ids of a question rendered with the model's chat template (user turn + generation prompt). */
-export function chatPromptIds(tokenizer: ModelTokenizer, question: string): number[] {
-  return tokenizer.encode(tokenizer.applyChatTemplate([{ role: 'user', content: question }], { addGenerationPrompt: true }), { addSpecialTokens: false });
+/** How a question becomes a prompt: the model's chat template (optionally with a system turn), or plain text. */
+export interface PromptFormat {
+  systemPrompt?: string;
+  /** Use the question text as it is, without the chat template. */
+  plain?: boolean;
+}
+
+/** The prompt ids of a question: by default the model's chat template (user turn + generation prompt). */
+export function chatPromptIds(tokenizer: ModelTokenizer, question: string, format: PromptFormat = {}): number[] {
+  if (format.plain) return tokenizer.encode(format.systemPrompt ? `${format.systemPrompt}\n${question}` : question);
+  const messages: ChatMessage[] = format.systemPrompt ? [{ role: 'system', content: format.systemPrompt }] : [];
+  messages.push({ role: 'user', content: question });
+  return tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
 }
 
 export async function evaluatePassAtK<P extends EvalProblem>(model: LanguageModel, tokenizer: ModelTokenizer, problems: readonly P[], opts: EvalOptions<P>): Promise<EvalResult> {
@@ -40,7 +51,7 @@ export async function evaluatePassAtK<P extends EvalProblem>(model: LanguageMode
   const correct: number[] = [];
   for (let start = 0; start < problems.length; start += perBatch) {
     const chunk = problems.slice(start, start + perBatch);
-    const completions = await generate(model, chunk.map((p) => chatPromptIds(tokenizer, p.question)), {
+    const completions = await generate(model, chunk.map((p) => chatPromptIds(tokenizer, p.question, opts.promptFormat)), {
       maxNewTokens: opts.maxNewTokens,
       temperature: opts.temperature,
       seed: opts.seed + start,

@@ -11,7 +11,7 @@ import { AdamW, clipGradNorm, readScalar, Sgd, type AdamWState, type SgdState } 
 import { learningRate, type SchedulerType } from '../train/schedule.ts';
 import type { ModelTokenizer } from '../tokenizer/index.ts';
 import { computeAdvantages, type ScaleRewards } from './advantages.ts';
-import { chatPromptIds } from './evaluate.ts';
+import { chatPromptIds, type PromptFormat } from './evaluate.ts';
 import { grpoLoss, type CompletionTokens, type LossType } from './loss.ts';
 
 /** TRL GRPOConfig names (camelCase here, kebab-case on the CLI, snake_case in config.json). */
@@ -46,6 +46,7 @@ export interface GrpoConfig {
   seed: number;
   /** Online difficulty filtering / DAPO dynamic sampling: groups that fail are replaced by new prompts. */
   groupFilter?: GroupFilter;
+  promptFormat?: PromptFormat;
 }
 
 /** Sampling rounds per step when filtering groups before the batch is filled with what was dropped. */
@@ -117,6 +118,8 @@ export class GrpoTrainer {
     readonly cfg: GrpoConfig,
     readonly nextPrompt: () => Prompt,
     readonly reward: (completion: string, prompt: Prompt) => Promise<RewardResult>,
+    /** Called with each trained group's prompt and mean |advantage| (e.g. to update a curriculum). */
+    readonly onGroup?: (prompt: Prompt, meanAbsAdvantage: number) => void,
   ) {
     if (!model.adapter) throw new Error('GRPO trains a LoRA adapter: attach one to the model first.');
     if (cfg.numGenerations < 2) throw new Error(`num_generations must be at least 2 (got ${cfg.numGenerations}): GRPO compares completions within a group.`);
@@ -148,7 +151,7 @@ export class GrpoTrainer {
   /** Generate and grade num_generations completions for each prompt. */
   private async rollout(prompts: Prompt[], round: number): Promise<Group[]> {
     const { model, tokenizer, cfg } = this;
-    const promptIds = prompts.map((p) => chatPromptIds(tokenizer, p.question));
+    const promptIds = prompts.map((p) => chatPromptIds(tokenizer, p.question, cfg.promptFormat));
     const completions = await generate(model, promptIds, {
       maxNewTokens: cfg.maxCompletionLength,
       temperature: cfg.temperature,
@@ -207,6 +210,10 @@ export class GrpoTrainer {
     const texts = groups.flatMap((g) => g.texts);
     const rewards = groups.flatMap((g) => g.rewards);
     const adv = computeAdvantages(rewards.map((r) => r.total), cfg.numGenerations, cfg.scaleRewards);
+    prompts.forEach((p, g) => {
+      const group = adv.advantages.slice(g * cfg.numGenerations, (g + 1) * cfg.numGenerations);
+      this.onGroup?.(p, group.reduce((a, x) => a + Math.abs(x), 0) / group.length);
+    });
     const samples: Sample[] = completions.map((c, i) => ({
       ids: [...promptIds[c.prompt], ...c.ids],
       promptLength: promptIds[c.prompt].length,
