@@ -78,6 +78,16 @@ const common = {
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
 
+/** LoRA options shared by sft and train. */
+const loraOptions = {
+  'init-adapter': { type: 'string' },
+  'lora-r': { type: 'string' },
+  'lora-alpha': { type: 'string' },
+  'lora-dropout': { type: 'string' },
+  'target-modules': { type: 'string' },
+  'use-rslora': { type: 'boolean', default: false },
+} as const;
+
 const commands = {
   score: { ...common, ids: { type: 'string' }, text: { type: 'string' }, temperature: { type: 'string' } },
   tokenize: { ...common, text: { type: 'string' }, chat: { type: 'boolean', default: false } },
@@ -107,12 +117,7 @@ const commands = {
     out: { type: 'string' },
     reward: { type: 'string' },
     'reward-module': { type: 'string' },
-    'init-adapter': { type: 'string' },
-    'lora-r': { type: 'string' },
-    'lora-alpha': { type: 'string' },
-    'lora-dropout': { type: 'string' },
-    'target-modules': { type: 'string' },
-    'use-rslora': { type: 'boolean', default: false },
+    ...loraOptions,
     steps: { type: 'string' },
     'prompts-per-step': { type: 'string' },
     'num-generations': { type: 'string' },
@@ -181,12 +186,7 @@ const commands = {
     data: { type: 'string' },
     out: { type: 'string' },
     chat: { type: 'boolean', default: false },
-    'init-adapter': { type: 'string' },
-    'lora-r': { type: 'string' },
-    'lora-alpha': { type: 'string' },
-    'lora-dropout': { type: 'string' },
-    'target-modules': { type: 'string' },
-    'use-rslora': { type: 'boolean', default: false },
+    ...loraOptions,
     full: { type: 'boolean', default: false },
     optimizer: { type: 'string' },
     lr: { type: 'string' },
