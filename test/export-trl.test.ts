@@ -12,7 +12,7 @@ const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'do
 /** What `webgrpo train` writes with no flags (src/cli/main.ts). */
 const DEFAULT_RUN = {
   model: 'public/models/tiny-arith',
-  dataset: 'arithmetic:3',
+  dataset: 'arithmetic:2',
   reward_funcs: ['math'],
   reward_module: null,
   filter_accuracy: null,
@@ -24,7 +24,7 @@ const DEFAULT_RUN = {
   top_p: 1,
   top_k: 0,
   min_p: 0,
-  learning_rate: 0.002,
+  learning_rate: 0.0005,
   lr_scheduler_type: 'constant',
   warmup_ratio: 0,
   optimizer: 'adamw',
@@ -43,7 +43,7 @@ const DEFAULT_RUN = {
   mask_truncated_completions: false,
   num_iterations: 1,
   gradient_accumulation_steps: 1,
-  max_steps: 20,
+  max_steps: 40,
   seed: 0,
   lora: { r: 16, alpha: 32, dropout: 0, useRslora: false, targetModules: ALL },
 };
@@ -58,7 +58,7 @@ const DEFAULT_GRPO_ARGS: Record<string, string> = {
   top_p: '1.0',
   top_k: '0',
   min_p: 'None',
-  learning_rate: '0.002',
+  learning_rate: '0.0005',
   lr_scheduler_type: '"constant"',
   warmup_ratio: '0.0',
   optim: '"adamw_torch"',
@@ -75,7 +75,7 @@ const DEFAULT_GRPO_ARGS: Record<string, string> = {
   mask_truncated_completions: 'False',
   top_entropy_quantile: '1.0',
   num_iterations: '1',
-  max_steps: '20',
+  max_steps: '40',
   seed: '0',
   logging_steps: '1',
 };
@@ -151,7 +151,7 @@ test('defaults: GRPOConfig and LoraConfig arguments, model path, arithmetic gene
   assert.match(script, /^MODEL = "public\/models\/tiny-arith"$/m);
   assert.match(script, /local model folder/);
   assert.match(script, /^REWARD_FUNCS = \[math_reward\]$/m);
-  assert.match(script, /problems = \[arithmetic_problem\(3, rng\) for _ in range\(1000\)\]/);
+  assert.match(script, /problems = \[arithmetic_problem\(2, rng\) for _ in range\(1000\)\]/);
   assert.match(script, /exact random stream differs/);
   assert.match(script, /entropy_coef=0\.0 \(off\)/);
   assert.match(script, /filter_accuracy: off/);

@@ -15,7 +15,7 @@ import { SCHEDULER_TYPES } from '../train/schedule.ts';
 import { mergeAdapter } from '../lora/merge.ts';
 import { ModelGradients } from '../model/backward.ts';
 import { saveWeights } from '../model/save.ts';
-import { GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
+import { GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
 import { evaluatePassAtK, type PromptFormat } from '../rl/evaluate.ts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
 import { trlScript } from '../rl/export-trl.ts';
@@ -521,34 +521,34 @@ async function train(values: Values, argv: string[]): Promise<void> {
   if (values.lr !== undefined && values['learning-rate'] !== undefined) throw new UsageError('Give --learning-rate or its alias --lr, not both.');
   if (values.lr !== undefined) values['learning-rate'] = values.lr;
   const cfg: GrpoConfig = {
-    numGenerations: numberFlag(values, 'num-generations', 8, (x) => Number.isInteger(x) && x >= 2, 'an integer ≥ 2'),
-    promptsPerStep: numberFlag(values, 'prompts-per-step', 8, positiveInt, 'an integer ≥ 1'),
-    maxCompletionLength: numberFlag(values, 'max-completion-length', 64, positiveInt, 'an integer ≥ 1'),
-    temperature: numberFlag(values, 'temperature', 1, (x) => x > 0, 'a positive number'),
-    topP: numberFlag(values, 'top-p', 1, (x) => x > 0 && x <= 1, 'in (0, 1]'),
-    topK: numberFlag(values, 'top-k', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = off)'),
-    minP: numberFlag(values, 'min-p', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
-    learningRate: numberFlag(values, 'learning-rate', 5e-4, (x) => x > 0, 'a positive number'),
-    lrSchedulerType: choice(values, 'lr-scheduler-type', SCHEDULER_TYPES, 'constant'),
-    warmupRatio: numberFlag(values, 'warmup-ratio', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
-    optimizer: choice(values, 'optimizer', ['adamw', 'sgd'] as const, 'adamw'),
-    adamBeta1: 0.9,
-    adamBeta2: 0.99,
-    adamEpsilon: 1e-8,
-    weightDecay: numberFlag(values, 'weight-decay', 0, (x) => x >= 0, 'a number ≥ 0'),
-    maxGradNorm: numberFlag(values, 'max-grad-norm', 1, (x) => x >= 0, 'a number ≥ 0 (0 = off)'),
-    lossType: choice(values, 'loss-type', ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const, 'dapo'),
-    scaleRewards: choice(values, 'scale-rewards', ['group', 'batch', 'none'] as const, 'group'),
-    beta: numberFlag(values, 'beta', 0, (x) => x >= 0, 'a number ≥ 0'),
-    epsilon: numberFlag(values, 'epsilon', 0.2, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    numGenerations: numberFlag(values, 'num-generations', GRPO_DEFAULTS.numGenerations, (x) => Number.isInteger(x) && x >= 2, 'an integer ≥ 2'),
+    promptsPerStep: numberFlag(values, 'prompts-per-step', GRPO_DEFAULTS.promptsPerStep, positiveInt, 'an integer ≥ 1'),
+    maxCompletionLength: numberFlag(values, 'max-completion-length', GRPO_DEFAULTS.maxCompletionLength, positiveInt, 'an integer ≥ 1'),
+    temperature: numberFlag(values, 'temperature', GRPO_DEFAULTS.temperature, (x) => x > 0, 'a positive number'),
+    topP: numberFlag(values, 'top-p', GRPO_DEFAULTS.topP, (x) => x > 0 && x <= 1, 'in (0, 1]'),
+    topK: numberFlag(values, 'top-k', GRPO_DEFAULTS.topK, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = off)'),
+    minP: numberFlag(values, 'min-p', GRPO_DEFAULTS.minP, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    learningRate: numberFlag(values, 'learning-rate', GRPO_DEFAULTS.learningRate, (x) => x > 0, 'a positive number'),
+    lrSchedulerType: choice(values, 'lr-scheduler-type', SCHEDULER_TYPES, GRPO_DEFAULTS.lrSchedulerType),
+    warmupRatio: numberFlag(values, 'warmup-ratio', GRPO_DEFAULTS.warmupRatio, (x) => x >= 0 && x < 1, 'in [0, 1)'),
+    optimizer: choice(values, 'optimizer', ['adamw', 'sgd'] as const, GRPO_DEFAULTS.optimizer),
+    adamBeta1: GRPO_DEFAULTS.adamBeta1,
+    adamBeta2: GRPO_DEFAULTS.adamBeta2,
+    adamEpsilon: GRPO_DEFAULTS.adamEpsilon,
+    weightDecay: numberFlag(values, 'weight-decay', GRPO_DEFAULTS.weightDecay, (x) => x >= 0, 'a number ≥ 0'),
+    maxGradNorm: numberFlag(values, 'max-grad-norm', GRPO_DEFAULTS.maxGradNorm, (x) => x >= 0, 'a number ≥ 0 (0 = off)'),
+    lossType: choice(values, 'loss-type', ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const, GRPO_DEFAULTS.lossType),
+    scaleRewards: choice(values, 'scale-rewards', ['group', 'batch', 'none'] as const, GRPO_DEFAULTS.scaleRewards),
+    beta: numberFlag(values, 'beta', GRPO_DEFAULTS.beta, (x) => x >= 0, 'a number ≥ 0'),
+    epsilon: numberFlag(values, 'epsilon', GRPO_DEFAULTS.epsilon, (x) => x >= 0 && x < 1, 'in [0, 1)'),
     epsilonHigh: 0,
-    entropyCoef: numberFlag(values, 'entropy-coef', 0, (x) => x >= 0, 'a number ≥ 0'),
-    topEntropyQuantile: numberFlag(values, 'top-entropy-quantile', 1, prob, 'in [0, 1]'),
+    entropyCoef: numberFlag(values, 'entropy-coef', GRPO_DEFAULTS.entropyCoef, (x) => x >= 0, 'a number ≥ 0'),
+    topEntropyQuantile: numberFlag(values, 'top-entropy-quantile', GRPO_DEFAULTS.topEntropyQuantile, prob, 'in [0, 1]'),
     maskTruncatedCompletions: values['mask-truncated-completions'] === true,
-    numIterations: numberFlag(values, 'num-iterations', 1, positiveInt, 'an integer ≥ 1'),
-    gradientAccumulationSteps: numberFlag(values, 'gradient-accumulation-steps', 1, positiveInt, 'an integer ≥ 1'),
-    maxSteps: numberFlag(values, 'steps', 40, positiveInt, 'an integer ≥ 1'),
-    seed: numberFlag(values, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
+    numIterations: numberFlag(values, 'num-iterations', GRPO_DEFAULTS.numIterations, positiveInt, 'an integer ≥ 1'),
+    gradientAccumulationSteps: numberFlag(values, 'gradient-accumulation-steps', GRPO_DEFAULTS.gradientAccumulationSteps, positiveInt, 'an integer ≥ 1'),
+    maxSteps: numberFlag(values, 'steps', GRPO_DEFAULTS.maxSteps, positiveInt, 'an integer ≥ 1'),
+    seed: numberFlag(values, 'seed', GRPO_DEFAULTS.seed, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
   };
   cfg.epsilonHigh = numberFlag(values, 'epsilon-high', cfg.epsilon, (x) => x >= 0, 'a number ≥ 0');
   // A user reward module replaces the default reward unless --reward also names built-ins.

@@ -17,42 +17,18 @@
 //   can be imported and tested without a GPU stack.
 
 import { parseDatasetSpec, type DatasetSpec } from '../data/dataset.ts';
+import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
+import { ALL_TARGETS } from '../lora/lora.ts';
+import { GRPO_DEFAULTS } from './grpo.ts';
 import { parseHubSpec } from '../model/source.ts';
 
-/** The CLI defaults of `webgrpo train`, for keys a config.json may lack. */
-const DEFAULTS: Record<string, unknown> = {
-  num_generations: 8,
-  prompts_per_step: 8,
-  max_completion_length: 64,
-  temperature: 1,
-  top_p: 1,
-  top_k: 0,
-  min_p: 0,
-  learning_rate: 2e-3,
-  lr_scheduler_type: 'constant',
-  warmup_ratio: 0,
-  optimizer: 'adamw',
-  adam_beta1: 0.9,
-  adam_beta2: 0.99,
-  adam_epsilon: 1e-8,
-  weight_decay: 0,
-  max_grad_norm: 1,
-  loss_type: 'dapo',
-  scale_rewards: 'group',
-  beta: 0,
-  epsilon: 0.2,
-  entropy_coef: 0,
-  top_entropy_quantile: 1,
-  mask_truncated_completions: false,
-  num_iterations: 1,
-  gradient_accumulation_steps: 1,
-  max_steps: 20,
-  seed: 0,
-};
+/** The CLI defaults of `webgrpo train` (snake_case), for keys a config.json may lack. */
+const DEFAULTS: Record<string, unknown> = Object.fromEntries(
+  Object.entries(GRPO_DEFAULTS).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]),
+);
 
 const DEFAULT_MODEL = 'public/models/tiny-arith';
-const DEFAULT_DATASET = 'arithmetic:3';
-const ALL_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+const DEFAULT_DATASET = `arithmetic:${TINY_ARITH_LEVEL}`;
 
 // -------------------------------------------------------------------------------------------------
 // Python literals

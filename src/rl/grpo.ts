@@ -49,6 +49,38 @@ export interface GrpoConfig {
   promptFormat?: PromptFormat;
 }
 
+/** The defaults of `webgrpo train`: the quick demo on the built-in tiny model. */
+export const GRPO_DEFAULTS: GrpoConfig = {
+  numGenerations: 8,
+  promptsPerStep: 8,
+  maxCompletionLength: 64,
+  temperature: 1,
+  topP: 1,
+  topK: 0,
+  minP: 0,
+  learningRate: 5e-4,
+  lrSchedulerType: 'constant',
+  warmupRatio: 0,
+  optimizer: 'adamw',
+  adamBeta1: 0.9,
+  adamBeta2: 0.99,
+  adamEpsilon: 1e-8,
+  weightDecay: 0,
+  maxGradNorm: 1,
+  lossType: 'dapo',
+  scaleRewards: 'group',
+  beta: 0,
+  epsilon: 0.2,
+  epsilonHigh: 0.2,
+  entropyCoef: 0,
+  topEntropyQuantile: 1,
+  maskTruncatedCompletions: false,
+  numIterations: 1,
+  gradientAccumulationSteps: 1,
+  maxSteps: 40,
+  seed: 0,
+};
+
 /** Sampling rounds per step when filtering groups before the batch is filled with what was dropped. */
 const MAX_FILTER_ROUNDS = 4;
 
