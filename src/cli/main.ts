@@ -47,8 +47,8 @@ Commands:
             [--filter-accuracy 0.2,0.8] [--dynamic-sampling] [--skip-bad-rows]
             [--system-prompt "…"] [--plain-prompt]   (several --dataset specs, comma-separated, are mixed by the DUMP UCB curriculum)
             [--save-every N] | --resume RUN   (Ctrl-C saves a checkpoint)
-            [--steps 40] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
-            [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 5e-4]
+            [--steps 70] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
+            [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 1e-3]
             [--loss-type grpo|bnpo|dr_grpo|dapo] [--scale-rewards group|batch|none] [--beta 0]
             [--epsilon 0.2] [--epsilon-high] [--entropy-coef 0] [--top-entropy-quantile 1]
             [--mask-truncated-completions] [--num-iterations 1] [--gradient-accumulation-steps 1]

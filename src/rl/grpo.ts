@@ -58,7 +58,7 @@ export const GRPO_DEFAULTS: GrpoConfig = {
   topP: 1,
   topK: 0,
   minP: 0,
-  learningRate: 5e-4,
+  learningRate: 1e-3,
   lrSchedulerType: 'constant',
   warmupRatio: 0,
   optimizer: 'adamw',
@@ -77,7 +77,7 @@ export const GRPO_DEFAULTS: GrpoConfig = {
   maskTruncatedCompletions: false,
   numIterations: 1,
   gradientAccumulationSteps: 1,
-  maxSteps: 40,
+  maxSteps: 70,
   seed: 0,
 };
 
