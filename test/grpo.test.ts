@@ -13,13 +13,14 @@ import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
 import { openSource } from '../src/model/source.ts';
 import { loadCpuWeights } from '../src/model/weights.ts';
 import { writeRandomModel } from '../src/model/random.ts';
-import { parseSafetensors, toFloat32, writeSafetensors } from '../src/model/safetensors.ts';
+import { parseSafetensors, toFloat32 } from '../src/model/safetensors.ts';
 import { grpoLoss, type LossType } from '../src/rl/loss.ts';
 import { charTokenizerFiles } from '../src/tokenizer/index.ts';
-import { randomArray, rng } from './helpers/gpu.ts';
+import { rng } from './helpers/gpu.ts';
+import { peftKey, writePeftAdapter } from './helpers/peft.ts';
 
 const r = 2, alpha = 4, lr = 0.05, temperature = 0.9, maxLen = 10;
-const modules = { q_proj: 'self_attn', v_proj: 'self_attn' } as const;
+const modules = ['q_proj', 'v_proj'] as const;
 
 function setup() {
   const root = mkdtempSync(join(tmpdir(), 'webgrpo-grpo-'));
@@ -34,22 +35,7 @@ function setup() {
   writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
   const adapterDir = join(root, 'adapter');
-  mkdirSync(adapterDir);
-  const dims = { q_proj: [32, 32], v_proj: [32, 16] } as const;
-  const tensors: Parameters<typeof writeSafetensors>[0] = [];
-  let seed = 3;
-  for (let layer = 0; layer < config.numLayers; layer++) {
-    for (const [module, group] of Object.entries(modules)) {
-      const [inDim, outDim] = dims[module as keyof typeof dims];
-      const key = `base_model.model.model.layers.${layer}.${group}.${module}`;
-      tensors.push({ name: `${key}.lora_A.weight`, dtype: 'F32', shape: [r, inDim], data: randomArray(r * inDim, seed++, 0.3) });
-      tensors.push({ name: `${key}.lora_B.weight`, dtype: 'F32', shape: [outDim, r], data: randomArray(outDim * r, seed++, 0.3) });
-    }
-  }
-  writeFileSync(join(adapterDir, 'adapter_model.safetensors'), writeSafetensors(tensors));
-  writeFileSync(join(adapterDir, 'adapter_config.json'), JSON.stringify({
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', r, lora_alpha: alpha, lora_dropout: 0, target_modules: Object.keys(modules), bias: 'none', use_rslora: false,
-  }));
+  writePeftAdapter(adapterDir, { layers: config.numLayers, dims: { q_proj: [32, 32], v_proj: [32, 16] }, r, alpha, seed: 3 });
   // A reward with spread on this random model's text: the number of spaces in the completion.
   const rewardModule = join(root, 'ones.mjs');
   writeFileSync(rewardModule, "export default (completion) => [...completion].filter((c) => c === ' ').length;\n");
@@ -99,8 +85,8 @@ for (const v of variants) {
     const adapterOf = (): CpuAdapter => {
       const sites: CpuAdapter = new Map();
       for (let layer = 0; layer < config.numLayers; layer++) {
-        for (const [module, group] of Object.entries(modules)) {
-          const key = `base_model.model.model.layers.${layer}.${group}.${module}`;
+        for (const module of modules) {
+          const key = peftKey(layer, module);
           sites.set(`${layer}.${module}`, { A: values[names.indexOf(`${key}.lora_A.weight`)], B: values[names.indexOf(`${key}.lora_B.weight`)], r, scale: alpha / r });
         }
       }

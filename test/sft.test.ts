@@ -12,12 +12,12 @@ import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
 import { openSource } from '../src/model/source.ts';
 import { loadCpuWeights } from '../src/model/weights.ts';
 import { writeRandomModel } from '../src/model/random.ts';
-import { parseSafetensors, toFloat32, writeSafetensors } from '../src/model/safetensors.ts';
+import { parseSafetensors, toFloat32 } from '../src/model/safetensors.ts';
 import { charTokenizerFiles, ModelTokenizer } from '../src/tokenizer/index.ts';
-import { randomArray } from './helpers/gpu.ts';
+import { peftKey, writePeftAdapter } from './helpers/peft.ts';
 
 const alphabet = '0123456789+=? abcdefghijklmnopqrstuvwxyz\n';
-const modules = { q_proj: 'self_attn', v_proj: 'self_attn', down_proj: 'mlp' } as const;
+const modules = ['q_proj', 'v_proj', 'down_proj'] as const;
 const r = 2, alpha = 4, lr = 0.05;
 
 function webgrpo(args: string[]) {
@@ -40,25 +40,9 @@ function makeModel(root: string) {
 test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradient', async () => {
   const root = mkdtempSync(join(tmpdir(), 'webgrpo-sft-'));
   const { modelDir, config, tokenizer } = makeModel(root);
-  const dims = { q_proj: [32, 32], v_proj: [32, 16], down_proj: [48, 32] } as const;
   // An initial adapter with non-zero B, written in PEFT format by hand.
   const adapterDir = join(root, 'init-adapter');
-  mkdirSync(adapterDir);
-  const tensors: Parameters<typeof writeSafetensors>[0] = [];
-  let seed = 1;
-  for (let layer = 0; layer < config.numLayers; layer++) {
-    for (const [module, group] of Object.entries(modules)) {
-      const [inDim, outDim] = dims[module as keyof typeof dims];
-      const key = `base_model.model.model.layers.${layer}.${group}.${module}`;
-      tensors.push({ name: `${key}.lora_A.weight`, dtype: 'F32', shape: [r, inDim], data: randomArray(r * inDim, seed++, 0.3) });
-      tensors.push({ name: `${key}.lora_B.weight`, dtype: 'F32', shape: [outDim, r], data: randomArray(outDim * r, seed++, 0.3) });
-    }
-  }
-  writeFileSync(join(adapterDir, 'adapter_model.safetensors'), writeSafetensors(tensors));
-  writeFileSync(join(adapterDir, 'adapter_config.json'), JSON.stringify({
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', r, lora_alpha: alpha, lora_dropout: 0, target_modules: Object.keys(modules),
-    bias: 'none', fan_in_fan_out: false, use_rslora: false, use_dora: false, modules_to_save: null,
-  }));
+  writePeftAdapter(adapterDir, { layers: config.numLayers, dims: { q_proj: [32, 32], v_proj: [32, 16], down_proj: [48, 32] }, r, alpha, seed: 1 });
   const rows = [
     { prompt: 'what is 12+7? ', completion: '19' },
     { prompt: 'what is 3+4? ', completion: 'it is 7' },
@@ -93,8 +77,8 @@ test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradien
   const loss = (): number => {
     const adapter: CpuAdapter = new Map();
     for (let layer = 0; layer < config.numLayers; layer++) {
-      for (const [module, group] of Object.entries(modules)) {
-        const key = `base_model.model.model.layers.${layer}.${group}.${module}`;
+      for (const module of modules) {
+        const key = peftKey(layer, module);
         adapter.set(`${layer}.${module}`, { A: values[names.indexOf(`${key}.lora_A.weight`)], B: values[names.indexOf(`${key}.lora_B.weight`)], r, scale: alpha / r });
       }
     }
