@@ -113,6 +113,8 @@ export interface Rollout {
   rewards: Record<string, number | null>;
   reward: number;
   advantage: number;
+  /** Entropy (nats) of the policy at each completion token, from the step's training pass. */
+  completion_entropies: number[];
 }
 
 export type StepMetrics = Record<string, number>;
@@ -278,6 +280,7 @@ export class GrpoTrainer {
     const sums: Record<string, number> = {};
     const add = (k: string, v: number) => (sums[k] = (sums[k] ?? 0) + v);
     let gradNorm = 0, lr = 0, loss = 0;
+    const tokenEntropies: number[][] = [];
     for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
       adapter.zeroGrads();
       loss = 0;
@@ -297,7 +300,10 @@ export class GrpoTrainer {
           }));
           const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: samples.length });
           loss += result.loss;
-          if (iteration === 0) for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
+          if (iteration === 0) {
+            for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
+            for (const e of ent) tokenEntropies.push(Array.from(e, (x) => Math.round(x * 1e4) / 1e4));
+          }
           const gLogprob = new Float32Array(data.batch * data.tokens);
           const gEntropy = new Float32Array(data.batch * data.tokens);
           batch.forEach((s, b) => {
@@ -351,6 +357,7 @@ export class GrpoTrainer {
       rewards: rewards[i].perFunction,
       reward: rewards[i].total,
       advantage: adv.advantages[i],
+      completion_entropies: tokenEntropies[i],
     }));
     this.step++;
     return { metrics, rollouts };

@@ -1,0 +1,124 @@
+// Run settings: the defaults (the CLI's quick demo), the named recipes (REFERENCE §5), and the
+// models the page offers. Pure data and functions, shared by the page and its tests.
+
+import { GRPO_DEFAULTS } from '../rl/grpo.ts';
+import { ALL_TARGETS } from '../lora/lora.ts';
+import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
+import type { ModelConfig } from '../model/types.ts';
+import { trainingMemory } from '../train/memory.ts';
+import type { RunSettings } from './protocol.ts';
+
+const { groupFilter: _filter, promptFormat: _format, ...grpoDefaults } = GRPO_DEFAULTS;
+
+/** The settings of `webgrpo train` without flags: the quick demo on the built-in tiny model. */
+export function defaultSettings(): RunSettings {
+  return {
+    model: { kind: 'builtin' },
+    data: { kind: 'builtin', spec: `arithmetic:${TINY_ARITH_LEVEL}` },
+    grpo: { ...grpoDefaults },
+    lora: { r: 16, alpha: 32, dropout: 0, useRslora: false, targetModules: [...ALL_TARGETS] },
+    rewards: ['math'],
+    filterAccuracy: null,
+    dynamicSampling: false,
+    systemPrompt: '',
+    plainPrompt: false,
+    evalProblems: 64,
+    evalSamples: 8,
+    evalEvery: 10,
+    saveEvery: 1,
+  };
+}
+
+export interface Preset {
+  id: string;
+  label: string;
+  /** One line for learners: what the recipe is and where it comes from. */
+  about: string;
+  apply: (s: RunSettings) => RunSettings;
+}
+
+/** Learning rates that suit LoRA on the sub-1B Hub models (the tiny model takes the quick demo's). */
+const HUB_LORA_LR = 1e-5;
+
+function forModel(s: RunSettings, tinyLr: number, hubLr: number): number {
+  return s.model.kind === 'builtin' ? tinyLr : hubLr;
+}
+
+export const PRESETS: Preset[] = [
+  {
+    id: 'quick',
+    label: 'Quick demo',
+    about: 'The built-in tiny model learns two-digit sums: the defaults of `webgrpo train`, a few minutes on a laptop.',
+    apply: () => defaultSettings(),
+  },
+  {
+    id: 'one-shot',
+    label: '1-shot RLVR',
+    about: 'Wang et al. 2025: one problem repeated to fill every batch, T=0.6, entropy bonus 0.001, β=0.001.',
+    apply: (s) => ({
+      ...s,
+      data: s.data.kind === 'one-shot' ? s.data : { kind: 'one-shot', question: ONE_SHOT_EXAMPLE.question, answer: ONE_SHOT_EXAMPLE.answer },
+      grpo: { ...s.grpo, numGenerations: 8, temperature: 0.6, entropyCoef: 0.001, beta: 0.001, lossType: 'grpo', learningRate: forModel(s, 1e-3, HUB_LORA_LR) },
+      evalEvery: 10,
+    }),
+  },
+  {
+    id: 'tina',
+    label: 'Tina (LoRA)',
+    about: 'Tina 2025: a rank-32 LoRA (α=128) on all seven projections makes RL on a small budget work.',
+    apply: (s) => ({
+      ...s,
+      lora: { ...s.lora, r: 32, alpha: 128, targetModules: [...ALL_TARGETS] },
+      grpo: { ...s.grpo, learningRate: forModel(s, 5e-4, 5e-6) },
+    }),
+  },
+  {
+    id: 'dr-grpo',
+    label: 'Dr. GRPO',
+    about: 'Liu et al. 2025: no per-group std scaling and a constant normaliser, removing GRPO’s length and difficulty biases.',
+    apply: (s) => ({ ...s, grpo: { ...s.grpo, lossType: 'dr_grpo', scaleRewards: 'none' } }),
+  },
+  {
+    id: 'dapo',
+    label: 'DAPO',
+    about: 'Yu et al. 2025: clip-higher (ε_high 0.28), token-level loss, truncated completions masked, groups with equal rewards resampled.',
+    apply: (s) => ({
+      ...s,
+      grpo: { ...s.grpo, lossType: 'dapo', epsilonHigh: 0.28, maskTruncatedCompletions: true, beta: 0 },
+      dynamicSampling: true,
+    }),
+  },
+];
+
+/** The one-shot editor's pre-filled worked example (a level-2 sum the tiny model can learn). */
+export const ONE_SHOT_EXAMPLE = { question: 'What is 47 + 38?', answer: '85' };
+
+/** Hub models the page lists, with the figures needed to estimate memory before downloading. */
+export interface HubModel {
+  repo: string;
+  label: string;
+  /** Download size of the safetensors (bf16). */
+  bytes: number;
+  config: Pick<ModelConfig, 'architecture' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'vocabSize' | 'tieWordEmbeddings' | 'attentionBias' | 'qkNorm'>;
+}
+
+export const HUB_MODELS: HubModel[] = [
+  { repo: 'Qwen/Qwen2.5-0.5B-Instruct', label: 'Qwen2.5-0.5B-Instruct', bytes: 988_097_824, config: { architecture: 'qwen2', hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64, vocabSize: 151936, tieWordEmbeddings: true, attentionBias: true, qkNorm: false } },
+  { repo: 'Qwen/Qwen3-0.6B', label: 'Qwen3-0.6B', bytes: 1_503_300_328, config: { architecture: 'qwen3', hiddenSize: 1024, intermediateSize: 3072, numLayers: 28, numHeads: 16, numKvHeads: 8, headDim: 128, vocabSize: 151936, tieWordEmbeddings: true, attentionBias: false, qkNorm: true } },
+  { repo: 'HuggingFaceTB/SmolLM2-135M-Instruct', label: 'SmolLM2-135M-Instruct', bytes: 269_060_552, config: { architecture: 'llama', hiddenSize: 576, intermediateSize: 1536, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, vocabSize: 49152, tieWordEmbeddings: true, attentionBias: false, qkNorm: false } },
+  { repo: 'HuggingFaceTB/SmolLM2-360M-Instruct', label: 'SmolLM2-360M-Instruct', bytes: 723_674_912, config: { architecture: 'llama', hiddenSize: 960, intermediateSize: 2560, numLayers: 32, numHeads: 15, numKvHeads: 5, headDim: 64, vocabSize: 49152, tieWordEmbeddings: true, attentionBias: false, qkNorm: false } },
+];
+
+/** GPU memory a training step of these settings needs on a Hub model (bf16 weights, checkpointing on). */
+export function hubModelMemory(model: HubModel, s: RunSettings, promptTokens = 128): number {
+  const config = { ...model.config, modelType: model.config.architecture, ropeTheta: 0, rmsNormEps: 0, maxPositionEmbeddings: 0, bosTokenId: null, eosTokenIds: [] };
+  const batch = (s.grpo.promptsPerStep * s.grpo.numGenerations) / s.grpo.gradientAccumulationSteps;
+  return trainingMemory(config, {
+    batch,
+    tokens: promptTokens + s.grpo.maxCompletionLength,
+    loraRank: s.lora.r,
+    full: false,
+    checkpoint: true,
+    weightBytes: 2,
+  }).total;
+}

@@ -1,0 +1,146 @@
+// The page's state (zustand). Worker messages go through one pure reducer, `applyMessage`, so what
+// the page shows for any sequence of messages can be unit-tested without a browser.
+
+import { createStore } from 'zustand/vanilla';
+import { useStore } from 'zustand';
+import type { StepMetrics } from '../rl/grpo.ts';
+import type { CompletionView, DataChoice, DeviceInfo, FromWorker, PassAtK, RunPhase, RunSettings, ToWorker } from './protocol.ts';
+import { defaultSettings } from './recipe.ts';
+
+export interface RunView {
+  id: string;
+  settings: RunSettings;
+  phase: RunPhase;
+  message: string | null;
+  /** Every step's metrics, in step order (a resumed run starts from the checkpoint's history). */
+  metrics: StepMetrics[];
+  /** The newest step's completions. */
+  completions: CompletionView[];
+  basePassAtK: PassAtK | null;
+  /** pass@k of the adapter, by step. */
+  passAtK: { step: number; passAtK: PassAtK }[];
+  download: { file: string; loaded: number; total: number | null } | null;
+  lastCheckpoint: number | null;
+}
+
+export interface AppData {
+  device: DeviceInfo | null;
+  /** Why WebGPU is unavailable, when it is. */
+  noWebGpu: string | null;
+  settings: RunSettings;
+  preset: string;
+  preview: { rows: { question: string; answer: string }[]; size: number | null; prompt: string } | null;
+  run: RunView | null;
+  error: string | null;
+}
+
+export function initialData(): AppData {
+  return { device: null, noWebGpu: null, settings: defaultSettings(), preset: 'quick', preview: null, run: null, error: null };
+}
+
+export function newRun(id: string, settings: RunSettings, history: Partial<RunView> = {}): RunView {
+  return {
+    id, settings, phase: 'loading', message: null, metrics: [], completions: [], basePassAtK: null, passAtK: [],
+    download: null, lastCheckpoint: null, ...history,
+  };
+}
+
+/** The state after one worker message. Messages about another run than the shown one are ignored. */
+export function applyMessage(state: AppData, msg: FromWorker): AppData {
+  switch (msg.type) {
+    case 'device':
+      return { ...state, device: msg.info, noWebGpu: null };
+    case 'no-webgpu':
+      return { ...state, noWebGpu: msg.message };
+    case 'preview':
+      return { ...state, preview: { rows: msg.rows, size: msg.size, prompt: msg.prompt } };
+    case 'error':
+      if (msg.runId && state.run?.id === msg.runId) {
+        return { ...state, error: msg.message, run: { ...state.run, phase: 'error', message: msg.message } };
+      }
+      return { ...state, error: msg.message };
+  }
+  const run = state.run;
+  if (!run || run.id !== msg.runId) return state;
+  switch (msg.type) {
+    case 'progress':
+      return { ...state, run: { ...run, download: { file: msg.file, loaded: msg.loaded, total: msg.total } } };
+    case 'phase':
+      return { ...state, run: { ...run, phase: msg.phase, message: msg.message ?? null, download: msg.phase === 'loading' ? run.download : null } };
+    case 'step': {
+      // A step the run already has (re-sent after a resume) replaces the old one.
+      const metrics = [...run.metrics.filter((m) => m.step < msg.metrics.step), msg.metrics];
+      return { ...state, run: { ...run, metrics, completions: msg.completions } };
+    }
+    case 'passk':
+      if (msg.which === 'base') return { ...state, run: { ...run, basePassAtK: msg.passAtK } };
+      return { ...state, run: { ...run, passAtK: [...run.passAtK.filter((p) => p.step !== msg.step), { step: msg.step, passAtK: msg.passAtK }].sort((a, b) => a.step - b.step) } };
+    case 'checkpoint':
+      return { ...state, run: { ...run, lastCheckpoint: msg.step } };
+  }
+}
+
+/** Progress of the shown run: steps done, of how many, seconds per step and the estimated time left. */
+export function runProgress(run: RunView): { step: number; maxSteps: number; secondsPerStep: number | null; etaSeconds: number | null; tokensPerSecond: number | null } {
+  const maxSteps = run.settings.grpo.maxSteps;
+  const last = run.metrics.at(-1);
+  const step = last?.step ?? 0;
+  const recent = run.metrics.slice(-5);
+  const secondsPerStep = recent.length ? recent.reduce((a, m) => a + (m.step_time ?? 0), 0) / recent.length : null;
+  let tokensPerSecond: number | null = null;
+  if (recent.length >= 2) {
+    const tokens = recent.at(-1)!.num_tokens - recent[0].num_tokens;
+    const seconds = recent.slice(1).reduce((a, m) => a + (m.step_time ?? 0), 0);
+    tokensPerSecond = seconds > 0 ? tokens / seconds : null;
+  }
+  return { step, maxSteps, secondsPerStep, etaSeconds: secondsPerStep === null ? null : secondsPerStep * (maxSteps - step), tokensPerSecond };
+}
+
+/** The metrics of a run as CSV: one row per step, one column per metric name seen in any step. */
+export function metricsCsv(metrics: StepMetrics[]): string {
+  const columns = ['step', ...new Set(metrics.flatMap((m) => Object.keys(m)).filter((k) => k !== 'step'))];
+  const cell = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : String(v));
+  return [columns.join(','), ...metrics.map((m) => columns.map((c) => cell(m[c])).join(','))].join('\n') + '\n';
+}
+
+export interface AppActions {
+  apply: (msg: FromWorker) => void;
+  setSettings: (update: (s: RunSettings) => RunSettings) => void;
+  setPreset: (id: string, settings: RunSettings) => void;
+  setData: (data: DataChoice) => void;
+  /** Show a run (new, or restored from storage) before the worker reports on it. */
+  showRun: (run: RunView | null) => void;
+  clearError: () => void;
+}
+
+export type AppState = AppData & AppActions;
+
+export function createAppStore(initial: AppData = initialData()) {
+  return createStore<AppState>()((set) => ({
+    ...initial,
+    apply: (msg) => set((s) => applyMessage(s, msg)),
+    setSettings: (update) => set((s) => ({ settings: update(s.settings) })),
+    setPreset: (preset, settings) => set({ preset, settings }),
+    setData: (data) => set((s) => ({ settings: { ...s.settings, data }, preview: null })),
+    showRun: (run) => set({ run }),
+    clearError: () => set({ error: null }),
+  }));
+}
+
+export type AppStore = ReturnType<typeof createAppStore>;
+
+/** The page's store and its worker. */
+export const appStore = createAppStore();
+
+export function useApp<T>(select: (s: AppState) => T): T {
+  return useStore(appStore, select);
+}
+
+/** Post a message to the training worker (set by main.tsx once the worker exists). */
+export let sendToWorker: (msg: ToWorker) => void = () => {
+  throw new Error('The training worker has not started yet.');
+};
+
+export function connectWorker(send: (msg: ToWorker) => void): void {
+  sendToWorker = send;
+}
