@@ -17,7 +17,7 @@ import { ModelGradients } from '../model/backward.ts';
 import { saveWeights } from '../model/save.ts';
 import { GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
 import { evaluatePassAtK, type PromptFormat } from '../rl/evaluate.ts';
-import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from '../rl/checkpoint.ts';
+import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint-dir.ts';
 import { trlScript } from '../rl/export-trl.ts';
 import { BUILTIN_REWARDS, combineRewards, type RewardFn } from '../rl/rewards/index.ts';
 import { pathToFileURL } from 'node:url';
@@ -638,7 +638,7 @@ async function train(values: Values, argv: string[]): Promise<void> {
     const checkpoint = async () =>
       saveCheckpoint(out, {
         step: trainer.step,
-        writeAdapter: (dir) => adapter.save(dir),
+        adapter: await adapter.toPeft(),
         optimizer: await trainer.optimizerState(),
         trainer: { step: trainer.step, tokensSeen: trainer.tokensSeen, dataCursor: dataset.cursor() },
       });

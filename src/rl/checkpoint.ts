@@ -1,10 +1,10 @@
 // GRPO checkpoints: adapter (PEFT), optimizer state, and the trainer's position (step, token count,
-// data cursor), so that `--resume` continues exactly where an uninterrupted run would be.
+// data cursor), so that `--resume` continues exactly where an uninterrupted run would be. The file
+// layout is the same in a Node run folder (src/cli/checkpoint-dir.ts) and in the web app's OPFS.
 
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseSafetensors, toFloat32, writeSafetensors } from '../model/safetensors.ts';
 import type { AdamWState, SgdState } from '../train/optim.ts';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../lora/adapter.ts';
 
 export interface TrainerState {
   step: number;
@@ -21,39 +21,39 @@ function optimizerTensors(state: OptimizerState): { name: string; dtype: 'F32'; 
   return arrays.flatMap(([kind, list]) => list.map((data, i) => ({ name: `${kind}.${i}`, dtype: 'F32' as const, shape: [data.length], data })));
 }
 
-/** Write RUN/checkpoint-{step}/ atomically (a temporary folder renamed into place). */
-export function saveCheckpoint(
-  runDir: string,
-  parts: { step: number; writeAdapter: (dir: string) => Promise<void>; optimizer: OptimizerState; trainer: TrainerState },
-): Promise<string> {
-  const final = join(runDir, `${CHECKPOINT_PREFIX}${parts.step}`);
-  const tmp = `${final}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  return parts.writeAdapter(join(tmp, 'adapter')).then(() => {
-    const kind = 'm' in parts.optimizer ? 'adamw' : 'sgd';
-    writeFileSync(join(tmp, 'optimizer.safetensors'), writeSafetensors(optimizerTensors(parts.optimizer), { kind, step: String(parts.optimizer.step) }));
-    writeFileSync(join(tmp, 'trainer_state.json'), JSON.stringify(parts.trainer, null, 2));
-    rmSync(final, { recursive: true, force: true });
-    renameSync(tmp, final);
-    return final;
-  });
+/** A checkpoint's files (names relative to its folder), the same in Node folders and browser OPFS. */
+export function checkpointFiles(parts: {
+  adapter: { adapterConfig: unknown; safetensors: Uint8Array };
+  optimizer: OptimizerState;
+  trainer: TrainerState;
+}): Record<string, Uint8Array> {
+  const kind = 'm' in parts.optimizer ? 'adamw' : 'sgd';
+  const text = (value: unknown) => new TextEncoder().encode(JSON.stringify(value, null, 2));
+  return {
+    [`adapter/${ADAPTER_CONFIG_FILE}`]: text(parts.adapter.adapterConfig),
+    [`adapter/${ADAPTER_WEIGHTS_FILE}`]: parts.adapter.safetensors,
+    'optimizer.safetensors': writeSafetensors(optimizerTensors(parts.optimizer), { kind, step: String(parts.optimizer.step) }),
+    'trainer_state.json': text(parts.trainer),
+  };
 }
 
-/** The newest complete checkpoint folder of a run, or null. */
-export function latestCheckpoint(runDir: string): string | null {
-  if (!existsSync(runDir)) return null;
-  const steps = readdirSync(runDir)
+/** The folder name of the checkpoint of `step`. */
+export function checkpointName(step: number): string {
+  return `${CHECKPOINT_PREFIX}${step}`;
+}
+
+/** The newest step among checkpoint folder names (temporary ".tmp" folders excluded), or null. */
+export function newestCheckpointStep(names: string[]): number | null {
+  const steps = names
     .filter((name) => name.startsWith(CHECKPOINT_PREFIX) && !name.endsWith('.tmp'))
     .map((name) => Number(name.slice(CHECKPOINT_PREFIX.length)))
-    .filter((n) => Number.isInteger(n))
-    .sort((a, b) => b - a);
-  return steps.length ? join(runDir, `${CHECKPOINT_PREFIX}${steps[0]}`) : null;
+    .filter((n) => Number.isInteger(n));
+  return steps.length ? Math.max(...steps) : null;
 }
 
-export function loadCheckpoint(dir: string): { optimizer: OptimizerState; trainer: TrainerState } {
-  const file = join(dir, 'optimizer.safetensors');
-  const { tensors, metadata } = parseSafetensors(readFileSync(file), file);
+/** Optimizer and trainer state from a checkpoint's optimizer.safetensors and trainer_state.json. */
+export function parseCheckpoint(optimizerBytes: Uint8Array, trainerJson: string, file = 'optimizer.safetensors'): { optimizer: OptimizerState; trainer: TrainerState } {
+  const { tensors, metadata } = parseSafetensors(optimizerBytes, file);
   const list = (kind: string) => {
     const out: Float32Array[] = [];
     for (let i = 0; tensors.has(`${kind}.${i}`); i++) out.push(toFloat32(tensors.get(`${kind}.${i}`)!));
@@ -62,6 +62,6 @@ export function loadCheckpoint(dir: string): { optimizer: OptimizerState; traine
   const step = Number(metadata.step);
   if (!Number.isInteger(step)) throw new Error(`${file}: missing optimizer step in its metadata.`);
   const optimizer: OptimizerState = metadata.kind === 'adamw' ? { step, m: list('m'), v: list('v') } : { step, momentumBuffer: list('momentum') };
-  const trainer = JSON.parse(readFileSync(join(dir, 'trainer_state.json'), 'utf8')) as TrainerState;
+  const trainer = JSON.parse(trainerJson) as TrainerState;
   return { optimizer, trainer };
 }
