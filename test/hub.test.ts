@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeRandomModel } from '../src/model/random.ts';
-import { openSource, parseHubSpec } from '../src/model/source.ts';
+import { openSource, openUrlFolder, parseHubSpec } from '../src/model/source.ts';
 import { destroyWeights, loadCpuWeights, loadModel, type LoadProgress } from '../src/model/weights.ts';
 import { startHubServer, type HubServer } from './helpers/hub-server.ts';
 import { testGpu } from './helpers/gpu.ts';
@@ -201,4 +201,22 @@ test('revisions are encoded in the URL and the cache; cache:false always fetches
   const [x, y] = await Promise.all([shared.read('model.safetensors'), shared.read('model.safetensors')]);
   assert.equal(x, y);
   assert.equal(hub.requests.filter((r) => r.path.startsWith('/cdn/')).length, 1);
+});
+
+test('openUrlFolder reads a model folder over plain HTTP (the web app built-in model), uncached', async () => {
+  const base = `${hub.endpoint}/test/tiny/resolve/main/`;
+  const files: string[] = [];
+  const folder = openUrlFolder(base.slice(0, -1), { onProgress: (_loaded, _total, file) => files.push(file) });
+  assert.equal(folder.id, base);
+  const { tensors } = await loadCpuWeights(folder);
+  const { tensors: local } = await loadCpuWeights(openSource(tiny));
+  assert.deepEqual([...tensors.keys()].sort(), [...local.keys()].sort());
+  for (const [name, t] of local) assert.deepEqual(tensors.get(name)!.data, t.data, name);
+  assert.ok(files.includes('model.safetensors'));
+  hub.reset();
+  await folder.read('config.json');
+  assert.equal(hub.requests.filter((r) => r.path.endsWith('/config.json') && r.status === 200).length, 1, 'no cache: every read fetches');
+  await assert.rejects(folder.read('nope.json'), (e: Error) => e.message.startsWith(`file not found: 'nope.json' in ${base} (HTTP 404`));
+  assert.equal(await folder.has('nope.json'), false);
+  assert.equal(await folder.has('tokenizer.json'), existsSync(join(tiny, 'tokenizer.json')));
 });

@@ -179,6 +179,11 @@ class HubSource implements ModelSource {
     return join(base, host, ...type, owner, name, encodeURIComponent(this.revision), ...file.split('/'));
   }
 
+  /** The repository (or folder) named in error messages. */
+  protected where(): string {
+    return `${this.repo}@${this.revision}`;
+  }
+
   private httpError(file: string, url: string, res: Response): Error {
     const s = res.status;
     if (s === 401 || s === 403) {
@@ -187,7 +192,7 @@ class HubSource implements ModelSource {
           'accept its license on the Hub and copy the files into a local folder, or use another model.',
       );
     }
-    if (s === 404) return new Error(`file not found: '${file}' in ${this.repo}@${this.revision} (HTTP 404 for ${url})`);
+    if (s === 404) return new Error(`file not found: '${file}' in ${this.where()} (HTTP 404 for ${url})`);
     return new Error(`HTTP ${s}${res.statusText ? ' ' + res.statusText : ''} for ${url}`);
   }
 
@@ -388,6 +393,34 @@ class HubSource implements ModelSource {
       report(pos, pos);
     }
     return out;
+  }
+}
+
+/**
+ * A model folder served over plain HTTP, e.g. the web app's built-in model at `/models/tiny-arith/`:
+ * the Hub's streaming reads, progress and errors, without a cache (the browser's HTTP cache applies).
+ */
+export function openUrlFolder(baseUrl: string, opts: Pick<OpenSourceOptions, 'onProgress' | 'fetch'> = {}): ModelSource {
+  return new UrlFolderSource(baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`, opts);
+}
+
+class UrlFolderSource extends HubSource {
+  override readonly id: string;
+
+  constructor(
+    private readonly base: string,
+    opts: Pick<OpenSourceOptions, 'onProgress' | 'fetch'>,
+  ) {
+    super('url/folder', 'main', { ...opts, cache: false });
+    this.id = base;
+  }
+
+  override url(file: string): string {
+    return new URL(file.split('/').map(encodeURIComponent).join('/'), this.base).href;
+  }
+
+  protected override where(): string {
+    return this.base;
   }
 }
 
