@@ -16,10 +16,11 @@ import { mergeAdapter } from '../lora/merge.ts';
 import { ModelGradients } from '../model/backward.ts';
 import { saveWeights } from '../model/save.ts';
 import { GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
+import { accuracyReward, builtinRewards, heldOutPassAtK, problemReward, runConfigJson, type NamedReward } from '../rl/run.ts';
 import { evaluatePassAtK, type PromptFormat } from '../rl/evaluate.ts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint-dir.ts';
 import { trlScript } from '../rl/export-trl.ts';
-import { BUILTIN_REWARDS, combineRewards, type RewardFn } from '../rl/rewards/index.ts';
+import { combineRewards, type RewardFn } from '../rl/rewards/index.ts';
 import { pathToFileURL } from 'node:url';
 import { loadDataset, oneShotDataset, UcbCurriculum, type GroupFilter, type Problem } from '../data/dataset.ts';
 import { parseJsonl } from '../data/jsonl.ts';
@@ -555,7 +556,7 @@ async function train(values: Values, argv: string[]): Promise<void> {
   const rewardFns = rewardFunctions(values, values['reward-module'] ? [] : ['math']);
   const rewardNames = rewardFns.map((f) => f.name);
   // Held-out accuracy: the task's own verifier (Countdown's equation check, else math equivalence).
-  const accuracyFn = BUILTIN_REWARDS[datasetSpec.startsWith('countdown') ? 'countdown' : 'math'];
+  const accuracyFn = accuracyReward(datasetSpec);
   if (typeof values['reward-module'] === 'string') rewardFns.push({ name: 'reward_module', fn: await loadRewardModule(values['reward-module']), weight: 1 });
   const lora = loraFlags(values);
   const evalSamples = numberFlag(values, 'eval-samples', 8, positiveInt, 'an integer ≥ 1');
@@ -592,19 +593,15 @@ async function train(values: Values, argv: string[]): Promise<void> {
       ? await LoraAdapter.load(openSource(adapterFrom), gpu, model.config)
       : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
     const adapter = model.adapter;
-    writeFileSync(join(out, 'config.json'), JSON.stringify({
-      argv,
-      model: values.model, dataset: oneShot !== undefined ? { one_shot_problem: oneShot, one_shot_answer: values['one-shot-answer'] } : datasetSpec,
-      reward_funcs: rewardNames, reward_module: values['reward-module'] ?? null, filter_accuracy: filter.accuracy ?? null,
-      dynamic_sampling: filter.dropZeroStd, ...snakeCase(cfg), lora: adapter.config,
-    }, null, 2));
-    const evaluate = async () => {
-      const ks = [1, 2, 4, 8, 16, 32].filter((k) => k <= evalSamples);
-      const r = await evaluatePassAtK(model, tokenizer, heldOut, {
-        samples: evalSamples, ks, temperature: cfg.temperature, maxNewTokens: cfg.maxCompletionLength, seed: 77, promptFormat, grade: async (c, p) => ((await accuracyFn(c, { ...(p as Problem).row, answer: p.answer })) === 1 ? 1 : 0),
-      });
-      return r.passAtK;
-    };
+    writeFileSync(join(out, 'config.json'), JSON.stringify(runConfigJson({
+      extra: { argv },
+      model: values.model as string,
+      dataset: typeof oneShot === 'string' ? { one_shot_problem: oneShot, one_shot_answer: values['one-shot-answer'] as string } : datasetSpec,
+      rewardNames, rewardModule: values['reward-module'] as string | undefined, filterAccuracy: filter.accuracy ?? null,
+      dynamicSampling: filter.dropZeroStd === true, grpo: cfg, lora: adapter.config,
+    }), null, 2));
+    const evaluate = () =>
+      heldOutPassAtK(model, tokenizer, heldOut, { samples: evalSamples, temperature: cfg.temperature, maxNewTokens: cfg.maxCompletionLength, promptFormat, accuracy: accuracyFn });
     const fmt = (p: Record<number, number>) => Object.entries(p).map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`).join(', ');
     let before: Record<number, number> = {};
     const beforeFile = join(out, 'eval_before.json');
@@ -627,9 +624,7 @@ async function train(values: Values, argv: string[]): Promise<void> {
         origin.set(problem, source);
         return problem;
       },
-      async (completion, prompt) => combineRewards(completion, {
-        ...(prompt as Problem).row, answer: prompt.answer, max_completion_length: cfg.maxCompletionLength, completion_length: tokenizer.encode(completion).length,
-      }, rewardFns),
+      problemReward(rewardFns, tokenizer, cfg.maxCompletionLength),
       curriculum ? (prompt, meanAbs) => curriculum.update(origin.get(prompt)!, meanAbs) : undefined,
     );
     const saveEvery = numberFlag(values, 'save-every', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0 (0 = only on Ctrl-C)');
@@ -702,10 +697,13 @@ async function train(values: Values, argv: string[]): Promise<void> {
 }
 
 /** Built-in reward functions named by --reward (default: math), each with weight 1. */
-function rewardFunctions(values: Values, fallback: string[]): { name: string; fn: RewardFn; weight: number }[] {
+function rewardFunctions(values: Values, fallback: string[]): NamedReward[] {
   const names = typeof values.reward === 'string' ? values.reward.split(',').map((r) => r.trim()) : fallback;
-  for (const name of names) if (!BUILTIN_REWARDS[name]) throw new UsageError(`--reward: unknown reward "${name}"; built-ins: ${Object.keys(BUILTIN_REWARDS).join(', ')}.`);
-  return names.map((name) => ({ name, fn: BUILTIN_REWARDS[name], weight: 1 }));
+  try {
+    return builtinRewards(names);
+  } catch (e) {
+    throw new UsageError(`--reward: ${(e as Error).message}`);
+  }
 }
 
 async function evalCommand(values: Values): Promise<void> {
@@ -797,10 +795,6 @@ function mapKeys(passAtK: Record<number, number>): Record<string, number> {
 }
 
 /** TRL GRPOConfig spelling (snake_case) of our camelCase config, for config.json. */
-function snakeCase(cfg: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
-}
-
 /** webgrpo export-trl RUN [--out file.py]: the run as a TRL GRPOConfig + PEFT LoraConfig script. */
 async function exportTrl(values: Values, argv: string[]): Promise<void> {
   const positional = argv.filter((a, i) => !a.startsWith('--') && argv[i - 1] !== '--out');

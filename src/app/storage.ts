@@ -1,0 +1,260 @@
+// What the web app keeps in the browser's Origin Private File System, used by both the page and the
+// worker:
+//   runs/<id>/run.json            settings, status, creation time, steps done
+//   runs/<id>/config.json         the run as `webgrpo train` writes it (read by the TRL export)
+//   runs/<id>/metrics.jsonl       one line per step; passk.json; completions.json (the newest step)
+//   runs/<id>/checkpoint-<N>/     adapter/, optimizer.safetensors, trainer_state.json (written last)
+//   runs/<id>/adapter/            the final adapter (PEFT files)
+//   models/<name>/                a model folder the user picked
+//   datasets/<file>               an uploaded dataset file
+
+import type { StepMetrics } from '../rl/grpo.ts';
+import { checkpointName, newestCheckpointStep } from '../rl/checkpoint.ts';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../lora/adapter.ts';
+import type { ModelSource, ProgressFn } from '../model/source.ts';
+import type { CompletionView, PassAtK, RunSettings } from './protocol.ts';
+import type { RunView } from './store.ts';
+
+export type RunStatus = 'running' | 'done' | 'stopped' | 'error';
+
+export interface StoredRun {
+  id: string;
+  settings: RunSettings;
+  status: RunStatus;
+  created: string;
+  steps: number;
+}
+
+export interface StoredPassAtK {
+  base: PassAtK | null;
+  adapter: { step: number; passAtK: PassAtK }[];
+}
+
+/** The file at `path` ("a/b/c"), creating folders on the way when `create`; null when missing. */
+async function fileHandle(path: string, create: boolean): Promise<FileSystemFileHandle | null> {
+  const parts = path.split('/');
+  const dir = await dirHandle(parts.slice(0, -1).join('/'), create);
+  if (!dir) return null;
+  try {
+    return await dir.getFileHandle(parts.at(-1)!, { create });
+  } catch (e) {
+    if ((e as DOMException).name === 'NotFoundError' || (e as DOMException).name === 'TypeMismatchError') return null;
+    throw e;
+  }
+}
+
+async function dirHandle(path: string, create: boolean): Promise<FileSystemDirectoryHandle | null> {
+  let dir = await navigator.storage.getDirectory();
+  for (const name of path.split('/').filter(Boolean)) {
+    try {
+      dir = await dir.getDirectoryHandle(name, { create });
+    } catch (e) {
+      if ((e as DOMException).name === 'NotFoundError' || (e as DOMException).name === 'TypeMismatchError') return null;
+      throw e;
+    }
+  }
+  return dir;
+}
+
+export async function writeFile(path: string, data: Uint8Array | string): Promise<void> {
+  const handle = (await fileHandle(path, true))!;
+  const writable = await handle.createWritable();
+  await writable.write(data as FileSystemWriteChunkType);
+  await writable.close();
+}
+
+export async function readFile(path: string): Promise<Uint8Array | null> {
+  const handle = await fileHandle(path, false);
+  return handle ? new Uint8Array(await (await handle.getFile()).arrayBuffer()) : null;
+}
+
+export async function readText(path: string): Promise<string | null> {
+  const bytes = await readFile(path);
+  return bytes ? new TextDecoder().decode(bytes) : null;
+}
+
+async function readJson<T>(path: string): Promise<T | null> {
+  const text = await readText(path);
+  return text === null ? null : (JSON.parse(text) as T);
+}
+
+/** Names in a folder (empty when it does not exist). */
+export async function listFolder(path: string): Promise<string[]> {
+  const dir = await dirHandle(path, false);
+  if (!dir) return [];
+  const names: string[] = [];
+  for await (const name of (dir as unknown as { keys(): AsyncIterable<string> }).keys()) names.push(name);
+  return names;
+}
+
+export async function removePath(path: string): Promise<void> {
+  const parts = path.split('/');
+  const parent = await dirHandle(parts.slice(0, -1).join('/'), false);
+  await parent?.removeEntry(parts.at(-1)!, { recursive: true }).catch((e: DOMException) => {
+    if (e.name !== 'NotFoundError') throw e;
+  });
+}
+
+/** An OPFS folder as a model/adapter source (for LoraAdapter.load and loadModel). */
+export function opfsSource(folder: string): ModelSource {
+  const read = async (file: string, onProgress?: ProgressFn) => {
+    const bytes = await readFile(`${folder}/${file}`);
+    if (!bytes) throw new Error(`file not found: '${file}' in browser storage (${folder})`);
+    onProgress?.(bytes.byteLength, bytes.byteLength);
+    return bytes;
+  };
+  return {
+    id: `opfs:${folder}`,
+    read,
+    has: async (file) => (await fileHandle(`${folder}/${file}`, false)) !== null,
+    readJson: async <T,>(file: string) => JSON.parse(new TextDecoder().decode(await read(file))) as T,
+  };
+}
+
+// -------------------------------------------------------------------------------------------------
+// Runs
+
+const runPath = (id: string, file = '') => `runs/${id}${file ? `/${file}` : ''}`;
+
+export async function saveRunInfo(run: StoredRun): Promise<void> {
+  await writeFile(runPath(run.id, 'run.json'), JSON.stringify(run, null, 2));
+}
+
+export async function readRunInfo(id: string): Promise<StoredRun | null> {
+  return readJson<StoredRun>(runPath(id, 'run.json'));
+}
+
+export async function updateRunInfo(id: string, update: Partial<StoredRun>): Promise<void> {
+  const run = await readRunInfo(id);
+  if (run) await saveRunInfo({ ...run, ...update });
+}
+
+/** Every stored run, newest first. */
+export async function listRuns(): Promise<StoredRun[]> {
+  const runs: StoredRun[] = [];
+  for (const id of await listFolder('runs')) {
+    const run = await readRunInfo(id).catch(() => null);
+    if (run) runs.push(run);
+  }
+  return runs.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+export async function deleteRun(id: string): Promise<void> {
+  await removePath(runPath(id));
+}
+
+export async function readMetrics(id: string): Promise<StepMetrics[]> {
+  const text = (await readText(runPath(id, 'metrics.jsonl'))) ?? '';
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as StepMetrics);
+}
+
+export async function writeMetrics(id: string, metrics: StepMetrics[]): Promise<void> {
+  await writeFile(runPath(id, 'metrics.jsonl'), metrics.map((m) => `${JSON.stringify(m)}\n`).join(''));
+}
+
+export async function readPassAtK(id: string): Promise<StoredPassAtK> {
+  return (await readJson<StoredPassAtK>(runPath(id, 'passk.json'))) ?? { base: null, adapter: [] };
+}
+
+export async function writePassAtK(id: string, passk: StoredPassAtK): Promise<void> {
+  await writeFile(runPath(id, 'passk.json'), JSON.stringify(passk));
+}
+
+export async function writeCompletions(id: string, completions: CompletionView[]): Promise<void> {
+  await writeFile(runPath(id, 'completions.json'), JSON.stringify(completions));
+}
+
+export async function writeRunFile(id: string, file: string, data: Uint8Array | string): Promise<void> {
+  await writeFile(runPath(id, file), data);
+}
+
+/**
+ * Write checkpoint-<step>/ with trainer_state.json last: a checkpoint counts only once that file
+ * exists (OPFS has no atomic folder rename), so a tab closed mid-write leaves the previous one in use.
+ * Older checkpoints are removed once the new one is complete.
+ */
+export async function saveRunCheckpoint(id: string, step: number, files: Record<string, Uint8Array>): Promise<void> {
+  const folder = runPath(id, checkpointName(step));
+  const last = 'trainer_state.json';
+  for (const [name, bytes] of Object.entries(files)) if (name !== last) await writeFile(`${folder}/${name}`, bytes);
+  await writeFile(`${folder}/${last}`, files[last]);
+  for (const name of await listFolder(runPath(id))) {
+    if (name.startsWith('checkpoint-') && name !== checkpointName(step)) await removePath(runPath(id, name));
+  }
+}
+
+/** The newest complete checkpoint's step and folder, or null. */
+export async function newestRunCheckpoint(id: string): Promise<{ step: number; folder: string } | null> {
+  const complete: string[] = [];
+  for (const name of await listFolder(runPath(id))) {
+    if (name.startsWith('checkpoint-') && (await fileHandle(runPath(id, `${name}/trainer_state.json`), false))) complete.push(name);
+  }
+  const step = newestCheckpointStep(complete);
+  return step === null ? null : { step, folder: runPath(id, checkpointName(step)) };
+}
+
+/** What the page shows of a stored run: its metrics, pass@k and newest completions. */
+export async function loadRunHistory(id: string): Promise<Partial<RunView>> {
+  const passk = await readPassAtK(id);
+  const checkpoint = await newestRunCheckpoint(id);
+  const info = await readRunInfo(id);
+  return {
+    metrics: await readMetrics(id),
+    basePassAtK: passk.base,
+    passAtK: passk.adapter,
+    completions: (await readJson<CompletionView[]>(runPath(id, 'completions.json'))) ?? [],
+    lastCheckpoint: checkpoint?.step ?? null,
+    phase: info?.status === 'running' ? 'loading' : info?.status ?? 'stopped',
+  };
+}
+
+/** The adapter's PEFT files: the final adapter, else the newest checkpoint's. */
+export async function adapterFiles(id: string): Promise<{ name: string; bytes: Uint8Array }[]> {
+  let folder = runPath(id, 'adapter');
+  if (!(await fileHandle(`${folder}/${ADAPTER_WEIGHTS_FILE}`, false))) {
+    const checkpoint = await newestRunCheckpoint(id);
+    if (!checkpoint) throw new Error(`Run ${id} has no adapter yet: it is saved at the first checkpoint.`);
+    folder = `${checkpoint.folder}/adapter`;
+  }
+  const files: { name: string; bytes: Uint8Array }[] = [];
+  for (const name of [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE]) {
+    const bytes = await readFile(`${folder}/${name}`);
+    if (!bytes) throw new Error(`Run ${id}: ${folder}/${name} is missing from browser storage.`);
+    files.push({ name, bytes });
+  }
+  return files;
+}
+
+export async function runConfigJson(id: string): Promise<Record<string, unknown>> {
+  const config = await readJson<Record<string, unknown>>(runPath(id, 'config.json'));
+  if (!config) throw new Error(`Run ${id} has no config.json in browser storage.`);
+  return config;
+}
+
+// -------------------------------------------------------------------------------------------------
+// User files
+
+/** Copy a picked model folder (files of a webkitdirectory input) into models/<name>/. */
+export async function saveLocalModel(name: string, files: File[]): Promise<void> {
+  await removePath(`models/${name}`);
+  for (const file of files) {
+    // webkitRelativePath is "<picked folder>/<path inside it>".
+    const relative = (file.webkitRelativePath || file.name).split('/').slice(file.webkitRelativePath ? 1 : 0).join('/');
+    if (!relative || relative.split('/').some((p) => p === '..' || p.startsWith('.'))) continue;
+    await writeFile(`models/${name}/${relative}`, new Uint8Array(await file.arrayBuffer()));
+  }
+}
+
+export function localModelFolder(name: string): string {
+  return `models/${name}`;
+}
+
+export async function saveUpload(fileName: string, bytes: Uint8Array): Promise<void> {
+  await writeFile(`datasets/${fileName}`, bytes);
+}
+
+export async function readUpload(fileName: string): Promise<Uint8Array> {
+  const bytes = await readFile(`datasets/${fileName}`);
+  if (!bytes) throw new Error(`Dataset file ${fileName} is not in browser storage any more: upload it again.`);
+  return bytes;
+}
