@@ -1,53 +1,41 @@
-// The web app's entry. For now it shows the WebGPU device the engine would train on; the training
-// UI (issue #5) builds on this page.
+// The web app's entry: starts the training worker, connects it to the store, and resumes a run that
+// was interrupted by a tab reload. Without WebGPU it shows the explanation page and starts nothing.
 
-import { StrictMode, useEffect, useState } from 'react';
+import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { acquireGpu, WebGpuUnavailableError } from '../gpu/device.ts';
+import { App } from './App.tsx';
+import { reportError, resumeStoredRun } from './components/run-actions.ts';
+import { listRuns } from './storage.ts';
+import { appStore, connectWorker, sendToWorker } from './store.ts';
+import './styles.css';
 
-interface DeviceInfo {
-  description: string;
-  features: string[];
-  limits: Record<string, number>;
+function startWorker(): void {
+  const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  worker.onmessage = (e) => appStore.getState().apply(e.data);
+  worker.onerror = (e) => reportError(`The training worker failed: ${e.message}`);
+  connectWorker((msg) => worker.postMessage(msg));
+  sendToWorker({ type: 'hello' });
 }
 
-function DevicePanel() {
-  const [info, setInfo] = useState<DeviceInfo | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    acquireGpu()
-      .then((gpu) => {
-        setInfo({
-          description: `${gpu.adapter.description || gpu.adapter.architecture} (${gpu.adapter.vendor})`,
-          features: [gpu.hasF16 ? 'shader-f16' : 'no shader-f16', gpu.hasSubgroups ? 'subgroups' : 'no subgroups'],
-          limits: {
-            maxBufferSize: gpu.limits.maxBufferSize,
-            maxStorageBufferBindingSize: gpu.limits.maxStorageBufferBindingSize,
-            maxComputeWorkgroupStorageSize: gpu.limits.maxComputeWorkgroupStorageSize,
-          },
-        });
-        gpu.destroy();
-      })
-      .catch((e: unknown) => setError(e instanceof WebGpuUnavailableError ? e.message : String(e)));
-  }, []);
-  if (error) return <p role="alert">WebGPU is not available: {error}</p>;
-  if (!info) return <p>Looking for a WebGPU adapter…</p>;
-  return (
-    <dl>
-      <dt>Adapter</dt>
-      <dd data-testid="adapter">{info.description}</dd>
-      <dt>Features</dt>
-      <dd>{info.features.join(', ')}</dd>
-      <dt>Limits</dt>
-      <dd>{Object.entries(info.limits).map(([k, v]) => `${k} ${v}`).join(', ')}</dd>
-    </dl>
-  );
+/** The newest run still marked running was cut off by a reload: continue it from its checkpoint. */
+async function resumeInterruptedRun(): Promise<void> {
+  const [newest] = await listRuns();
+  if (newest?.status === 'running') await resumeStoredRun(newest);
+}
+
+if (!navigator.gpu) {
+  // No need to ask the worker: without navigator.gpu here it has none either.
+  const reason = window.isSecureContext
+    ? 'This browser does not offer WebGPU (navigator.gpu is missing): it is too old, or WebGPU is turned off.'
+    : 'This page was not loaded over https:// or from localhost, and browsers offer WebGPU only to secure pages.';
+  appStore.getState().apply({ type: 'no-webgpu', message: reason });
+} else {
+  startWorker();
+  resumeInterruptedRun().catch(reportError);
 }
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <h1>webgrpo</h1>
-    <p>GRPO for tiny reasoning models, on WebGPU in your browser.</p>
-    <DevicePanel />
+    <App />
   </StrictMode>,
 );

@@ -32,10 +32,12 @@ export interface AppData {
   preview: { rows: { question: string; answer: string }[]; size: number | null; prompt: string } | null;
   run: RunView | null;
   error: string | null;
+  /** A one-off message for the user, e.g. that a run resumed from its checkpoint after a reload. */
+  notice: string | null;
 }
 
 export function initialData(): AppData {
-  return { device: null, noWebGpu: null, settings: defaultSettings(), preset: 'quick', preview: null, run: null, error: null };
+  return { device: null, noWebGpu: null, settings: defaultSettings(), preset: 'quick', preview: null, run: null, error: null, notice: null };
 }
 
 export function newRun(id: string, settings: RunSettings, history: Partial<RunView> = {}): RunView {
@@ -111,6 +113,7 @@ export interface AppActions {
   /** Show a run (new, or restored from storage) before the worker reports on it. */
   showRun: (run: RunView | null) => void;
   clearError: () => void;
+  setNotice: (notice: string | null) => void;
 }
 
 export type AppState = AppData & AppActions;
@@ -124,6 +127,7 @@ export function createAppStore(initial: AppData = initialData()) {
     setData: (data) => set((s) => ({ settings: { ...s.settings, data }, preview: null })),
     showRun: (run) => set({ run }),
     clearError: () => set({ error: null }),
+    setNotice: (notice) => set({ notice }),
   }));
 }
 

@@ -1,0 +1,118 @@
+// The shown run's live charts: training metrics by step (TRL names, REFERENCE §5) and held-out pass@k.
+
+import type { PassAtK } from '../protocol.ts';
+import type { RunView } from '../store.ts';
+import { formatPercent } from './format.ts';
+import { MetricChart, type ChartRow, type Series } from './MetricChart.tsx';
+
+const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2'];
+const ACCURACY_KEY = 'rewards/math/mean';
+
+/** The reward functions a run logged, from its `rewards/{fn}/mean` metric names. */
+function rewardFunctions(rows: ChartRow[]): string[] {
+  const names = new Set<string>();
+  for (const row of rows) {
+    for (const key of Object.keys(row)) {
+      const match = /^rewards\/(.+)\/mean$/.exec(key);
+      if (match) names.add(match[1]);
+    }
+  }
+  return [...names];
+}
+
+/** pass@k of the base model and of the newest adapter, one row per k. */
+function passAtKRows(base: PassAtK | null, adapter: PassAtK | undefined): ChartRow[] {
+  const ks = [...new Set([...Object.keys(base ?? {}), ...Object.keys(adapter ?? {})].map(Number))].sort((a, b) => a - b);
+  return ks.map((k) => ({ k, base: base?.[k], adapter: adapter?.[k] }));
+}
+
+/** Held-out pass@1 by step; the base model counts as step 0. */
+function passAt1Rows(run: RunView): ChartRow[] {
+  const rows: ChartRow[] = run.basePassAtK ? [{ step: 0, pass1: run.basePassAtK[1] }] : [];
+  return [...rows, ...run.passAtK.map((p) => ({ step: p.step, pass1: p.passAtK[1] }))];
+}
+
+export function Charts({ run }: { run: RunView }) {
+  const rows: ChartRow[] = run.metrics;
+  const byStep = { rows, xKey: 'step', xLabel: 'step', fileStem: run.id };
+  const waiting = 'Appears after the first training step.';
+  const rewardSeries: Series[] = [
+    { key: 'reward', label: 'total', color: COLORS[0] },
+    ...rewardFunctions(rows).map((fn, i) => ({ key: `rewards/${fn}/mean`, label: fn, color: COLORS[(i + 1) % COLORS.length], dashed: true })),
+  ];
+  const hasAccuracy = rows.some((r) => r[ACCURACY_KEY] !== undefined);
+  const latest = run.passAtK.at(-1);
+  const percent = { yDomain: [0, 1] as [number, number], formatY: formatPercent };
+
+  return (
+    <div className="charts">
+      <MetricChart name="reward" title="Reward" series={rewardSeries} emptyNote={waiting} {...byStep} />
+      <MetricChart
+        name="accuracy"
+        title="Accuracy (math reward)"
+        series={[{ key: ACCURACY_KEY, label: 'correct answers', color: COLORS[2] }]}
+        emptyNote={hasAccuracy || rows.length === 0 ? waiting : 'This run does not use the math reward, which measures accuracy.'}
+        {...byStep}
+        {...percent}
+      />
+      <MetricChart name="entropy" title="Entropy (nats per token)" series={[{ key: 'entropy', label: 'mean token entropy', color: COLORS[3] }]} emptyNote={waiting} {...byStep} />
+      <MetricChart
+        name="kl"
+        title="KL to the base model"
+        series={[{ key: 'kl', label: 'kl', color: COLORS[4] }]}
+        emptyNote={rows.length === 0 ? waiting : 'KL is measured only when β > 0.'}
+        {...byStep}
+      />
+      <MetricChart
+        name="length"
+        title="Completion length (tokens)"
+        series={[
+          { key: 'completions/mean_length', label: 'mean', color: COLORS[0] },
+          { key: 'completions/min_length', label: 'min', color: COLORS[5], dashed: true },
+          { key: 'completions/max_length', label: 'max', color: COLORS[1], dashed: true },
+        ]}
+        emptyNote={waiting}
+        {...byStep}
+      />
+      <MetricChart
+        name="clip"
+        title="Clip ratio"
+        series={[
+          { key: 'clip_ratio/region_mean', label: 'clipped', color: COLORS[0] },
+          { key: 'clip_ratio/low_mean', label: 'low', color: COLORS[1], dashed: true },
+          { key: 'clip_ratio/high_mean', label: 'high', color: COLORS[2], dashed: true },
+        ]}
+        emptyNote={waiting}
+        {...byStep}
+      />
+      <MetricChart name="grad-norm" title="Gradient norm" series={[{ key: 'grad_norm', label: 'before clipping', color: COLORS[3] }]} emptyNote={waiting} {...byStep} />
+      <MetricChart name="step-time" title="Step time (s)" series={[{ key: 'step_time', label: 'seconds per step', color: COLORS[5] }]} emptyNote={waiting} {...byStep} />
+      <MetricChart
+        name="passk"
+        title="Held-out pass@k (log k)"
+        rows={passAtKRows(run.basePassAtK, latest?.passAtK)}
+        xKey="k"
+        xLabel="k"
+        logX
+        series={[
+          { key: 'base', label: 'base model', color: COLORS[5], dashed: true },
+          { key: 'adapter', label: latest ? `adapter (step ${latest.step})` : 'adapter', color: COLORS[0] },
+        ]}
+        emptyNote="Appears after the held-out evaluation of the base model."
+        fileStem={run.id}
+        {...percent}
+      />
+      <MetricChart
+        name="passk-steps"
+        title="Held-out pass@1 by step"
+        rows={passAt1Rows(run)}
+        xKey="step"
+        xLabel="step"
+        series={[{ key: 'pass1', label: 'pass@1 (step 0 = base model)', color: COLORS[2] }]}
+        emptyNote="Appears after the held-out evaluation of the base model."
+        fileStem={run.id}
+        {...percent}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,81 @@
+// The newest step's completions, grouped by problem: reward, advantage, and every token shaded by
+// the policy's entropy there (dark = the model was unsure which token to pick).
+
+import type { CompletionView } from '../protocol.ts';
+import { formatValue } from './format.ts';
+
+/** Entropies at or above this (nats) get the darkest shade; the scale is fixed so steps compare. */
+const ENTROPY_SCALE_MAX = 2;
+
+function entropyColor(entropy: number): string {
+  const t = Math.min(1, Math.max(0, entropy / ENTROPY_SCALE_MAX));
+  return `hsl(28 95% ${Math.round(97 - 47 * t)}%)`;
+}
+
+function groupsOf(completions: CompletionView[]): CompletionView[][] {
+  const groups = new Map<number, CompletionView[]>();
+  for (const c of completions) groups.set(c.group, [...(groups.get(c.group) ?? []), c]);
+  return [...groups.values()];
+}
+
+function Tokens({ completion }: { completion: CompletionView }) {
+  return (
+    <p className="tokens">
+      {completion.tokens.map((token, i) => {
+        const entropy = completion.entropies[i] ?? 0;
+        return (
+          <span key={i} data-entropy={entropy} title={`entropy ${entropy.toFixed(3)} nats`} style={{ background: entropyColor(entropy) }}>
+            {token}
+          </span>
+        );
+      })}
+    </p>
+  );
+}
+
+function EntropyLegend() {
+  const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => entropyColor(t * ENTROPY_SCALE_MAX));
+  return (
+    <div className="entropy-legend" aria-label="Token colour: entropy">
+      <span>entropy 0</span>
+      <span className="gradient" style={{ background: `linear-gradient(to right, ${stops.join(', ')})` }} />
+      <span>≥ {ENTROPY_SCALE_MAX} nats</span>
+    </div>
+  );
+}
+
+export function Completions({ completions }: { completions: CompletionView[] }) {
+  if (completions.length === 0) return <p className="muted">Completions of the newest step appear here while training.</p>;
+  return (
+    <div className="completions">
+      <EntropyLegend />
+      {groupsOf(completions).map((group) => (
+        <section key={group[0].group} className="group">
+          <div className="group-head">
+            <pre className="prompt">{group[0].prompt}</pre>
+            <span>
+              answer <strong>{group[0].answer}</strong>
+            </span>
+          </div>
+          <ol>
+            {group.map((c, i) => (
+              <li key={i} data-testid="completion" data-reward={c.reward} data-advantage={c.advantage}>
+                <span className={`score ${c.reward > 0 ? 'good' : ''}`} title={rewardBreakdown(c)}>
+                  reward {formatValue(c.reward)} · advantage {formatValue(c.advantage)}
+                </span>
+                <Tokens completion={c} />
+              </li>
+            ))}
+          </ol>
+        </section>
+      ))}
+    </div>
+  );
+}
+
+/** "math 1, format 0" for the reward's tooltip; functions that did not apply show as n/a. */
+function rewardBreakdown(c: CompletionView): string {
+  return Object.entries(c.rewards)
+    .map(([name, v]) => `${name} ${v === null ? 'n/a' : formatValue(v)}`)
+    .join(', ');
+}
