@@ -8,7 +8,7 @@
 
 import { acquireGpu, WebGpuUnavailableError } from '../gpu/device.ts';
 import { GpuDeviceLostError, type Gpu } from '../gpu/runtime.ts';
-import { loadModel } from '../model/weights.ts';
+import { destroyWeights, loadModel } from '../model/weights.ts';
 import { LanguageModel } from '../model/forward.ts';
 import { openSource, openUrlFolder, type ModelSource } from '../model/source.ts';
 import { ModelTokenizer } from '../tokenizer/index.ts';
@@ -109,115 +109,121 @@ async function runTraining(runId: string, settings: RunSettings, resume: boolean
   const source = modelSource(settings.model, (loaded, total, file) => post({ type: 'progress', runId, file, loaded, total }));
   const tokenizer = await loadTokenizer(source);
   const { config, weights } = await loadModel(source, g);
-  const model = new LanguageModel(g, config, weights);
-  const cfg = settings.grpo;
-  const { train, heldOut, heldOutNote } = await openData(settings.data, cfg.seed, settings.evalProblems);
-  const checkpoint = resume ? await storage.newestRunCheckpoint(runId) : null;
-  const adapter = checkpoint
-    ? await LoraAdapter.load(storage.opfsSource(`${checkpoint.folder}/adapter`), g, config)
-    : LoraAdapter.init(g, config, settings.lora, { seed: cfg.seed, baseModel: modelName(settings.model) });
-  model.adapter = adapter;
+  // The GPU buffers of this run are freed however it ends (a lost device has freed them already).
+  let adapter: LoraAdapter | null = null;
+  try {
+    const model = new LanguageModel(g, config, weights);
+    const cfg = settings.grpo;
+    const { train, heldOut, heldOutNote } = await openData(settings.data, cfg.seed, settings.evalProblems);
+    const checkpoint = resume ? await storage.newestRunCheckpoint(runId) : null;
+    adapter = checkpoint
+      ? await LoraAdapter.load(storage.opfsSource(`${checkpoint.folder}/adapter`), g, config)
+      : LoraAdapter.init(g, config, settings.lora, { seed: cfg.seed, baseModel: modelName(settings.model) });
+    const trained = adapter;
+    model.adapter = trained;
 
-  const format = promptFormat(settings);
-  const datasetSpec = settings.data.kind === 'builtin' || settings.data.kind === 'hub' ? settings.data.spec : 'math';
-  const evaluate = () =>
-    heldOutPassAtK(model, tokenizer, heldOut, { samples: settings.evalSamples, temperature: cfg.temperature, maxNewTokens: cfg.maxCompletionLength, promptFormat: format, accuracy: accuracyReward(datasetSpec) });
-  const trainer = new GrpoTrainer(
-    model, tokenizer,
-    { ...cfg, promptFormat: format, groupFilter: { accuracy: settings.filterAccuracy ?? undefined, dropZeroStd: settings.dynamicSampling } },
-    () => train.next(),
-    problemReward(builtinRewards(settings.rewards), tokenizer, cfg.maxCompletionLength),
-  );
+    const format = promptFormat(settings);
+    const datasetSpec = settings.data.kind === 'builtin' || settings.data.kind === 'hub' ? settings.data.spec : 'math';
+    const evaluate = () =>
+      heldOutPassAtK(model, tokenizer, heldOut, { samples: settings.evalSamples, temperature: cfg.temperature, maxNewTokens: cfg.maxCompletionLength, promptFormat: format, accuracy: accuracyReward(datasetSpec) });
+    const trainer = new GrpoTrainer(
+      model, tokenizer,
+      { ...cfg, promptFormat: format, groupFilter: { accuracy: settings.filterAccuracy ?? undefined, dropZeroStd: settings.dynamicSampling } },
+      () => train.next(),
+      problemReward(builtinRewards(settings.rewards), tokenizer, cfg.maxCompletionLength),
+    );
 
-  let metrics = await storage.readMetrics(runId);
-  const passk = await storage.readPassAtK(runId);
-  if (checkpoint) {
-    const dir = checkpoint.folder;
-    const optimizer = await storage.readFile(`${dir}/optimizer.safetensors`);
-    const state = await storage.readText(`${dir}/trainer_state.json`);
-    const restored = parseCheckpoint(optimizer!, state!, `${dir}/optimizer.safetensors`);
-    trainer.loadOptimizerState(restored.optimizer);
-    trainer.step = restored.trainer.step;
-    trainer.tokensSeen = restored.trainer.tokensSeen;
-    train.restore(restored.trainer.dataCursor);
-    // History continues from the checkpoint: steps after it are trained again.
-    metrics = metrics.filter((m) => m.step <= trainer.step);
-    passk.adapter = passk.adapter.filter((p) => p.step <= trainer.step);
-    await storage.writeMetrics(runId, metrics);
-    await storage.writePassAtK(runId, passk);
-    for (const m of metrics) post({ type: 'step', runId, metrics: m, completions: [] });
-    for (const p of passk.adapter) post({ type: 'passk', runId, step: p.step, which: 'adapter', passAtK: p.passAtK });
-    post({ type: 'checkpoint', runId, step: trainer.step });
-  } else {
-    await storage.writeMetrics(runId, (metrics = []));
-    passk.adapter = [];
-    await storage.writeRunFile(runId, 'config.json', JSON.stringify(runConfigJson({
-      model: modelName(settings.model),
-      dataset: settings.data.kind === 'one-shot' ? { one_shot_problem: settings.data.question, one_shot_answer: settings.data.answer } : datasetSpec,
-      rewardNames: settings.rewards, filterAccuracy: settings.filterAccuracy, dynamicSampling: settings.dynamicSampling,
-      grpo: cfg, lora: adapter.config,
-      extra: { system_prompt: settings.systemPrompt || null, plain_prompt: settings.plainPrompt, eval_problems: settings.evalProblems, eval_samples: settings.evalSamples },
-    }), null, 2));
-  }
-
-  const evalAt = async (step: number) => {
-    phase('evaluating', heldOutNote ?? undefined);
-    const result = await evaluate();
-    passk.adapter = [...passk.adapter.filter((p) => p.step !== step), { step, passAtK: result }];
-    await storage.writePassAtK(runId, passk);
-    post({ type: 'passk', runId, step, which: 'adapter', passAtK: result });
-  };
-  if (settings.evalProblems > 0) {
-    if (passk.base) post({ type: 'passk', runId, step: 0, which: 'base', passAtK: passk.base });
-    else {
-      phase('evaluating', heldOutNote ?? undefined);
-      model.adapter = null;
-      passk.base = await evaluate();
-      model.adapter = adapter;
+    let metrics = await storage.readMetrics(runId);
+    const passk = await storage.readPassAtK(runId);
+    if (checkpoint) {
+      const dir = checkpoint.folder;
+      const optimizer = await storage.readFile(`${dir}/optimizer.safetensors`);
+      const state = await storage.readText(`${dir}/trainer_state.json`);
+      const restored = parseCheckpoint(optimizer!, state!, `${dir}/optimizer.safetensors`);
+      trainer.loadOptimizerState(restored.optimizer);
+      trainer.step = restored.trainer.step;
+      trainer.tokensSeen = restored.trainer.tokensSeen;
+      train.restore(restored.trainer.dataCursor);
+      // History continues from the checkpoint: steps after it are trained again.
+      metrics = metrics.filter((m) => m.step <= trainer.step);
+      passk.adapter = passk.adapter.filter((p) => p.step <= trainer.step);
+      await storage.writeMetrics(runId, metrics);
       await storage.writePassAtK(runId, passk);
-      post({ type: 'passk', runId, step: 0, which: 'base', passAtK: passk.base });
+      for (const m of metrics) post({ type: 'step', runId, metrics: m, completions: [] });
+      for (const p of passk.adapter) post({ type: 'passk', runId, step: p.step, which: 'adapter', passAtK: p.passAtK });
+      post({ type: 'checkpoint', runId, step: trainer.step });
+    } else {
+      await storage.writeMetrics(runId, (metrics = []));
+      passk.adapter = [];
+      await storage.writeRunFile(runId, 'config.json', JSON.stringify(runConfigJson({
+        model: modelName(settings.model),
+        dataset: settings.data.kind === 'one-shot' ? { one_shot_problem: settings.data.question, one_shot_answer: settings.data.answer } : datasetSpec,
+        rewardNames: settings.rewards, filterAccuracy: settings.filterAccuracy, dynamicSampling: settings.dynamicSampling,
+        grpo: cfg, lora: trained.config,
+        extra: { system_prompt: settings.systemPrompt || null, plain_prompt: settings.plainPrompt, eval_problems: settings.evalProblems, eval_samples: settings.evalSamples },
+      }), null, 2));
     }
-  }
 
-  const save = async () => {
-    const files = checkpointFiles({
-      adapter: await adapter.toPeft(),
-      optimizer: await trainer.optimizerState(),
-      trainer: { step: trainer.step, tokensSeen: trainer.tokensSeen, dataCursor: train.cursor() },
-    });
-    await storage.saveRunCheckpoint(runId, trainer.step, files);
-    post({ type: 'checkpoint', runId, step: trainer.step });
-  };
-  // A run that starts fresh gets a checkpoint at step 0, so even a reload before the first save resumes it.
-  if (!checkpoint) await save();
-
-  while (trainer.step < cfg.maxSteps && !control.stop) {
-    if (control.paused) {
-      phase('paused');
-      await new Promise<void>((wake) => (control.wake = wake));
-      continue;
+    const evalAt = async (step: number) => {
+      phase('evaluating', heldOutNote ?? undefined);
+      const result = await evaluate();
+      passk.adapter = [...passk.adapter.filter((p) => p.step !== step), { step, passAtK: result }];
+      await storage.writePassAtK(runId, passk);
+      post({ type: 'passk', runId, step, which: 'adapter', passAtK: result });
+    };
+    if (settings.evalProblems > 0) {
+      if (passk.base) post({ type: 'passk', runId, step: 0, which: 'base', passAtK: passk.base });
+      else {
+        phase('evaluating', heldOutNote ?? undefined);
+        model.adapter = null;
+        passk.base = await evaluate();
+        model.adapter = trained;
+        await storage.writePassAtK(runId, passk);
+        post({ type: 'passk', runId, step: 0, which: 'base', passAtK: passk.base });
+      }
     }
-    phase('training');
-    const { metrics: m, rollouts } = await trainer.trainStep();
-    const completions = completionViews(rollouts, tokenizer);
-    metrics.push(m);
-    await storage.writeMetrics(runId, metrics);
-    await storage.writeCompletions(runId, completions);
-    await storage.updateRunInfo(runId, { steps: trainer.step });
-    post({ type: 'step', runId, metrics: m, completions });
-    if (settings.evalEvery > 0 && settings.evalProblems > 0 && trainer.step % settings.evalEvery === 0 && trainer.step < cfg.maxSteps) await evalAt(trainer.step);
-    if (trainer.step % settings.saveEvery === 0 || trainer.step === cfg.maxSteps || control.stop) await save();
-  }
 
-  const finished = trainer.step >= cfg.maxSteps;
-  const { adapterConfig, safetensors } = await adapter.toPeft();
-  await storage.writeRunFile(runId, 'adapter/adapter_config.json', JSON.stringify(adapterConfig, null, 2));
-  await storage.writeRunFile(runId, 'adapter/adapter_model.safetensors', safetensors);
-  if (settings.evalProblems > 0 && !passk.adapter.some((p) => p.step === trainer.step)) await evalAt(trainer.step);
-  await storage.updateRunInfo(runId, { status: finished ? 'done' : 'stopped', steps: trainer.step });
-  adapter.destroy();
-  model.adapter = null;
-  phase(finished ? 'done' : 'stopped');
+    const save = async () => {
+      const files = checkpointFiles({
+        adapter: await trained.toPeft(),
+        optimizer: await trainer.optimizerState(),
+        trainer: { step: trainer.step, tokensSeen: trainer.tokensSeen, dataCursor: train.cursor() },
+      });
+      await storage.saveRunCheckpoint(runId, trainer.step, files);
+      post({ type: 'checkpoint', runId, step: trainer.step });
+    };
+    // A run that starts fresh gets a checkpoint at step 0, so even a reload before the first save resumes it.
+    if (!checkpoint) await save();
+
+    while (trainer.step < cfg.maxSteps && !control.stop) {
+      if (control.paused) {
+        phase('paused');
+        await new Promise<void>((wake) => (control.wake = wake));
+        continue;
+      }
+      phase('training');
+      const { metrics: m, rollouts } = await trainer.trainStep();
+      const completions = completionViews(rollouts, tokenizer);
+      metrics.push(m);
+      await storage.writeMetrics(runId, metrics);
+      await storage.writeCompletions(runId, completions);
+      await storage.updateRunInfo(runId, { steps: trainer.step });
+      post({ type: 'step', runId, metrics: m, completions });
+      if (settings.evalEvery > 0 && settings.evalProblems > 0 && trainer.step % settings.evalEvery === 0 && trainer.step < cfg.maxSteps) await evalAt(trainer.step);
+      if (trainer.step % settings.saveEvery === 0 || trainer.step === cfg.maxSteps || control.stop) await save();
+    }
+
+    const finished = trainer.step >= cfg.maxSteps;
+    const { adapterConfig, safetensors } = await trained.toPeft();
+    await storage.writeRunFile(runId, 'adapter/adapter_config.json', JSON.stringify(adapterConfig, null, 2));
+    await storage.writeRunFile(runId, 'adapter/adapter_model.safetensors', safetensors);
+    if (settings.evalProblems > 0 && !passk.adapter.some((p) => p.step === trainer.step)) await evalAt(trainer.step);
+    await storage.updateRunInfo(runId, { status: finished ? 'done' : 'stopped', steps: trainer.step });
+    phase(finished ? 'done' : 'stopped');
+  } finally {
+    adapter?.destroy();
+    destroyWeights(weights);
+  }
 }
 
 /** Run (or resume) with recovery from lost devices: re-acquire a device and resume from the newest checkpoint. */
