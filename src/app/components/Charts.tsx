@@ -42,11 +42,15 @@ export function Charts({ run }: { run: RunView }) {
   ];
   const hasAccuracy = rows.some((r) => r[ACCURACY_KEY] !== undefined);
   const latest = run.passAtK.at(-1);
-  const percent = { yDomain: [0, 1] as [number, number], formatY: formatPercent };
+  const percent = { yDomain: [0, 1] as const, formatY: formatPercent };
+  // Keep 0 and 1 (a correct answer) in view, so a flat reward reads as flat rather than zoomed noise.
+  const rewardDomain = [(min: number) => Math.min(0, min), (max: number) => Math.max(1, max)] as const;
+  // Clip ratios are fractions that often stay at 0: start at 0 and keep a little headroom.
+  const fractionDomain = [0, (max: number) => Math.max(0.01, max)] as const;
 
   return (
     <div className="charts">
-      <MetricChart name="reward" title="Reward" series={rewardSeries} emptyNote={waiting} {...byStep} />
+      <MetricChart name="reward" title="Reward" series={rewardSeries} emptyNote={waiting} yDomain={rewardDomain} {...byStep} />
       <MetricChart
         name="accuracy"
         title="Accuracy (math reward)"
@@ -83,6 +87,7 @@ export function Charts({ run }: { run: RunView }) {
           { key: 'clip_ratio/high_mean', label: 'high', color: COLORS[2], dashed: true },
         ]}
         emptyNote={waiting}
+        yDomain={fractionDomain}
         {...byStep}
       />
       <MetricChart name="grad-norm" title="Gradient norm" series={[{ key: 'grad_norm', label: 'before clipping', color: COLORS[3] }]} emptyNote={waiting} {...byStep} />

@@ -2,7 +2,7 @@
 // any metric (e.g. `kl` when β = 0): missing values are simply not drawn.
 
 import { useRef } from 'react';
-import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis } from 'recharts';
+import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis, type AxisDomain } from 'recharts';
 import { chartPng, downloadBlob } from '../export.ts';
 import { formatValue } from './format.ts';
 import { reportError } from './run-actions.ts';
@@ -29,7 +29,7 @@ interface Props {
   /** File names of downloads start with this (the run id). */
   fileStem: string;
   logX?: boolean;
-  yDomain?: [number, number];
+  yDomain?: AxisDomain;
   formatY?: (v: number) => string;
 }
 
@@ -83,8 +83,8 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
                 ticks={logX ? plotted.map((r) => r[xKey] as number) : undefined}
                 allowDecimals={false}
                 tick={{ fontSize: 11 }}
-                label={{ value: xLabel, position: 'insideBottomRight', offset: -2, fontSize: 11 }}
-                height={28}
+                label={{ value: xLabel, position: 'insideBottomRight', offset: 0, fontSize: 11 }}
+                height={34}
               />
               <YAxis width={48} tick={{ fontSize: 11 }} tickFormatter={formatY} domain={yDomain ?? ['auto', 'auto']} />
               <Tooltip formatter={(v) => (typeof v === 'number' ? formatY(v) : String(v))} labelFormatter={(x) => `${xLabel} ${x}`} />
