@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
 import { writeRandomModel } from '../src/model/random.ts';
 import { charTokenizerFiles } from '../src/tokenizer/index.ts';
@@ -16,8 +16,9 @@ function webgrpo(args: string[]) {
   return res;
 }
 
-test('resume from a checkpoint equals the uninterrupted run (adapter, optimizer, data cursor, logs)', () => {
-  const root = mkdtempSync(join(tmpdir(), 'webgrpo-resume-'));
+/** A tiny random arithmetic model, a reward module, and the flags of a short deterministic run. */
+function setup(prefix: string) {
+  const root = mkdtempSync(join(tmpdir(), prefix));
   const modelDir = join(root, 'model');
   mkdirSync(modelDir);
   const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
@@ -33,6 +34,13 @@ test('resume from a checkpoint equals the uninterrupted run (adapter, optimizer,
   const flags = (out: string) => ['train', '--model', modelDir, '--out', out, '--reward-module', reward, '--steps', '3', '--save-every', '1',
     '--prompts-per-step', '2', '--num-generations', '2', '--max-completion-length', '8', '--eval-problems', '2', '--eval-samples', '2',
     '--eval-every', '2', '--lora-r', '2', '--seed', '3'];
+  return { root, flags };
+}
+
+const adapterBytes = (run: string) => readFileSync(join(run, 'adapter', 'adapter_model.safetensors'));
+
+test('resume from a checkpoint equals the uninterrupted run (adapter, optimizer, data cursor, logs)', () => {
+  const { root, flags } = setup('webgrpo-resume-');
   const straight = join(root, 'straight');
   webgrpo(flags(straight));
   const resumed = join(root, 'resumed');
@@ -41,7 +49,6 @@ test('resume from a checkpoint equals the uninterrupted run (adapter, optimizer,
   for (const name of ['checkpoint-2', 'checkpoint-3', 'adapter']) rmSync(join(resumed, name), { recursive: true, force: true });
   const out = webgrpo(['train', '--resume', resumed]);
   assert.match(out.stderr, /resuming .* from .*checkpoint-1 \(step 1\)/);
-  const adapterBytes = (run: string) => readFileSync(join(run, 'adapter', 'adapter_model.safetensors'));
   assert.ok(adapterBytes(straight).equals(adapterBytes(resumed)), 'final adapters are identical');
   const lines = (run: string, file: string) =>
     readFileSync(join(run, file), 'utf8').trim().split('\n').map((l) => {
@@ -66,4 +73,29 @@ test('--resume refuses other options and runs without checkpoints', () => {
   const b = spawnSync(process.execPath, ['bin/webgrpo.mjs', 'train', '--resume', root], { encoding: 'utf8' });
   assert.equal(b.status, 2);
   assert.match(b.stderr, /has no checkpoint to resume from/);
+});
+
+test('Ctrl-C saves a checkpoint after the current step; --resume then finishes as the uninterrupted run', async () => {
+  const { root, flags } = setup('webgrpo-sigint-');
+  const straight = join(root, 'straight');
+  webgrpo(flags(straight));
+  const run = join(root, 'interrupted');
+  const args = flags(run).filter((a, i, all) => a !== '--save-every' && all[i - 1] !== '--save-every');
+  const child = spawn(process.execPath, ['bin/webgrpo.mjs', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  child.stderr.on('data', (chunk: Buffer) => {
+    const before = stderr;
+    stderr += chunk.toString();
+    // Interrupt once the first step is logged: the checkpoint comes after the step in flight.
+    if (!/step 1\/3/.test(before) && /step 1\/3/.test(stderr)) child.kill('SIGINT');
+  });
+  assert.equal(await exited, 130, stderr);
+  assert.match(stderr, /interrupt: saving a checkpoint after this step/);
+  const saved = /saved (.*checkpoint-(\d+)); continue with: webgrpo train --resume /.exec(stderr);
+  assert.ok(saved, stderr);
+  assert.ok([2, 3].includes(Number(saved[2])), `a checkpoint after the step in flight, got ${saved[2]}`);
+  const out = webgrpo(['train', '--resume', run]);
+  assert.match(out.stderr, new RegExp(`resuming .* \\(step ${saved[2]}\\)`));
+  assert.ok(adapterBytes(straight).equals(adapterBytes(run)), 'the interrupted and resumed run ends with the same adapter');
 });
