@@ -1,4 +1,6 @@
 import { test, after, before } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -219,4 +221,20 @@ test('openUrlFolder reads a model folder over plain HTTP (the web app built-in m
   await assert.rejects(folder.read('nope.json'), (e: Error) => e.message.startsWith(`file not found: 'nope.json' in ${base} (HTTP 404`));
   assert.equal(await folder.has('nope.json'), false);
   assert.equal(await folder.has('tokenizer.json'), existsSync(join(tiny, 'tokenizer.json')));
+});
+
+test('openUrlFolder: a host answering missing files with its index.html (single-page-app fallback) counts them as missing', async () => {
+  const server = createServer((req, res) => {
+    if (req.url === '/m/tokenizer.json') res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    else res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>app</title>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const folder = openUrlFolder(`http://127.0.0.1:${(server.address() as AddressInfo).port}/m/`);
+    assert.equal(await folder.has('tokenizer.json'), true);
+    assert.equal(await folder.has('model.safetensors.index.json'), false);
+    assert.equal(await folder.has('readme.html'), true);
+  } finally {
+    server.close();
+  }
 });

@@ -198,8 +198,10 @@ export async function loadRunHistory(id: string): Promise<Partial<RunView>> {
   const passk = await readPassAtK(id);
   const checkpoint = await newestRunCheckpoint(id);
   const info = await readRunInfo(id);
+  // A run still marked running continues from its checkpoint: later steps will be trained again.
+  const metrics = (await readMetrics(id)).filter((m) => info?.status !== 'running' || m.step <= (checkpoint?.step ?? 0));
   return {
-    metrics: await readMetrics(id),
+    metrics,
     basePassAtK: passk.base,
     passAtK: passk.adapter,
     completions: (await readJson<CompletionView[]>(runPath(id, 'completions.json'))) ?? [],

@@ -143,7 +143,7 @@ const inflight = new Map<string, Promise<Uint8Array>>();
 class HubSource implements ModelSource {
   readonly id: string;
   private readonly endpoint: string;
-  private readonly fetchFn: typeof fetch;
+  protected readonly fetchFn: typeof fetch;
   private readonly useCache: boolean;
   private readonly cacheDir: string | undefined;
   private readonly probed = new Map<string, boolean>();
@@ -196,7 +196,7 @@ class HubSource implements ModelSource {
     return new Error(`HTTP ${s}${res.statusText ? ' ' + res.statusText : ''} for ${url}`);
   }
 
-  private async get(url: string, range?: string): Promise<Response> {
+  protected async get(url: string, range?: string): Promise<Response> {
     try {
       return await this.fetchFn(url, range ? { headers: { Range: range }, redirect: 'follow' } : { redirect: 'follow' });
     } catch (e) {
@@ -421,6 +421,20 @@ class UrlFolderSource extends HubSource {
 
   protected override where(): string {
     return this.base;
+  }
+
+  /**
+   * Static hosts with a single-page-app fallback (vite preview, Netlify, …) answer a missing file
+   * with index.html and status 200: an HTML answer for a non-HTML file means the file is missing.
+   */
+  override async has(file: string): Promise<boolean> {
+    checkFileName(file);
+    const url = this.url(file);
+    const res = await this.get(url, 'bytes=0-0');
+    await res.body?.cancel().catch(() => {});
+    if (res.status === 404) return false;
+    if (res.status !== 200 && res.status !== 206) throw new Error(`HTTP ${res.status} for ${url}`);
+    return file.endsWith('.html') || !(res.headers.get('content-type') ?? '').startsWith('text/html');
   }
 }
 

@@ -42,7 +42,9 @@ export async function showStoredRun(stored: StoredRun): Promise<void> {
 /** Continue an interrupted run from its newest checkpoint in the worker. */
 export async function resumeStoredRun(stored: StoredRun): Promise<void> {
   const history = await loadRunHistory(stored.id);
-  const { showRun, setNotice } = appStore.getState();
+  const { showRun, setNotice, setPreset } = appStore.getState();
+  // The form shows the resumed run's settings, so a later Start repeats it rather than the defaults.
+  setPreset('', stored.settings);
   showRun(newRun(stored.id, stored.settings, { ...history, phase: 'loading', message: null }));
   setNotice(`Resumed run ${stored.id} from its checkpoint at step ${history.lastCheckpoint ?? 0}`);
   sendToWorker({ type: 'resume', runId: stored.id });
