@@ -15,6 +15,8 @@ function startWorker(): void {
   worker.onerror = (e) => reportError(`The training worker failed: ${e.message}`);
   connectWorker((msg) => worker.postMessage(msg));
   sendToWorker({ type: 'hello' });
+  // For the browser console and the e2e tests: the state, and the worker's messages (e.g. lose-device).
+  Object.assign(window, { webgrpo: { store: appStore, send: sendToWorker } });
 }
 
 /** The newest run still marked running was cut off by a reload: continue it from its checkpoint. */
