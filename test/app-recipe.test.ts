@@ -2,7 +2,7 @@
 // memory estimate the model list shows for Hub models.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { defaultSettings, HUB_MODELS, hubModelMemory, ONE_SHOT_EXAMPLE, PRESETS } from '../src/app/recipe.ts';
+import { defaultSettings, HUB_MODELS, hubModelMemory, oneShotExample, PRESETS } from '../src/app/recipe.ts';
 import type { RunSettings } from '../src/app/protocol.ts';
 import { GRPO_DEFAULTS } from '../src/rl/grpo.ts';
 import { parseConfig } from '../src/model/config.ts';
@@ -56,7 +56,9 @@ test('quick resets to the defaults whatever came before', () => {
 
 test('1-shot RLVR: one problem, G=8, T=0.6, entropy bonus 0.001, β 0.001', () => {
   const s = preset('one-shot');
-  assert.deepEqual(s.data, { kind: 'one-shot', question: ONE_SHOT_EXAMPLE.question, answer: ONE_SHOT_EXAMPLE.answer });
+  assert.deepEqual(s.data, { kind: 'one-shot', ...oneShotExample({ kind: 'builtin' }) });
+  assert.deepEqual(preset('one-shot', hub(defaultSettings())).data, { kind: 'one-shot', ...oneShotExample({ kind: 'hub', repo: 'Qwen/Qwen2.5-0.5B-Instruct' }) });
+  assert.equal(oneShotExample({ kind: 'hub', repo: 'x/y' }).answer, '12.8', 'π₁ is graded against its gold string');
   assert.equal(s.grpo.numGenerations, 8);
   assert.equal(s.grpo.temperature, 0.6);
   assert.equal(s.grpo.entropyCoef, 0.001);
@@ -66,8 +68,10 @@ test('1-shot RLVR: one problem, G=8, T=0.6, entropy bonus 0.001, β 0.001', () =
   // an edited one-shot problem survives re-applying the preset
   const mine = { ...defaultSettings(), data: { kind: 'one-shot' as const, question: 'What is 9 + 9?', answer: '18' } };
   assert.deepEqual(preset('one-shot', mine).data, mine.data);
-  const [a, b] = ONE_SHOT_EXAMPLE.question.match(/\d+/g)!.map(Number);
-  assert.equal(Number(ONE_SHOT_EXAMPLE.answer), a + b, 'the worked example is right');
+  const tiny = oneShotExample({ kind: 'builtin' });
+  const [a, b] = tiny.question.match(/\d+/g)!.map(Number);
+  assert.equal(Number(tiny.answer), a + b, 'the worked example is right');
+  assert.match(tiny.question, /^\d+\+\d+$/, "in the tiny model's own question format");
 });
 
 test('Tina: LoRA r=32, α=128 on all seven projections', () => {

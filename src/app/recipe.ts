@@ -6,7 +6,7 @@ import { ALL_TARGETS } from '../lora/lora.ts';
 import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import type { ModelConfig } from '../model/types.ts';
 import { trainingMemory } from '../train/memory.ts';
-import type { RunSettings } from './protocol.ts';
+import type { ModelChoice, RunSettings } from './protocol.ts';
 
 const { groupFilter: _filter, promptFormat: _format, ...grpoDefaults } = GRPO_DEFAULTS;
 
@@ -57,7 +57,7 @@ export const PRESETS: Preset[] = [
     about: 'Wang et al. 2025: one problem repeated to fill every batch, T=0.6, entropy bonus 0.001, β=0.001.',
     apply: (s) => ({
       ...s,
-      data: s.data.kind === 'one-shot' ? s.data : { kind: 'one-shot', question: ONE_SHOT_EXAMPLE.question, answer: ONE_SHOT_EXAMPLE.answer },
+      data: s.data.kind === 'one-shot' ? s.data : { kind: 'one-shot', ...oneShotExample(s.model) },
       grpo: { ...s.grpo, numGenerations: 8, temperature: 0.6, entropyCoef: 0.001, beta: 0.001, lossType: 'grpo', learningRate: forModel(s, 1e-3, HUB_LORA_LR) },
       evalEvery: 10,
     }),
@@ -90,8 +90,21 @@ export const PRESETS: Preset[] = [
   },
 ];
 
-/** The one-shot editor's pre-filled worked example (a level-2 sum the tiny model can learn). */
-export const ONE_SHOT_EXAMPLE = { question: 'What is 47 + 38?', answer: '85' };
+/**
+ * The one-shot editor's pre-filled example: for the built-in model a level-2 sum in its own format
+ * (its character tokenizer knows only digits and a few symbols); for Hub models π₁ of One-shot RLVR
+ * (Wang et al. 2025), graded against the gold string "12.8" as the paper does (REFERENCE §6).
+ */
+export function oneShotExample(model: ModelChoice): { question: string; answer: string } {
+  if (model.kind === 'builtin') return { question: '47+38', answer: '85' };
+  return {
+    question:
+      "The pressure P exerted by wind on a sail varies jointly as the area A of the sail and the cube of the wind's velocity V. " +
+      'When the velocity is 8 miles per hour, the pressure on a sail of 2 square feet is 0.5 pounds. ' +
+      'Find the wind velocity when the pressure on 4 square feet of sail is 13 pounds.',
+    answer: '12.8',
+  };
+}
 
 /** Hub models the page lists, with the figures needed to estimate memory before downloading. */
 export interface HubModel {

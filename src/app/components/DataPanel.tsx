@@ -3,7 +3,7 @@
 
 import { useState, type ChangeEvent } from 'react';
 import type { DataChoice } from '../protocol.ts';
-import { ONE_SHOT_EXAMPLE } from '../recipe.ts';
+import { oneShotExample } from '../recipe.ts';
 import { saveUpload } from '../storage.ts';
 import { appStore, sendToWorker, useApp } from '../store.ts';
 import { HUB_DATASET } from './knobs.ts';
@@ -47,7 +47,8 @@ function BuiltinSets({ data }: { data: DataChoice }) {
 }
 
 function OneShotEditor({ data }: { data: DataChoice }) {
-  const [draft, setDraft] = useState(data.kind === 'one-shot' ? { question: data.question, answer: data.answer } : ONE_SHOT_EXAMPLE);
+  const model = useApp((s) => s.settings.model);
+  const [draft, setDraft] = useState(data.kind === 'one-shot' ? { question: data.question, answer: data.answer } : oneShotExample(model));
   const shown = data.kind === 'one-shot' ? data : draft;
   const edit = (change: Partial<typeof draft>) => {
     const next = { question: shown.question, answer: shown.answer, ...change };
