@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openApp } from './harness.ts';
+import { errorText, phase, setUpRun, waitForPhase } from './flow.ts';
 
 test('with WebGPU the page names the adapter it will train on', async (t) => {
   const app = await openApp(t, { webgpu: true });
@@ -50,5 +51,18 @@ test('a browser without navigator.gpu at all (older browsers, WebGPU turned off)
   assert.match(await explanation.innerText(), /Chrome|Edge/);
   assert.equal(await app.page.getByTestId('device-adapter').count(), 0);
   await app.screenshot('no-navigator-gpu');
+  app.assertNoPageErrors();
+});
+
+test('a run too big for the device limits stops before downloading, with a message naming the limit', async (t) => {
+  const app = await openApp(t, { webgpu: true });
+  // 128 prompts × 64 generations × ~220 tokens: one MLP activation alone is > 1 GiB, SwiftShader's binding limit.
+  await setUpRun(app, 'arithmetic:2', { promptsPerStep: 128, numGenerations: 64, maxCompletionLength: 200, evalProblems: 0 });
+  await app.page.getByTestId('train-start').click();
+  await waitForPhase(app, ['error'], 60_000).catch(() => {});
+  assert.equal(await phase(app.page), 'error');
+  const text = await errorText(app.page);
+  assert.match(text, /does not fit this device: one layer's activations for 8192 sequences × \d+ tokens need [\d.]+ MiB in one buffer, but this device binds at most 1024\.0 MiB \(maxStorageBufferBindingSize\)/, text);
+  await app.screenshot('too-big');
   app.assertNoPageErrors();
 });

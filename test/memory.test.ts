@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseConfig } from '../src/model/config.ts';
-import { trainingMemory } from '../src/train/memory.ts';
+import { bindingLimitProblem, trainingMemory } from '../src/train/memory.ts';
 
 const qwen25 = parseConfig({
   architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24,
@@ -27,4 +27,13 @@ test('full-parameter training counts f32 weights plus gradient and AdamW moments
   const m = trainingMemory(qwen25, { batch: 1, tokens: 16, loraRank: 16, full: true, checkpoint: false, weightBytes: 2 });
   assert.equal(m.weights, 494032768 * 4);
   assert.equal(m.optimizer, 494032768 * 4 * 3);
+});
+
+test("bindingLimitProblem names the limit when one layer's activations exceed a storage binding", () => {
+  const shape = { batch: 64, tokens: 512, loraRank: 16, full: false, checkpoint: true, weightBytes: 2 };
+  // The widest activation is the MLP's: 64 × 512 × 4864 floats = 608 MiB.
+  assert.equal(bindingLimitProblem(qwen25, shape, 1024 * 2 ** 20), null);
+  const problem = bindingLimitProblem(qwen25, shape, 128 * 2 ** 20);
+  assert.match(problem!, /608\.0 MiB in one buffer, but this device binds at most 128\.0 MiB \(maxStorageBufferBindingSize\)/);
+  assert.equal(bindingLimitProblem(qwen25, { ...shape, batch: 8 }, 128 * 2 ** 20), null, '76 MiB fits');
 });

@@ -8,7 +8,8 @@
 
 import { acquireGpu, WebGpuUnavailableError } from '../gpu/device.ts';
 import { GpuDeviceLostError, type Gpu } from '../gpu/runtime.ts';
-import { destroyWeights, loadModel } from '../model/weights.ts';
+import { destroyWeights, loadModel, readModelConfig } from '../model/weights.ts';
+import { bindingLimitProblem, trainingMemory } from '../train/memory.ts';
 import { LanguageModel } from '../model/forward.ts';
 import { openSource, openUrlFolder, type ModelSource } from '../model/source.ts';
 import { ModelTokenizer } from '../tokenizer/index.ts';
@@ -108,13 +109,14 @@ async function runTraining(runId: string, settings: RunSettings, resume: boolean
   const g = await device();
   const source = modelSource(settings.model, (loaded, total, file) => post({ type: 'progress', runId, file, loaded, total }));
   const tokenizer = await loadTokenizer(source);
+  const cfg = settings.grpo;
+  const { train, heldOut, heldOutNote } = await openData(settings.data, cfg.seed, settings.evalProblems);
+  await checkFits(source, g, settings, tokenizer, heldOut.length ? heldOut : [train.next()], (message) => phase('loading', message));
   const { config, weights } = await loadModel(source, g);
   // The GPU buffers of this run are freed however it ends (a lost device has freed them already).
   let adapter: LoraAdapter | null = null;
   try {
     const model = new LanguageModel(g, config, weights);
-    const cfg = settings.grpo;
-    const { train, heldOut, heldOutNote } = await openData(settings.data, cfg.seed, settings.evalProblems);
     const checkpoint = resume ? await storage.newestRunCheckpoint(runId) : null;
     adapter = checkpoint
       ? await LoraAdapter.load(storage.opfsSource(`${checkpoint.folder}/adapter`), g, config)
@@ -224,6 +226,24 @@ async function runTraining(runId: string, settings: RunSettings, resume: boolean
     adapter?.destroy();
     destroyWeights(weights);
   }
+}
+
+/**
+ * Before downloading weights: the training step's memory (reported) and the device's storage-binding
+ * limit (checked), with prompts as long as the longest sample prompt plus a full completion.
+ */
+async function checkFits(source: ModelSource, g: Gpu, settings: RunSettings, tokenizer: ModelTokenizer, sample: Problem[], report: (message: string) => void): Promise<void> {
+  const config = await readModelConfig(source);
+  const { torch_dtype: dtype } = await source.readJson<{ torch_dtype?: string }>('config.json');
+  const promptTokens = Math.max(...sample.map((p) => chatPromptIds(tokenizer, p.question, promptFormat(settings)).length));
+  const shape = {
+    batch: (settings.grpo.promptsPerStep * settings.grpo.numGenerations) / settings.grpo.gradientAccumulationSteps,
+    tokens: promptTokens + settings.grpo.maxCompletionLength,
+    loraRank: settings.lora.r, full: false, checkpoint: true, weightBytes: dtype === 'float32' ? 4 : 2,
+  };
+  const problem = bindingLimitProblem(config, shape, g.limits.maxStorageBufferBindingSize);
+  if (problem) throw new Error(`This run does not fit this device: ${problem}`);
+  report(`A training step needs about ${(trainingMemory(config, shape).total / 2 ** 30).toFixed(2)} GiB of GPU memory.`);
 }
 
 /** Run (or resume) with recovery from lost devices: re-acquire a device and resume from the newest checkpoint. */

@@ -56,3 +56,20 @@ export function trainingMemory(c: ModelConfig, s: TrainingShape): MemoryEstimate
   const total = weights + optimizer + activations + kvCache + logits;
   return { weights, optimizer, activations, kvCache, logits, total };
 }
+
+/**
+ * Why a training step of this shape cannot run on a device with this storage-binding limit, or null
+ * when it can: each activation buffer of a layer must fit one binding (weights are split into
+ * binding-sized row chunks, so they always fit). WebGPU does not tell how much memory a device has,
+ * so the total (trainingMemory) can only be reported, not checked.
+ */
+export function bindingLimitProblem(c: ModelConfig, s: TrainingShape, maxStorageBufferBindingSize: number): string | null {
+  const widest = Math.max(c.hiddenSize, c.numHeads * c.headDim, c.intermediateSize);
+  const bytes = s.batch * s.tokens * widest * 4;
+  if (bytes <= maxStorageBufferBindingSize) return null;
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  return (
+    `one layer's activations for ${s.batch} sequences × ${s.tokens} tokens need ${mib(bytes)} in one buffer, but this device binds at most ` +
+    `${mib(maxStorageBufferBindingSize)} (maxStorageBufferBindingSize): use fewer prompts per step or generations, a shorter max completion length, or more gradient accumulation steps.`
+  );
+}
