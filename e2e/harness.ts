@@ -148,11 +148,16 @@ export interface App {
  * Build and serve the site, launch Chromium (with or without WebGPU) and open the app. Everything is
  * closed after the test; the test fails if the page threw an uncaught error at any time.
  */
-export async function openApp(t: TestContext, { webgpu = true, initScript }: { webgpu?: boolean; initScript?: string } = {}): Promise<App> {
+export async function openApp(
+  t: TestContext,
+  { webgpu = true, initScript, beforeOpen }: { webgpu?: boolean; initScript?: string; beforeOpen?: (context: BrowserContext) => Promise<void> } = {},
+): Promise<App> {
   const server = await serve(await site());
   const browser = await launchChromium({ webgpu });
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 1000 } });
   if (initScript) await context.addInitScript(initScript);
+  // e.g. network routes, in place before the page (and its worker) makes any request.
+  if (beforeOpen) await beforeOpen(context);
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
   const pageErrors: string[] = [];
