@@ -41,7 +41,7 @@ async function uploadFile(app: App, file: string, fields: { question: string; an
   await page.getByRole('textbox', { name: 'Question field' }).fill(fields.question);
   await page.getByRole('textbox', { name: 'Answer field' }).fill(fields.answer);
   const data = await page.evaluate(() => (window as unknown as { webgrpo: { store: { getState: () => any } } }).webgrpo.store.getState().settings.data);
-  assert.deepEqual(data, { kind: 'upload', fileName: name, questionField: fields.question, answerField: fields.answer });
+  assert.deepEqual(data, { kind: 'upload', fileName: name, questionField: fields.question, answerField: fields.answer, skipBadRows: false });
 }
 
 /** Click Preview and wait for the rendered prompt or an error. */
@@ -116,5 +116,14 @@ test('an uploaded file with a row missing its answer: the preview and the run na
   const message = await errorText(page);
   assert.match(message, /broken\.jsonl.*line 3\b/s, `the run's error names the file and line: ${message}`);
   assert.ok(await page.getByTestId('train-start').isEnabled(), 'Start is enabled again');
+
+  // Skipping malformed rows: the preview lists the good rows only.
+  await page.getByRole('button', { name: 'Dismiss the error' }).click();
+  await page.getByLabel('Skip malformed rows').check();
+  await page.getByTestId('preview-button').click();
+  // (The failed run's message stays on the page, so wait for the preview itself.)
+  await page.getByTestId('preview-prompt').waitFor({ timeout: 60_000 });
+  const kept = (await previewRows(page)).map((r) => r[0]);
+  assert.ok(kept.length > 0 && !kept.some((q) => q.includes('40+2')), `the row without an answer is left out: ${JSON.stringify(kept)}`);
   app.assertNoPageErrors();
 });

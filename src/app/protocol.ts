@@ -19,7 +19,7 @@ export type DataChoice =
   | { kind: 'builtin'; spec: string }
   | { kind: 'one-shot'; question: string; answer: string }
   /** An uploaded JSONL/JSON/CSV/Parquet file, stored in OPFS (datasets/<fileName>). */
-  | { kind: 'upload'; fileName: string; questionField?: string; answerField?: string }
+  | { kind: 'upload'; fileName: string; questionField?: string; answerField?: string; skipBadRows?: boolean }
   /** "hf:owner/repo:config:split" (the Hub's Parquet conversion). */
   | { kind: 'hub'; spec: string };
 

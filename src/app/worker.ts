@@ -73,7 +73,9 @@ async function openData(data: DataChoice, seed: number, evalProblems: number): P
       return { train, heldOut: take(train, evalProblems), heldOutNote: 'pass@k is measured on the one training problem (a one-shot set has no held-out split)' };
     }
     case 'upload': {
-      const train = await datasetFromBytes(data.fileName, await storage.readUpload(data.fileName), { seed, questionField: data.questionField || undefined, answerField: data.answerField || undefined });
+      const train = await datasetFromBytes(data.fileName, await storage.readUpload(data.fileName), {
+        seed, questionField: data.questionField || undefined, answerField: data.answerField || undefined, onBadRows: data.skipBadRows ? 'skip' : 'error',
+      });
       return { train, heldOut: take(train, evalProblems), heldOutNote: `pass@k is measured on the first ${evalProblems} training rows (the file has no held-out split)` };
     }
     case 'hub': {

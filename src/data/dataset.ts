@@ -347,7 +347,7 @@ function finiteDataset(name: string, rows: LocatedRow[], opts: LoadDatasetOption
       const shown = where.slice(0, 10).join(', ') + (where.length > 10 ? `, … (${where.length - 10} more)` : '');
       return `${where.length} row${where.length === 1 ? '' : 's'} ${reason}: ${shown}`;
     });
-    const hint = [...hints, "onBadRows: 'skip' leaves them out"].join('; ');
+    const hint = [...hints, 'skipping malformed rows leaves them out'].join('; ');
     throw new DatasetError(`${name}: ${parts.join('; ')} (${hint})`);
   }
   if (problems.length === 0) {

@@ -83,7 +83,7 @@ function FileUpload({ data }: { data: DataChoice }) {
     setSaving(true);
     try {
       await saveUpload(file.name, new Uint8Array(await file.arrayBuffer()));
-      setData({ kind: 'upload', fileName: file.name, questionField: upload?.questionField, answerField: upload?.answerField });
+      setData({ kind: 'upload', fileName: file.name, questionField: upload?.questionField, answerField: upload?.answerField, skipBadRows: upload?.skipBadRows ?? false });
     } catch (err) {
       reportError(err);
     } finally {
@@ -113,6 +113,10 @@ function FileUpload({ data }: { data: DataChoice }) {
           <input type="text" placeholder="answer" disabled={!upload} value={upload?.answerField ?? ''} onChange={(e) => setField('answerField', e.target.value)} />
         </label>
       </div>
+      <label>
+        <input type="checkbox" disabled={!upload} checked={upload?.skipBadRows === true} onChange={(e) => upload && setData({ ...upload, skipBadRows: e.target.checked })} />
+        Skip malformed rows (otherwise they are listed as an error)
+      </label>
       <p className="hint">JSONL, JSON, CSV or Parquet. Fields default to question/problem/prompt and answer/solution/ground_truth.</p>
     </li>
   );
