@@ -19,6 +19,14 @@ function groupsOf(completions: CompletionView[]): CompletionView[][] {
 }
 
 function Tokens({ completion }: { completion: CompletionView }) {
+  // A completion with advantage 0 teaches nothing, so the step skips its forward pass: no entropies.
+  if (completion.entropies.length === 0) {
+    return (
+      <p className="tokens" title="advantage 0: not trained on, so no entropies">
+        {completion.tokens.join('')}
+      </p>
+    );
+  }
   return (
     <p className="tokens">
       {completion.tokens.map((token, i) => {
