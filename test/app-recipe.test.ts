@@ -24,8 +24,8 @@ test('defaultSettings are the CLI quick demo: GRPO_DEFAULTS, the tiny model, ari
   assert.equal(groupFilter, undefined);
   assert.equal(promptFormat, undefined);
   assert.deepEqual(s.grpo, grpo);
-  assert.equal(s.grpo.learningRate, 1e-3);
-  assert.equal(s.grpo.maxSteps, 70);
+  assert.equal(s.grpo.learningRate, 3e-3);
+  assert.equal(s.grpo.maxSteps, 90);
   assert.equal(s.grpo.lossType, 'dapo');
   assert.deepEqual(s.model, { kind: 'builtin' });
   assert.deepEqual(s.data, { kind: 'builtin', spec: 'arithmetic:2' });
@@ -37,7 +37,7 @@ test('defaultSettings are the CLI quick demo: GRPO_DEFAULTS, the tiny model, ari
   // a fresh object each time: editing one does not leak into the next
   s.grpo.maxSteps = 3;
   s.lora.targetModules.pop();
-  assert.equal(defaultSettings().grpo.maxSteps, 70);
+  assert.equal(defaultSettings().grpo.maxSteps, 90);
   assert.equal(defaultSettings().lora.targetModules.length, 7);
 });
 
@@ -63,7 +63,7 @@ test('1-shot RLVR: one problem, G=8, T=0.6, entropy bonus 0.001, β 0.001', () =
   assert.equal(s.grpo.temperature, 0.6);
   assert.equal(s.grpo.entropyCoef, 0.001);
   assert.equal(s.grpo.beta, 0.001);
-  assert.equal(s.grpo.learningRate, 1e-3, 'the tiny model keeps the quick demo lr');
+  assert.equal(s.grpo.learningRate, 1e-3, 'the tiny model gets a lower lr than the quick demo: one problem repeated');
   assert.equal(preset('one-shot', hub(defaultSettings())).grpo.learningRate, 1e-5, 'Hub models get a LoRA lr');
   // an edited one-shot problem survives re-applying the preset
   const mine = { ...defaultSettings(), data: { kind: 'one-shot' as const, question: 'What is 9 + 9?', answer: '18' } };
@@ -126,14 +126,14 @@ test('hubModelMemory equals trainingMemory of the parsed config and grows with b
     num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, rope_theta: 1000000, rms_norm_eps: 1e-6,
     tie_word_embeddings: true, max_position_embeddings: 32768, torch_dtype: 'bfloat16', bos_token_id: 151643, eos_token_id: 151645,
   });
-  const s = defaultSettings(); // 8 prompts × 8 generations, 64 completion tokens, r16
+  const s = defaultSettings(); // 16 prompts × 4 generations, 64 completion tokens, r16
   const m = hubModelMemory(HUB_MODELS[0], s);
   const expected = trainingMemory(qwen25, { batch: 64, tokens: 128 + 64, loraRank: 16, full: false, checkpoint: true, weightBytes: 2 }).total;
   assert.equal(m, expected);
   assert.ok(m > 494032768 * 2, 'at least the bf16 weights');
   const withPrompt = hubModelMemory(HUB_MODELS[0], s, 256);
   assert.ok(withPrompt > m);
-  const bigger = { ...s, grpo: { ...s.grpo, promptsPerStep: 16 } };
+  const bigger = { ...s, grpo: { ...s.grpo, promptsPerStep: 32 } };
   assert.ok(hubModelMemory(HUB_MODELS[0], bigger) > m);
   const longer = { ...s, grpo: { ...s.grpo, maxCompletionLength: 512 } };
   assert.ok(hubModelMemory(HUB_MODELS[0], longer) > m);

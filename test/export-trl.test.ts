@@ -17,16 +17,16 @@ const DEFAULT_RUN = {
   reward_module: null,
   filter_accuracy: null,
   dynamic_sampling: false,
-  num_generations: 8,
-  prompts_per_step: 8,
+  num_generations: 4,
+  prompts_per_step: 16,
   max_completion_length: 64,
   temperature: 1,
   top_p: 1,
   top_k: 0,
   min_p: 0,
-  learning_rate: 0.001,
-  lr_scheduler_type: 'constant',
-  warmup_ratio: 0,
+  learning_rate: 0.003,
+  lr_scheduler_type: 'linear',
+  warmup_ratio: 0.1,
   optimizer: 'adamw',
   adam_beta1: 0.9,
   adam_beta2: 0.99,
@@ -43,14 +43,14 @@ const DEFAULT_RUN = {
   mask_truncated_completions: false,
   num_iterations: 1,
   gradient_accumulation_steps: 1,
-  max_steps: 70,
+  max_steps: 90,
   seed: 0,
   lora: { r: 16, alpha: 32, dropout: 0, useRslora: false, targetModules: ALL },
 };
 
 const DEFAULT_GRPO_ARGS: Record<string, string> = {
   output_dir: 'OUTPUT_DIR',
-  num_generations: '8',
+  num_generations: '4',
   per_device_train_batch_size: '64',
   gradient_accumulation_steps: '1',
   max_completion_length: '64',
@@ -58,9 +58,9 @@ const DEFAULT_GRPO_ARGS: Record<string, string> = {
   top_p: '1.0',
   top_k: '0',
   min_p: 'None',
-  learning_rate: '0.001',
-  lr_scheduler_type: '"constant"',
-  warmup_ratio: '0.0',
+  learning_rate: '0.003',
+  lr_scheduler_type: '"linear"',
+  warmup_ratio: '0.1',
   optim: '"adamw_torch"',
   adam_beta1: '0.9',
   adam_beta2: '0.99',
@@ -75,7 +75,7 @@ const DEFAULT_GRPO_ARGS: Record<string, string> = {
   mask_truncated_completions: 'False',
   top_entropy_quantile: '1.0',
   num_iterations: '1',
-  max_steps: '70',
+  max_steps: '90',
   seed: '0',
   logging_steps: '1',
 };
@@ -151,7 +151,8 @@ test('defaults: GRPOConfig and LoraConfig arguments, model path, arithmetic gene
   assert.match(script, /^MODEL = "public\/models\/tiny-arith"$/m);
   assert.match(script, /local model folder/);
   assert.match(script, /^REWARD_FUNCS = \[math_reward\]$/m);
-  assert.match(script, /problems = \[arithmetic_problem\(2, rng\) for _ in range\(1000\)\]/);
+  // One problem per prompt of every step: 90 steps × 16 prompts.
+  assert.match(script, /problems = \[arithmetic_problem\(2, rng\) for _ in range\(1440\)\]/);
   assert.match(script, /exact random stream differs/);
   assert.match(script, /entropy_coef=0\.0 \(off\)/);
   assert.match(script, /filter_accuracy: off/);
@@ -264,6 +265,7 @@ test('one-shot: the problem repeated, gold graded as given, entropy_coef comment
     entropy_coef: 0.001,
     max_steps: 5,
     prompts_per_step: 4,
+    num_generations: 8,
   };
   const script = trlScript(run);
   const args = kwargs(script, 'GRPOConfig');

@@ -39,22 +39,30 @@ function setup() {
   // A reward with spread on this random model's text: the number of spaces in the completion.
   const rewardModule = join(root, 'ones.mjs');
   writeFileSync(rewardModule, "export default (completion) => [...completion].filter((c) => c === ' ').length;\n");
-  return { root, modelDir, adapterDir, rewardModule, config };
+  // The same, except that problems with an even answer all get 1: their group has advantage 0.
+  const evenFlatReward = join(root, 'even-flat.mjs');
+  writeFileSync(evenFlatReward, "export default (completion, row) => (Number(row.answer) % 2 === 0 ? 1 : [...completion].filter((c) => c === ' ').length);\n");
+  return { root, modelDir, adapterDir, rewardModule, evenFlatReward, config };
 }
 
-const variants: { lossType: LossType; beta: number; entropyCoef: number; mask: boolean }[] = [
+const variants: { lossType: LossType; beta: number; entropyCoef: number; mask: boolean; zeroGroup?: boolean }[] = [
   { lossType: 'grpo', beta: 0, entropyCoef: 0, mask: false },
   { lossType: 'bnpo', beta: 0, entropyCoef: 0, mask: false },
   { lossType: 'dr_grpo', beta: 0, entropyCoef: 0, mask: false },
   { lossType: 'dapo', beta: 0, entropyCoef: 0, mask: true },
   { lossType: 'grpo', beta: 0.05, entropyCoef: 0.01, mask: false },
+  // A group whose rewards are all equal (advantage 0) skips the forward/backward: the update must not change.
+  { lossType: 'dapo', beta: 0, entropyCoef: 0, mask: false, zeroGroup: true },
+  { lossType: 'grpo', beta: 0, entropyCoef: 0, mask: false, zeroGroup: true },
 ];
 
 const fixture = setup();
 
 for (const v of variants) {
-  test(`one SGD step of webgrpo train follows −lr × ∇ of the ${v.lossType} loss (beta ${v.beta}, entropy_coef ${v.entropyCoef})`, async () => {
-    const { root, modelDir, adapterDir, rewardModule, config } = fixture;
+  test(`one SGD step of webgrpo train follows −lr × ∇ of the ${v.lossType} loss (beta ${v.beta}, entropy_coef ${v.entropyCoef}${v.zeroGroup ? ', a group with advantage 0' : ''})`, async () => {
+    const { root, modelDir, adapterDir, config } = fixture;
+    const rewardModule = v.zeroGroup ? fixture.evenFlatReward : fixture.rewardModule;
+    const mixed = (xs: { advantage: number }[]) => xs.some((x) => x.advantage === 0) && xs.some((x) => x.advantage !== 0);
     const eos = config.eosTokenIds;
     const truncated = (x: { completion_ids: number[] }) => !eos.includes(x.completion_ids[x.completion_ids.length - 1]);
     // With masking, the batch must mix finished and truncated completions for the test to mean
@@ -62,16 +70,17 @@ for (const v of variants) {
     let run = '';
     let rollouts: { prompt_ids: number[]; completion_ids: number[]; advantage: number; reward: number }[] = [];
     for (const seed of [4, 5, 6, 7, 8, 9]) {
-      run = join(root, `run-${v.lossType}-${v.beta}-${seed}`);
+      run = join(root, `run-${v.lossType}-${v.beta}-${v.zeroGroup ? 'zero-' : ''}${seed}`);
       const res = spawnSync(process.execPath, ['bin/webgrpo.mjs', 'train', '--model', modelDir, '--init-adapter', adapterDir, '--out', run,
-        '--reward-module', rewardModule, '--optimizer', 'sgd', '--lr', String(lr), '--max-grad-norm', '0', '--steps', '1',
+        '--reward-module', rewardModule, '--optimizer', 'sgd', '--lr', String(lr), '--lr-scheduler-type', 'constant', '--warmup-ratio', '0', '--max-grad-norm', '0', '--steps', '1',
         '--prompts-per-step', '2', '--num-generations', '3', '--max-completion-length', String(maxLen), '--temperature', String(temperature),
         '--loss-type', v.lossType, '--beta', String(v.beta), '--entropy-coef', String(v.entropyCoef), '--eval-problems', '0', '--seed', String(seed),
         ...(v.mask ? ['--mask-truncated-completions'] : [])], { encoding: 'utf8' });
       assert.equal(res.status, 0, res.stderr);
       rollouts = readFileSync(join(run, 'rollouts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-      if (!v.mask || (rollouts.some(truncated) && !rollouts.every(truncated))) break;
+      if (v.zeroGroup ? mixed(rollouts) : !v.mask || (rollouts.some(truncated) && !rollouts.every(truncated))) break;
     }
+    if (v.zeroGroup) assert.ok(mixed(rollouts), 'a group with advantage 0 beside one with advantages');
     assert.equal(rollouts.length, 6);
     if (v.mask) assert.ok(rollouts.some(truncated) && !rollouts.every(truncated), 'a mix of finished and truncated completions');
     assert.ok(new Set(rollouts.map((x) => x.reward)).size > 1, 'rewards differ, so advantages are not all zero');
