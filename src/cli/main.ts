@@ -48,8 +48,9 @@ Commands:
             [--filter-accuracy 0.2,0.8] [--dynamic-sampling] [--skip-bad-rows]
             [--system-prompt "…"] [--plain-prompt]   (several --dataset specs, comma-separated, are mixed by the DUMP UCB curriculum)
             [--save-every N] | --resume RUN   (Ctrl-C saves a checkpoint)
-            [--steps 70] [--prompts-per-step 8] [--num-generations 8] [--max-completion-length 64]
-            [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 1e-3]
+            [--steps 90] [--prompts-per-step 16] [--num-generations 4] [--max-completion-length 64]
+            [--temperature 1] [--top-p] [--top-k] [--min-p] [--learning-rate|--lr 3e-3]
+            [--lr-scheduler-type linear|cosine|constant|constant_with_warmup] [--warmup-ratio 0.1]
             [--loss-type grpo|bnpo|dr_grpo|dapo] [--scale-rewards group|batch|none] [--beta 0]
             [--epsilon 0.2] [--epsilon-high] [--entropy-coef 0] [--top-entropy-quantile 1]
             [--mask-truncated-completions] [--num-iterations 1] [--gradient-accumulation-steps 1]
