@@ -22,7 +22,7 @@ const STEPS = 40, BATCH = 16, SAMPLES = 4, PROBLEMS = 48;
 mkdirSync(WORK, { recursive: true });
 
 const source = openSource(MODEL);
-const tokenizer = await ModelTokenizer.load((f) => source.readJson(f), (f) => source.has(f));
+const tokenizer = await ModelTokenizer.load(source);
 const heldOut = Array.from({ length: PROBLEMS }, ((r) => () => arithmeticProblem(TINY_ARITH_LEVEL, r))(seededRandom(99)));
 
 async function accuracy(adapterDir?: string): Promise<number> {

@@ -106,16 +106,16 @@ test('load reads tokenizer.json and tokenizer_config.json, and names a missing t
     has: async (f: string) => f in m,
   });
   const a = files({ 'tokenizer.json': qwenJson, 'tokenizer_config.json': qwenConfig });
-  const tok = await ModelTokenizer.load(a.readJson, a.has);
+  const tok = await ModelTokenizer.load(a);
   assert.equal(tok.applyChatTemplate(sysUser, { addGenerationPrompt: true, enableThinking: false }).endsWith('</think>\n\n'), true);
   assert.deepEqual(tok.eosTokenIds, [151645, 151643]);
 
   const b = files({ 'tokenizer_config.json': qwenConfig });
-  await assert.rejects(ModelTokenizer.load(b.readJson, b.has), /tokenizer\.json not found/);
+  await assert.rejects(ModelTokenizer.load(b), /tokenizer\.json not found/);
 
   // Without tokenizer_config.json: no template, eos from the special added tokens.
   const c = files({ 'tokenizer.json': qwenJson });
-  const bare = await ModelTokenizer.load(c.readJson, c.has);
+  const bare = await ModelTokenizer.load(c);
   assert.equal(bare.hasChatTemplate, false);
   assert.throws(() => bare.applyChatTemplate(sysUser), /no chat template/);
   assert.deepEqual(bare.eosTokenIds, [151645, 151643]);
@@ -123,7 +123,7 @@ test('load reads tokenizer.json and tokenizer_config.json, and names a missing t
   // chat_template.json fills in a template missing from tokenizer_config.json.
   const { chat_template, ...rest } = qwenConfig;
   const d = files({ 'tokenizer.json': qwenJson, 'tokenizer_config.json': rest, 'chat_template.json': { chat_template } });
-  assert.equal((await ModelTokenizer.load(d.readJson, d.has)).hasChatTemplate, true);
+  assert.equal((await ModelTokenizer.load(d)).hasChatTemplate, true);
 });
 
 // --- character-level tokenizer -------------------------------------------------------------

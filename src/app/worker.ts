@@ -18,7 +18,7 @@ import { datasetFromBytes, loadDataset, oneShotDataset, type Dataset, type Probl
 import { GrpoTrainer, type Rollout } from '../rl/grpo.ts';
 import { checkpointFiles, parseCheckpoint } from '../rl/checkpoint.ts';
 import { chatPromptIds, type PromptFormat } from '../rl/evaluate.ts';
-import { accuracyReward, builtinRewards, heldOutPassAtK, problemReward, runConfigJson } from '../rl/run.ts';
+import { accuracyReward, builtinRewards, heldOutPassAtK, heldOutProblems, problemReward, runConfigJson, takeProblems } from '../rl/run.ts';
 import type { CompletionView, DataChoice, FromWorker, ModelChoice, RunPhase, RunSettings, ToWorker } from './protocol.ts';
 import * as storage from './storage.ts';
 
@@ -55,32 +55,26 @@ function modelName(choice: ModelChoice): string {
   return choice.kind === 'builtin' ? BUILTIN_MODEL_PATH.slice(0, -1) : choice.kind === 'hub' ? `hf:${choice.repo}` : choice.name;
 }
 
-async function loadTokenizer(source: ModelSource): Promise<ModelTokenizer> {
-  return ModelTokenizer.load((f) => source.readJson(f), (f) => source.has(f));
-}
-
 /** The training data and the held-out problems of pass@k. */
 async function openData(data: DataChoice, seed: number, evalProblems: number): Promise<{ train: Dataset; heldOut: Problem[]; heldOutNote: string | null }> {
-  const take = (d: Dataset, n: number) => d.problems?.slice(0, n) ?? Array.from({ length: n }, () => d.next());
   switch (data.kind) {
     case 'builtin': {
-      // Held-out problems: fresh problems from the same generator under another seed (as the CLI).
-      const heldOut = take(await loadDataset(data.spec, { seed: 1_000_000 + seed }), evalProblems);
+      const heldOut = await heldOutProblems(data.spec, evalProblems, seed);
       return { train: await loadDataset(data.spec, { seed }), heldOut, heldOutNote: null };
     }
     case 'one-shot': {
       const train = oneShotDataset(data.question, data.answer);
-      return { train, heldOut: take(train, evalProblems), heldOutNote: 'pass@k is measured on the one training problem (a one-shot set has no held-out split)' };
+      return { train, heldOut: takeProblems(train, evalProblems), heldOutNote: 'pass@k is measured on the one training problem (a one-shot set has no held-out split)' };
     }
     case 'upload': {
       const train = await datasetFromBytes(data.fileName, await storage.readUpload(data.fileName), {
         seed, questionField: data.questionField || undefined, answerField: data.answerField || undefined, onBadRows: data.skipBadRows ? 'skip' : 'error',
       });
-      return { train, heldOut: take(train, evalProblems), heldOutNote: `pass@k is measured on the first ${evalProblems} training rows (the file has no held-out split)` };
+      return { train, heldOut: takeProblems(train, evalProblems), heldOutNote: `pass@k is measured on the first ${evalProblems} training rows (the file has no held-out split)` };
     }
     case 'hub': {
       const train = await loadDataset(data.spec, { seed });
-      return { train, heldOut: take(train, evalProblems), heldOutNote: `pass@k is measured on the first ${evalProblems} rows of ${data.spec}` };
+      return { train, heldOut: takeProblems(train, evalProblems), heldOutNote: `pass@k is measured on the first ${evalProblems} rows of ${data.spec}` };
     }
   }
 }
@@ -110,7 +104,7 @@ async function runTraining(runId: string, settings: RunSettings, resume: boolean
   phase('loading');
   const g = await device();
   const source = modelSource(settings.model, (loaded, total, file) => post({ type: 'progress', runId, file, loaded, total }));
-  const tokenizer = await loadTokenizer(source);
+  const tokenizer = await ModelTokenizer.load(source);
   const cfg = settings.grpo;
   const { train, heldOut, heldOutNote } = await openData(settings.data, cfg.seed, settings.evalProblems);
   await checkFits(source, g, settings, tokenizer, heldOut.length ? heldOut : [train.next()], (message) => phase('loading', message));
@@ -279,7 +273,7 @@ async function startRun(runId: string, settings: RunSettings, resume: boolean): 
 }
 
 async function preview(msg: Extract<ToWorker, { type: 'preview' }>): Promise<void> {
-  const tokenizer = await loadTokenizer(modelSource(msg.model));
+  const tokenizer = await ModelTokenizer.load(modelSource(msg.model));
   const { train } = await openData(msg.data, 0, 0);
   const rows = train.problems?.slice(0, 5) ?? Array.from({ length: 5 }, () => train.next());
   const prompt = tokenizer.decode(chatPromptIds(tokenizer, rows[0].question, promptFormat(msg)));

@@ -16,7 +16,7 @@ import { mergeAdapter } from '../lora/merge.ts';
 import { ModelGradients } from '../model/backward.ts';
 import { saveWeights } from '../model/save.ts';
 import { GRPO_DEFAULTS, GrpoTrainer, type GrpoConfig } from '../rl/grpo.ts';
-import { accuracyReward, builtinRewards, heldOutPassAtK, problemReward, runConfigJson, type NamedReward } from '../rl/run.ts';
+import { accuracyReward, builtinRewards, heldOutPassAtK, heldOutProblems, problemReward, runConfigJson, type NamedReward } from '../rl/run.ts';
 import { evaluatePassAtK, type PromptFormat } from '../rl/evaluate.ts';
 import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint-dir.ts';
 import { trlScript } from '../rl/export-trl.ts';
@@ -244,10 +244,6 @@ function source(values: Values): ModelSource {
   });
 }
 
-async function loadTokenizer(src: ModelSource): Promise<ModelTokenizer> {
-  return ModelTokenizer.load((f) => src.readJson(f), (f) => src.has(f));
-}
-
 /** Load the model (and the --adapter, when given) on a fresh device, run, and free the device. */
 async function withModel<T>(
   values: Values,
@@ -293,7 +289,7 @@ async function score(values: Values): Promise<void> {
   const src = source(values);
   const temperature = numberFlag(values, 'temperature', 1, (x) => x > 0, 'a positive number');
   if ((values.ids === undefined) === (values.text === undefined)) throw new UsageError('score needs exactly one of --ids or --text.');
-  const ids = typeof values.ids === 'string' ? parseIds(values.ids) : (await loadTokenizer(src)).encode(values.text as string);
+  const ids = typeof values.ids === 'string' ? parseIds(values.ids) : (await ModelTokenizer.load(src)).encode(values.text as string);
   const result = await withModel(values, src, (model) => model.score(ids, temperature));
   const table = result.logprobs.map((lp, i) => `${ids[i + 1]}\t${lp.toFixed(6)}\t${result.entropies[i].toFixed(6)}`);
   output(values, result, ['next_id\tlogprob\tentropy', ...table].join('\n'));
@@ -302,7 +298,7 @@ async function score(values: Values): Promise<void> {
 async function tokenize(values: Values): Promise<void> {
   const src = source(values);
   if (typeof values.text !== 'string') throw new UsageError('tokenize needs --text.');
-  const ids = await promptIds(await loadTokenizer(src), values.text, values.chat === true);
+  const ids = await promptIds(await ModelTokenizer.load(src), values.text, values.chat === true);
   output(values, { ids }, ids.join(' '));
 }
 
@@ -316,7 +312,7 @@ async function generateCommand(values: Values): Promise<void> {
   const minP = numberFlag(values, 'min-p', 0, (x) => x >= 0 && x < 1, 'in [0, 1)');
   const seed = numberFlag(values, 'seed', 0, (x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32, 'an integer in [0, 2^32)');
   const n = numberFlag(values, 'n', 1, (x) => Number.isInteger(x) && x >= 1, 'an integer ≥ 1');
-  const tokenizer = await loadTokenizer(src);
+  const tokenizer = await ModelTokenizer.load(src);
   const ids = await promptIds(tokenizer, values.prompt, values.chat === true);
   const completions = await withModel(values, src, async (model) => {
     const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])];
@@ -445,7 +441,7 @@ async function sft(values: Values): Promise<void> {
     seed: numberFlag(values, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
     gradientCheckpointing: values['gradient-checkpointing'] === true,
   };
-  const tokenizer = await loadTokenizer(src);
+  const tokenizer = await ModelTokenizer.load(src);
   const examples = tokenizeSftRows(readFileSync(values.data, 'utf8'), values.data, tokenizer, values.chat === true);
   const perStep = cfg.perDeviceTrainBatchSize * cfg.gradientAccumulationSteps;
   cfg.maxSteps = values.epochs !== undefined
@@ -578,14 +574,13 @@ async function train(values: Values, argv: string[]): Promise<void> {
   // Held-out problems: --eval-dataset, else fresh problems from the same generator under another seed.
   const evalSpec = typeof values['eval-dataset'] === 'string' ? values['eval-dataset'] : sources.length === 1 && dataset.size === null ? datasetSpec : null;
   if (evalProblems > 0 && evalSpec === null) throw new UsageError('A file or one-shot dataset has no held-out split: give --eval-dataset, or --eval-problems 0.');
-  const heldOutSource = evalProblems > 0 && evalSpec ? await loadDataset(evalSpec, { ...datasetOpts, seed: 1_000_000 + cfg.seed }) : null;
-  const heldOut = heldOutSource ? (heldOutSource.problems?.slice(0, evalProblems) ?? Array.from({ length: evalProblems }, () => heldOutSource.next())) : [];
+  const heldOut = evalProblems > 0 && evalSpec ? await heldOutProblems(evalSpec, evalProblems, cfg.seed, datasetOpts) : [];
   const filter = parseAccuracyFilter(values['filter-accuracy'], values['dynamic-sampling'] === true);
   const promptFormat: PromptFormat = {
     systemPrompt: typeof values['system-prompt'] === 'string' ? values['system-prompt'] : undefined,
     plain: values['plain-prompt'] === true,
   };
-  const tokenizer = await loadTokenizer(src);
+  const tokenizer = await ModelTokenizer.load(src);
   mkdirSync(out, { recursive: true });
 
   await withModel(values, src, async (model, gpu) => {
@@ -722,7 +717,7 @@ async function evalCommand(values: Values): Promise<void> {
   const problems = dataset.problems?.slice(0, count) ?? Array.from({ length: count }, () => dataset.next());
   const fns = rewardFunctions(values, ['math']);
   const grade = async (completion: string, problem: Problem) => ((await combineRewards(completion, { ...problem.row, answer: problem.answer }, fns)).total >= 1 ? 1 : 0);
-  const tokenizer = await loadTokenizer(src);
+  const tokenizer = await ModelTokenizer.load(src);
   const results = await withModel(values, src, async (model) => {
     const runs: { label: string; result: Awaited<ReturnType<typeof evaluatePassAtK>> }[] = [];
     const adapter = model.adapter;

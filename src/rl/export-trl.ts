@@ -20,12 +20,11 @@ import { parseDatasetSpec, type DatasetSpec } from '../data/dataset.ts';
 import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import { ALL_TARGETS } from '../lora/lora.ts';
 import { GRPO_DEFAULTS } from './grpo.ts';
+import { snakeCase } from './run.ts';
 import { parseHubSpec } from '../model/source.ts';
 
 /** The CLI defaults of `webgrpo train` (snake_case), for keys a config.json may lack. */
-const DEFAULTS: Record<string, unknown> = Object.fromEntries(
-  Object.entries(GRPO_DEFAULTS).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]),
-);
+const DEFAULTS: Record<string, unknown> = snakeCase(GRPO_DEFAULTS);
 
 const DEFAULT_MODEL = 'public/models/tiny-arith';
 const DEFAULT_DATASET = `arithmetic:${TINY_ARITH_LEVEL}`;

@@ -1,7 +1,7 @@
 // The parts of a GRPO run that `webgrpo train` and the web app's worker share: the reward of a
 // completion, held-out pass@k, and the run's config.json (which export-trl reads).
 
-import type { Problem } from '../data/dataset.ts';
+import { loadDataset, type Dataset, type LoadDatasetOptions, type Problem } from '../data/dataset.ts';
 import type { LanguageModel } from '../model/forward.ts';
 import type { ModelTokenizer } from '../tokenizer/index.ts';
 import type { LoraConfig } from '../lora/lora.ts';
@@ -32,6 +32,16 @@ export function problemReward(fns: readonly NamedReward[], tokenizer: ModelToken
 /** Held-out accuracy of a task: Countdown's equation check for countdown data, else math equivalence. */
 export function accuracyReward(datasetSpec: string): RewardFn {
   return BUILTIN_REWARDS[datasetSpec.startsWith('countdown') ? 'countdown' : 'math'];
+}
+
+/** The first n problems of a dataset in file order, or n fresh ones from a generator. */
+export function takeProblems(dataset: Dataset, n: number): Problem[] {
+  return dataset.problems?.slice(0, n) ?? Array.from({ length: n }, () => dataset.next());
+}
+
+/** n held-out problems of a dataset spec: loaded under a seed apart from training's, so a generator gives problems training does not see. */
+export async function heldOutProblems(spec: string, n: number, seed: number, opts: LoadDatasetOptions = {}): Promise<Problem[]> {
+  return takeProblems(await loadDataset(spec, { ...opts, seed: 1_000_000 + seed }), n);
 }
 
 export interface HeldOutOptions {

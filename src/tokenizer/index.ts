@@ -124,22 +124,19 @@ export class ModelTokenizer {
 
   /**
    * Reads `tokenizer.json` (required) and `tokenizer_config.json` (optional; without it there is no
-   * chat template and no eos token) through the given file accessors, e.g. a Hub or cache reader.
+   * chat template and no eos token) from a model source (folder, Hub, URL or OPFS).
    * When tokenizer_config.json has no chat_template, a `chat_template.json` `{chat_template}` is used.
    */
-  static async load(
-    readJson: (file: string) => Promise<unknown>,
-    has: (file: string) => Promise<boolean>,
-  ): Promise<ModelTokenizer> {
-    if (!(await has('tokenizer.json'))) {
+  static async load(source: { readJson(file: string): Promise<unknown>; has(file: string): Promise<boolean> }): Promise<ModelTokenizer> {
+    if (!(await source.has('tokenizer.json'))) {
       throw new Error(
         'tokenizer.json not found: this model repository has no fast-tokenizer file (tokenizer.json), which is required',
       );
     }
-    const tokenizerJson = await readJson('tokenizer.json');
-    let config: unknown = (await has('tokenizer_config.json')) ? await readJson('tokenizer_config.json') : {};
-    if (isObject(config) && pickChatTemplate(config.chat_template) === undefined && (await has('chat_template.json'))) {
-      const extra = await readJson('chat_template.json');
+    const tokenizerJson = await source.readJson('tokenizer.json');
+    let config: unknown = (await source.has('tokenizer_config.json')) ? await source.readJson('tokenizer_config.json') : {};
+    if (isObject(config) && pickChatTemplate(config.chat_template) === undefined && (await source.has('chat_template.json'))) {
+      const extra = await source.readJson('chat_template.json');
       if (isObject(extra) && pickChatTemplate(extra.chat_template) !== undefined) {
         config = { ...config, chat_template: extra.chat_template };
       }
