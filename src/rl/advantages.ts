@@ -20,7 +20,8 @@
 //   std instead (0 or 1); we keep the per-group meaning, which is what the metric is read for.
 // - `rewardMean` (TRL's `reward`): mean reward over the batch.
 
-export type ScaleRewards = 'group' | 'batch' | 'none';
+export const SCALE_REWARDS = ['group', 'batch', 'none'] as const;
+export type ScaleRewards = (typeof SCALE_REWARDS)[number];
 
 /** Added to the std before dividing (TRL). */
 export const ADVANTAGE_STD_EPS = 1e-4;

@@ -44,9 +44,23 @@ export interface GrpoConfig {
   gradientAccumulationSteps: number;
   maxSteps: number;
   seed: number;
+}
+
+/** How the trainer gets and shapes its prompts, besides the settings. */
+export interface GrpoTrainerOptions {
   /** Online difficulty filtering / DAPO dynamic sampling: groups that fail are replaced by new prompts. */
   groupFilter?: GroupFilter;
   promptFormat?: PromptFormat;
+  /** Called with each trained group's prompt and mean |advantage| (e.g. to update a curriculum). */
+  onGroup?: (prompt: Prompt, meanAbsAdvantage: number) => void;
+}
+
+/** Where a trainer stands: restoring it continues exactly where it was saved. */
+export interface GrpoTrainerState {
+  step: number;
+  /** Prompt + completion tokens processed so far (TRL's num_tokens). */
+  tokensSeen: number;
+  optimizer: AdamWState | SgdState;
 }
 
 /**
@@ -147,9 +161,8 @@ function completionSlices(samples: Sample[], tokens: number, values: Float32Arra
 
 export class GrpoTrainer {
   private readonly optimizer: AdamW | Sgd;
-  step = 0;
-  /** Prompt + completion tokens processed so far (TRL's num_tokens). */
-  tokensSeen = 0;
+  private stepsDone = 0;
+  private tokensSeen = 0;
 
   constructor(
     readonly model: LanguageModel,
@@ -157,8 +170,7 @@ export class GrpoTrainer {
     readonly cfg: GrpoConfig,
     readonly nextPrompt: () => Prompt,
     readonly reward: (completion: string, prompt: Prompt) => Promise<RewardResult>,
-    /** Called with each trained group's prompt and mean |advantage| (e.g. to update a curriculum). */
-    readonly onGroup?: (prompt: Prompt, meanAbsAdvantage: number) => void,
+    readonly options: GrpoTrainerOptions = {},
   ) {
     if (!model.adapter) throw new Error('GRPO trains a LoRA adapter: attach one to the model first.');
     if (cfg.numGenerations < 2) throw new Error(`num_generations must be at least 2 (got ${cfg.numGenerations}): GRPO compares completions within a group.`);
@@ -173,24 +185,31 @@ export class GrpoTrainer {
         : new Sgd(model.gpu, params, { lr: cfg.learningRate, weightDecay: cfg.weightDecay });
   }
 
-  optimizerState(): Promise<AdamWState | SgdState> {
-    return this.optimizer.state();
+  /** Optimizer steps taken so far. */
+  get step(): number {
+    return this.stepsDone;
   }
 
-  loadOptimizerState(state: AdamWState | SgdState): void {
+  async state(): Promise<GrpoTrainerState> {
+    return { step: this.stepsDone, tokensSeen: this.tokensSeen, optimizer: await this.optimizer.state() };
+  }
+
+  restore(state: GrpoTrainerState): void {
     if (this.optimizer instanceof AdamW) {
-      if (!('m' in state)) throw new Error('The checkpoint holds SGD state but this run uses AdamW.');
-      this.optimizer.loadState(state);
+      if (!('m' in state.optimizer)) throw new Error('The checkpoint holds SGD state but this run uses AdamW.');
+      this.optimizer.loadState(state.optimizer);
     } else {
-      if ('m' in state) throw new Error('The checkpoint holds AdamW state but this run uses SGD.');
-      this.optimizer.loadState(state);
+      if ('m' in state.optimizer) throw new Error('The checkpoint holds AdamW state but this run uses SGD.');
+      this.optimizer.loadState(state.optimizer);
     }
+    this.stepsDone = state.step;
+    this.tokensSeen = state.tokensSeen;
   }
 
   /** Generate and grade num_generations completions for each prompt. */
   private async rollout(prompts: Prompt[], round: number): Promise<Group[]> {
     const { model, tokenizer, cfg } = this;
-    const promptIds = prompts.map((p) => chatPromptIds(tokenizer, p.question, cfg.promptFormat));
+    const promptIds = prompts.map((p) => chatPromptIds(tokenizer, p.question, this.options.promptFormat));
     const completions = await generate(model, promptIds, {
       maxNewTokens: cfg.maxCompletionLength,
       temperature: cfg.temperature,
@@ -220,7 +239,7 @@ export class GrpoTrainer {
    */
   private async sampleGroups(): Promise<{ groups: Group[]; sampledGroups: number }> {
     const { cfg } = this;
-    const filter = cfg.groupFilter;
+    const filter = this.options.groupFilter;
     const kept: Group[] = [], dropped: Group[] = [];
     let sampled = 0;
     for (let round = 0; kept.length < cfg.promptsPerStep && round < (filter ? MAX_FILTER_ROUNDS : 1); round++) {
@@ -251,7 +270,7 @@ export class GrpoTrainer {
     const adv = computeAdvantages(rewards.map((r) => r.total), cfg.numGenerations, cfg.scaleRewards);
     prompts.forEach((p, g) => {
       const group = adv.advantages.slice(g * cfg.numGenerations, (g + 1) * cfg.numGenerations);
-      this.onGroup?.(p, group.reduce((a, x) => a + Math.abs(x), 0) / group.length);
+      this.options.onGroup?.(p, group.reduce((a, x) => a + Math.abs(x), 0) / group.length);
     });
     const samples: Sample[] = completions.map((c, i) => ({
       ids: [...promptIds[c.prompt], ...c.ids],
@@ -373,7 +392,7 @@ export class GrpoTrainer {
       advantage: adv.advantages[i],
       completion_entropies: tokenEntropies.get(samples[i]) ?? [],
     }));
-    this.step++;
+    this.stepsDone++;
     return { metrics, rollouts };
   }
 }

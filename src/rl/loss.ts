@@ -51,7 +51,8 @@
 //                         running total of prompt + completion tokens seen; the trainer accumulates
 //                         that itself.
 
-export type LossType = 'grpo' | 'bnpo' | 'dr_grpo' | 'dapo';
+export const LOSS_TYPES = ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const;
+export type LossType = (typeof LOSS_TYPES)[number];
 
 export interface GrpoLossConfig {
   lossType: LossType;
@@ -122,7 +123,7 @@ function check(cond: boolean, msg: string): void {
 
 export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, opts: GrpoLossOptions = {}): GrpoLossResult {
   const { lossType, epsilon, epsilonHigh, beta, entropyCoef, topEntropyQuantile, maxCompletionLength } = cfg;
-  check(['grpo', 'bnpo', 'dr_grpo', 'dapo'].includes(lossType), `unknown lossType '${lossType}'`);
+  check(LOSS_TYPES.includes(lossType), `unknown lossType '${lossType}'`);
   check(Number.isFinite(epsilon) && epsilon >= 0, `epsilon must be ≥ 0, got ${epsilon}`);
   check(Number.isFinite(epsilonHigh) && epsilonHigh >= 0, `epsilonHigh must be ≥ 0, got ${epsilonHigh}`);
   check(Number.isFinite(beta) && beta >= 0, `beta must be ≥ 0, got ${beta}`);

@@ -1,13 +1,14 @@
-// The parts of a GRPO run that `webgrpo train` and the web app's worker share: the reward of a
-// completion, held-out pass@k, and the run's config.json (which export-trl reads).
+// The pieces a GRPO session is made of: the data of a run config (training sources and held-out
+// problems), its rewards, and held-out pass@k. Shared by `webgrpo train` and the page through
+// GrpoSession (session.ts).
 
-import { loadDataset, type Dataset, type LoadDatasetOptions, type Problem } from '../data/dataset.ts';
+import { datasetFromBytes, loadDataset, oneShotDataset, type Dataset, type LoadDatasetOptions, type Problem } from '../data/dataset.ts';
 import type { LanguageModel } from '../model/forward.ts';
 import type { ModelTokenizer } from '../tokenizer/index.ts';
-import type { LoraConfig } from '../lora/lora.ts';
 import { evaluatePassAtK, type PromptFormat } from './evaluate.ts';
-import type { GrpoConfig, Prompt, RewardResult } from './grpo.ts';
+import type { Prompt, RewardResult } from './grpo.ts';
 import { BUILTIN_REWARDS, combineRewards, type RewardFn } from './rewards/index.ts';
+import { describeData, type DataSource, type RunConfig } from './run-config.ts';
 
 export interface NamedReward {
   name: string;
@@ -30,8 +31,8 @@ export function problemReward(fns: readonly NamedReward[], tokenizer: ModelToken
 }
 
 /** Held-out accuracy of a task: Countdown's equation check for countdown data, else math equivalence. */
-export function accuracyReward(datasetSpec: string): RewardFn {
-  return BUILTIN_REWARDS[datasetSpec.startsWith('countdown') ? 'countdown' : 'math'];
+export function accuracyReward(data: DataSource): RewardFn {
+  return BUILTIN_REWARDS[describeData(data).startsWith('countdown') ? 'countdown' : 'math'];
 }
 
 /** The first n problems of a dataset in file order, or n fresh ones from a generator. */
@@ -40,8 +41,67 @@ export function takeProblems(dataset: Dataset, n: number): Problem[] {
 }
 
 /** n held-out problems of a dataset spec: loaded under a seed apart from training's, so a generator gives problems training does not see. */
-export async function heldOutProblems(spec: string, n: number, seed: number, opts: LoadDatasetOptions = {}): Promise<Problem[]> {
+async function heldOutProblems(spec: string, n: number, seed: number, opts: LoadDatasetOptions): Promise<Problem[]> {
   return takeProblems(await loadDataset(spec, { ...opts, seed: 1_000_000 + seed }), n);
+}
+
+/** How a run reaches its data: Hub options, and how an uploaded file is read (the page: from OPFS). */
+export interface DataAccess extends Pick<LoadDatasetOptions, 'endpoint' | 'cacheDir' | 'onProgress'> {
+  readUpload?: (fileName: string) => Promise<Uint8Array>;
+}
+
+export interface RunData {
+  /** The training sources (several for a curriculum mix). */
+  sources: Dataset[];
+  heldOut: Problem[];
+  /** Said once when the held-out problems are not a separate split. */
+  heldOutNote: string | null;
+}
+
+function leaves(data: DataSource): DataSource[] {
+  return data.kind === 'mix' ? data.sources.flatMap(leaves) : [data];
+}
+
+async function openSource(data: DataSource, seed: number, access: DataAccess): Promise<Dataset> {
+  const opts: LoadDatasetOptions = { endpoint: access.endpoint, cacheDir: access.cacheDir, onProgress: access.onProgress, seed };
+  switch (data.kind) {
+    case 'builtin':
+    case 'hub':
+      return loadDataset(data.spec, opts);
+    case 'one-shot':
+      return oneShotDataset(data.question, data.answer);
+    case 'upload': {
+      const fileOpts = { ...opts, questionField: data.questionField || undefined, answerField: data.answerField || undefined, onBadRows: data.skipBadRows ? ('skip' as const) : ('error' as const) };
+      return access.readUpload ? datasetFromBytes(data.fileName, await access.readUpload(data.fileName), fileOpts) : loadDataset(data.fileName, fileOpts);
+    }
+    case 'mix':
+      throw new Error('a mix is opened source by source');
+  }
+}
+
+/**
+ * The training sources and held-out problems of a run. Held out: `evalDataset` when given, else
+ * fresh problems of a built-in generator (another seed), else the first training rows (with a note).
+ */
+export async function openRunData(cfg: RunConfig, access: DataAccess = {}): Promise<RunData> {
+  const parts = leaves(cfg.data);
+  const sources = await Promise.all(parts.map((part, i) => openSource(part, cfg.grpo.seed + i, access)));
+  const n = cfg.evalProblems;
+  const opts = { endpoint: access.endpoint, cacheDir: access.cacheDir };
+  if (n === 0) return { sources, heldOut: [], heldOutNote: null };
+  if (cfg.evalDataset) return { sources, heldOut: await heldOutProblems(cfg.evalDataset, n, cfg.grpo.seed, opts), heldOutNote: null };
+  const first = parts[0];
+  if (parts.length === 1 && first.kind === 'builtin') return { sources, heldOut: await heldOutProblems(first.spec, n, cfg.grpo.seed, opts), heldOutNote: null };
+  const heldOutNote =
+    first.kind === 'one-shot' ? 'pass@k is measured on the one training problem (a one-shot set has no held-out split)'
+    : first.kind === 'upload' ? `pass@k is measured on the first ${n} training rows (the file has no held-out split)`
+    : `pass@k is measured on the first ${n} rows of ${describeData(first)}`;
+  return { sources, heldOut: takeProblems(sources[0], n), heldOutNote };
+}
+
+/** The pass@k values reported for `samples` samples per problem: k = 1, 2, 4, … ≤ samples. */
+export function passKs(samples: number): number[] {
+  return [1, 2, 4, 8, 16, 32, 64, 128].filter((k) => k <= samples);
 }
 
 export interface HeldOutOptions {
@@ -52,11 +112,6 @@ export interface HeldOutOptions {
   accuracy: RewardFn;
 }
 
-/** The pass@k values reported for `samples` samples per problem: k = 1, 2, 4, … ≤ samples. */
-export function passKs(samples: number): number[] {
-  return [1, 2, 4, 8, 16, 32, 64, 128].filter((k) => k <= samples);
-}
-
 /** pass@k on held-out problems (fixed sampling seed, so evaluations at different steps compare). */
 export async function heldOutPassAtK(model: LanguageModel, tokenizer: ModelTokenizer, problems: readonly Problem[], opts: HeldOutOptions): Promise<Record<number, number>> {
   const result = await evaluatePassAtK(model, tokenizer, problems, {
@@ -64,28 +119,4 @@ export async function heldOutPassAtK(model: LanguageModel, tokenizer: ModelToken
     grade: async (completion, p) => ((await opts.accuracy(completion, { ...p.row, answer: p.answer })) === 1 ? 1 : 0),
   });
   return result.passAtK;
-}
-
-export function snakeCase(cfg: object): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(cfg).map(([k, v]) => [k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`), v]));
-}
-
-/** A run's config.json: the model, data, rewards and every GRPO and LoRA setting (snake_case, TRL names). */
-export function runConfigJson(run: {
-  model: string;
-  dataset: string | { one_shot_problem: string; one_shot_answer: string };
-  rewardNames: string[];
-  rewardModule?: string | null;
-  filterAccuracy: [number, number] | null;
-  dynamicSampling: boolean;
-  grpo: Omit<GrpoConfig, 'groupFilter' | 'promptFormat'>;
-  lora: LoraConfig;
-  extra?: Record<string, unknown>;
-}): Record<string, unknown> {
-  return {
-    ...run.extra,
-    model: run.model, dataset: run.dataset,
-    reward_funcs: run.rewardNames, reward_module: run.rewardModule ?? null, filter_accuracy: run.filterAccuracy,
-    dynamic_sampling: run.dynamicSampling, ...snakeCase(run.grpo), lora: run.lora,
-  };
 }

@@ -98,6 +98,9 @@ export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   overlong: makeOverlongReward(),
 };
 
+/** The built-in reward names, in the order the CLI and the page list them. */
+export const BUILTIN_REWARD_NAMES: readonly string[] = Object.keys(BUILTIN_REWARDS);
+
 /**
  * Weighted sum of reward functions for one completion: total = Σ weight·r over the functions that
  * returned a finite number; null (or NaN/undefined) means not applicable and is skipped, as TRL's
