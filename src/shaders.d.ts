@@ -3,3 +3,9 @@ declare module '*.wgsl?raw' {
   const source: string;
   export default source;
 }
+
+// The Python templates of export-trl (src/rl/trl/*.py), imported as text the same way.
+declare module '*.py?raw' {
+  const source: string;
+  export default source;
+}

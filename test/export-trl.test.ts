@@ -1,10 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pyStr, trlScript } from '../src/rl/export-trl.ts';
+import { fillTemplate, templateBody } from '../src/rl/trl/template.ts';
 import { BUILTIN_REWARDS } from '../src/rl/rewards/index.ts';
 
 const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -46,6 +48,52 @@ const DEFAULT_RUN = {
   max_steps: 90,
   seed: 0,
   lora: { r: 16, alpha: 32, dropout: 0, useRslora: false, targetModules: ALL },
+};
+
+/** Most options away from their defaults: DAPO + beta + rsLoRA + Hub dataset + revision, accumulation, num_iterations. */
+const BIG_RUN = {
+  ...DEFAULT_RUN,
+  model: 'hf:Qwen/Qwen2.5-0.5B-Instruct@v1.0',
+  dataset: 'hf:openai/gsm8k:main:train',
+  reward_funcs: ['math', 'format', 'overlong'],
+  reward_module: 'my-reward.mjs',
+  filter_accuracy: [0.2, 0.8],
+  dynamic_sampling: true,
+  loss_type: 'dapo',
+  epsilon_high: 0.28,
+  mask_truncated_completions: true,
+  beta: 0.001,
+  entropy_coef: 0.001,
+  scale_rewards: 'none',
+  optimizer: 'sgd',
+  lr_scheduler_type: 'cosine',
+  warmup_ratio: 0.1,
+  learning_rate: 5e-6,
+  top_k: 50,
+  min_p: 0.05,
+  top_p: 0.95,
+  temperature: 0.6,
+  max_grad_norm: 0.1,
+  weight_decay: 0.01,
+  top_entropy_quantile: 0.2,
+  num_iterations: 2,
+  gradient_accumulation_steps: 4,
+  max_steps: 30,
+  seed: 7,
+  lora: { r: 32, alpha: 128, dropout: 0.05, useRslora: true, targetModules: ['q_proj', 'v_proj'] },
+};
+
+/** One-shot RLVR with a problem text that needs escaping (quotes, backslash, newline, non-ASCII). */
+const ONE_SHOT_RUN = {
+  ...DEFAULT_RUN,
+  model: 'hf:Qwen/Qwen2.5-Math-1.5B',
+  dataset: { one_shot_problem: 'The volume is ∛2048 "units"\\n — find x.\n', one_shot_answer: '12.8' },
+  temperature: 0.6,
+  beta: 0.001,
+  entropy_coef: 0.001,
+  max_steps: 5,
+  prompts_per_step: 4,
+  num_generations: 8,
 };
 
 const DEFAULT_GRPO_ARGS: Record<string, string> = {
@@ -166,37 +214,7 @@ test('defaults: GRPOConfig and LoraConfig arguments, model path, arithmetic gene
 });
 
 test('DAPO + beta + rsLoRA + Hub dataset + revision, gradient accumulation and num_iterations', () => {
-  const run = {
-    ...DEFAULT_RUN,
-    model: 'hf:Qwen/Qwen2.5-0.5B-Instruct@v1.0',
-    dataset: 'hf:openai/gsm8k:main:train',
-    reward_funcs: ['math', 'format', 'overlong'],
-    reward_module: 'my-reward.mjs',
-    filter_accuracy: [0.2, 0.8],
-    dynamic_sampling: true,
-    loss_type: 'dapo',
-    epsilon_high: 0.28,
-    mask_truncated_completions: true,
-    beta: 0.001,
-    entropy_coef: 0.001,
-    scale_rewards: 'none',
-    optimizer: 'sgd',
-    lr_scheduler_type: 'cosine',
-    warmup_ratio: 0.1,
-    learning_rate: 5e-6,
-    top_k: 50,
-    min_p: 0.05,
-    top_p: 0.95,
-    temperature: 0.6,
-    max_grad_norm: 0.1,
-    weight_decay: 0.01,
-    top_entropy_quantile: 0.2,
-    num_iterations: 2,
-    gradient_accumulation_steps: 4,
-    max_steps: 30,
-    seed: 7,
-    lora: { r: 32, alpha: 128, dropout: 0.05, useRslora: true, targetModules: ['q_proj', 'v_proj'] },
-  };
+  const run = BIG_RUN;
   const script = trlScript(run);
   assert.deepEqual(kwargs(script, 'GRPOConfig'), {
     ...DEFAULT_GRPO_ARGS,
@@ -256,17 +274,7 @@ test('DAPO + beta + rsLoRA + Hub dataset + revision, gradient accumulation and n
 });
 
 test('one-shot: the problem repeated, gold graded as given, entropy_coef comment', () => {
-  const run = {
-    ...DEFAULT_RUN,
-    model: 'hf:Qwen/Qwen2.5-Math-1.5B',
-    dataset: { one_shot_problem: 'The volume is ∛2048 "units"\\n — find x.\n', one_shot_answer: '12.8' },
-    temperature: 0.6,
-    beta: 0.001,
-    entropy_coef: 0.001,
-    max_steps: 5,
-    prompts_per_step: 4,
-    num_generations: 8,
-  };
+  const run = ONE_SHOT_RUN;
   const script = trlScript(run);
   const args = kwargs(script, 'GRPOConfig');
   assert.deepEqual(Object.keys(args).sort(), Object.keys(DEFAULT_GRPO_ARGS).sort());
@@ -394,4 +402,90 @@ test('the Python rewards and generators agree with webgrpo (needs python3)', { s
     assert.equal(ts('countdown', `<answer>${p.solution}</answer>`, { nums: p.nums, target: p.target }), 1, JSON.stringify(p));
     assert.match(p.question, /^Using the numbers \[[\d, ]+\], create an equation that equals \d+\./);
   }
+});
+
+/** Every run config this file exports (and one more: an unknown reward, PEFT's snake_case LoRA keys). */
+const CASES: Record<string, Record<string, unknown>> = {
+  default: DEFAULT_RUN,
+  'empty config.json': {},
+  big: BIG_RUN,
+  'hub dataset, default config': { ...DEFAULT_RUN, dataset: 'hf:HuggingFaceH4/MATH-500:default:test' },
+  'hub model without revision': { ...DEFAULT_RUN, model: 'hf:Qwen/Qwen2.5-0.5B-Instruct' },
+  'one-shot': ONE_SHOT_RUN,
+  'jsonl + cosine': { ...DEFAULT_RUN, dataset: 'data/train.jsonl', reward_funcs: ['math', 'cosine'] },
+  csv: { ...DEFAULT_RUN, dataset: 'my data.csv' },
+  parquet: { ...DEFAULT_RUN, dataset: '/srv/x.parquet' },
+  json: { ...DEFAULT_RUN, dataset: 'rows.json' },
+  'countdown:4': { ...DEFAULT_RUN, dataset: 'countdown:4', reward_funcs: ['countdown', 'format'] },
+  countdown: { ...DEFAULT_RUN, dataset: 'countdown' },
+  'math + format + countdown': { ...DEFAULT_RUN, reward_funcs: ['math', 'format', 'countdown'] },
+  'unknown reward, snake_case lora': { ...DEFAULT_RUN, reward_funcs: ['my-thing'], lora: { r: 8, lora_alpha: 16.5, target_modules: ['q_proj'] } },
+  'reward module only': { ...DEFAULT_RUN, reward_funcs: undefined, reward_module: 'r.mjs', model: 'hf:a/b@main' },
+};
+
+const TEMPLATE_DIR = fileURLToPath(new URL('../src/rl/trl/', import.meta.url));
+const TEMPLATES = readdirSync(TEMPLATE_DIR).filter((f) => f.endsWith('.py')).sort();
+
+/** `python3 -m py_compile` on files (bytecode goes to a temp folder, never next to the sources). */
+function pyCompile(files: string[]): { status: number | null; stderr: string } {
+  const cache = mkdtempSync(join(tmpdir(), 'webgrpo-pycache-'));
+  try {
+    const r = spawnSync('python3', ['-m', 'py_compile', ...files], { encoding: 'utf8', env: { ...process.env, PYTHONPYCACHEPREFIX: cache } });
+    return { status: r.status, stderr: r.stderr };
+  } finally {
+    rmSync(cache, { recursive: true, force: true });
+  }
+}
+
+test('every exported script compiles with python3 -m py_compile', (t) => {
+  if (!python) return t.skip('python3 not found on PATH');
+  const dir = mkdtempSync(join(tmpdir(), 'webgrpo-trl-'));
+  try {
+    const files = Object.entries(CASES).map(([name, run], i) => {
+      const script = trlScript(run);
+      assert.doesNotMatch(script, /@webgrpo/, `${name}: a template marker is left in the script`);
+      const path = join(dir, `case${i}_${name.replace(/\W+/g, '_')}.py`);
+      writeFileSync(path, script);
+      return path;
+    });
+    // One python3 for all of them (py_compile names the failing file in stderr).
+    const r = pyCompile(files);
+    assert.equal(r.status, 0, `py_compile failed:\n${r.stderr}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the Python templates (src/rl/trl/*.py) compile, and the building blocks import on their own', (t) => {
+  assert.ok(TEMPLATES.includes('train_grpo.py'), `templates found: ${TEMPLATES.join(', ')}`);
+  if (!python) return t.skip('python3 not found on PATH');
+  const compiled = pyCompile(TEMPLATES.map((f) => join(TEMPLATE_DIR, f)));
+  assert.equal(compiled.status, 0, `py_compile failed:\n${compiled.stderr}`);
+  // train_grpo.py is the skeleton (its names come from the blocks); every other file imports alone.
+  const blocks = TEMPLATES.filter((f) => f !== 'train_grpo.py').map((f) => f.slice(0, -3));
+  const r = spawnSync('python3', ['-B', '-c', `import sys; sys.path.insert(0, sys.argv[1])\nfor name in sys.argv[2:]: __import__(name)`, TEMPLATE_DIR, ...blocks], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `importing ${blocks.join(', ')} failed:\n${r.stderr}`);
+});
+
+test('template markers: slots, conditional lines, the dropped header, missing values refused', () => {
+  const source = [
+    '# header, dropped',
+    '# @webgrpo-start',
+    'a = 1',
+    '',
+    'x = 0  # @webgrpo: gone',
+    '',
+    'def f():',
+    '    pass  # @webgrpo: body',
+    '    keep = 1  # @webgrpo-if: yes',
+    '    drop = 1  # @webgrpo-if: !yes',
+  ].join('\n');
+  assert.equal(templateBody(source).split('\n')[0], 'a = 1');
+  assert.equal(
+    fillTemplate(source, { slots: { gone: [], body: ['y = 2', '', 'return y'] }, flags: { yes: true } }),
+    ['a = 1', '', 'def f():', '    y = 2', '', '    return y', '    keep = 1'].join('\n'),
+  );
+  assert.throws(() => fillTemplate(source, { slots: { gone: [] }, flags: { yes: true } }), /slot "body" was not filled/);
+  assert.throws(() => fillTemplate(source, { slots: { gone: [], body: 'pass' } }), /flag "yes" was not given/);
+  assert.throws(() => fillTemplate('x = 1  # @webgrpo gone', {}), /malformed marker/);
 });

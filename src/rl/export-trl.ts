@@ -15,6 +15,12 @@
 // - Reward-function __name__s are set to webgrpo's names, so TRL logs rewards/math/mean etc.
 // - Heavy imports (datasets, peft, trl, transformers) live inside main(), so the reward functions
 //   can be imported and tested without a GPU stack.
+//
+// The Python itself lives in ./trl/*.py, each file valid Python on its own: train_grpo.py is the
+// script's skeleton; text_helpers.py, reward_*.py and data_*.py are the blocks pasted into it
+// (a reward or dataset block only when the run uses it). This file only composes them: it fills in
+// the run's values (model, dataset, GRPOConfig and LoraConfig arguments, reward list, notes on what
+// TRL lacks) at the templates' marker lines (trl/template.ts).
 
 import { parseDatasetSpec, type DatasetSpec } from '../data/dataset.ts';
 import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
@@ -22,6 +28,16 @@ import { ALL_TARGETS } from '../lora/lora.ts';
 import { GRPO_DEFAULTS } from './grpo.ts';
 import { snakeCase } from './run.ts';
 import { parseHubSpec } from '../model/source.ts';
+import { fillTemplate, templateBody } from './trl/template.ts';
+import PY_SCRIPT from './trl/train_grpo.py?raw';
+import PY_TEXT_HELPERS from './trl/text_helpers.py?raw';
+import PY_MATH_REWARD from './trl/reward_math.py?raw';
+import PY_FORMAT_REWARD from './trl/reward_format.py?raw';
+import PY_COUNTDOWN_REWARD from './trl/reward_countdown.py?raw';
+import PY_REWARD_STUB from './trl/reward_stub.py?raw';
+import PY_DATA_HELPERS from './trl/data_rows.py?raw';
+import PY_ARITHMETIC from './trl/data_arithmetic.py?raw';
+import PY_COUNTDOWN from './trl/data_countdown.py?raw';
 
 /** The CLI defaults of `webgrpo train` (snake_case), for keys a config.json may lack. */
 const DEFAULTS: Record<string, unknown> = snakeCase(GRPO_DEFAULTS);
@@ -111,238 +127,7 @@ function loraSettings(raw: unknown): LoraSettings {
 }
 
 // -------------------------------------------------------------------------------------------------
-// Python building blocks
-
-const PY_TEXT_HELPERS = String.raw`
-def completion_text(completion):
-    """The text of a completion: a string, or (conversational) the contents of its messages."""
-    if isinstance(completion, list):
-        return "".join(m.get("content") or "" for m in completion if isinstance(m, dict))
-    return str(completion)
-
-
-def last_boxed(text):
-    """The content of the last brace-matched \\boxed{...} in text, or None (as webgrpo's lastBoxed)."""
-    found = None
-    start = text.find("\\boxed{")
-    while start >= 0:
-        depth, end = 0, -1
-        for i in range(start + len("\\boxed"), len(text)):
-            if text[i] == "{":
-                depth += 1
-            elif text[i] == "}":
-                depth -= 1
-                if depth == 0:
-                    end = i
-                    break
-        if end < 0:
-            return found
-        found = text[start + len("\\boxed{"):end]
-        start = text.find("\\boxed{", end + 1)
-    return found
-
-
-def last_answer_tag(text):
-    """The content of the last <answer>...</answer> block, stripped, or None."""
-    found = None
-    for m in re.finditer(r"<answer>([\s\S]*?)</answer>", text):
-        found = m.group(1).strip()
-    return found
-
-
-def last_hash_answer(text):
-    """The text after the last GSM8K-style '####' up to the end of its line, or None."""
-    k = text.rfind("####")
-    if k < 0:
-        return None
-    line = text[k + 4:].split("\n")[0].strip()
-    return line or None
-
-
-def extract_gold_answer(text):
-    """Gold answer of a dataset row: after the last '####' (',' and '$' removed), else the last \\boxed{}, else the text."""
-    text = str(text)
-    k = text.rfind("####")
-    if k >= 0:
-        return re.sub(r"[,$]", "", text[k + 4:].strip()).strip()
-    if "\\boxed" in text:
-        boxed = last_boxed(text)
-        if boxed is not None:
-            return boxed.strip()
-    return text.strip()
-`;
-
-const PY_MATH_REWARD = String.raw`
-# Equivalence of a final answer and the gold answer: math_verify (pip install math-verify) when it is
-# installed, else (and whenever math_verify says no) a numeric comparison with a small LaTeX
-# clean-up, then an exact comparison of the normalised text. webgrpo's own checker (latex.ts) accepts
-# more forms than the fallback (e.g. (3,\pi/2) tuples); install math_verify for LaTeX answers.
-try:
-    from math_verify import parse as _mv_parse, verify as _mv_verify
-
-    MATH_VERIFY = True
-except ImportError:
-    MATH_VERIFY = False
-
-
-def extract_answer(completion):
-    """The final answer of a completion, as webgrpo's extractAnswer: the last <answer> block (its last
-    \\boxed{} or '#### N' if it has one), else the last \\boxed{} anywhere, else the last '#### N'."""
-    tagged = last_answer_tag(completion)
-    if tagged is not None:
-        inner = last_boxed(tagged)
-        if inner is None:
-            inner = last_hash_answer(tagged)
-        return tagged if inner is None else inner
-    boxed = last_boxed(completion)
-    return boxed if boxed is not None else last_hash_answer(completion)
-
-
-def normalize_gold(gold):
-    gold = str(gold)
-    k = gold.rfind("####")
-    if k < 0:
-        return gold.strip()
-    return re.sub(r"[,$]", "", gold[k + 4:].strip())
-
-
-def _clean(s):
-    s = s.strip().strip("$").strip()
-    s = re.sub(r"\\(?:left|right|displaystyle|!|,|;)", "", s)
-    s = re.sub(r"\\text\{([^{}]*)\}", r"\1", s)
-    s = re.sub(r"\^\s*\{?\\circ\}?", "", s)
-    s = s.replace("\\%", "").replace("%", "").replace("\\$", "").replace("$", "")
-    s = re.sub(r"^[A-Za-z]\s*=\s*", "", s)
-    s = re.sub(r"(\d),(\d{3})", r"\1\2", s)
-    return re.sub(r"\s+", "", s)
-
-
-def _to_number(s):
-    s = _clean(s)
-    m = re.fullmatch(r"(-?)\\[dt]?frac\{?(\d+(?:\.\d+)?)\}?\{?(\d+(?:\.\d+)?)\}?", s)
-    if m:
-        value = float(m.group(2)) / float(m.group(3))
-        return -value if m.group(1) else value
-    m = re.fullmatch(r"(-?\d+(?:\.\d+)?)/(\d+(?:\.\d+)?)", s)
-    if m:
-        return float(m.group(1)) / float(m.group(2))
-    try:
-        return float(s)
-    except ValueError:
-        return None
-
-
-def answers_equal(answer, gold):
-    if MATH_VERIFY:
-        try:
-            if _mv_verify(_mv_parse("\\boxed{" + gold + "}"), _mv_parse("\\boxed{" + answer + "}")):
-                return True
-        except Exception:
-            pass
-    a, g = _to_number(answer), _to_number(gold)
-    if a is not None and g is not None:
-        return math.isclose(a, g, rel_tol=1e-9, abs_tol=1e-9)
-    return _clean(answer) == _clean(gold)
-
-
-def math_reward(completions, answer=None, **kwargs):
-    """webgrpo 'math': 1 when the final answer equals the gold answer, else 0; None without a gold answer."""
-    golds = answer if answer is not None else [None] * len(completions)
-    rewards = []
-    for completion, gold in zip(completions, golds):
-        if gold is None or str(gold).strip() == "":
-            rewards.append(None)
-            continue
-        predicted = extract_answer(completion_text(completion))
-        rewards.append(1.0 if predicted is not None and answers_equal(predicted, normalize_gold(gold)) else 0.0)
-    return rewards
-
-
-math_reward.__name__ = "math"  # TRL logs rewards/<__name__>/mean, as webgrpo's rewards/math/mean
-`;
-
-const PY_FORMAT_REWARD = String.raw`
-FORMAT_RE = re.compile(r"\s*<think>[\s\S]*?</think>\s*<answer>[\s\S]*?</answer>\s*")
-
-
-def format_reward(completions, **kwargs):
-    """webgrpo 'format' (R1): 1 when the completion is one <think>...</think> block then one
-    <answer>...</answer> block (whitespace around and between allowed, each tag exactly once), else 0."""
-    rewards = []
-    for completion in completions:
-        text = completion_text(completion)
-        once = all(text.count(tag) == 1 for tag in ("<think>", "</think>", "<answer>", "</answer>"))
-        rewards.append(1.0 if once and FORMAT_RE.fullmatch(text) else 0.0)
-    return rewards
-
-
-format_reward.__name__ = "format"
-`;
-
-const PY_COUNTDOWN_REWARD = String.raw`
-def _eval_arithmetic(expr):
-    """Value of + - * / ( ) arithmetic over numbers, or None; walks the AST, never eval()."""
-    if "**" in expr or "//" in expr:
-        return None
-    try:
-        tree = ast.parse(expr.strip(), mode="eval")
-    except SyntaxError:
-        return None
-
-    def value(node):
-        if isinstance(node, ast.Expression):
-            return value(node.body)
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-            return float(node.value)
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
-            v = value(node.operand)
-            return v if isinstance(node.op, ast.UAdd) else -v
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
-            a, b = value(node.left), value(node.right)
-            if isinstance(node.op, ast.Add):
-                return a + b
-            if isinstance(node.op, ast.Sub):
-                return a - b
-            if isinstance(node.op, ast.Mult):
-                return a * b
-            return a / b
-        raise ValueError("unsupported expression")
-
-    try:
-        return value(tree)
-    except (ValueError, ZeroDivisionError, OverflowError):
-        return None
-
-
-def countdown_reward(completions, target=None, nums=None, numbers=None, **kwargs):
-    """webgrpo 'countdown' (TinyZero): the last <answer> equation uses each number once and equals the
-    target (|diff| < 1e-5) -> 1.0; any other answer -> 0.1; no <answer> -> 0; None without target/nums."""
-    given_lists = nums if nums is not None else numbers
-    rewards = []
-    for i, completion in enumerate(completions):
-        goal = target[i] if target is not None else None
-        given = given_lists[i] if given_lists is not None else None
-        if goal is None or given is None:
-            rewards.append(None)
-            continue
-        equation = last_answer_tag(completion_text(completion))
-        if equation is None:
-            rewards.append(0.0)
-            continue
-        if not re.fullmatch(r"[\d+\-*/().\s]+", equation):
-            rewards.append(0.1)
-            continue
-        used = sorted(int(d) for d in re.findall(r"\d+", equation))
-        if used != sorted(int(n) for n in given):
-            rewards.append(0.1)
-            continue
-        v = _eval_arithmetic(equation)
-        rewards.append(1.0 if v is not None and math.isfinite(v) and abs(v - float(goal)) < 1e-5 else 0.1)
-    return rewards
-
-
-countdown_reward.__name__ = "countdown"
-`;
+// Python building blocks: the .py files in ./trl/ (each valid Python on its own; markers in trl/template.ts)
 
 /** webgrpo semantics of the rewards the script does not port, for the TODO stubs. */
 const STUB_REWARDS: Record<string, string[]> = {
@@ -360,135 +145,21 @@ const STUB_REWARDS: Record<string, string[]> = {
   ],
 };
 
+/** reward_stub.py as the reward `fnName` (logged as `metricName`), its TODO comment saying `doc`. */
 function stubReward(fnName: string, metricName: string, doc: string[]): string {
-  return [
-    '',
-    `def ${fnName}(completions, **kwargs):`,
-    ...doc.map((l) => `    # TODO: ${l}`),
-    '    # Returns None (not applicable) until ported: TRL leaves None rewards out of the sum.',
-    '    return [None] * len(completions)',
-    '',
-    '',
-    `${fnName}.__name__ = ${pyStr(metricName)}`,
-    '',
-  ].join('\n');
+  return fillTemplate(PY_REWARD_STUB, {
+    slots: { todo: doc.map((l) => `# TODO: ${l}`), metric_name: `stub_reward.__name__ = ${pyStr(metricName)}` },
+  }, 'reward_stub.py').replace(/\bstub_reward\b/g, fnName);
 }
 
-const PY_DATA_HELPERS = String.raw`
-QUESTION_FIELDS = ("question", "problem", "prompt")
-ANSWER_FIELDS = ("answer", "solution", "ground_truth")
-
-
-def _field_text(row, names):
-    """The first present field of names as text; a chat list gives its last user message."""
-    for name in names:
-        v = row.get(name)
-        if v is None:
-            continue
-        if isinstance(v, list):
-            messages = [m for m in v if isinstance(m, dict) and isinstance(m.get("content"), str)]
-            users = [m for m in messages if m.get("role") == "user"]
-            picked = (users or messages)[-1:] if messages else []
-            return picked[0]["content"] if picked and picked[0]["content"].strip() else None
-        if isinstance(v, bool):
-            return None
-        if isinstance(v, (int, float)):
-            return str(v)
-        return v if isinstance(v, str) and v.strip() else None
-    return None
-
-
-def usable_row(row):
-    question, answer = _field_text(row, QUESTION_FIELDS), _field_text(row, ANSWER_FIELDS)
-    return question is not None and answer is not None and extract_gold_answer(answer) != ""
-
-
-def to_grpo_row(row):
-    """webgrpo's row mapping: the question (question|problem|prompt) becomes a conversational prompt
-    with one user turn (webgrpo applies the chat template to that turn, no system prompt); the answer
-    (answer|solution|ground_truth) becomes the gold answer (GSM8K '#### N' or the last \\boxed{})."""
-    question = _field_text(row, QUESTION_FIELDS)
-    answer = extract_gold_answer(_field_text(row, ANSWER_FIELDS))
-    return {"prompt": [{"role": "user", "content": question}], "answer": answer}
-`;
-
-const PY_ARITHMETIC = String.raw`
-def arithmetic_problem(level, rng):
-    """webgrpo's arithmetic task (src/data/arithmetic.ts): level 1 one-digit sums; level 2 two-digit
-    sums; level 3 two-digit sums, differences and two-digit x one-digit products."""
-
-    def rint(lo, hi):
-        return lo + int(rng.random() * (hi - lo + 1))
-
-    def boxed(question, steps, answer):
-        return {"question": question, "answer": str(answer), "solution": steps + "\\boxed{" + str(answer) + "}"}
-
-    if level == 1:
-        a, b = rint(0, 9), rint(0, 9)
-        return boxed(f"{a}+{b}", "", a + b)
-    if level == 2 or rng.random() < 0.4:
-        a, b = rint(10, 99), rint(10, 99)
-        at, au, bt, bu = a - a % 10, a % 10, b - b % 10, b % 10
-        return boxed(f"{a}+{b}", f"{at}+{bt}={at + bt}, {au}+{bu}={au + bu}, {at + bt}+{au + bu}={a + b}. ", a + b)
-    if rng.random() < 0.5:
-        a = rint(20, 99)
-        b = rint(11, a)
-        bt, bu = b - b % 10, b % 10
-        return boxed(f"{a}-{b}", f"{a}-{bt}={a - bt}, {a - bt}-{bu}={a - b}. ", a - b)
-    a, b = rint(11, 99), rint(2, 9)
-    at, au = a - a % 10, a % 10
-    return boxed(f"{a}*{b}", f"{at}*{b}={at * b}, {au}*{b}={au * b}, {at * b}+{au * b}={a * b}. ", a * b)
-`;
-
-const PY_COUNTDOWN = String.raw`
-def countdown_question(nums, target):
-    return (
-        f"Using the numbers [{', '.join(str(n) for n in nums)}], create an equation that equals {target}. "
-        "You can use basic arithmetic operations (+, -, *, /) and each number can only be used once. "
-        "Show your work in <think> </think> tags. And return the final answer in <answer> </answer> tags, "
-        "for example <answer> (1 + 2) / 3 </answer>."
-    )
-
-
-def countdown_problem(rng, count=None, max_target=100):
-    """webgrpo's TinyZero Countdown generator (src/data/countdown.ts): count numbers in 1..99 (3 or 4,
-    either when None) combined at random into a target in 1..max_target, so every problem is solvable."""
-
-    def rint(lo, hi):
-        return lo + int(rng.random() * (hi - lo + 1))
-
-    n = count if count is not None else (3 if rng.random() < 0.5 else 4)
-    attempt = 0
-    while True:
-        nums = [rint(1, 99) for _ in range(n)]
-        terms = [(v, str(v), True) for v in nums]
-        while len(terms) > 1:
-            i = rint(0, len(terms) - 1)
-            j = rint(0, len(terms) - 2)
-            if j >= i:
-                j += 1
-            a, b = (terms[i], terms[j]) if terms[i][0] >= terms[j][0] else (terms[j], terms[i])
-            ops = ["+", "*"]
-            if a[0] > b[0]:
-                ops.append("-")
-            if b[0] > 1 and a[0] % b[0] == 0:
-                ops.append("/")
-            op = ops[rint(0, len(ops) - 1)]
-            v = a[0] + b[0] if op == "+" else a[0] - b[0] if op == "-" else a[0] * b[0] if op == "*" else a[0] // b[0]
-            wrap = lambda t: t[1] if t[2] else "(" + t[1] + ")"
-            terms = [t for t in terms if t is not a and t is not b]
-            terms.append((v, f"{wrap(a)} {op} {wrap(b)}", False))
-        target, solution = terms[0][0], terms[0][1]
-        if 1 <= target <= max_target or attempt >= 200:
-            return {"nums": nums, "target": target, "solution": solution, "question": countdown_question(nums, target)}
-        attempt += 1
-`;
+/** A building block without slots: the part of the file the script gets. */
+const block = (source: string) => templateBody(source);
 
 // -------------------------------------------------------------------------------------------------
 // The script
 
 interface DatasetCode {
-  /** Lines at module level (helpers). */
+  /** Module-level code (a data_*.py block, headed "# ---- dataset helpers ----"); at most one. */
   helpers: string[];
   /** Lines inside main() building `train_dataset`. */
   build: string[];
@@ -527,7 +198,7 @@ function datasetCode(dataset: unknown, cfg: Cfg): DatasetCode {
   switch (spec.kind) {
     case 'arithmetic':
       return {
-        helpers: [PY_ARITHMETIC],
+        helpers: [block(PY_ARITHMETIC)],
         notes: [
           `# Dataset ${inline(specString)}: webgrpo's arithmetic generator ported to Python. Same task format and`,
           '# distribution, but the exact random stream differs (webgrpo draws problem i from mulberry32 seeded',
@@ -544,7 +215,7 @@ function datasetCode(dataset: unknown, cfg: Cfg): DatasetCode {
       };
     case 'countdown':
       return {
-        helpers: [PY_COUNTDOWN],
+        helpers: [block(PY_COUNTDOWN)],
         notes: [
           `# Dataset ${inline(specString)}: webgrpo's TinyZero Countdown generator ported to Python. Same format and`,
           '# distribution, but the exact random stream differs from webgrpo\'s (mulberry32 per (seed, i)), so the',
@@ -563,7 +234,7 @@ function datasetCode(dataset: unknown, cfg: Cfg): DatasetCode {
       };
     case 'hub':
       return {
-        helpers: [PY_DATA_HELPERS],
+        helpers: [block(PY_DATA_HELPERS)],
         notes: [
           `# Dataset ${inline(specString)} from the Hub (webgrpo reads the same split from its Parquet conversion).`,
           '# Rows without a question or answer are dropped (webgrpo stops on them unless --skip-bad-rows).',
@@ -578,7 +249,7 @@ function datasetCode(dataset: unknown, cfg: Cfg): DatasetCode {
     case 'file': {
       const builder = spec.format === 'jsonl' || spec.format === 'json' ? 'json' : spec.format;
       return {
-        helpers: [PY_DATA_HELPERS],
+        helpers: [block(PY_DATA_HELPERS)],
         notes: [
           `# Dataset file ${inline(spec.path)} (${spec.format}): the path is as webgrpo was given it; copy the file`,
           '# next to this script (or fix the path) on the GPU server.',
@@ -683,9 +354,9 @@ export function trlScript(runConfig: Record<string, unknown>): string {
   const rewardFns: string[] = [];
   const rewardBlocks: string[] = [];
   for (const name of rewardNames) {
-    if (name === 'math') rewardFns.push('math_reward'), rewardBlocks.push(PY_MATH_REWARD);
-    else if (name === 'format') rewardFns.push('format_reward'), rewardBlocks.push(PY_FORMAT_REWARD);
-    else if (name === 'countdown') rewardFns.push('countdown_reward'), rewardBlocks.push(PY_COUNTDOWN_REWARD);
+    if (name === 'math') rewardFns.push('math_reward'), rewardBlocks.push(block(PY_MATH_REWARD));
+    else if (name === 'format') rewardFns.push('format_reward'), rewardBlocks.push(block(PY_FORMAT_REWARD));
+    else if (name === 'countdown') rewardFns.push('countdown_reward'), rewardBlocks.push(block(PY_COUNTDOWN_REWARD));
     else {
       const fn = `${name.replace(/\W/g, '_')}_reward`;
       rewardFns.push(fn);
@@ -745,92 +416,32 @@ export function trlScript(runConfig: Record<string, unknown>): string {
     ...(revision !== null ? [['model_init_kwargs', '{"revision": REVISION}'] as [string, string]] : []),
   ];
 
-  const L: string[] = [];
-  const out = (...lines: string[]) => L.push(...lines);
-  out(
-    '#!/usr/bin/env python3',
-    '# Reproduces a webgrpo GRPO + LoRA run with Hugging Face TRL (written by `webgrpo export-trl`).',
-    `#   webgrpo model: ${inline(model)}`,
-    `#   webgrpo dataset: ${inline(runConfig.dataset ?? DEFAULT_DATASET)}`,
-    `#   webgrpo rewards: ${inline([...rewardNames, ...(rewardModule !== null ? [`reward_module ${rewardModule}`] : [])])}`,
-    '#',
-    '# Needs: pip install trl peft datasets   (optional: pip install math-verify). Written for a recent',
-    '# TRL (string scale_rewards, top_entropy_quantile, top_k=0 = off); see the comments for older ones.',
-    '# Run:   python this_script.py   (several GPUs: accelerate launch this_script.py; then divide',
-    '#        per_device_train_batch_size by the number of GPUs to keep the same batch)',
-    '#',
-    '# Step counting: a webgrpo step is one generation batch (prompts_per_step × num_generations',
-    '# completions) followed by num_iterations optimizer updates; a TRL step is one optimizer update.',
-    '# The settings below give TRL the same generation batch and the same number of updates.',
-    '',
-    'import ast',
-    'import math',
-    'import random',
-    'import re',
-    '',
-    'OUTPUT_DIR = "trl-output"',
-    '',
-    ...modelLines,
-    '',
-    `# entropy_coef: TRL's GRPOConfig has no entropy bonus, so it is not supported here; this run used`,
-    `# entropy_coef=${pyFloat(entropyCoef)}${entropyCoef === 0 ? ' (off), so nothing is lost' : ' (loss -= entropy_coef × mean token entropy); TRL trains as with 0'}.`,
-    ...filterNotes(runConfig),
-    '',
-    '',
-    '# ---- text helpers (same extraction rules as webgrpo) ----',
-    PY_TEXT_HELPERS.trim(),
-    '',
-    '',
-    '# ---- reward functions ----',
-    ...rewardBlocks.map((b) => b.trim() + '\n\n'),
-    `REWARD_FUNCS = [${rewardFns.join(', ')}]`,
-    '',
-  );
-  if (data.helpers.length > 0) out('', '# ---- dataset helpers ----', ...data.helpers.map((h) => h.trim() + '\n\n'));
-  out(
-    '',
-    'def main():',
-    '    from datasets import Dataset, load_dataset  # noqa: F401',
-    '    from peft import LoraConfig',
-    '    from trl import GRPOConfig, GRPOTrainer',
-    ...(revision !== null ? ['    from transformers import AutoTokenizer'] : []),
-    '',
-    ...(rewardNames.includes('math')
-      ? ['    print("math reward equivalence:", "math_verify" if MATH_VERIFY else "numeric/text fallback (pip install math-verify)")', '']
-      : []),
-    ...data.notes.map((l) => `    ${l}`),
-    ...data.build.map((l) => `    ${l}`),
-    '',
-    '    training_args = GRPOConfig(',
-    ...grpoArgs.map(([k, v, note]) => `        ${k}=${v},${note ? `  # ${note}` : ''}`),
-    '    )',
-    '',
-    `    # LoRA as webgrpo: scale lora_alpha / r${lora.useRslora ? ' (rsLoRA: lora_alpha / sqrt(r))' : ''}, A kaiming-uniform, B = 0.`,
-    '    peft_config = LoraConfig(',
-    `        r=${pyInt(lora.r)},`,
-    `        lora_alpha=${Number.isInteger(lora.alpha) ? pyInt(lora.alpha) : pyFloat(lora.alpha)},`,
-    `        lora_dropout=${pyFloat(lora.dropout)},`,
-    `        target_modules=${pyList(lora.targetModules)},`,
-    `        use_rslora=${pyBool(lora.useRslora)},`,
-    '        bias="none",',
-    '        task_type="CAUSAL_LM",',
-    '    )',
-    '',
-    '    trainer = GRPOTrainer(',
-    '        model=MODEL,',
-    ...(revision !== null ? ['        processing_class=AutoTokenizer.from_pretrained(MODEL, revision=REVISION),'] : []),
-    '        reward_funcs=REWARD_FUNCS,',
-    '        args=training_args,',
-    '        train_dataset=train_dataset,',
-    '        peft_config=peft_config,',
-    '    )',
-    '    trainer.train()',
-    '    trainer.save_model(OUTPUT_DIR)  # the LoRA adapter (adapter_config.json + adapter_model.safetensors)',
-    '',
-    '',
-    'if __name__ == "__main__":',
-    '    main()',
-    '',
-  );
-  return L.join('\n').replace(/\n{3,}/g, '\n\n\n');
+  const slots: Record<string, string | string[]> = {
+    run_summary: [
+      `#   webgrpo model: ${inline(model)}`,
+      `#   webgrpo dataset: ${inline(runConfig.dataset ?? DEFAULT_DATASET)}`,
+      `#   webgrpo rewards: ${inline([...rewardNames, ...(rewardModule !== null ? [`reward_module ${rewardModule}`] : [])])}`,
+    ],
+    model: modelLines,
+    unsupported: [
+      `# entropy_coef: TRL's GRPOConfig has no entropy bonus, so it is not supported here; this run used`,
+      `# entropy_coef=${pyFloat(entropyCoef)}${entropyCoef === 0 ? ' (off), so nothing is lost' : ' (loss -= entropy_coef × mean token entropy); TRL trains as with 0'}.`,
+      ...filterNotes(runConfig),
+    ],
+    text_helpers: block(PY_TEXT_HELPERS),
+    reward_functions: rewardBlocks.map((b) => b.trim()).join('\n\n\n'),
+    reward_funcs: `REWARD_FUNCS = [${rewardFns.join(', ')}]`,
+    dataset_helpers: data.helpers.map((h) => h.trim()),
+    dataset: [...data.notes, ...data.build],
+    grpo_config: grpoArgs.map(([k, v, note]) => `${k}=${v},${note ? `  # ${note}` : ''}`),
+    lora_config: [
+      `r=${pyInt(lora.r)},`,
+      `lora_alpha=${Number.isInteger(lora.alpha) ? pyInt(lora.alpha) : pyFloat(lora.alpha)},`,
+      `lora_dropout=${pyFloat(lora.dropout)},`,
+      `target_modules=${pyList(lora.targetModules)},`,
+      `use_rslora=${pyBool(lora.useRslora)},`,
+    ],
+  };
+  const flags = { revision: revision !== null, math: rewardNames.includes('math'), rslora: lora.useRslora };
+  return `${fillTemplate(PY_SCRIPT, { slots, flags }, 'train_grpo.py').replace(/\n{3,}/g, '\n\n\n')}\n`;
 }
