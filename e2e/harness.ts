@@ -1,5 +1,5 @@
 // End-to-end harness: the site built by Vite, served by a small static server on 127.0.0.1, and
-// driven by Debian's Chromium through playwright-core, with WebGPU on SwiftShader (REFERENCE §1).
+// driven by Debian's Chromium through playwright-core, with WebGPU on SwiftShader (DESIGN.md §2).
 //
 // The site is built once per test run: scripts/run-tests.mjs sets WEBGRPO_E2E_SITE to a fresh
 // folder shared by every e2e file; a file run on its own builds into a temporary folder.
@@ -19,7 +19,7 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const ARTIFACTS = join(ROOT, 'e2e', 'artifacts');
 export const CHROMIUM = process.env.WEBGRPO_CHROMIUM ?? '/usr/bin/chromium';
 
-/** REFERENCE §1: the flags that give headless Chromium a WebGPU adapter (SwiftShader without a GPU). */
+/** DESIGN.md §2: the flags that give headless Chromium a WebGPU adapter (SwiftShader without a GPU). */
 export const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
 export const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
 

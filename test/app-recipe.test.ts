@@ -1,4 +1,4 @@
-// The web app's recipes: defaults = `webgrpo train`, each preset's settings per REFERENCE §5, and the
+// The web app's recipes: defaults = `webgrpo train`, each preset's settings per DESIGN.md §8.10, and the
 // memory estimate the model list shows for Hub models.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

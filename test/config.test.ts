@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { expectedTensors, parameterCount, parseConfig, withGenerationConfig } from '../src/model/config.ts';
 
-// Real config.json contents from the Hub (see docs/REFERENCE §2).
+// Real config.json contents from the Hub (DESIGN.md §5.1).
 const QWEN25_05B_INSTRUCT = {
   architectures: ['Qwen2ForCausalLM'],
   attention_dropout: 0.0,

@@ -17,7 +17,7 @@ const sysUser: ChatMessage[] = [
   { role: 'user', content: 'What is 2+2?' },
 ];
 
-test('Qwen3 special token ids match REFERENCE §2', () => {
+test('Qwen3 special token ids: <|endoftext|> 151643, <|im_start|> 151644, <|im_end|> 151645', () => {
   assert.deepEqual(qwen.encode('<|endoftext|>'), [151643]);
   assert.deepEqual(qwen.encode('<|im_start|>'), [151644]);
   assert.deepEqual(qwen.encode('<|im_end|>'), [151645]);

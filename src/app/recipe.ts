@@ -1,4 +1,4 @@
-// Run settings: the defaults (the CLI's quick demo), the named recipes (REFERENCE §5), and the
+// Run settings: the defaults (the CLI's quick demo), the named recipes (DESIGN.md §8.10), and the
 // models the page offers. Pure data and functions, shared by the page and its tests.
 
 import { GRPO_DEFAULTS } from '../rl/grpo.ts';
@@ -93,7 +93,7 @@ export const PRESETS: Preset[] = [
 /**
  * The one-shot editor's pre-filled example: for the built-in model a level-2 sum in its own format
  * (its character tokenizer knows only digits and a few symbols); for Hub models π₁ of One-shot RLVR
- * (Wang et al. 2025), graded against the gold string "12.8" as the paper does (REFERENCE §6).
+ * (Wang et al. 2025), graded against the gold string "12.8" as the paper does (DESIGN.md §10.1).
  */
 export function oneShotExample(model: ModelChoice): { question: string; answer: string } {
   if (model.kind === 'builtin') return { question: '47+38', answer: '85' };

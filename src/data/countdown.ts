@@ -1,4 +1,4 @@
-// TinyZero-style Countdown problems (REFERENCE §6): 3 or 4 numbers in 1..99 and a target in 1..100
+// TinyZero-style Countdown problems (DESIGN.md §11): 3 or 4 numbers in 1..99 and a target in 1..100
 // that some equation using each number exactly once with + - * / reaches. The target is made by
 // combining the numbers at random, so every problem is solvable (the row keeps one solution).
 

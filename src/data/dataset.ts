@@ -1,4 +1,4 @@
-// RL datasets (REFERENCE §3, §5, §6): problems with a gold answer, from a built-in generator
+// RL datasets (DESIGN.md §11, §8.8): problems with a gold answer, from a built-in generator
 // (arithmetic, countdown), a local file (JSONL, JSON, CSV, Parquet; Node) or a Hub dataset's Parquet
 // conversion (cached like models), sampled in seeded shuffled epochs with a checkpointable cursor.
 // Also the pure parts of the data-side recipes: one-shot RLVR, online difficulty filtering / DAPO

@@ -1,4 +1,4 @@
-// Group-relative advantages for GRPO (TRL GRPOTrainer semantics, REFERENCE.md §5).
+// Group-relative advantages for GRPO (TRL GRPOTrainer semantics, DESIGN.md §8.2).
 //
 // Rewards arrive grouped by prompt: `numGenerations` (G) consecutive completions per prompt.
 //   A_i = r_i − mean_group(r)
@@ -16,7 +16,7 @@
 //   caller who wants those variants can log it under `reward_std`.
 // - `fracRewardZeroStd` (TRL's `frac_reward_zero_std`): fraction of groups whose std is zero by
 //   torch.isclose(std, 0) (|std| ≤ 1e-8 with the default atol), i.e. groups whose rewards are all
-//   equal; per group in every scale mode (REFERENCE.md §5). TRL 0.21+ in 'batch' mode tests the batch
+//   equal; per group in every scale mode (DESIGN.md §8.2). TRL 0.21+ in 'batch' mode tests the batch
 //   std instead (0 or 1); we keep the per-group meaning, which is what the metric is read for.
 // - `rewardMean` (TRL's `reward`): mean reward over the batch.
 

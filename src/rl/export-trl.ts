@@ -1,6 +1,6 @@
 // `webgrpo export-trl RUN`: a Python script that reproduces a webgrpo run (RUN/config.json) with
 // Hugging Face TRL's GRPOTrainer + PEFT LoRA on a GPU server. The GRPO names already match TRL's
-// GRPOConfig (REFERENCE §5); what TRL lacks (entropy bonus, group filtering) is explained in comments.
+// GRPOConfig (DESIGN.md §8); what TRL lacks (entropy bonus, group filtering) is explained in comments.
 //
 // Mapping decisions (see also the comments the script carries):
 // - per_device_train_batch_size = prompts_per_step × num_generations / gradient_accumulation_steps

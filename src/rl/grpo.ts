@@ -1,4 +1,4 @@
-// The GRPO loop (TRL GRPOTrainer semantics, REFERENCE §5): sample prompts → G completions each on
+// The GRPO loop (TRL GRPOTrainer semantics, DESIGN.md §8): sample prompts → G completions each on
 // the KV cache → rewards → group advantages → per-token clipped loss (+ KL to the adapter-off base
 // model, + entropy bonus) → backward into the LoRA adapter → optimizer step. Runs the same in Node
 // and in the browser worker.
@@ -67,7 +67,7 @@ export interface GrpoTrainerState {
  * The defaults of `webgrpo train`: the quick demo on the built-in tiny model. Measured on a 2-core
  * CPU (SwiftShader): held-out pass@1 43.9% → 65.6% in 11.6 min. Many prompts with few generations
  * each, a warmed-up linearly decaying lr, and skipping groups with equal rewards (advantage 0)
- * learned fastest per minute among the recipes tried (see the session notes).
+ * learned fastest per minute among the recipes tried on that CPU.
  */
 export const GRPO_DEFAULTS: GrpoConfig = {
   numGenerations: 4,

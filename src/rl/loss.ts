@@ -1,4 +1,4 @@
-// The GRPO loss on the CPU side (TRL GRPOTrainer semantics, REFERENCE.md §5), with its exact
+// The GRPO loss on the CPU side (TRL GRPOTrainer semantics, DESIGN.md §8.3–8.5), with its exact
 // per-token gradients. The GPU computes per-token log-probs and entropies; this file turns them into
 // the scalar loss, d loss / d logprob and d loss / d entropy, which forwardBackward
 // (src/model/backward.ts) carries back through the model.

@@ -1,4 +1,4 @@
-// The shown run's live charts: training metrics by step (TRL names, REFERENCE §5) and held-out pass@k.
+// The shown run's live charts: training metrics by step (TRL names, DESIGN.md §8.9) and held-out pass@k.
 
 import type { PassAtK } from '../protocol.ts';
 import type { RunView } from '../store.ts';

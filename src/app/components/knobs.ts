@@ -1,6 +1,6 @@
 // Every GRPO and LoRA knob of RunSettings as data: its label, a one-line explanation for learners,
 // the input it needs and the values it accepts. The Recipe panel renders this table; names follow
-// TRL's GRPOConfig and PEFT's LoraConfig (REFERENCE §5, §7) so a run moves to TRL unchanged.
+// TRL's GRPOConfig and PEFT's LoraConfig (DESIGN.md §8, §7) so a run moves to TRL unchanged.
 
 import { ALL_TARGETS, type LoraConfig } from '../../lora/lora.ts';
 import { SCHEDULER_TYPES } from '../../train/schedule.ts';

@@ -1,4 +1,4 @@
-// TinyZero Countdown reward (REFERENCE §6): reach `target` with an arithmetic equation that uses
+// TinyZero Countdown reward (DESIGN.md §10.3): reach `target` with an arithmetic equation that uses
 // each of `numbers` exactly once. Parsed by a small recursive-descent parser, never eval.
 
 /** Value of an arithmetic expression over + - * / and parentheses (unary ±), or null if malformed. */

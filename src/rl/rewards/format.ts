@@ -1,4 +1,4 @@
-// R1-style format reward (REFERENCE §6).
+// R1-style format reward (DESIGN.md §10.2).
 
 /**
  * 1 when the completion is exactly one `<think>…</think>` block followed by one

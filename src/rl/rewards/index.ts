@@ -1,4 +1,4 @@
-// Reward registry (REFERENCE §5–6): built-in reward functions by name and their weighted sum.
+// Reward registry (DESIGN.md §10): built-in reward functions by name and their weighted sum.
 import { countdownReward } from './countdown.ts';
 import { formatReward } from './format.ts';
 import { COSINE_PAPER, cosineLengthReward, overlongPenalty, type CosineParams } from './length.ts';

@@ -1,5 +1,5 @@
 // Normalisation, parsing and equivalence of final math answers written in (a subset of) LaTeX or
-// plain text (REFERENCE §6). Pure string code, no eval, runs in the browser and in Node.
+// plain text (DESIGN.md §10.1). Pure string code, no eval, runs in the browser and in Node.
 //
 // Pipeline: normalizeAnswer() rewrites surface forms (\dfrac → \frac, \frac12 → \frac{1}{2},
 // \left/\right, \text{…}, units, %, degrees, $, thousands separators, "x = …") into a canonical

@@ -1,4 +1,4 @@
-// Length-shaped rewards (REFERENCE §6): cosine length scaling and DAPO's soft overlong penalty.
+// Length-shaped rewards (DESIGN.md §10.4–10.5): cosine length scaling and DAPO's soft overlong penalty.
 
 /**
  * Cosine length-scaling parameters (Yeo et al. 2025, "Demystifying Long Chain-of-Thought Reasoning

@@ -1,4 +1,4 @@
-// Final-answer extraction and checking for math completions (REFERENCE §6).
+// Final-answer extraction and checking for math completions (DESIGN.md §10.1).
 import { answersEqual } from './latex.ts';
 
 export { answersEqual, normalizeAnswer, parseAnswer } from './latex.ts';
