@@ -419,7 +419,7 @@ const CASES: Record<string, Record<string, unknown>> = {
   'countdown:4': { ...DEFAULT_RUN, dataset: 'countdown:4', reward_funcs: ['countdown', 'format'] },
   countdown: { ...DEFAULT_RUN, dataset: 'countdown' },
   'math + format + countdown': { ...DEFAULT_RUN, reward_funcs: ['math', 'format', 'countdown'] },
-  'unknown reward, snake_case lora': { ...DEFAULT_RUN, reward_funcs: ['my-thing'], lora: { r: 8, lora_alpha: 16.5, target_modules: ['q_proj'] } },
+  'stub reward, snake_case lora': { ...DEFAULT_RUN, reward_funcs: ['cosine'], lora: { r: 8, lora_alpha: 16.5, target_modules: ['q_proj'] } },
   'reward module only': { ...DEFAULT_RUN, reward_funcs: undefined, reward_module: 'r.mjs', model: 'hf:a/b@main' },
 };
 

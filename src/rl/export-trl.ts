@@ -23,10 +23,7 @@
 // TRL lacks) at the templates' marker lines (trl/template.ts).
 
 import { parseDatasetSpec, type DatasetSpec } from '../data/dataset.ts';
-import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
-import { ALL_TARGETS } from '../lora/lora.ts';
-import { GRPO_DEFAULTS } from './grpo.ts';
-import { snakeCase } from './run.ts';
+import { describeData, modelSpec, runConfigFromJson, runConfigToJson, type DataSource } from './run-config.ts';
 import { parseHubSpec } from '../model/source.ts';
 import { fillTemplate, templateBody } from './trl/template.ts';
 import PY_SCRIPT from './trl/train_grpo.py?raw';
@@ -39,11 +36,6 @@ import PY_DATA_HELPERS from './trl/data_rows.py?raw';
 import PY_ARITHMETIC from './trl/data_arithmetic.py?raw';
 import PY_COUNTDOWN from './trl/data_countdown.py?raw';
 
-/** The CLI defaults of `webgrpo train` (snake_case), for keys a config.json may lack. */
-const DEFAULTS: Record<string, unknown> = snakeCase(GRPO_DEFAULTS);
-
-const DEFAULT_MODEL = 'public/models/tiny-arith';
-const DEFAULT_DATASET = `arithmetic:${TINY_ARITH_LEVEL}`;
 
 // -------------------------------------------------------------------------------------------------
 // Python literals
@@ -86,44 +78,22 @@ const inline = (v: unknown) => JSON.stringify(v).replace(/[\r\n\u2028\u2029]/g, 
 // -------------------------------------------------------------------------------------------------
 // Reading the run config
 
+/** Settings by config.json name, from the config as runConfigToJson writes it (every key present, checked). */
 class Cfg {
   constructor(private readonly raw: Record<string, unknown>) {}
   num(key: string): number {
-    const v = this.raw[key] ?? DEFAULTS[key];
+    const v = this.raw[key];
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`export-trl: config.json "${key}" must be a finite number, got ${inline(v)}`);
     return v;
   }
   str(key: string): string {
-    const v = this.raw[key] ?? DEFAULTS[key];
+    const v = this.raw[key];
     if (typeof v !== 'string') throw new Error(`export-trl: config.json "${key}" must be a string, got ${inline(v)}`);
     return v;
   }
   bool(key: string): boolean {
-    return (this.raw[key] ?? DEFAULTS[key]) === true;
+    return this.raw[key] === true;
   }
-}
-
-interface LoraSettings {
-  r: number;
-  alpha: number;
-  dropout: number;
-  useRslora: boolean;
-  targetModules: string[];
-}
-
-/** `lora` as written by `webgrpo train` (camelCase LoraConfig); PEFT's snake_case spelling is accepted too. */
-function loraSettings(raw: unknown): LoraSettings {
-  const l = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
-  const pick = (...keys: string[]) => keys.map((k) => l[k]).find((v) => v !== undefined && v !== null);
-  const n = (v: unknown, d: number) => (typeof v === 'number' && Number.isFinite(v) ? v : d);
-  const targets = pick('targetModules', 'target_modules');
-  return {
-    r: n(pick('r'), 16),
-    alpha: n(pick('alpha', 'lora_alpha'), 32),
-    dropout: n(pick('dropout', 'lora_dropout'), 0),
-    useRslora: pick('useRslora', 'use_rslora') === true,
-    targetModules: Array.isArray(targets) ? targets.map(String) : [...ALL_TARGETS],
-  };
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -167,16 +137,26 @@ interface DatasetCode {
   notes: string[];
 }
 
-function datasetCode(dataset: unknown, cfg: Cfg): DatasetCode {
+function datasetCode(data: DataSource, cfg: Cfg): DatasetCode {
   const steps = cfg.num('max_steps');
   const perStep = cfg.num('prompts_per_step');
   const seed = cfg.num('seed');
   const generated = Math.max(1000, steps * perStep);
-  if (dataset && typeof dataset === 'object') {
-    const d = dataset as Record<string, unknown>;
-    if (typeof d.one_shot_problem !== 'string' || typeof d.one_shot_answer !== 'string') {
-      throw new Error('export-trl: a one-shot dataset needs one_shot_problem and one_shot_answer strings');
-    }
+  if (data.kind === 'mix') {
+    // No curriculum in TRL: the sources are concatenated and shuffled.
+    const parts = data.sources.map((part) => datasetCode(part, cfg));
+    return {
+      helpers: [...new Set(parts.flatMap((p) => p.helpers))],
+      notes: [
+        `# webgrpo mixed ${data.sources.length} sources with the DUMP UCB curriculum (by mean |advantage|); TRL has no`,
+        '# curriculum, so here they are concatenated and shuffled.',
+        ...parts.flatMap((p) => p.notes),
+      ],
+      build: ['parts = []', ...parts.flatMap((p) => [...p.build, 'parts.append(train_dataset)']), `train_dataset = concatenate_datasets(parts).shuffle(seed=${pyInt(seed)})`],
+    };
+  }
+  if (data.kind === 'one-shot') {
+    const d = { one_shot_problem: data.question, one_shot_answer: data.answer };
     // RepeatSampler drops incomplete batches: repeat the problem at least prompts_per_step times.
     const copies = Math.max(perStep, steps * perStep);
     return {
@@ -193,8 +173,12 @@ function datasetCode(dataset: unknown, cfg: Cfg): DatasetCode {
       ],
     };
   }
-  const specString = typeof dataset === 'string' ? dataset : DEFAULT_DATASET;
+  const specString = data.kind === 'upload' ? data.fileName : data.spec;
   const spec: DatasetSpec = parseDatasetSpec(specString);
+  // An uploaded file's own column names, mapped onto the question/answer columns the helpers read.
+  const mapping = data.kind === 'upload' && (data.questionField || data.answerField)
+    ? [`raw = raw.map(lambda row: {${[data.questionField && `"question": row[${pyStr(data.questionField)}]`, data.answerField && `"answer": row[${pyStr(data.answerField)}]`].filter(Boolean).join(', ')}})`]
+    : [];
   switch (spec.kind) {
     case 'arithmetic':
       return {
@@ -260,6 +244,7 @@ function datasetCode(dataset: unknown, cfg: Cfg): DatasetCode {
         ],
         build: [
           `raw = load_dataset(${pyStr(builder)}, data_files=${pyStr(spec.path)}, split="train")`,
+          ...mapping,
           'train_dataset = raw.filter(usable_row).map(to_grpo_row)',
         ],
       };
@@ -322,10 +307,17 @@ function filterNotes(runConfig: Record<string, unknown>): string[] {
  * TRL's GRPOTrainer and a PEFT LoRA adapter. Throws on a config it cannot map (bad dataset or
  * model spec, non-numeric settings, a batch not divisible by gradient_accumulation_steps).
  */
-export function trlScript(runConfig: Record<string, unknown>): string {
+export function trlScript(configJson: unknown): string {
+  let run;
+  try {
+    run = runConfigFromJson(configJson);
+  } catch (e) {
+    throw new Error(`export-trl: ${(e as Error).message}`);
+  }
+  const runConfig = runConfigToJson(run);
   const cfg = new Cfg(runConfig);
-  const model = typeof runConfig.model === 'string' ? runConfig.model : DEFAULT_MODEL;
-  const lora = loraSettings(runConfig.lora);
+  const model = modelSpec(run.model);
+  const lora = run.lora;
   const G = cfg.num('num_generations');
   const perStep = cfg.num('prompts_per_step');
   const accum = cfg.num('gradient_accumulation_steps');
@@ -338,17 +330,15 @@ export function trlScript(runConfig: Record<string, unknown>): string {
   if (optimizer !== 'adamw' && optimizer !== 'sgd') throw new Error(`export-trl: unknown optimizer ${inline(optimizer)}`);
   const scaleRewards = cfg.str('scale_rewards');
   const epsilon = cfg.num('epsilon');
-  const epsilonHigh = runConfig.epsilon_high === undefined || runConfig.epsilon_high === null ? epsilon : cfg.num('epsilon_high');
+  const epsilonHigh = run.grpo.epsilonHigh;
   const entropyCoef = cfg.num('entropy_coef');
   const minP = cfg.num('min_p');
 
-  const rewardNames = Array.isArray(runConfig.reward_funcs)
-    ? runConfig.reward_funcs.map(String)
-    : typeof runConfig.reward_module === 'string' ? [] : ['math'];
-  const rewardModule = typeof runConfig.reward_module === 'string' ? runConfig.reward_module : null;
+  const rewardNames = run.rewards;
+  const rewardModule = run.rewardModule;
 
   const { lines: modelLines, revision } = modelCode(model);
-  const data = datasetCode(runConfig.dataset, cfg);
+  const data = datasetCode(run.data, cfg);
 
   // Reward functions: Python function names in order, and their module-level code.
   const rewardFns: string[] = [];
@@ -419,7 +409,7 @@ export function trlScript(runConfig: Record<string, unknown>): string {
   const slots: Record<string, string | string[]> = {
     run_summary: [
       `#   webgrpo model: ${inline(model)}`,
-      `#   webgrpo dataset: ${inline(runConfig.dataset ?? DEFAULT_DATASET)}`,
+      `#   webgrpo dataset: ${inline(describeData(run.data))}`,
       `#   webgrpo rewards: ${inline([...rewardNames, ...(rewardModule !== null ? [`reward_module ${rewardModule}`] : [])])}`,
     ],
     model: modelLines,

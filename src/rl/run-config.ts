@@ -202,7 +202,7 @@ function dataFromJson(raw: Record<string, unknown>, file: string): DataSource {
   if (typeof oneShot?.one_shot_problem === 'string' && typeof oneShot.one_shot_answer === 'string') {
     return { kind: 'one-shot', question: oneShot.one_shot_problem, answer: oneShot.one_shot_answer };
   }
-  throw new Error(`${file}: "dataset" must be a dataset spec or {one_shot_problem, one_shot_answer}, got ${JSON.stringify(legacy)}`);
+  throw new Error(`${file}: "dataset" must be a dataset spec, or a one-shot problem {one_shot_problem, one_shot_answer} of strings, got ${JSON.stringify(legacy)}`);
 }
 
 function checkDataSource(value: unknown, where: string): DataSource {

@@ -108,7 +108,7 @@ export class GrpoSession {
    * cut back to the checkpoint's step.
    */
   static async open(parts: SessionParts, opts: { resume: boolean; events?: SessionEvents }): Promise<GrpoSession> {
-    const { gpu, model, tokenizer, storage, data } = parts;
+    const { gpu, model, storage, data } = parts;
     const events = opts.events ?? {};
     const checkpoint = opts.resume ? await storage.newestCheckpoint() : null;
     if (opts.resume && !checkpoint) throw new Error('this run has no checkpoint to resume from');

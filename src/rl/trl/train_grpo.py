@@ -43,7 +43,7 @@ REWARD_FUNCS = [math_reward]  # @webgrpo: reward_funcs
 
 
 def main():
-    from datasets import Dataset, load_dataset  # noqa: F401
+    from datasets import Dataset, concatenate_datasets, load_dataset  # noqa: F401
     from peft import LoraConfig
     from trl import GRPOConfig, GRPOTrainer
     from transformers import AutoTokenizer  # @webgrpo-if: revision
