@@ -53,7 +53,7 @@ override TPQ: u32 = HD / 4u;
 
 @compute @workgroup_size(256)
 fn write_kv(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i >= params.n) {
     return;
   }
@@ -422,7 +422,7 @@ fn combine(@builtin(local_invocation_index) tid: u32, @builtin(workgroup_id) wg:
 // stats[(b*heads + h)*tokens + t] = (lse, Δ); one invocation per query row, params.n rows.
 @compute @workgroup_size(64)
 fn bw_stats(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 64u;
+  let i = flat_index(id, groups, 64u);
   if (i >= params.n) {
     return;
   }
@@ -598,7 +598,7 @@ override FWG: u32 = 32u;
 // record (m, l, -, -, o) for `combine` (tokens == 1).
 @compute @workgroup_size(FWG)
 fn flat_fwd(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * FWG;
+  let i = flat_index(id, groups, FWG);
   let S = params.splits;
   let row = i / S;
   let split = i % S;
@@ -672,7 +672,7 @@ fn flat_fwd(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroup
 // s = (q·scale)·k_j, dp = dO·v_j, ds = exp(s − lse)(dp − Δ), dq = scale Σ ds k_j.
 @compute @workgroup_size(FWG)
 fn flat_dq(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = id.x + id.y * groups.x * FWG;
+  let row = flat_index(id, groups, FWG);
   if (row >= params.batch * params.tokens * params.heads) {
     return;
   }
@@ -724,7 +724,7 @@ fn flat_dq(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups
 // maxSeq were never written and get zeros.
 @compute @workgroup_size(FWG)
 fn flat_dkv(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * FWG;
+  let i = flat_index(id, groups, FWG);
   if (i >= params.batch * params.tokens * params.kvHeads) {
     return;
   }

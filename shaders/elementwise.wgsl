@@ -12,7 +12,7 @@ struct Params {
 // out = a + b (residual connections). Its backward is the identity on both inputs.
 @compute @workgroup_size(256)
 fn add(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i < params.n) {
     out[i] = a[i] + b[i];
   }

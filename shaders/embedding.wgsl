@@ -23,14 +23,14 @@ override DTYPE: u32 = 0u;
 
 @compute @workgroup_size(256)
 fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let idx = gid.x + gid.y * groups.x * 256u;
+  let idx = flat_index(gid, groups, 256u);
   if (idx >= params.words) {
     return;
   }
   let n = idx / params.words_per_row;
   let w = idx % params.words_per_row;
   let id = ids[n];
-  let per = select(2u, 1u, DTYPE == 0u);
+  let per = select(2u, 1u, DTYPE == DTYPE_F32);
   let dst = n * params.words_per_row * per + w * per;
   if (id >= params.vocab) {
     if (params.zero_invalid == 1u) {
@@ -47,15 +47,12 @@ fn embed(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     return;
   }
   let word = table[local * params.words_per_row + w];
-  if (DTYPE == 0u) {
+  if (DTYPE == DTYPE_F32) {
     out[dst] = bitcast<f32>(word);
-  } else if (DTYPE == 1u) {
-    let v = unpack2x16float(word);
+  } else {
+    let v = decode_pair(DTYPE, word);
     out[dst] = v.x;
     out[dst + 1u] = v.y;
-  } else {
-    out[dst] = bitcast<f32>(word << 16u);
-    out[dst + 1u] = bitcast<f32>(word & 0xffff0000u);
   }
 }
 
@@ -79,7 +76,7 @@ struct BackParams {
 
 @compute @workgroup_size(256)
 fn embed_backward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let idx = gid.x + gid.y * groups.x * 256u;
+  let idx = flat_index(gid, groups, 256u);
   if (idx >= bp.total) {
     return;
   }

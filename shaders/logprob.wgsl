@@ -136,7 +136,7 @@ const FLAT_WG: u32 = 16u;
 
 @compute @workgroup_size(FLAT_WG)
 fn lp_block_flat(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = id.x + id.y * groups.x * FLAT_WG;
+  let row = flat_index(id, groups, FLAT_WG);
   if (row >= bp.rows) {
     return;
   }
@@ -164,7 +164,7 @@ fn lp_block_flat(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_work
 
 @compute @workgroup_size(FLAT_WG)
 fn lp_block_flat4(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let row = id.x + id.y * groups.x * FLAT_WG;
+  let row = flat_index(id, groups, FLAT_WG);
   if (row >= bp.rows) {
     return;
   }
@@ -215,7 +215,7 @@ struct DlogitsParams {
 
 @compute @workgroup_size(256)
 fn lp_dlogits(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i >= dp.rows * dp.cols) {
     return;
   }
@@ -264,15 +264,7 @@ var<workgroup> tile_b: array<f32, 1024>; // [16 k][64 cols]
 
 fn weight_at(r: u32, c: u32) -> f32 {
   let e = r * hp.hidden + c;
-  if (DTYPE == 0u) {
-    return bitcast<f32>(h_w[e]);
-  }
-  let word = h_w[e >> 1u];
-  if (DTYPE == 1u) {
-    let v = unpack2x16float(word);
-    return select(v.x, v.y, (e & 1u) == 1u);
-  }
-  return select(bitcast<f32>(word << 16u), bitcast<f32>(word & 0xffff0000u), (e & 1u) == 1u);
+  return decode_weight(DTYPE, h_w[weight_word(DTYPE, e)], e);
 }
 
 @compute @workgroup_size(16, 16)

@@ -17,12 +17,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 
-// PCG output permutation (O'Neill; "Hash Functions for GPU Rendering", Jarzynski & Olano 2020).
-fn pcg_hash(x: u32) -> u32 {
-  let state = x * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
+// pcg_hash: PCG output permutation, from the prelude.
 
 fn dropout_hash(seed: u32, i: u32) -> u32 {
   return pcg_hash((pcg_hash(seed) + 0x9e3779b9u) ^ pcg_hash(i));
@@ -32,7 +27,7 @@ fn dropout_hash(seed: u32, i: u32) -> u32 {
 // Forward: src = x, dst = dropout(x). Backward: src = dD·A, dst = dx (accumulated).
 @compute @workgroup_size(256)
 fn dropout(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i >= params.n) {
     return;
   }

@@ -34,29 +34,16 @@ struct MmParams {
 
 // Weights e .. e+3 (element index into the chunk, e % 4 == 0).
 fn loadW4(e: u32) -> vec4<f32> {
-  if (DTYPE == 0u) {
+  if (DTYPE == DTYPE_F32) {
     let i = e >> 1u;
     return bitcast<vec4<f32>>(vec4<u32>(w2[i], w2[i + 1u]));
   }
-  let h = w2[e >> 2u];
-  if (DTYPE == 1u) {
-    return vec4<f32>(unpack2x16float(h.x), unpack2x16float(h.y));
-  }
-  return vec4<f32>(bitcast<f32>(h.x << 16u), bitcast<f32>(h.x & 0xffff0000u), bitcast<f32>(h.y << 16u), bitcast<f32>(h.y & 0xffff0000u));
+  return decode_quad(DTYPE, w2[e >> 2u]);
 }
 
 // Weight e (element index into the chunk).
 fn loadW1(e: u32) -> f32 {
-  if (DTYPE == 0u) {
-    return bitcast<f32>(w1[e]);
-  }
-  let word = w1[e >> 1u];
-  let high = (e & 1u) == 1u;
-  if (DTYPE == 1u) {
-    let v = unpack2x16float(word);
-    return select(v.x, v.y, high);
-  }
-  return bitcast<f32>(select(word << 16u, word & 0xffff0000u, high));
+  return decode_weight(DTYPE, w1[weight_word(DTYPE, e)], e);
 }
 
 // Write a 4×4 tile (acc[i] holds rows m0+i, columns n0 .. n0+3), masked at the edges.
@@ -149,7 +136,7 @@ fn mm_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
 // mm_gemv ~50× slower there); on real GPUs mm_gemv's coalesced row reads win.
 @compute @workgroup_size(64)
 fn mm_narrow(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let n0 = (id.x + id.y * groups.x * 64u) * 4u;
+  let n0 = flat_index(id, groups, 64u) * 4u;
   if (n0 >= mp.N) { return; }
   let M = mp.M;
   let K4 = mp.K >> 2u;

@@ -91,7 +91,7 @@ const FLAT_WG: u32 = 16u;
 @group(0) @binding(3) var<storage, read_write> y4: array<vec4<f32>>;
 
 fn flat_row(id: vec3<u32>, groups: vec3<u32>) -> u32 {
-  return id.x + id.y * groups.x * FLAT_WG;
+  return flat_index(id, groups, FLAT_WG);
 }
 
 fn rms_norm_row_flat(row: u32) -> f32 {

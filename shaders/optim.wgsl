@@ -31,7 +31,7 @@ struct AdamParams {
 
 @compute @workgroup_size(256)
 fn adamw_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i >= adam.n) {
     return;
   }
@@ -66,7 +66,7 @@ struct SgdParams {
 
 @compute @workgroup_size(256)
 fn sgd_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i >= sgd.n) {
     return;
   }
@@ -77,7 +77,7 @@ fn sgd_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroup
 
 @compute @workgroup_size(256)
 fn sgd_momentum_step(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i >= sgd.n) {
     return;
   }
@@ -179,7 +179,7 @@ struct FillParams {
 
 @compute @workgroup_size(256)
 fn zero_fill(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i < fill.n) {
     fill_out[i] = 0.0;
   }

@@ -59,7 +59,7 @@ fn rope_cos_sin(position: u32, i: u32) -> vec2<f32> {
 
 @compute @workgroup_size(256)
 fn rope(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let idx = id.x + id.y * groups.x * 256u;
+  let idx = flat_index(id, groups, 256u);
   if (idx >= params.pairs) {
     return;
   }

@@ -32,12 +32,7 @@ var<workgroup> red_u: array<u32, WG>;
 var<workgroup> picked: atomic<u32>;
 var<workgroup> last_kept: atomic<u32>; // 1 + the last kept index, 0 = none
 
-// PCG output permutation (O'Neill; "Hash Functions for GPU Rendering", Jarzynski & Olano 2020).
-fn pcg_hash(x: u32) -> u32 {
-  let state = x * 747796405u + 2891336453u;
-  let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
-  return (word >> 22u) ^ word;
-}
+// pcg_hash: PCG output permutation, from the prelude.
 
 // The uniform in [0, 1) for (seed, step, row); uniformFor() in sample.ts reproduces it bit-exactly.
 fn uniform_for(seed: u32, step: u32, row: u32) -> f32 {

@@ -24,7 +24,7 @@ fn sigmoid(g: f32) -> f32 {
 
 @compute @workgroup_size(256)
 fn swiglu(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i < params.n) {
     let g = gate[i];
     out[i] = g * sigmoid(g) * up[i];
@@ -34,7 +34,7 @@ fn swiglu(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups)
 // dgate = dy · up · σ(g) · (1 + g · (1 - σ(g))), dup = dy · silu(g).
 @compute @workgroup_size(256)
 fn swiglu_backward(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = id.x + id.y * groups.x * 256u;
+  let i = flat_index(id, groups, 256u);
   if (i < params.n) {
     let g = gate[i];
     let s = sigmoid(g);

@@ -4,7 +4,8 @@ import { KvCache, attention, attentionBackward, attentionBackwardRef, attentionR
 import { Tensor } from '../src/gpu/tensor.ts';
 import { acquireGpu } from '../src/gpu/device.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
-import { assertClose, randomArray } from './helpers/gpu.ts';
+import { assertClose, randomArray, testEachVariant } from './helpers/gpu.ts';
+import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 
 // One device for the whole file (pipelines compile once), limited to WebGPU's default 16 KiB of
 // workgroup memory so that a kernel needing more fails here rather than on a real browser.
@@ -24,7 +25,7 @@ const TOL = 1e-4;
  * the barrier-free `flat` ones (CPU adapters, the default here).
  */
 function testVariants(name: string, body: (variant: AttentionVariant) => Promise<void>): void {
-  for (const variant of ['tiled', 'flat'] as const) test(`${variant}: ${name}`, () => body(variant));
+  testEachVariant(['tiled', 'flat'] as const, (variant) => `${variant}: ${name}`, body);
 }
 
 /** CPU mirror of writeKv: token-major rows into a [batch, kvHeads, seq, headDim] array. */
@@ -241,17 +242,7 @@ test('backward reference matches central finite differences', () => {
   const grads = attentionBackwardRef(q, k, v, positions, w, batch, tokens, heads, kvHeads, hd, seq);
   const eps = 1e-5;
   for (const [name, x, g] of [['q', q, grads.dq], ['k', k, grads.dk], ['v', v, grads.dv]] as const) {
-    const numeric = new Float64Array(x.length);
-    for (let i = 0; i < x.length; i++) {
-      const x0 = x[i];
-      x[i] = x0 + eps;
-      const up = loss();
-      x[i] = x0 - eps;
-      const down = loss();
-      x[i] = x0;
-      numeric[i] = (up - down) / (2 * eps);
-    }
-    assertClose(g, numeric, 1e-8, `d${name}`);
+    assertGradient(g, numericGradient(loss, x, eps), 1e-8, `d${name}`);
   }
   // Cache positions nobody attends to (past every query) get no gradient; some do get one.
   assert.ok(grads.dk.some((x) => x !== 0));

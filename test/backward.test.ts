@@ -15,6 +15,7 @@ import { loadCpuWeights, loadModel } from '../src/model/weights.ts';
 import { writeRandomModel } from '../src/model/random.ts';
 import { ALL_TARGETS, LoraAdapter } from '../src/lora/index.ts';
 import { randomArray, rng, testGpu } from './helpers/gpu.ts';
+import { centralDifference, partialDerivative } from './helpers/finite-diff.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
 
 const shape = { hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, vocabSize: 40 };
@@ -96,12 +97,12 @@ for (const [i, architecture] of (['llama', 'qwen2', 'qwen3'] as const).entries()
     const eps = 1e-4;
     const next = rng(77 + i);
     const direction = new Map([...base].map(([k, s]) => [k, { A: s.A.map(() => next() * 2 - 1), B: s.B.map(() => next() * 2 - 1) }]));
-    const shifted = (sign: number): CpuAdapter =>
+    const shifted = (delta: number): CpuAdapter =>
       new Map([...base].map(([k, s]) => {
         const d = direction.get(k)!;
-        return [k, { ...s, A: s.A.map((v, j) => v + sign * eps * d.A[j]), B: s.B.map((v, j) => v + sign * eps * d.B[j]) }];
+        return [k, { ...s, A: s.A.map((v, j) => v + delta * d.A[j]), B: s.B.map((v, j) => v + delta * d.B[j]) }];
       }));
-    const numeric = (referenceLoss(cpu, shifted(1), coef) - referenceLoss(cpu, shifted(-1), coef)) / (2 * eps);
+    const numeric = centralDifference((delta) => referenceLoss(cpu, shifted(delta), coef), eps);
     let analytic = 0;
     for (const [k, g] of grads) {
       const d = direction.get(k)!;
@@ -117,13 +118,13 @@ for (const [i, architecture] of (['llama', 'qwen2', 'qwen3'] as const).entries()
       for (const which of ['A', 'B'] as const) {
         const values = base.get(key)![which];
         for (const j of [0, Math.floor(values.length / 2), values.length - 1]) {
-          const bump = (sign: number): CpuAdapter => {
+          const bump = (delta: number): CpuAdapter => {
             const site = base.get(key)!;
             const changed = Float64Array.from(site[which]);
-            changed[j] += sign * eps;
+            changed[j] += delta;
             return new Map(base).set(key, { ...site, [which]: changed });
           };
-          const fd = (referenceLoss(cpu, bump(1), coef) - referenceLoss(cpu, bump(-1), coef)) / (2 * eps);
+          const fd = centralDifference((delta) => referenceLoss(cpu, bump(delta), coef), eps);
           const g = grads.get(key)![which][j];
           worst = Math.max(worst, Math.abs(g - fd));
           scale = Math.max(scale, Math.abs(fd));
@@ -181,13 +182,7 @@ for (const [i, [architecture, tied]] of ([['qwen2', true], ['qwen3', false]] as 
       assert.equal(values.length, grad.length, p.name);
       for (let c = 0; c < 3; c++) {
         const j = Math.floor(next() * values.length);
-        const v = values[j];
-        values[j] = v + eps;
-        const up = loss();
-        values[j] = v - eps;
-        const down = loss();
-        values[j] = v;
-        const fd = (up - down) / (2 * eps);
+        const fd = partialDerivative(loss, values, j, eps);
         worst = Math.max(worst, Math.abs(grad[j] - fd));
         scale = Math.max(scale, Math.abs(fd));
         checked++;

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import { embed, embedBackward, embedBackwardRef, embedRef, segmentsById } from '../src/kernels/embedding.ts';
 import { Tensor, WeightMatrix, type WeightDType } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
-import { assertClose, randomArray, rng, testGpu } from './helpers/gpu.ts';
+import { assertClose, forEachVariant, randomArray, rng, testGpu, WEIGHT_DTYPES } from './helpers/gpu.ts';
+import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 
 /** Round half to even. */
 function rne(v: number): number {
@@ -98,7 +99,7 @@ function randomIds(count: number, vocab: number, seed: number): Uint32Array {
 
 test('embed gathers rows from f32, f16 and bf16 tables', async () => {
   const gpu = await testGpu();
-  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
     for (const [vocab, hidden, count] of [[50, 12, 9], [300, 64, 17], [5, 2, 1], ...(dtype === 'f32' ? [[20, 7, 6]] : [])]) {
       const { table, decoded } = makeTable(gpu, dtype, vocab, hidden, vocab + hidden);
       if (table.chunks.length !== 1) throw new Error('expected one chunk');
@@ -106,12 +107,12 @@ test('embed gathers rows from f32, f16 and bf16 tables', async () => {
       const got = await embed(gpu.upload(ids), count, table).read();
       assertClose(got, embedRef(ids, decoded, hidden), 0, `embed ${dtype} [${vocab}, ${hidden}] x${count}`);
     }
-  }
+  });
 });
 
 test('embed over a table split into many row chunks', async () => {
   const gpu = await testGpu();
-  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
     const vocab = 37, hidden = 10;
     const { table, decoded } = makeTable(gpu, dtype, vocab, hidden, 5, WeightMatrix.rowBytes(hidden, dtype) * 3);
     if (table.chunks.length !== 13) throw new Error(`expected 13 chunks, got ${table.chunks.length}`);
@@ -119,12 +120,12 @@ test('embed over a table split into many row chunks', async () => {
     const out = Tensor.empty(gpu, [ids.length, hidden]);
     if (embed(gpu.upload(ids), ids.length, table, out) !== out) throw new Error('embed did not return out');
     assertClose(await out.read(), embedRef(ids, decoded, hidden), 0, `chunked embed ${dtype}`);
-  }
+  });
 });
 
 test('embed writes zeros for ids past the vocabulary and reads only `count` ids', async () => {
   const gpu = await testGpu();
-  for (const dtype of ['f32', 'bf16'] as const) {
+  await forEachVariant(['f32', 'bf16'] as const, async (dtype) => {
     const vocab = 11, hidden = 6;
     const { table, decoded } = makeTable(gpu, dtype, vocab, hidden, 3, WeightMatrix.rowBytes(hidden, dtype) * 4);
     const ids = Uint32Array.from([3, 11, 10, 0xffffffff, 1000, 0, 7]);
@@ -134,7 +135,7 @@ test('embed writes zeros for ids past the vocabulary and reads only `count` ids'
     embed(idBuf, ids.length, table, out);
     const got = await out.read();
     assertClose(got, embedRef(ids, decoded, hidden), 0, `embed with invalid ids (${dtype})`);
-  }
+  });
 });
 
 test('segmentsById sorts positions by id stably and drops ids past the vocabulary', () => {
@@ -210,11 +211,6 @@ test('embedBackwardRef is the gradient of sum(embed(ids)∘G) with respect to th
   const loss = (t: Float64Array) => embedRef(ids, t, hidden).reduce((s, v, i) => s + v * g[i], 0);
   const grad = embedBackwardRef(g, ids, vocab, hidden);
   const h = 1e-5;
-  for (let i = 0; i < table.length; i++) {
-    const tp = Float64Array.from(table), tm = Float64Array.from(table);
-    tp[i] += h, tm[i] -= h;
-    const fd = (loss(tp) - loss(tm)) / (2 * h);
-    if (!(Math.abs(fd - grad[i]) <= 1e-8)) throw new Error(`finite difference at ${i}: ${fd} vs ${grad[i]}`);
-  }
+  assertGradient(grad, numericGradient(() => loss(table), table, h), 1e-8, 'embedBackwardRef');
   if (!grad.some((v) => Math.abs(v) > 0.1)) throw new Error('vacuous gradient');
 });

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { grpoLoss, torchQuantile, type CompletionTokens, type GrpoLossConfig, type LossType } from '../src/rl/loss.ts';
+import { centralDifference } from './helpers/finite-diff.ts';
 
 function close(actual: number, expected: number, tol = 1e-12, what = ''): void {
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: got ${actual}, expected ${expected}`);
@@ -296,7 +297,7 @@ test('gradients match central finite differences (all loss types, KL, entropy bo
       batch.forEach((c, i) => {
         for (let t = 0; t < c.mask.length; t++) {
           for (const field of ['logprobs', 'entropies'] as const) {
-            const fd = (lossAt(i, t, field, h) - lossAt(i, t, field, -h)) / (2 * h);
+            const fd = centralDifference((delta) => lossAt(i, t, field, delta), h);
             const an = field === 'logprobs' ? res.gLogprob[i][t] : res.gEntropy[i][t];
             const tol = 1e-8 + 1e-6 * Math.abs(fd);
             assert.ok(Math.abs(fd - an) <= tol, `${lossType} maskTrunc=${maskTruncatedCompletions} c${i} t${t} ${field}: fd ${fd} vs ${an}`);

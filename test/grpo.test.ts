@@ -18,6 +18,7 @@ import { grpoLoss, type LossType } from '../src/rl/loss.ts';
 import { charTokenizerFiles } from '../src/tokenizer/index.ts';
 import { rng } from './helpers/gpu.ts';
 import { peftKey, writePeftAdapter } from './helpers/peft.ts';
+import { directionalDerivative } from './helpers/finite-diff.ts';
 
 const r = 2, alpha = 4, lr = 0.05, temperature = 0.9, maxLen = 10;
 const modules = ['q_proj', 'v_proj'] as const;
@@ -127,13 +128,7 @@ for (const v of variants) {
     const next = rng(17);
     for (let trial = 0; trial < 3; trial++) {
       const direction = values.map((t) => Float64Array.from(t, () => next() * 2 - 1));
-      const shift = (sign: number) => values.forEach((t, k) => t.forEach((_, j) => (t[j] += sign * eps * direction[k][j])));
-      shift(1);
-      const up = loss();
-      shift(-2);
-      const down = loss();
-      shift(1);
-      const numeric = (up - down) / (2 * eps);
+      const numeric = directionalDerivative(loss, values, direction, eps);
       const analytic = update.reduce((a, u, k) => a + u.reduce((b, x, j) => b + x * direction[k][j], 0), 0);
       assert.ok(Math.abs(numeric) > 1e-4, `directional derivative is informative (${numeric})`);
       assert.ok(Math.abs(analytic - numeric) <= 1e-3 * Math.abs(numeric), `direction ${trial}: update/lr ${analytic} vs finite differences ${numeric}`);

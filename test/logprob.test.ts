@@ -11,7 +11,8 @@ import {
 } from '../src/kernels/logprob.ts';
 import { Tensor, WeightMatrix } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
-import { assertClose, randomArray, rng, testGpu } from './helpers/gpu.ts';
+import { assertClose, randomArray, rng, testEachVariant, testGpu } from './helpers/gpu.ts';
+import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 
 interface Case {
   N: number;
@@ -75,44 +76,40 @@ const forwardCases: Case[] = [
   { N: 37, H: 12, V: 203, blockSize: 68 }, // blocks of 68 (vec4 fold) then a last block of 67 (scalar)
 ];
 
-for (const variant of variants) {
-  test(`tokenLogprobs matches the float64 reference (blocks, chunks, bf16, temperature) (${variant})`, async () => {
-    const gpu = await testGpu();
-    for (const [i, c] of forwardCases.entries()) {
-      const s = setup(gpu, c, 10 + i);
-      const got = tokenLogprobs(s.h, s.lmHead, s.t, { temperature: c.temperature, blockSize: c.blockSize, variant });
-      const want = tokenLogprobsRef(s.hidden, s.w, s.targets, c.N, c.H, c.V, c.temperature);
-      const what = JSON.stringify(c);
-      assertClose(await got.logZ.read(), want.logZ, 2e-4, `logZ ${what}`);
-      assertClose(await got.logprobs.read(), want.logprobs, 2e-4, `logprob ${what}`);
-      assertClose(await got.entropies.read(), want.entropies, 2e-4, `entropy ${what}`);
-      s.lmHead.destroy();
-    }
-  });
-}
+testEachVariant(variants, 'tokenLogprobs matches the float64 reference (blocks, chunks, bf16, temperature)', async (variant) => {
+  const gpu = await testGpu();
+  for (const [i, c] of forwardCases.entries()) {
+    const s = setup(gpu, c, 10 + i);
+    const got = tokenLogprobs(s.h, s.lmHead, s.t, { temperature: c.temperature, blockSize: c.blockSize, variant });
+    const want = tokenLogprobsRef(s.hidden, s.w, s.targets, c.N, c.H, c.V, c.temperature);
+    const what = JSON.stringify(c);
+    assertClose(await got.logZ.read(), want.logZ, 2e-4, `logZ ${what}`);
+    assertClose(await got.logprobs.read(), want.logprobs, 2e-4, `logprob ${what}`);
+    assertClose(await got.entropies.read(), want.entropies, 2e-4, `entropy ${what}`);
+    s.lmHead.destroy();
+  }
+});
 
-for (const variant of variants) {
-  test(`tokenLogprobs stays finite and accurate with extreme logits (scale 50) (${variant})`, async () => {
-    const gpu = await testGpu();
-    for (const [i, c] of [
-      { N: 6, H: 16, V: 400, blockSize: 96, scale: 50 },
-      { N: 4, H: 16, V: 250, blockSize: 32, scale: 50, temperature: 0.5 },
-    ].entries()) {
-      const s = setup(gpu, c, 40 + i);
-      const got = tokenLogprobs(s.h, s.lmHead, s.t, { temperature: c.temperature, blockSize: c.blockSize, variant });
-      const want = tokenLogprobsRef(s.hidden, s.w, s.targets, c.N, c.H, c.V, c.temperature);
-      const [lz, lp, en] = [await got.logZ.read(), await got.logprobs.read(), await got.entropies.read()];
-      for (const x of [...lz, ...lp, ...en]) assert.ok(Number.isFinite(x), `non-finite output ${x}`);
-      for (const x of en) assert.ok(x >= 0);
-      // Logits reach a few hundred: f32 rounding of the logits themselves is ~1e-5 relative.
-      assertClose(lz, want.logZ, 5e-3, 'logZ (extreme)');
-      assertClose(lp, want.logprobs, 5e-3, 'logprob (extreme)');
-      assertClose(en, want.entropies, 5e-3, 'entropy (extreme)');
-      assert.ok(Math.min(...want.logprobs) < -50, 'the case should have very unlikely targets');
-      s.lmHead.destroy();
-    }
-  });
-}
+testEachVariant(variants, 'tokenLogprobs stays finite and accurate with extreme logits (scale 50)', async (variant) => {
+  const gpu = await testGpu();
+  for (const [i, c] of [
+    { N: 6, H: 16, V: 400, blockSize: 96, scale: 50 },
+    { N: 4, H: 16, V: 250, blockSize: 32, scale: 50, temperature: 0.5 },
+  ].entries()) {
+    const s = setup(gpu, c, 40 + i);
+    const got = tokenLogprobs(s.h, s.lmHead, s.t, { temperature: c.temperature, blockSize: c.blockSize, variant });
+    const want = tokenLogprobsRef(s.hidden, s.w, s.targets, c.N, c.H, c.V, c.temperature);
+    const [lz, lp, en] = [await got.logZ.read(), await got.logprobs.read(), await got.entropies.read()];
+    for (const x of [...lz, ...lp, ...en]) assert.ok(Number.isFinite(x), `non-finite output ${x}`);
+    for (const x of en) assert.ok(x >= 0);
+    // Logits reach a few hundred: f32 rounding of the logits themselves is ~1e-5 relative.
+    assertClose(lz, want.logZ, 5e-3, 'logZ (extreme)');
+    assertClose(lp, want.logprobs, 5e-3, 'logprob (extreme)');
+    assertClose(en, want.entropies, 5e-3, 'entropy (extreme)');
+    assert.ok(Math.min(...want.logprobs) < -50, 'the case should have very unlikely targets');
+    s.lmHead.destroy();
+  }
+});
 
 test('the flat variant is the default on CPU adapters only', async () => {
   const gpu = await testGpu();
@@ -143,57 +140,38 @@ test('backward reference matches central finite differences', () => {
   const gL = randomArray(N, 72), gE = randomArray(N, 73);
   const dh = tokenLogprobsBackwardRef(hidden, w, targets, gL, gE, N, H, V, T);
   const eps = 1e-5;
-  const fd = new Float64Array(N * H);
-  for (let i = 0; i < N * H; i++) {
-    const x = hidden[i];
-    hidden[i] = x + eps;
-    const up = objective(hidden, w, targets, gL, gE, N, H, V, T);
-    hidden[i] = x - eps;
-    const down = objective(hidden, w, targets, gL, gE, N, H, V, T);
-    hidden[i] = x;
-    fd[i] = (up - down) / (2 * eps);
-  }
-  assertClose(dh, fd, 1e-7, 'dhidden vs finite differences');
+  const fd = numericGradient(() => objective(hidden, w, targets, gL, gE, N, H, V, T), hidden, eps);
+  assertGradient(dh, fd, 1e-7, 'dhidden vs finite differences');
   // And without the entropy term.
   const dhL = tokenLogprobsBackwardRef(hidden, w, targets, gL, null, N, H, V, T);
   const zero = new Float64Array(N);
-  for (let i = 0; i < N * H; i++) {
-    const x = hidden[i];
-    hidden[i] = x + eps;
-    const up = objective(hidden, w, targets, gL, zero, N, H, V, T);
-    hidden[i] = x - eps;
-    const down = objective(hidden, w, targets, gL, zero, N, H, V, T);
-    hidden[i] = x;
-    fd[i] = (up - down) / (2 * eps);
-  }
-  assertClose(dhL, fd, 1e-7, 'dhidden (no entropy) vs finite differences');
+  const fdL = numericGradient(() => objective(hidden, w, targets, gL, zero, N, H, V, T), hidden, eps);
+  assertGradient(dhL, fdL, 1e-7, 'dhidden (no entropy) vs finite differences');
 });
 
-for (const variant of variants) {
-  test(`tokenLogprobsBackward matches the float64 reference (${variant})`, async () => {
-    const gpu = await testGpu();
-    const cases: (Case & { entropy: boolean })[] = [
-      { N: 3, H: 16, V: 100, blockSize: 40, entropy: true },
-      { N: 70, H: 72, V: 301, blockSize: 128, temperature: 0.7, chunkRows: 90, entropy: true }, // > 64 rows and cols
-      { N: 9, H: 6, V: 130, blockSize: 50, temperature: 1.3, entropy: false },
-      { N: 5, H: 24, V: 333, blockSize: 70, dtype: 'bf16', chunkRows: 90, temperature: 0.6, entropy: true },
-    ];
-    for (const [i, c] of cases.entries()) {
-      const s = setup(gpu, c, 80 + i);
-      const gL = randomArray(c.N, 90 + i), gE = randomArray(c.N, 95 + i);
-      const opts = { temperature: c.temperature, blockSize: c.blockSize, variant };
-      const fwd = tokenLogprobs(s.h, s.lmHead, s.t, opts);
-      const grads = { gLogprob: Tensor.from(gpu, gL, [c.N]), gEntropy: c.entropy ? Tensor.from(gpu, gE, [c.N]) : undefined };
-      const dh = await tokenLogprobsBackward(s.h, s.lmHead, s.t, fwd, grads, opts).read();
-      const want = tokenLogprobsBackwardRef(s.hidden, s.w, s.targets, gL, c.entropy ? gE : null, c.N, c.H, c.V, c.temperature);
-      let scale = 0;
-      for (const x of want) scale = Math.max(scale, Math.abs(x));
-      assert.ok(scale > 0.05, 'gradient should not be trivially small');
-      assertClose(dh, want, 2e-4 * Math.max(1, scale), `dhidden ${JSON.stringify(c)}`);
-      s.lmHead.destroy();
-    }
-  });
-}
+testEachVariant(variants, 'tokenLogprobsBackward matches the float64 reference', async (variant) => {
+  const gpu = await testGpu();
+  const cases: (Case & { entropy: boolean })[] = [
+    { N: 3, H: 16, V: 100, blockSize: 40, entropy: true },
+    { N: 70, H: 72, V: 301, blockSize: 128, temperature: 0.7, chunkRows: 90, entropy: true }, // > 64 rows and cols
+    { N: 9, H: 6, V: 130, blockSize: 50, temperature: 1.3, entropy: false },
+    { N: 5, H: 24, V: 333, blockSize: 70, dtype: 'bf16', chunkRows: 90, temperature: 0.6, entropy: true },
+  ];
+  for (const [i, c] of cases.entries()) {
+    const s = setup(gpu, c, 80 + i);
+    const gL = randomArray(c.N, 90 + i), gE = randomArray(c.N, 95 + i);
+    const opts = { temperature: c.temperature, blockSize: c.blockSize, variant };
+    const fwd = tokenLogprobs(s.h, s.lmHead, s.t, opts);
+    const grads = { gLogprob: Tensor.from(gpu, gL, [c.N]), gEntropy: c.entropy ? Tensor.from(gpu, gE, [c.N]) : undefined };
+    const dh = await tokenLogprobsBackward(s.h, s.lmHead, s.t, fwd, grads, opts).read();
+    const want = tokenLogprobsBackwardRef(s.hidden, s.w, s.targets, gL, c.entropy ? gE : null, c.N, c.H, c.V, c.temperature);
+    let scale = 0;
+    for (const x of want) scale = Math.max(scale, Math.abs(x));
+    assert.ok(scale > 0.05, 'gradient should not be trivially small');
+    assertClose(dh, want, 2e-4 * Math.max(1, scale), `dhidden ${JSON.stringify(c)}`);
+    s.lmHead.destroy();
+  }
+});
 
 test('the lm_head gradient accumulated block by block equals the whole-vocabulary block', async () => {
   const gpu = await testGpu();

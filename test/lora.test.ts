@@ -16,6 +16,7 @@ import {
   type LoraRefDims,
 } from '../src/lora/index.ts';
 import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 
 interface Case {
   T: number;
@@ -111,19 +112,11 @@ function fdCheck(dropout?: DropoutOptions): void {
     loraForwardRef(xx, aa, bb, dims, { dropout }).y.reduce((acc, v, k) => acc + v * G[k], 0);
   const an = loraBackwardRef(x, G, A, B, dims, { dropout });
   const h = 1e-5;
-  const check = (which: string, arr: number[], grad: Float64Array, f: (a: number[]) => number) => {
-    for (let k = 0; k < arr.length; k++) {
-      const p = arr.slice(), m = arr.slice();
-      p[k] += h, m[k] -= h;
-      const fd = (f(p) - f(m)) / (2 * h);
-      if (!(Math.abs(fd - grad[k]) <= 1e-6 * Math.max(1, Math.abs(grad[k])))) {
-        throw new Error(`${which}[${k}]: analytic ${grad[k]} vs finite difference ${fd}${dropout ? ' (dropout)' : ''}`);
-      }
-    }
-  };
-  check('gradA', A, an.gradA, (a) => loss(x, a, B));
-  check('gradB', B, an.gradB, (b) => loss(x, A, b));
-  check('dx', x, an.dx, (xx) => loss(xx, A, B));
+  const check = (which: string, arr: number[], grad: Float64Array) =>
+    assertGradient(grad, numericGradient(() => loss(x, A, B), arr, h), (g) => 1e-6 * Math.max(1, Math.abs(g)), `${which}${dropout ? ' (dropout)' : ''}`);
+  check('gradA', A, an.gradA);
+  check('gradB', B, an.gradB);
+  check('dx', x, an.dx);
 }
 
 test('loraBackwardRef is the gradient of Σ y·G (central differences), with and without dropout', () => {

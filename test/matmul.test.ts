@@ -14,7 +14,8 @@ import {
 } from '../src/kernels/matmul.ts';
 import { Tensor, WeightMatrix, type WeightDType } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
-import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { assertClose, forEachVariant, randomArray, testGpu, WEIGHT_DTYPES } from './helpers/gpu.ts';
+import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 
 const f32Bits = new Float32Array(1);
 const u32Bits = new Uint32Array(f32Bits.buffer);
@@ -97,7 +98,7 @@ test('f16 / bf16 rounding helpers', () => {
 test('matmul matches the reference for every shape, dtype and kernel', async () => {
   const gpu = await testGpu();
   let seed = 1;
-  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
     for (const K of [8, 30, 96]) {
       for (const N of [1, 7, 33, 130]) {
         const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
@@ -125,14 +126,14 @@ test('matmul matches the reference for every shape, dtype and kernel', async () 
         w.destroy();
       }
     }
-  }
+  });
 });
 
 test('matmul over row chunks with rowStart / count subsets and bias', async () => {
   const gpu = await testGpu();
   const K = 40, N = 37;
   let seed = 100;
-  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
     // 5 rows per chunk: 8 chunks, the last one short.
     const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype, WeightMatrix.rowBytes(K, dtype) * 5);
     assert.equal(w.chunks.length, 8);
@@ -160,7 +161,7 @@ test('matmul over row chunks with rowStart / count subsets and bias', async () =
       x.release();
     }
     w.destroy();
-  }
+  });
 });
 
 test('matmul takes leading batch dimensions and rejects bad shapes', async () => {
@@ -205,7 +206,7 @@ test('gemm matches the reference for all transpose flags, alpha and accumulate',
 test('matmulInputGrad matches the reference for every shape and dtype', async () => {
   const gpu = await testGpu();
   let seed = 2000;
-  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
     for (const K of [8, 30, 96]) {
       for (const N of [7, 64, 130]) {
         const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
@@ -221,13 +222,13 @@ test('matmulInputGrad matches the reference for every shape and dtype', async ()
         w.destroy();
       }
     }
-  }
+  });
 });
 
 test('matmulInputGrad over row chunks, into out, with accumulate', async () => {
   const gpu = await testGpu();
   let seed = 3000;
-  for (const dtype of ['f32', 'f16', 'bf16'] as const) {
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
     for (const K of [40, 30]) {
       const N = 37;
       // 5 rows per chunk: 8 chunks, the last one short.
@@ -252,7 +253,7 @@ test('matmulInputGrad over row chunks, into out, with accumulate', async () => {
       }
       w.destroy();
     }
-  }
+  });
 });
 
 test('matmulInputGrad takes leading batch dimensions and rejects bad shapes', async () => {
@@ -276,13 +277,7 @@ test('matmulInputGradRef is the gradient of sum((X·Wᵀ)∘G) with respect to X
   const loss = (xv: Float64Array) => matmulRef(xv, w, M, K, N).reduce((s, v, i) => s + v * g[i], 0);
   const grad = matmulInputGradRef(g, w, M, N, K);
   const h = 1e-5;
-  const fd = new Float64Array(M * K);
-  for (let i = 0; i < M * K; i++) {
-    const xp = Float64Array.from(x), xm = Float64Array.from(x);
-    xp[i] += h, xm[i] -= h;
-    fd[i] = (loss(xp) - loss(xm)) / (2 * h);
-  }
-  assertClose(grad, fd, 1e-8, 'inputGrad finite differences');
+  assertGradient(grad, numericGradient(() => loss(x), x, h), 1e-8, 'inputGrad finite differences');
   // A nonzero gradient (so the comparison above is not vacuous).
   assert.ok(grad.some((v) => Math.abs(v) > 0.1));
 });
@@ -312,12 +307,7 @@ test('matmulWeightGrad = dYᵀ·X matches the reference, with accumulate', async
   const x = Float64Array.from(randomArray(M * K, 51)), w = Float64Array.from(randomArray(N * K, 52)), g = Float64Array.from(randomArray(M * N, 53));
   const loss = (wv: Float64Array) => matmulRef(x, wv, M, K, N).reduce((s, v, i) => s + v * g[i], 0);
   const grad = matmulWeightGradRef(g, x, M, N, K);
-  const fd = grad.map((_, i) => {
-    const wp = Float64Array.from(w), wm = Float64Array.from(w);
-    wp[i] += 1e-5, wm[i] -= 1e-5;
-    return (loss(wp) - loss(wm)) / 2e-5;
-  });
-  assertClose(grad, fd, 1e-8, 'weightGrad finite differences');
+  assertGradient(grad, numericGradient(() => loss(w), w, 1e-5), 1e-8, 'weightGrad finite differences');
   assert.throws(() => matmulWeightGrad(Tensor.empty(gpu, [4, 3]), Tensor.empty(gpu, [5, 2]), Tensor.empty(gpu, [3, 2])), /row counts/);
   assert.throws(() => matmulWeightGrad(Tensor.empty(gpu, [4, 3]), Tensor.empty(gpu, [4, 2]), Tensor.empty(gpu, [2, 2])), /dW has/);
 });

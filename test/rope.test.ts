@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import { rope, ropeBackward, ropeBackwardRef, ropeRef } from '../src/kernels/rope.ts';
 import { Tensor } from '../src/gpu/tensor.ts';
 import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
+import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 
 type Case = { batch: number; tokens: number; heads: number; headDim: number; theta: number; positions: number[] };
 
@@ -60,14 +61,7 @@ test('ropeBackwardRef is the gradient of the reference (central differences)', (
   const loss = (v: number[]) => ropeRef(v, positions, batch, tokens, heads, headDim, theta).reduce((s, y, i) => s + y * dy[i], 0);
   const grad = ropeBackwardRef(dy, positions, batch, tokens, heads, headDim, theta);
   const h = 1e-5;
-  const fd = new Float64Array(n);
-  for (let k = 0; k < n; k++) {
-    const p = x.slice(), m = x.slice();
-    p[k] += h;
-    m[k] -= h;
-    fd[k] = (loss(p) - loss(m)) / (2 * h);
-  }
-  assertClose(grad, fd, 1e-8, 'rope gradient vs finite differences');
+  assertGradient(grad, numericGradient(() => loss(x), x, h), 1e-8, 'rope gradient vs finite differences');
 });
 
 test('ropeBackward matches its reference', async () => {

@@ -15,6 +15,7 @@ import { writeRandomModel } from '../src/model/random.ts';
 import { parseSafetensors, toFloat32 } from '../src/model/safetensors.ts';
 import { charTokenizerFiles, ModelTokenizer } from '../src/tokenizer/index.ts';
 import { peftKey, writePeftAdapter } from './helpers/peft.ts';
+import { partialDerivative } from './helpers/finite-diff.ts';
 
 const alphabet = '0123456789+=? abcdefghijklmnopqrstuvwxyz\n';
 const modules = ['q_proj', 'v_proj', 'down_proj'] as const;
@@ -93,13 +94,7 @@ test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradien
   let diff2 = 0, norm2 = 0;
   values.forEach((tensor, k) => {
     for (let j = 0; j < tensor.length; j++) {
-      const v = tensor[j];
-      tensor[j] = v + eps;
-      const up = loss();
-      tensor[j] = v - eps;
-      const down = loss();
-      tensor[j] = v;
-      const fd = (up - down) / (2 * eps);
+      const fd = partialDerivative(loss, tensor, j, eps);
       diff2 += (step[k][j] - fd) ** 2;
       norm2 += fd ** 2;
     }
@@ -177,12 +172,7 @@ test('webgrpo sft --full moves every kind of weight by −lr × the true gradien
     const moved = after.tensors.get(name)!.data;
     for (const j of [0, Math.floor(values.length / 3), values.length - 1]) {
       const v = values[j];
-      values[j] = v + eps;
-      const up = loss();
-      values[j] = v - eps;
-      const down = loss();
-      values[j] = v;
-      const fd = (up - down) / (2 * eps);
+      const fd = partialDerivative(loss, values, j, eps);
       worst = Math.max(worst, Math.abs((v - moved[j]) / lr - fd));
       scale = Math.max(scale, Math.abs(fd));
     }

@@ -6,10 +6,13 @@
 // in this call, so sequences of one batch can sit at different lengths (G completions of prompts of
 // different lengths).
 
-import source from '../../shaders/attention.wgsl?raw';
+import familySource from '../../shaders/attention.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
+import { withPrelude } from './prelude.ts';
+
+const source = withPrelude(familySource);
 
 export interface KvCacheShape {
   batch: number;

@@ -1,8 +1,11 @@
 // Elementwise kernels (residual add) and their float64 CPU references.
 
-import source from '../../shaders/elementwise.wgsl?raw';
+import familySource from '../../shaders/elementwise.wgsl?raw';
 import { Tensor } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
+import { withPrelude } from './prelude.ts';
+
+const source = withPrelude(familySource);
 
 /** out = a + b. */
 export function add(a: Tensor, b: Tensor, out = Tensor.empty(a.gpu, a.shape, 'add')): Tensor {

@@ -1,11 +1,12 @@
 // Token embedding lookup from an f32 / f16 / bf16 WeightMatrix, its backward into an f32 table
 // gradient (deterministic segment sums, no atomics), and their float64 CPU references.
 
-import source from '../../shaders/embedding.wgsl?raw';
+import familySource from '../../shaders/embedding.wgsl?raw';
 import { Tensor, type WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
+import { DTYPE_CODE, withPrelude } from './prelude.ts';
 
-const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 } as const;
+const source = withPrelude(familySource);
 
 /**
  * out[n, :] = table[ids[n], :] as f32 for n < count (`ids`: u32 [count] on the GPU). Rows of ids

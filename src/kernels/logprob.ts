@@ -7,14 +7,15 @@
 // turn them into dL/dlogit in place (`lp_dlogits`), and accumulate dh += dlogit · W_block
 // (`lp_dhidden`). One block buffer is reused across blocks.
 
-import source from '../../shaders/logprob.wgsl?raw';
+import familySource from '../../shaders/logprob.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor, type WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
 import { add } from './elementwise.ts';
 import { gemm, matmul } from './matmul.ts';
+import { DTYPE_CODE, withPrelude } from './prelude.ts';
 
-const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 } as const;
+const source = withPrelude(familySource);
 /** Target size of the block logits buffer. */
 const BLOCK_BYTES = 64 * 1024 * 1024;
 

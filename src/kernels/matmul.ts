@@ -3,12 +3,13 @@
 // flags for backward passes, the input gradient dX = dY·W through a frozen weight matrix, the f32
 // weight gradient dW = dYᵀ·X, and their float64 CPU references.
 
-import source from '../../shaders/matmul.wgsl?raw';
+import familySource from '../../shaders/matmul.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor, type WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
+import { DTYPE_CODE, withPrelude } from './prelude.ts';
 
-const DTYPE_CODE = { f32: 0, f16: 1, bf16: 2 } as const;
+const source = withPrelude(familySource);
 /** Up to this many input rows take the GEMV kernel (when K % 4 == 0). */
 export const GEMV_MAX_M = 4;
 const GEMV_ROWS = 8; // weight rows per GEMV workgroup

@@ -1,9 +1,12 @@
 // RMSNorm (pre-norm and Qwen3's per-head q/k-norm) and its float64 CPU reference.
 
-import source from '../../shaders/norm.wgsl?raw';
+import familySource from '../../shaders/norm.wgsl?raw';
 import { Tensor } from '../gpu/tensor.ts';
 import type { Gpu } from '../gpu/runtime.ts';
 import { linearGroups } from './dispatch.ts';
+import { withPrelude } from './prelude.ts';
+
+const source = withPrelude(familySource);
 
 /**
  * 'workgroup': one workgroup per row with a workgroup-memory tree reduction (real GPUs).

@@ -1,9 +1,12 @@
 // Rotary position embedding (HF rotate_half convention) and its float64 CPU reference.
 
-import source from '../../shaders/rope.wgsl?raw';
+import familySource from '../../shaders/rope.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
+import { withPrelude } from './prelude.ts';
+
+const source = withPrelude(familySource);
 
 export interface RopeOptions {
   batch: number;

@@ -4,8 +4,11 @@
 // renormalise, draw. The draw uses a uniform from a counter-based hash of (seed, step, row), so a
 // run is reproducible and the CPU reference picks the same ids.
 
-import source from '../../shaders/sample.wgsl?raw';
+import familySource from '../../shaders/sample.wgsl?raw';
 import type { Tensor } from '../gpu/tensor.ts';
+import { withPrelude } from './prelude.ts';
+
+const source = withPrelude(familySource);
 
 export interface SampleOptions {
   rows: number;

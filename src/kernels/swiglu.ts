@@ -1,8 +1,11 @@
 // SwiGLU gating (silu(gate) * up) forward and backward, with float64 CPU references.
 
-import source from '../../shaders/swiglu.wgsl?raw';
+import familySource from '../../shaders/swiglu.wgsl?raw';
 import { Tensor } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
+import { withPrelude } from './prelude.ts';
+
+const source = withPrelude(familySource);
 
 /** y = silu(gate) * up, elementwise. */
 export function swiglu(gate: Tensor, up: Tensor, out?: Tensor): Tensor {

@@ -7,11 +7,14 @@
 //   backward: gradB += s · dyᵀ·D ;  dD = s · dy·B ;  gradA += dDᵀ·dropout(x) ;  dx += dropout'(dD·A)
 // where dropout'(g) = mask ⊙ g / (1 - p) (the same mask as the forward).
 
-import source from '../../shaders/lora.wgsl?raw';
+import familySource from '../../shaders/lora.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import { linearGroups } from '../kernels/dispatch.ts';
 import { gemm } from '../kernels/matmul.ts';
+import { withPrelude } from '../kernels/prelude.ts';
+
+const source = withPrelude(familySource);
 
 export type TargetModule = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
 

@@ -13,10 +13,13 @@
 // exactly what torch sees after `loss / accumulation` backward passes and clip_grad_norm_. The grads
 // themselves are never modified by the optimizer.
 
-import source from '../../shaders/optim.wgsl?raw';
+import familySource from '../../shaders/optim.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import { linearGroups } from '../kernels/dispatch.ts';
+import { withPrelude } from '../kernels/prelude.ts';
+
+const source = withPrelude(familySource);
 
 export interface Param {
   name: string;

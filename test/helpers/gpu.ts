@@ -1,8 +1,9 @@
 // Shared test plumbing: one GPU device per test file, seeded random data, error measures.
 
-import { after } from 'node:test';
+import { after, test } from 'node:test';
 import { acquireGpu } from '../../src/gpu/device.ts';
 import type { Gpu } from '../../src/gpu/runtime.ts';
+import type { WeightDType } from '../../src/gpu/tensor.ts';
 
 let shared: Promise<Gpu> | null = null;
 
@@ -52,5 +53,35 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     let at = 0;
     for (let i = 0; i < actual.length; i++) if (!(Math.abs(actual[i] - expected[i]) <= tol)) { at = i; break; }
     throw new Error(`${what}: max abs diff ${d} > ${tol} (first at [${at}]: got ${actual[at]}, want ${expected[at]})`);
+  }
+}
+
+/** Every WeightMatrix storage dtype, for kernels that read weights. */
+export const WEIGHT_DTYPES: readonly WeightDType[] = ['f32', 'f16', 'bf16'];
+
+/**
+ * Registers one test per kernel variant (e.g. `['workgroup', 'flat']`, WEIGHT_DTYPES), named
+ * `name (variant)` or `name(variant)` when `name` is a function.
+ */
+export function testEachVariant<V extends string>(
+  variants: readonly V[],
+  name: string | ((variant: V) => string),
+  body: (variant: V) => Promise<void> | void,
+): void {
+  for (const variant of variants) test(typeof name === 'string' ? `${name} (${variant})` : name(variant), () => body(variant));
+}
+
+/**
+ * Runs `body` for each variant in turn inside one test (awaiting each before the next); an error
+ * is rethrown with the variant prefixed to its message.
+ */
+export async function forEachVariant<V extends string>(variants: readonly V[], body: (variant: V) => Promise<void> | void): Promise<void> {
+  for (const variant of variants) {
+    try {
+      await body(variant);
+    } catch (e) {
+      if (e instanceof Error) e.message = `[${variant}] ${e.message}`;
+      throw e;
+    }
   }
 }
