@@ -3,20 +3,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { defaultSettings, HUB_MODELS, hubModelMemory, oneShotExample, PRESETS } from '../src/app/recipe.ts';
-import type { RunSettings } from '../src/app/protocol.ts';
+import type { RunConfig } from '../src/app/protocol.ts';
 import { GRPO_DEFAULTS } from '../src/rl/grpo.ts';
 import { parseConfig } from '../src/model/config.ts';
 import { trainingMemory } from '../src/train/memory.ts';
 
 const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
-function preset(id: string, base: RunSettings = defaultSettings()): RunSettings {
+function preset(id: string, base: RunConfig = defaultSettings()): RunConfig {
   const p = PRESETS.find((x) => x.id === id);
   assert.ok(p, `preset ${id}`);
   return p.apply(base);
 }
 
-const hub = (s: RunSettings): RunSettings => ({ ...s, model: { kind: 'hub', repo: 'Qwen/Qwen2.5-0.5B-Instruct' } });
+const hub = (s: RunConfig): RunConfig => ({ ...s, model: { kind: 'hub', repo: 'Qwen/Qwen2.5-0.5B-Instruct' } });
 
 test('defaultSettings are the CLI quick demo: GRPO_DEFAULTS, the tiny model, arithmetic:2, LoRA r16/α32 on all projections', () => {
   const s = defaultSettings();

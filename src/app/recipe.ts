@@ -1,32 +1,19 @@
 // Run settings: the defaults (the CLI's quick demo), the named recipes (DESIGN.md §8.10), and the
 // models the page offers. Pure data and functions, shared by the page and its tests.
 
-import { GRPO_DEFAULTS } from '../rl/grpo.ts';
+import { defaultRunConfig } from '../rl/run-config.ts';
 import { ALL_TARGETS } from '../lora/lora.ts';
-import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import type { ModelConfig } from '../model/types.ts';
 import { trainingMemory } from '../train/memory.ts';
-import type { ModelChoice, RunSettings } from './protocol.ts';
+import type { ModelRef, RunConfig } from './protocol.ts';
 
-const { groupFilter: _filter, promptFormat: _format, ...grpoDefaults } = GRPO_DEFAULTS;
-
-/** The settings of `webgrpo train` without flags: the quick demo on the built-in tiny model. */
-export function defaultSettings(): RunSettings {
-  return {
-    model: { kind: 'builtin' },
-    data: { kind: 'builtin', spec: `arithmetic:${TINY_ARITH_LEVEL}` },
-    grpo: { ...grpoDefaults },
-    lora: { r: 16, alpha: 32, dropout: 0, useRslora: false, targetModules: [...ALL_TARGETS] },
-    rewards: ['math'],
-    filterAccuracy: null,
-    dynamicSampling: false,
-    systemPrompt: '',
-    plainPrompt: false,
-    evalProblems: 64,
-    evalSamples: 8,
-    evalEvery: 10,
-    saveEvery: 1,
-  };
+/**
+ * The settings of `webgrpo train` without flags (the quick demo on the built-in tiny model), with
+ * the page's own choices: pass@k every 10 steps for the live chart, a checkpoint every step so a
+ * reload resumes.
+ */
+export function defaultSettings(): RunConfig {
+  return { ...defaultRunConfig(), evalEvery: 10, saveEvery: 1 };
 }
 
 export interface Preset {
@@ -34,13 +21,13 @@ export interface Preset {
   label: string;
   /** One line for learners: what the recipe is and where it comes from. */
   about: string;
-  apply: (s: RunSettings) => RunSettings;
+  apply: (s: RunConfig) => RunConfig;
 }
 
 /** Learning rates that suit LoRA on the sub-1B Hub models (the tiny model takes the quick demo's). */
 const HUB_LORA_LR = 1e-5;
 
-function forModel(s: RunSettings, tinyLr: number, hubLr: number): number {
+function forModel(s: RunConfig, tinyLr: number, hubLr: number): number {
   return s.model.kind === 'builtin' ? tinyLr : hubLr;
 }
 
@@ -95,7 +82,7 @@ export const PRESETS: Preset[] = [
  * (its character tokenizer knows only digits and a few symbols); for Hub models π₁ of One-shot RLVR
  * (Wang et al. 2025), graded against the gold string "12.8" as the paper does (DESIGN.md §10.1).
  */
-export function oneShotExample(model: ModelChoice): { question: string; answer: string } {
+export function oneShotExample(model: ModelRef): { question: string; answer: string } {
   if (model.kind === 'builtin') return { question: '47+38', answer: '85' };
   return {
     question:
@@ -123,7 +110,7 @@ export const HUB_MODELS: HubModel[] = [
 ];
 
 /** GPU memory a training step of these settings needs on a Hub model (bf16 weights, checkpointing on). */
-export function hubModelMemory(model: HubModel, s: RunSettings, promptTokens = 128): number {
+export function hubModelMemory(model: HubModel, s: RunConfig, promptTokens = 128): number {
   const config = { ...model.config, modelType: model.config.architecture, ropeTheta: 0, rmsNormEps: 0, maxPositionEmbeddings: 0, bosTokenId: null, eosTokenIds: [] };
   const batch = (s.grpo.promptsPerStep * s.grpo.numGenerations) / s.grpo.gradientAccumulationSteps;
   return trainingMemory(config, {

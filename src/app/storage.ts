@@ -12,22 +12,18 @@ import type { StepMetrics } from '../rl/grpo.ts';
 import { checkpointName, newestCheckpointStep } from '../rl/checkpoint.ts';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../lora/adapter.ts';
 import type { ModelSource, ProgressFn } from '../model/source.ts';
-import type { CompletionView, PassAtK, RunSettings } from './protocol.ts';
+import type { RunStorage, StoredPassAtK } from '../rl/session.ts';
+import type { CompletionView, RunConfig } from './protocol.ts';
 import type { RunView } from './store.ts';
 
 export type RunStatus = 'running' | 'done' | 'stopped' | 'error';
 
 export interface StoredRun {
   id: string;
-  settings: RunSettings;
+  settings: RunConfig;
   status: RunStatus;
   created: string;
   steps: number;
-}
-
-export interface StoredPassAtK {
-  base: PassAtK | null;
-  adapter: { step: number; passAtK: PassAtK }[];
 }
 
 /** The file at `path` ("a/b/c"), creating folders on the way when `create`; null when missing. */
@@ -143,29 +139,54 @@ export async function deleteRun(id: string): Promise<void> {
   await removePath(runPath(id));
 }
 
+/** The training steps' metrics (metrics.jsonl without its held-out evaluation lines, which passk.json holds). */
 export async function readMetrics(id: string): Promise<StepMetrics[]> {
   const text = (await readText(runPath(id, 'metrics.jsonl'))) ?? '';
-  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as StepMetrics);
-}
-
-export async function writeMetrics(id: string, metrics: StepMetrics[]): Promise<void> {
-  await writeFile(runPath(id, 'metrics.jsonl'), metrics.map((m) => `${JSON.stringify(m)}\n`).join(''));
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as StepMetrics)
+    .filter((m) => !Object.keys(m).some((k) => k.startsWith('eval/')));
 }
 
 export async function readPassAtK(id: string): Promise<StoredPassAtK> {
   return (await readJson<StoredPassAtK>(runPath(id, 'passk.json'))) ?? { base: null, adapter: [] };
 }
 
-export async function writePassAtK(id: string, passk: StoredPassAtK): Promise<void> {
-  await writeFile(runPath(id, 'passk.json'), JSON.stringify(passk));
-}
-
 export async function writeCompletions(id: string, completions: CompletionView[]): Promise<void> {
   await writeFile(runPath(id, 'completions.json'), JSON.stringify(completions));
 }
 
-export async function writeRunFile(id: string, file: string, data: Uint8Array | string): Promise<void> {
-  await writeFile(runPath(id, file), data);
+async function appendFile(path: string, text: string): Promise<void> {
+  const handle = (await fileHandle(path, true))!;
+  const size = (await handle.getFile()).size;
+  const writable = await handle.createWritable({ keepExistingData: true });
+  await writable.seek(size);
+  await writable.write(text);
+  await writable.close();
+}
+
+/** A run's OPFS folder as the GRPO session's storage (the same file layout as a CLI run folder). */
+export function runStorage(id: string): RunStorage {
+  return {
+    readText: (file) => readText(runPath(id, file)),
+    write: (file, data) => writeFile(runPath(id, file), data),
+    append: (file, text) => appendFile(runPath(id, file), text),
+    saveCheckpoint: async (step, files) => {
+      await saveRunCheckpoint(id, step, files);
+      return runPath(id, checkpointName(step));
+    },
+    newestCheckpoint: async () => {
+      const newest = await newestRunCheckpoint(id);
+      if (!newest) return null;
+      const read = async (file: string) => {
+        const bytes = await readFile(`${newest.folder}/${file}`);
+        if (!bytes) throw new Error(`${newest.folder}/${file} is missing from browser storage.`);
+        return bytes;
+      };
+      return { step: newest.step, where: newest.folder, read, adapter: opfsSource(`${newest.folder}/adapter`) };
+    },
+  };
 }
 
 /**
@@ -173,7 +194,7 @@ export async function writeRunFile(id: string, file: string, data: Uint8Array | 
  * exists (OPFS has no atomic folder rename), so a tab closed mid-write leaves the previous one in use.
  * Older checkpoints are removed once the new one is complete.
  */
-export async function saveRunCheckpoint(id: string, step: number, files: Record<string, Uint8Array>): Promise<void> {
+async function saveRunCheckpoint(id: string, step: number, files: Record<string, Uint8Array>): Promise<void> {
   const folder = runPath(id, checkpointName(step));
   const last = 'trainer_state.json';
   for (const [name, bytes] of Object.entries(files)) if (name !== last) await writeFile(`${folder}/${name}`, bytes);

@@ -4,12 +4,12 @@
 import { createStore } from 'zustand/vanilla';
 import { useStore } from 'zustand';
 import type { StepMetrics } from '../rl/grpo.ts';
-import type { CompletionView, DataChoice, DeviceInfo, FromWorker, PassAtK, RunPhase, RunSettings, ToWorker } from './protocol.ts';
+import type { CompletionView, DataSource, DeviceInfo, FromWorker, PassAtK, RunPhase, RunConfig, ToWorker } from './protocol.ts';
 import { defaultSettings } from './recipe.ts';
 
 export interface RunView {
   id: string;
-  settings: RunSettings;
+  settings: RunConfig;
   phase: RunPhase;
   message: string | null;
   /** Every step's metrics, in step order (a resumed run starts from the checkpoint's history). */
@@ -27,7 +27,7 @@ export interface AppData {
   device: DeviceInfo | null;
   /** Why WebGPU is unavailable, when it is. */
   noWebGpu: string | null;
-  settings: RunSettings;
+  settings: RunConfig;
   preset: string;
   preview: { rows: { question: string; answer: string }[]; size: number | null; prompt: string } | null;
   run: RunView | null;
@@ -40,7 +40,7 @@ export function initialData(): AppData {
   return { device: null, noWebGpu: null, settings: defaultSettings(), preset: 'quick', preview: null, run: null, error: null, notice: null };
 }
 
-export function newRun(id: string, settings: RunSettings, history: Partial<RunView> = {}): RunView {
+export function newRun(id: string, settings: RunConfig, history: Partial<RunView> = {}): RunView {
   return {
     id, settings, phase: 'loading', message: null, metrics: [], completions: [], basePassAtK: null, passAtK: [],
     download: null, lastCheckpoint: null, ...history,
@@ -107,9 +107,9 @@ export function metricsCsv(metrics: StepMetrics[]): string {
 
 export interface AppActions {
   apply: (msg: FromWorker) => void;
-  setSettings: (update: (s: RunSettings) => RunSettings) => void;
-  setPreset: (id: string, settings: RunSettings) => void;
-  setData: (data: DataChoice) => void;
+  setSettings: (update: (s: RunConfig) => RunConfig) => void;
+  setPreset: (id: string, settings: RunConfig) => void;
+  setData: (data: DataSource) => void;
   /** Show a run (new, or restored from storage) before the worker reports on it. */
   showRun: (run: RunView | null) => void;
   clearError: () => void;

@@ -4,8 +4,11 @@
 
 import { datasetFromBytes, loadDataset, oneShotDataset, type Dataset, type LoadDatasetOptions, type Problem } from '../data/dataset.ts';
 import type { LanguageModel } from '../model/forward.ts';
+import type { ModelSource } from '../model/source.ts';
+import { readModelConfig } from '../model/weights.ts';
+import { bindingLimitProblem, trainingMemory } from '../train/memory.ts';
 import type { ModelTokenizer } from '../tokenizer/index.ts';
-import { evaluatePassAtK, type PromptFormat } from './evaluate.ts';
+import { chatPromptIds, evaluatePassAtK, type PromptFormat } from './evaluate.ts';
 import type { Prompt, RewardResult } from './grpo.ts';
 import { BUILTIN_REWARDS, combineRewards, type RewardFn } from './rewards/index.ts';
 import { describeData, type DataSource, type RunConfig } from './run-config.ts';
@@ -33,6 +36,11 @@ export function problemReward(fns: readonly NamedReward[], tokenizer: ModelToken
 /** Held-out accuracy of a task: Countdown's equation check for countdown data, else math equivalence. */
 export function accuracyReward(data: DataSource): RewardFn {
   return BUILTIN_REWARDS[describeData(data).startsWith('countdown') ? 'countdown' : 'math'];
+}
+
+/** The prompt format of a run: its system prompt, or plain text instead of the chat template. */
+export function promptFormat(cfg: Pick<RunConfig, 'systemPrompt' | 'plainPrompt'>): PromptFormat {
+  return { systemPrompt: cfg.systemPrompt || undefined, plain: cfg.plainPrompt };
 }
 
 /** The first n problems of a dataset in file order, or n fresh ones from a generator. */
@@ -97,6 +105,21 @@ export async function openRunData(cfg: RunConfig, access: DataAccess = {}): Prom
     : first.kind === 'upload' ? `pass@k is measured on the first ${n} training rows (the file has no held-out split)`
     : `pass@k is measured on the first ${n} rows of ${describeData(first)}`;
   return { sources, heldOut: takeProblems(sources[0], n), heldOutNote };
+}
+
+/** Before downloading weights: refuse a run whose activations exceed the device's storage-binding limit, and report a step's memory. */
+export async function checkRunFits(source: ModelSource, maxBindingBytes: number, cfg: RunConfig, tokenizer: ModelTokenizer, prompts: string[]): Promise<string> {
+  const config = await readModelConfig(source);
+  const { torch_dtype: dtype } = await source.readJson<{ torch_dtype?: string }>('config.json');
+  const promptTokens = Math.max(...prompts.map((p) => chatPromptIds(tokenizer, p, promptFormat(cfg)).length));
+  const shape = {
+    batch: (cfg.grpo.promptsPerStep * cfg.grpo.numGenerations) / cfg.grpo.gradientAccumulationSteps,
+    tokens: promptTokens + cfg.grpo.maxCompletionLength,
+    loraRank: cfg.lora.r, full: false, checkpoint: true, weightBytes: dtype === 'float32' ? 4 : 2,
+  };
+  const problem = bindingLimitProblem(config, shape, maxBindingBytes);
+  if (problem) throw new Error(`This run does not fit this device: ${problem}`);
+  return `A training step needs about ${(trainingMemory(config, shape).total / 2 ** 30).toFixed(2)} GiB of GPU memory.`;
 }
 
 /** The pass@k values reported for `samples` samples per problem: k = 1, 2, 4, … ≤ samples. */

@@ -11,8 +11,7 @@ import type { ModelTokenizer } from '../tokenizer/index.ts';
 import { checkpointFiles, parseCheckpoint } from './checkpoint.ts';
 import { UcbCurriculum } from '../data/dataset.ts';
 import { GrpoTrainer, type Prompt, type Rollout, type StepMetrics } from './grpo.ts';
-import type { PromptFormat } from './evaluate.ts';
-import { accuracyReward, heldOutPassAtK, problemReward, type NamedReward, type RunData } from './run.ts';
+import { accuracyReward, heldOutPassAtK, problemReward, promptFormat, type NamedReward, type RunData } from './run.ts';
 import { describeData, modelSpec, runConfigToJson, type RunConfig } from './run-config.ts';
 
 export type PassAtK = Record<number, number>;
@@ -294,8 +293,4 @@ export class GrpoSession {
     this.parts.model.adapter = null;
     this.adapter.destroy();
   }
-}
-
-export function promptFormat(cfg: Pick<RunConfig, 'systemPrompt' | 'plainPrompt'>): PromptFormat {
-  return { systemPrompt: cfg.systemPrompt || undefined, plain: cfg.plainPrompt };
 }

@@ -2,7 +2,7 @@
 // Hub dataset; and a preview of rows and of the exact prompt the model will see.
 
 import { useState, type ChangeEvent } from 'react';
-import type { DataChoice } from '../protocol.ts';
+import type { DataSource } from '../protocol.ts';
 import { oneShotExample } from '../recipe.ts';
 import { saveUpload } from '../storage.ts';
 import { appStore, sendToWorker, useApp } from '../store.ts';
@@ -16,9 +16,9 @@ const BUILTIN_SETS = [
   { spec: 'countdown', label: 'Countdown: reach a target with + − × ÷' },
 ];
 
-const setData = (data: DataChoice) => appStore.getState().setData(data);
+const setData = (data: DataSource) => appStore.getState().setData(data);
 
-function BuiltinSets({ data }: { data: DataChoice }) {
+function BuiltinSets({ data }: { data: DataSource }) {
   const [spec, setSpec] = useState(data.kind === 'builtin' ? data.spec : BUILTIN_SETS[1].spec);
   const shown = data.kind === 'builtin' ? data.spec : spec;
   return (
@@ -46,7 +46,7 @@ function BuiltinSets({ data }: { data: DataChoice }) {
   );
 }
 
-function OneShotEditor({ data }: { data: DataChoice }) {
+function OneShotEditor({ data }: { data: DataSource }) {
   const model = useApp((s) => s.settings.model);
   const [draft, setDraft] = useState(data.kind === 'one-shot' ? { question: data.question, answer: data.answer } : oneShotExample(model));
   const shown = data.kind === 'one-shot' ? data : draft;
@@ -73,7 +73,7 @@ function OneShotEditor({ data }: { data: DataChoice }) {
   );
 }
 
-function FileUpload({ data }: { data: DataChoice }) {
+function FileUpload({ data }: { data: DataSource }) {
   const upload = data.kind === 'upload' ? data : null;
   const [saving, setSaving] = useState(false);
 
@@ -122,7 +122,7 @@ function FileUpload({ data }: { data: DataChoice }) {
   );
 }
 
-function HubDataset({ data }: { data: DataChoice }) {
+function HubDataset({ data }: { data: DataSource }) {
   const [spec, setSpec] = useState(data.kind === 'hub' ? data.spec : '');
   const invalid = spec !== '' && !HUB_DATASET.test(spec.trim());
   return (

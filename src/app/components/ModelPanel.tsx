@@ -1,7 +1,7 @@
 // Which model to train: the built-in tiny model, a listed or any Hub model, or a local folder.
 
 import { useState, type ChangeEvent } from 'react';
-import type { ModelChoice } from '../protocol.ts';
+import type { ModelRef } from '../protocol.ts';
 import { HUB_MODELS, hubModelMemory } from '../recipe.ts';
 import { saveLocalModel } from '../storage.ts';
 import { appStore, useApp } from '../store.ts';
@@ -12,11 +12,11 @@ import { reportError } from './run-actions.ts';
 /** Above this a training step rarely fits what a browser grants one page of GPU memory. */
 const MEMORY_WARNING_BYTES = 4 * 1024 ** 3;
 
-function setModel(model: ModelChoice): void {
+function setModel(model: ModelRef): void {
   appStore.getState().setSettings((s) => ({ ...s, model }));
 }
 
-type HubChoice = Extract<ModelChoice, { kind: 'hub' }>;
+type HubChoice = Extract<ModelRef, { kind: 'hub' }>;
 
 /** "owner/repo@rev" (optionally with a leading "hf:") → a Hub model choice. */
 function hubChoice(text: string): HubChoice {
@@ -24,11 +24,11 @@ function hubChoice(text: string): HubChoice {
   return revision ? { kind: 'hub', repo, revision } : { kind: 'hub', repo };
 }
 
-function isListed(model: ModelChoice): boolean {
+function isListed(model: ModelRef): boolean {
   return model.kind === 'hub' && !model.revision && HUB_MODELS.some((m) => m.repo === model.repo);
 }
 
-function OtherHubModel({ model }: { model: ModelChoice }) {
+function OtherHubModel({ model }: { model: ModelRef }) {
   const chosen = model.kind === 'hub' && !isListed(model);
   const [text, setText] = useState(chosen ? `${model.repo}${model.revision ? `@${model.revision}` : ''}` : '');
   const invalid = text !== '' && !HUB_REPO.test(hubChoice(text).repo);
@@ -56,7 +56,7 @@ function OtherHubModel({ model }: { model: ModelChoice }) {
   );
 }
 
-function LocalFolder({ model }: { model: ModelChoice }) {
+function LocalFolder({ model }: { model: ModelRef }) {
   const [saving, setSaving] = useState<string | null>(null);
 
   async function pickFolder(e: ChangeEvent<HTMLInputElement>) {

@@ -1,7 +1,7 @@
 // Presets and every GRPO/LoRA knob, rendered from the KNOBS table.
 
 import { useEffect, useState } from 'react';
-import type { RunSettings } from '../protocol.ts';
+import type { RunConfig } from '../protocol.ts';
 import { PRESETS } from '../recipe.ts';
 import { appStore, useApp } from '../store.ts';
 import { acceptsNumber, boundsHint, FRACTION, KNOBS, type Bounds, type Field, type IntervalKnob, type Knob, type KnobGroup } from './knobs.ts';
@@ -56,7 +56,7 @@ function NumberInput({ id, bounds, value, onValid, ariaLabel }: NumberInputProps
 }
 
 /** Off, or [lo, hi]: a checkbox and two fraction inputs. */
-function IntervalInput({ knob, settings }: { knob: IntervalKnob; settings: RunSettings }) {
+function IntervalInput({ knob, settings }: { knob: IntervalKnob; settings: RunConfig }) {
   const key = knob.field.key;
   const interval = knob.field.get(settings);
   const [lo, hi] = interval ?? [0.2, 0.8];
@@ -74,7 +74,7 @@ function IntervalInput({ knob, settings }: { knob: IntervalKnob; settings: RunSe
   );
 }
 
-function KnobInput({ knob, settings }: { knob: Knob; settings: RunSettings }) {
+function KnobInput({ knob, settings }: { knob: Knob; settings: RunConfig }) {
   const key = knob.field.key;
   const id = `knob-${key}`;
   switch (knob.kind) {
@@ -116,7 +116,7 @@ function KnobInput({ knob, settings }: { knob: Knob; settings: RunSettings }) {
   }
 }
 
-function KnobRow({ knob, settings }: { knob: Knob; settings: RunSettings }) {
+function KnobRow({ knob, settings }: { knob: Knob; settings: RunConfig }) {
   // Groups of checkboxes label themselves; every other input is named by the row's <label>.
   const labelled = knob.kind !== 'choices';
   return (

@@ -1,7 +1,7 @@
 // What the page does to start, show and resume runs: shared by the Train and Keep panels and by the
 // start-up code that resumes a run after a tab reload.
 
-import type { RunPhase, RunSettings } from '../protocol.ts';
+import type { RunPhase, RunConfig } from '../protocol.ts';
 import { loadRunHistory, type StoredRun } from '../storage.ts';
 import { appStore, newRun, sendToWorker, type RunView } from '../store.ts';
 import { runIdFor } from './format.ts';
@@ -18,7 +18,7 @@ export function reportError(e: unknown): void {
   appStore.setState({ error: e instanceof Error ? e.message : String(e) });
 }
 
-export function startRun(settings: RunSettings): void {
+export function startRun(settings: RunConfig): void {
   const runId = runIdFor(new Date());
   const { showRun, setNotice } = appStore.getState();
   setNotice(null);
