@@ -10,11 +10,11 @@ import { acquireGpu } from '../src/gpu/device.ts';
 import { arithmeticProblem, seededRandom, TINY_ARITH_LEVEL } from '../src/data/arithmetic.ts';
 import { LoraAdapter } from '../src/lora/index.ts';
 import { LanguageModel } from '../src/model/forward.ts';
-import { openSource } from '../src/model/source.ts';
+import { openSource } from '../src/io/source.ts';
 import { loadModel } from '../src/model/weights.ts';
 import { chatPromptIds, evaluatePassAtK } from '../src/rl/evaluate.ts';
 import { boxedAnswerReward } from '../src/rl/rewards/math.ts';
-import { ModelTokenizer } from '../src/tokenizer/index.ts';
+import { ModelTokenizer } from '../src/io/tokenizer.ts';
 
 const MODEL = 'public/models/tiny-arith';
 const WORK = join('.cache', 'demo');

@@ -10,12 +10,12 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
 import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
-import { openSource } from '../src/model/source.ts';
+import { openSource } from '../src/io/source.ts';
 import { loadCpuWeights } from '../src/model/weights.ts';
-import { writeRandomModel } from '../src/model/random.ts';
-import { parseSafetensors, toFloat32 } from '../src/model/safetensors.ts';
+import { writeRandomModel } from '../src/model/random-model.ts';
+import { parseSafetensors, toFloat32 } from '../src/io/safetensors.ts';
 import { grpoLoss, type LossType } from '../src/rl/loss.ts';
-import { charTokenizerFiles } from '../src/tokenizer/index.ts';
+import { charTokenizerFiles } from '../src/io/tokenizer.ts';
 import { rng } from './helpers/gpu.ts';
 import { peftKey, writePeftAdapter } from './helpers/peft.ts';
 

@@ -5,12 +5,12 @@
 // dynamic sampling (keepGroup) and the DUMP UCB curriculum over several datasets.
 
 import { lastBoxed } from '../rl/rewards/math.ts';
-import { openHubRepo, type OpenSourceOptions } from '../model/source.ts';
+import { openHubRepo, type OpenSourceOptions } from '../io/source.ts';
 import { arithmeticProblem, type ArithmeticLevel } from './arithmetic.ts';
 import { countdownProblem } from './countdown.ts';
 import { parseCsv } from './csv.ts';
-import { DatasetError } from './jsonl.ts';
-import { readParquetRows } from './parquet.ts';
+import { DatasetError } from '../io/jsonl.ts';
+import { readParquetRows } from '../io/parquet.ts';
 
 export { DatasetError };
 

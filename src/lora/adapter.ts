@@ -5,8 +5,8 @@
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import type { ModelConfig } from '../model/types.ts';
-import type { ModelSource } from '../model/source.ts';
-import { parseSafetensors, toFloat32, writeSafetensors, type TensorEntry, type WritableTensor } from '../model/safetensors.ts';
+import type { ModelSource } from '../io/source.ts';
+import { parseSafetensors, toFloat32, writeSafetensors, type TensorEntry, type WritableTensor } from '../io/safetensors.ts';
 import { ALL_TARGETS, LoraLayer, loraScale, validateLoraConfig, zeroTensor, type LoraConfig, type TargetModule } from './lora.ts';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';

@@ -15,7 +15,7 @@
 // Node only (writes files); node: modules are imported lazily so the module can be bundled.
 
 import type { ModelConfig } from '../model/types.ts';
-import type { ModelSource } from '../model/source.ts';
+import type { ModelSource } from '../io/source.ts';
 import { readModelConfig } from '../model/weights.ts';
 import { expectedTensors, LM_HEAD } from '../model/config.ts';
 import {
@@ -27,7 +27,7 @@ import {
   toFloat32,
   type SafetensorsDType,
   type TensorEntry,
-} from '../model/safetensors.ts';
+} from '../io/safetensors.ts';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, checkShape, moduleDims, parsePeftConfig, parseTensorName, peftModulePath } from './adapter.ts';
 import { loraScale, type LoraConfig, type TargetModule } from './lora.ts';
 

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor, WeightMatrix } from '../gpu/tensor.ts';
-import { writeSafetensors } from './safetensors.ts';
+import { writeSafetensors } from '../io/safetensors.ts';
 import type { LanguageModel } from './forward.ts';
 
 async function readMatrix(w: WeightMatrix): Promise<Float32Array> {

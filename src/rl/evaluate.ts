@@ -2,7 +2,7 @@
 
 import type { LanguageModel } from '../model/forward.ts';
 import { generate } from '../model/generate.ts';
-import type { ChatMessage, ModelTokenizer } from '../tokenizer/index.ts';
+import type { ChatMessage, ModelTokenizer } from '../io/tokenizer.ts';
 import { passAtK } from './passk.ts';
 
 export interface EvalProblem {

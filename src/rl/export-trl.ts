@@ -21,7 +21,7 @@ import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import { ALL_TARGETS } from '../lora/lora.ts';
 import { GRPO_DEFAULTS } from './grpo.ts';
 import { snakeCase } from './run.ts';
-import { parseHubSpec } from '../model/source.ts';
+import { parseHubSpec } from '../io/source.ts';
 
 /** The CLI defaults of `webgrpo train` (snake_case), for keys a config.json may lack. */
 const DEFAULTS: Record<string, unknown> = snakeCase(GRPO_DEFAULTS);

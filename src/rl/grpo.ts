@@ -9,7 +9,7 @@ import { generate, type Completion } from '../model/generate.ts';
 import { keepGroup, type GroupFilter } from '../data/dataset.ts';
 import { AdamW, clipGradNorm, readScalar, Sgd, type AdamWState, type SgdState } from '../train/optim.ts';
 import { learningRate, type SchedulerType } from '../train/schedule.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { computeAdvantages, type ScaleRewards } from './advantages.ts';
 import { chatPromptIds, type PromptFormat } from './evaluate.ts';
 import { grpoLoss, type CompletionTokens, type LossType } from './loss.ts';

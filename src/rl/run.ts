@@ -3,7 +3,7 @@
 
 import { loadDataset, type Dataset, type LoadDatasetOptions, type Problem } from '../data/dataset.ts';
 import type { LanguageModel } from '../model/forward.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer } from '../io/tokenizer.ts';
 import type { LoraConfig } from '../lora/lora.ts';
 import { evaluatePassAtK, type PromptFormat } from './evaluate.ts';
 import type { GrpoConfig, Prompt, RewardResult } from './grpo.ts';

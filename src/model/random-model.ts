@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Architecture, ModelConfig } from './types.ts';
 import { expectedTensors, parseConfig } from './config.ts';
-import { f32ToBf16Bits, f32ToF16Bits, writeSafetensors, type WritableTensor } from './safetensors.ts';
+import { f32ToBf16Bits, f32ToF16Bits, writeSafetensors, type WritableTensor } from '../io/safetensors.ts';
 
 export interface RandomModelOptions {
   architecture: Architecture;
