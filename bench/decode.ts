@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireGpu } from '../src/gpu/device.ts';
-import { LanguageModel } from '../src/model/forward.ts';
+import { LanguageModel } from '../src/model/model.ts';
 import { generate } from '../src/model/generate.ts';
 import { writeRandomModel } from '../src/model/random-model.ts';
 import { openSource } from '../src/io/source.ts';

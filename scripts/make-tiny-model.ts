@@ -12,7 +12,7 @@ import { parseArgs } from 'node:util';
 import { acquireGpu } from '../src/gpu/device.ts';
 import { arithmeticProblem, ARITHMETIC_ALPHABET, seededRandom, TINY_ARITH_CHAT_TEMPLATE, TINY_ARITH_LEVEL, type ArithmeticLevel } from '../src/data/arithmetic.ts';
 import { ModelGradients } from '../src/model/backward.ts';
-import { LanguageModel } from '../src/model/forward.ts';
+import { LanguageModel } from '../src/model/model.ts';
 import { writeRandomModel } from '../src/model/random-model.ts';
 import { saveWeights } from '../src/model/save.ts';
 import { openSource } from '../src/io/source.ts';

@@ -18,7 +18,9 @@ import {
   type WritableTensor,
 } from '../src/io/safetensors.ts';
 import type { ModelConfig } from '../src/model/types.ts';
-import { ALL_TARGETS, mergeLoraRef, moduleDims, peftModulePath, type TargetModule } from '../src/lora/index.ts';
+import { ALL_TARGETS, type TargetModule } from '../src/lora/config.ts';
+import { mergeLoraRef } from '../src/kernels/lora.ts';
+import { moduleDims, peftModulePath } from '../src/lora/adapter.ts';
 import { f64ToF32RoundOdd, mergeAdapter, roundToDtype } from '../src/lora/merge.ts';
 import { charTokenizerFiles } from '../src/io/tokenizer.ts';
 import { rng, testGpu } from './helpers/gpu.ts';

@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { LanguageModel } from '../src/model/forward.ts';
+import { LanguageModel } from '../src/model/model.ts';
 import { generate } from '../src/model/generate.ts';
 import { referenceLogits, referenceScore } from '../src/model/reference.ts';
 import { openSource } from '../src/io/source.ts';

@@ -2,7 +2,7 @@
 // and the run; the page only renders what the worker reports, so training never freezes the UI.
 
 import type { GrpoConfig, StepMetrics } from '../rl/grpo.ts';
-import type { LoraConfig } from '../lora/lora.ts';
+import type { LoraConfig } from '../lora/config.ts';
 
 /** Where the model comes from. */
 export type ModelChoice =

@@ -2,7 +2,7 @@
 // models the page offers. Pure data and functions, shared by the page and its tests.
 
 import { GRPO_DEFAULTS } from '../rl/grpo.ts';
-import { ALL_TARGETS } from '../lora/lora.ts';
+import { ALL_TARGETS } from '../lora/config.ts';
 import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import type { ModelConfig } from '../model/types.ts';
 import { trainingMemory } from '../train/memory.ts';

@@ -10,7 +10,7 @@ import { acquireGpu, WebGpuUnavailableError } from '../gpu/device.ts';
 import { GpuDeviceLostError, type Gpu } from '../gpu/runtime.ts';
 import { destroyWeights, loadModel, readModelConfig } from '../model/weights.ts';
 import { bindingLimitProblem, trainingMemory } from '../train/memory.ts';
-import { LanguageModel } from '../model/forward.ts';
+import { LanguageModel } from '../model/model.ts';
 import { openSource, openUrlFolder, type ModelSource } from '../io/source.ts';
 import { ModelTokenizer } from '../io/tokenizer.ts';
 import { LoraAdapter } from '../lora/adapter.ts';

@@ -4,12 +4,13 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { acquireGpu } from '../gpu/device.ts';
 import type { Gpu } from '../gpu/runtime.ts';
-import { LanguageModel } from '../model/forward.ts';
+import { LanguageModel } from '../model/model.ts';
 import { generate } from '../model/generate.ts';
 import { openSource, type ModelSource } from '../io/source.ts';
 import { loadModel } from '../model/weights.ts';
 import { ModelTokenizer } from '../io/tokenizer.ts';
-import { ALL_TARGETS, LoraAdapter, type LoraConfig, type TargetModule } from '../lora/index.ts';
+import { ALL_TARGETS, type LoraConfig, type TargetModule } from '../lora/config.ts';
+import { LoraAdapter } from '../lora/adapter.ts';
 import { tokenizeSftRows, trainSft, type SftConfig } from '../train/sft.ts';
 import { SCHEDULER_TYPES } from '../train/schedule.ts';
 import { mergeAdapter } from '../lora/merge.ts';
@@ -451,8 +452,9 @@ async function sft(values: Values): Promise<void> {
   mkdirSync(out, { recursive: true });
   await withModel(values, src, async (model, gpu) => {
     const gradients = full ? ModelGradients.create(model) : undefined;
+    let adapter: LoraAdapter | null = null;
     if (!full) {
-      model.adapter = typeof values['init-adapter'] === 'string'
+      model.adapter = adapter = typeof values['init-adapter'] === 'string'
         ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
         : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
     }
@@ -467,7 +469,7 @@ async function sft(values: Values): Promise<void> {
       log(`${progressBar(m.step, cfg.maxSteps)} step ${m.step}/${cfg.maxSteps} loss ${m.loss.toFixed(4)} grad_norm ${m.grad_norm.toFixed(3)} lr ${m.learning_rate.toExponential(2)} ETA ${eta.toFixed(0)} s`);
     }, { gradients });
     if (full) await saveFullModel(model, src, join(out, 'model'));
-    else await model.adapter!.save(join(out, 'adapter'));
+    else await adapter!.save(join(out, 'adapter'));
   }, { f32Weights: full });
   const written = full ? `${join(out, 'model')} (full model, F32)` : `${join(out, 'adapter')} (PEFT)`;
   output(values, { out, steps: cfg.maxSteps }, `wrote ${written}, ${join(out, 'metrics.jsonl')}`);
@@ -585,10 +587,10 @@ async function train(values: Values, argv: string[]): Promise<void> {
 
   await withModel(values, src, async (model, gpu) => {
     const adapterFrom = resumeFrom ? join(resumeFrom, 'adapter') : values['init-adapter'];
-    model.adapter = typeof adapterFrom === 'string'
+    const adapter = typeof adapterFrom === 'string'
       ? await LoraAdapter.load(openSource(adapterFrom), gpu, model.config)
       : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
-    const adapter = model.adapter;
+    model.adapter = adapter;
     writeFileSync(join(out, 'config.json'), JSON.stringify(runConfigJson({
       extra: { argv },
       model: values.model as string,

@@ -7,7 +7,9 @@ import { Tensor } from '../gpu/tensor.ts';
 import type { ModelConfig } from '../model/types.ts';
 import type { ModelSource } from '../io/source.ts';
 import { parseSafetensors, toFloat32, writeSafetensors, type TensorEntry, type WritableTensor } from '../io/safetensors.ts';
-import { ALL_TARGETS, LoraLayer, loraScale, validateLoraConfig, zeroTensor, type LoraConfig, type TargetModule } from './lora.ts';
+import { zeroFill, zeroTensor } from '../gpu/param.ts';
+import { LoraLayer } from '../kernels/lora.ts';
+import { ALL_TARGETS, loraScale, validateLoraConfig, type LoraConfig, type TargetModule } from './config.ts';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -130,7 +132,7 @@ export class LoraAdapter {
 
   /**
    * The trainable parameters with their gradient accumulators, named by their PEFT keys (the
-   * `Param` shape of src/train/optim.ts): A then B of every site, in `layers()` order.
+   * `Param` shape of src/gpu/param.ts): A then B of every site, in `layers()` order.
    */
   params(): { name: string; value: Tensor; grad: Tensor }[] {
     const out: { name: string; value: Tensor; grad: Tensor }[] = [];
@@ -151,11 +153,7 @@ export class LoraAdapter {
 
   /** Set every gradient accumulator to 0 (ordered after the work already recorded). */
   zeroGrads(): void {
-    this.gpu.flush();
-    for (const { lora } of this.sites.values()) {
-      this.gpu.write(lora.gradA.buffer, new Float32Array(lora.gradA.size));
-      this.gpu.write(lora.gradB.buffer, new Float32Array(lora.gradB.size));
-    }
+    for (const { lora } of this.sites.values()) zeroFill(this.gpu, [lora.gradA, lora.gradB]);
   }
 
   /** The adapter_config.json object PEFT writes for this adapter. */

@@ -29,7 +29,7 @@ import {
   type TensorEntry,
 } from '../io/safetensors.ts';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, checkShape, moduleDims, parsePeftConfig, parseTensorName, peftModulePath } from './adapter.ts';
-import { loraScale, type LoraConfig, type TargetModule } from './lora.ts';
+import { loraScale, type LoraConfig, type TargetModule } from './config.ts';
 
 export type MergeDType = 'bf16' | 'f16' | 'f32';
 

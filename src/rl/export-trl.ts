@@ -18,7 +18,7 @@
 
 import { parseDatasetSpec, type DatasetSpec } from '../data/dataset.ts';
 import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
-import { ALL_TARGETS } from '../lora/lora.ts';
+import { ALL_TARGETS } from '../lora/config.ts';
 import { GRPO_DEFAULTS } from './grpo.ts';
 import { snakeCase } from './run.ts';
 import { parseHubSpec } from '../io/source.ts';

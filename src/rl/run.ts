@@ -2,9 +2,9 @@
 // completion, held-out pass@k, and the run's config.json (which export-trl reads).
 
 import { loadDataset, type Dataset, type LoadDatasetOptions, type Problem } from '../data/dataset.ts';
-import type { LanguageModel } from '../model/forward.ts';
+import type { LanguageModel } from '../model/model.ts';
 import type { ModelTokenizer } from '../io/tokenizer.ts';
-import type { LoraConfig } from '../lora/lora.ts';
+import type { LoraConfig } from '../lora/config.ts';
 import { evaluatePassAtK, type PromptFormat } from './evaluate.ts';
 import type { GrpoConfig, Prompt, RewardResult } from './grpo.ts';
 import { BUILTIN_REWARDS, combineRewards, type RewardFn } from './rewards/index.ts';

@@ -2,7 +2,7 @@
 // the input it needs and the values it accepts. The Recipe panel renders this table; names follow
 // TRL's GRPOConfig and PEFT's LoraConfig (REFERENCE §5, §7) so a run moves to TRL unchanged.
 
-import { ALL_TARGETS, type LoraConfig } from '../../lora/lora.ts';
+import { ALL_TARGETS, type LoraConfig } from '../../lora/config.ts';
 import { SCHEDULER_TYPES } from '../../train/schedule.ts';
 import type { GrpoSettings, RunSettings } from '../protocol.ts';
 
