@@ -5,6 +5,7 @@
 // dynamic sampling (keepGroup) and the DUMP UCB curriculum over several datasets.
 
 import { lastBoxed } from '../rl/rewards/math.ts';
+import { Rng, seededRandom } from '../gpu/random.ts';
 import { openHubRepo, type OpenSourceOptions } from '../io/source.ts';
 import { arithmeticProblem, type ArithmeticLevel } from './arithmetic.ts';
 import { countdownProblem } from './countdown.ts';
@@ -369,25 +370,6 @@ function mix(seed: number, index: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** mulberry32 (the same stream as arithmetic.ts seededRandom) with its state readable for checkpoints. */
-export class Rng {
-  constructor(public state: number) {
-    this.state >>>= 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-}
-
-const rngFn = (seed: number) => {
-  const r = new Rng(seed);
-  return () => r.next();
-};
-
 function badCursor(name: string, cursor: unknown, why: string): never {
   throw new DatasetError(`${name}: cannot restore cursor ${JSON.stringify(cursor)}: ${why}`);
 }
@@ -424,7 +406,7 @@ class FileDataset implements Dataset {
     if (this.order) return this.order;
     const order = Array.from({ length: this.size }, (_, i) => i);
     if (this.shuffle) {
-      const random = rngFn(mix(this.seed, this.epoch));
+      const random = seededRandom(mix(this.seed, this.epoch));
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1));
         [order[i], order[j]] = [order[j], order[i]];
@@ -477,7 +459,7 @@ class GeneratorDataset implements Dataset {
 
   /** Problem i depends only on (seed, i): cursors are one number and restore is exact. */
   next(): Problem {
-    const p = this.make(rngFn(mix(this.seed, this.index++)));
+    const p = this.make(seededRandom(mix(this.seed, this.index++)));
     return { ...p, source: this.name };
   }
 

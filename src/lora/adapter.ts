@@ -8,6 +8,7 @@ import type { ModelConfig } from '../model/types.ts';
 import type { ModelSource } from '../io/source.ts';
 import { parseSafetensors, toFloat32, writeSafetensors, type TensorEntry, type WritableTensor } from '../io/safetensors.ts';
 import { zeroFill, zeroTensor } from '../gpu/param.ts';
+import { seededRandom } from '../gpu/random.ts';
 import { LoraLayer } from '../kernels/lora.ts';
 import { ALL_TARGETS, loraScale, validateLoraConfig, type LoraConfig, type TargetModule } from './config.ts';
 
@@ -40,18 +41,6 @@ export function moduleDims(model: ModelConfig, module: TargetModule): { inDim: n
 export function peftModulePath(layer: number, module: TargetModule): string {
   const group = module === 'gate_proj' || module === 'up_proj' || module === 'down_proj' ? 'mlp' : 'self_attn';
   return `base_model.model.model.layers.${layer}.${group}.${module}`;
-}
-
-/** Seeded uniform stream (mulberry32), one per site so sites do not depend on each other. */
-function uniforms(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function siteSeed(seed: number, layer: number, module: TargetModule): number {
@@ -100,7 +89,7 @@ export class LoraAdapter {
     for (let layer = 0; layer < model.numLayers; layer++) {
       for (const module of config.targetModules) {
         const { inDim, outDim } = moduleDims(model, module);
-        const next = uniforms(siteSeed(opts.seed, layer, module));
+        const next = seededRandom(siteSeed(opts.seed, layer, module)); // one stream per site: sites do not depend on each other
         const bound = 1 / Math.sqrt(inDim);
         const a = new Float32Array(r * inDim);
         for (let i = 0; i < a.length; i++) a[i] = (2 * next() - 1) * bound;
