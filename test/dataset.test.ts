@@ -11,15 +11,15 @@ import {
   DatasetError,
   datasetFromBytes,
   extractGoldAnswer,
-  keepGroup,
   loadDataset,
   oneShotDataset,
   parseDatasetSpec,
-  UcbCurriculum,
   type Dataset,
   type Problem,
 } from '../src/data/dataset.ts';
 import { parseCsv } from '../src/data/csv.ts';
+import { keepGroup } from '../src/rl/filter.ts';
+import { UcbCurriculum } from '../src/rl/curriculum.ts';
 import { Rng, seededRandom } from '../src/gpu/random.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'webgrpo-data-'));

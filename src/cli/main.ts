@@ -23,7 +23,9 @@ import { latestCheckpoint, loadCheckpoint, saveCheckpoint } from './checkpoint-d
 import { trlScript } from '../rl/export-trl.ts';
 import { combineRewards, type RewardFn } from '../rl/rewards/index.ts';
 import { pathToFileURL } from 'node:url';
-import { loadDataset, oneShotDataset, UcbCurriculum, type GroupFilter, type Problem } from '../data/dataset.ts';
+import { loadDataset, oneShotDataset, type Problem } from '../data/dataset.ts';
+import { UcbCurriculum } from '../rl/curriculum.ts';
+import type { GroupFilter } from '../rl/filter.ts';
 import { parseJsonl } from '../io/jsonl.ts';
 import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import { trainingMemory, type TrainingShape } from '../train/memory.ts';

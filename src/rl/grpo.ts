@@ -7,7 +7,7 @@ import { forwardBackward } from '../model/backward.ts';
 import { padBatch } from '../model/batch.ts';
 import type { LanguageModel } from '../model/model.ts';
 import { generate, type Completion } from '../model/generate.ts';
-import { keepGroup, type GroupFilter } from '../data/dataset.ts';
+import { keepGroup, type GroupFilter } from './filter.ts';
 import { AdamW, clipGradNorm, readScalar, Sgd, type AdamWState, type SgdState } from '../train/optim.ts';
 import { learningRate, type SchedulerType } from '../train/schedule.ts';
 import type { ModelTokenizer } from '../io/tokenizer.ts';
