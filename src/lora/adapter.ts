@@ -208,27 +208,13 @@ export class LoraAdapter {
     const config = parsePeftConfig(adapterConfig);
     const { r } = config;
     const scale = loraScale(config);
-    const parsed = parseSafetensors(safetensors, fileName);
-    const found = new Map<string, { layer: number; module: TargetModule; A?: TensorEntry; B?: TensorEntry }>();
-    for (const [name, entry] of parsed.tensors) {
-      const site = parseTensorName(name, fileName, config.targetModules, model.numLayers);
-      const k = key(site.layer, site.module);
-      let f = found.get(k);
-      if (!f) found.set(k, (f = { layer: site.layer, module: site.module }));
-      if (f[site.which]) throw new Error(`${fileName}: tensor '${name}' duplicates another lora_${site.which} of the same module.`);
-      f[site.which] = entry;
-    }
-    if (found.size === 0) throw new Error(`${fileName}: no LoRA tensors (lora_A/lora_B weights) found.`);
+    const found = peftSites(model, config, safetensors, fileName);
     gpu.flush();
     const sites: { layer: number; module: TargetModule; lora: LoraLayer }[] = [];
     try {
-      for (const f of found.values()) {
+      for (const f of found) {
         const p = peftModulePath(f.layer, f.module);
-        if (!f.A) throw new Error(`${fileName}: '${p}.lora_B.weight' has no matching lora_A ('${p}.lora_A.weight' is missing).`);
-        if (!f.B) throw new Error(`${fileName}: '${p}.lora_A.weight' has no matching lora_B ('${p}.lora_B.weight' is missing).`);
-        const { inDim, outDim } = moduleDims(model, f.module);
-        checkShape(fileName, f.A, [r, inDim], `lora_A of ${f.module} is [r, in_features]`);
-        checkShape(fileName, f.B, [outDim, r], `lora_B of ${f.module} is [out_features, r]`);
+        const { inDim, outDim } = f;
         const lora = new LoraLayer(
           inDim,
           outDim,
@@ -288,6 +274,46 @@ export function checkShape(fileName: string, entry: TensorEntry, want: number[],
     throw new Error(
       `${fileName}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}] but this model needs [${want.join(', ')}] (${what}; is the adapter for a different base model?).`,
     );
+  }
+}
+
+/** One LoRA site of a PEFT adapter_model.safetensors, its lora_A [r, in] and lora_B [out, r] checked. */
+export interface PeftSite {
+  layer: number;
+  module: TargetModule;
+  A: TensorEntry;
+  B: TensorEntry;
+  inDim: number;
+  outDim: number;
+}
+
+/**
+ * The LoRA sites of PEFT adapter weights for a model: every tensor name parsed (parseTensorName),
+ * lora_A and lora_B paired, their shapes checked against the model's projections; throws naming the
+ * problem. The file is parsed at the first step of the iteration and each site checked as it is
+ * reached. Shared by LoraAdapter.fromPeft (GPU) and the CPU merge.
+ */
+export function* peftSites(model: ModelConfig, config: LoraConfig, safetensors: Uint8Array, fileName: string): Generator<PeftSite> {
+  const { r } = config;
+  const parsed = parseSafetensors(safetensors, fileName);
+  const found = new Map<string, { layer: number; module: TargetModule; A?: TensorEntry; B?: TensorEntry }>();
+  for (const [name, entry] of parsed.tensors) {
+    const site = parseTensorName(name, fileName, config.targetModules, model.numLayers);
+    const k = key(site.layer, site.module);
+    let f = found.get(k);
+    if (!f) found.set(k, (f = { layer: site.layer, module: site.module }));
+    if (f[site.which]) throw new Error(`${fileName}: tensor '${name}' duplicates another lora_${site.which} of the same module.`);
+    f[site.which] = entry;
+  }
+  if (found.size === 0) throw new Error(`${fileName}: no LoRA tensors (lora_A/lora_B weights) found.`);
+  for (const f of found.values()) {
+    const p = peftModulePath(f.layer, f.module);
+    if (!f.A) throw new Error(`${fileName}: '${p}.lora_B.weight' has no matching lora_A ('${p}.lora_A.weight' is missing).`);
+    if (!f.B) throw new Error(`${fileName}: '${p}.lora_A.weight' has no matching lora_B ('${p}.lora_B.weight' is missing).`);
+    const { inDim, outDim } = moduleDims(model, f.module);
+    checkShape(fileName, f.A, [r, inDim], `lora_A of ${f.module} is [r, in_features]`);
+    checkShape(fileName, f.B, [outDim, r], `lora_B of ${f.module} is [out_features, r]`);
+    yield { layer: f.layer, module: f.module, A: f.A, B: f.B, inDim, outDim };
   }
 }
 
