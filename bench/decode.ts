@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { acquireGpu } from '../src/gpu/device.ts';
-import { LanguageModel } from '../src/model/forward.ts';
+import { LanguageModel } from '../src/model/model.ts';
 import { generate } from '../src/model/generate.ts';
-import { writeRandomModel } from '../src/model/random.ts';
-import { openSource } from '../src/model/source.ts';
+import { writeRandomModel } from '../src/model/random-model.ts';
+import { openSource } from '../src/io/source.ts';
 import { loadModel } from '../src/model/weights.ts';
 
 export async function benchDecode(args: string[]): Promise<void> {

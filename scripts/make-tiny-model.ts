@@ -10,16 +10,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { acquireGpu } from '../src/gpu/device.ts';
-import { arithmeticProblem, ARITHMETIC_ALPHABET, seededRandom, TINY_ARITH_CHAT_TEMPLATE, TINY_ARITH_LEVEL, type ArithmeticLevel } from '../src/data/arithmetic.ts';
+import { arithmeticProblem, ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE, TINY_ARITH_LEVEL, type ArithmeticLevel } from '../src/data/arithmetic.ts';
+import { seededRandom } from '../src/gpu/random.ts';
 import { ModelGradients } from '../src/model/backward.ts';
-import { LanguageModel } from '../src/model/forward.ts';
-import { writeRandomModel } from '../src/model/random.ts';
+import { LanguageModel } from '../src/model/model.ts';
+import { writeRandomModel } from '../src/model/random-model.ts';
 import { saveWeights } from '../src/model/save.ts';
-import { openSource } from '../src/model/source.ts';
+import { openSource } from '../src/io/source.ts';
 import { loadModel } from '../src/model/weights.ts';
 import { chatPromptIds, evaluatePassAtK } from '../src/rl/evaluate.ts';
 import { boxedAnswerReward } from '../src/rl/rewards/math.ts';
-import { charTokenizerFiles, ModelTokenizer } from '../src/tokenizer/index.ts';
+import { charTokenizerFiles, ModelTokenizer } from '../src/io/tokenizer.ts';
 import { trainSft, type SftExample } from '../src/train/sft.ts';
 
 const { values: flags } = parseArgs({

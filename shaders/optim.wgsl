@@ -167,20 +167,3 @@ fn grad_norm_final(@builtin(local_invocation_index) lid: u32) {
     fin_coef[0] = coef;
   }
 }
-
-// ---- Zeroing (gradient accumulation) -------------------------------------------------------------
-
-struct FillParams {
-  n: u32,
-}
-
-@group(0) @binding(0) var<uniform> fill: FillParams;
-@group(0) @binding(1) var<storage, read_write> fill_out: array<f32>;
-
-@compute @workgroup_size(256)
-fn zero_fill(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let i = flat_index(id, groups, 256u);
-  if (i < fill.n) {
-    fill_out[i] = 0.0;
-  }
-}

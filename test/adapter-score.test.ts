@@ -9,10 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
-import { openSource } from '../src/model/source.ts';
+import { openSource } from '../src/io/source.ts';
 import { loadCpuWeights } from '../src/model/weights.ts';
-import { writeRandomModel } from '../src/model/random.ts';
-import { writeSafetensors } from '../src/model/safetensors.ts';
+import { writeRandomModel } from '../src/model/random-model.ts';
+import { writeSafetensors } from '../src/io/safetensors.ts';
 import { assertClose, randomArray, rng } from './helpers/gpu.ts';
 
 const ATTENTION = ['q_proj', 'k_proj', 'v_proj', 'o_proj'];

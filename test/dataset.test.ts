@@ -11,17 +11,16 @@ import {
   DatasetError,
   datasetFromBytes,
   extractGoldAnswer,
-  keepGroup,
   loadDataset,
   oneShotDataset,
   parseDatasetSpec,
-  Rng,
-  UcbCurriculum,
   type Dataset,
   type Problem,
 } from '../src/data/dataset.ts';
 import { parseCsv } from '../src/data/csv.ts';
-import { seededRandom } from '../src/data/arithmetic.ts';
+import { keepGroup } from '../src/rl/filter.ts';
+import { UcbCurriculum } from '../src/rl/curriculum.ts';
+import { Rng, seededRandom } from '../src/gpu/random.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'webgrpo-data-'));
 after(() => rmSync(root, { recursive: true, force: true }));

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { grpoLoss, torchQuantile, type CompletionTokens, type GrpoLossConfig, type LossType } from '../src/rl/loss.ts';
 import { centralDifference } from './helpers/finite-diff.ts';
+import { seededRandom as rng } from '../src/gpu/random.ts';
 
 function close(actual: number, expected: number, tol = 1e-12, what = ''): void {
   assert.ok(Math.abs(actual - expected) <= tol, `${what}: got ${actual}, expected ${expected}`);
@@ -224,18 +225,6 @@ test('numCompletionsInStep spreads grpo / bnpo / dr_grpo over the optimizer step
   assert.throws(() => grpoLoss(c, base, { numCompletionsInStep: 1 }), /numCompletionsInStep/);
   assert.throws(() => grpoLoss(c, { ...base, lossType: 'dapo' }, { dapoNormalizer: 4 }), /dapoNormalizer/);
 });
-
-/** Small deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Random completions with ρ kept ≥ 0.03 away from the clip bounds [0.8, 1.28] and distinct entropies. */
 function randomBatch(seed: number): CompletionTokens[] {

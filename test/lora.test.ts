@@ -10,11 +10,11 @@ import {
   loraBackwardRef,
   loraForward,
   loraForwardRef,
-  loraScale,
   mergeLoraRef,
   type DropoutOptions,
   type LoraRefDims,
-} from '../src/lora/index.ts';
+} from '../src/kernels/lora.ts';
+import { loraScale } from '../src/lora/config.ts';
 import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
 import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 

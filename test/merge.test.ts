@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openSource } from '../src/model/source.ts';
+import { openSource } from '../src/io/source.ts';
 import { loadCpuWeights, loadModel, destroyWeights } from '../src/model/weights.ts';
-import { writeRandomModel, type RandomModelOptions } from '../src/model/random.ts';
+import { writeRandomModel, type RandomModelOptions } from '../src/model/random-model.ts';
 import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
 import {
   bf16BitsToF32,
@@ -16,11 +16,13 @@ import {
   toFloat32,
   writeSafetensors,
   type WritableTensor,
-} from '../src/model/safetensors.ts';
+} from '../src/io/safetensors.ts';
 import type { ModelConfig } from '../src/model/types.ts';
-import { ALL_TARGETS, mergeLoraRef, moduleDims, peftModulePath, type TargetModule } from '../src/lora/index.ts';
+import { ALL_TARGETS, type TargetModule } from '../src/lora/config.ts';
+import { mergeLoraRef } from '../src/kernels/lora.ts';
+import { moduleDims, peftModulePath } from '../src/lora/adapter.ts';
 import { f64ToF32RoundOdd, mergeAdapter, roundToDtype } from '../src/lora/merge.ts';
-import { charTokenizerFiles } from '../src/tokenizer/index.ts';
+import { charTokenizerFiles } from '../src/io/tokenizer.ts';
 import { rng, testGpu } from './helpers/gpu.ts';
 
 const tmp = (tag: string) => mkdtempSync(join(tmpdir(), `webgrpo-merge-${tag}-`));

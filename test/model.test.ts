@@ -7,12 +7,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { LanguageModel } from '../src/model/forward.ts';
+import { LanguageModel } from '../src/model/model.ts';
 import { generate } from '../src/model/generate.ts';
 import { referenceLogits, referenceScore } from '../src/model/reference.ts';
-import { openSource } from '../src/model/source.ts';
+import { openSource } from '../src/io/source.ts';
 import { loadCpuWeights, loadModel } from '../src/model/weights.ts';
-import { writeRandomModel } from '../src/model/random.ts';
+import { writeRandomModel } from '../src/model/random-model.ts';
 import { assertClose, rng, testGpu } from './helpers/gpu.ts';
 
 type Case = Parameters<typeof writeRandomModel>[1] & { label: string };

@@ -12,10 +12,9 @@ import {
   gradNorm,
   gradNormRef,
   readScalar,
-  zeroGrads,
-  type Param,
   type SgdConfig,
 } from '../src/train/optim.ts';
+import { zeroFill as zeroGrads, type Param } from '../src/gpu/param.ts';
 import { randomArray, rng, testGpu } from './helpers/gpu.ts';
 
 /** |actual − expected| ≤ atol + rtol·|expected| everywhere. */

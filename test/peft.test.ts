@@ -4,9 +4,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig } from '../src/model/config.ts';
-import { openSource } from '../src/model/source.ts';
-import { f32ToBf16Bits, parseSafetensors, toFloat32, writeSafetensors, type WritableTensor } from '../src/model/safetensors.ts';
-import { ALL_TARGETS, LoraAdapter, moduleDims, peftModulePath, type LoraConfig, type TargetModule } from '../src/lora/index.ts';
+import { openSource } from '../src/io/source.ts';
+import { f32ToBf16Bits, parseSafetensors, toFloat32, writeSafetensors, type WritableTensor } from '../src/io/safetensors.ts';
+import { ALL_TARGETS, type LoraConfig, type TargetModule } from '../src/lora/config.ts';
+import { LoraAdapter, moduleDims, peftModulePath } from '../src/lora/adapter.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
 import { randomArray, testGpu } from './helpers/gpu.ts';
 

@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { charTokenizerFiles, ModelTokenizer } from '../src/tokenizer/index.ts';
+import { charTokenizerFiles, ModelTokenizer } from '../src/io/tokenizer.ts';
 import { chatPromptIds } from '../src/rl/evaluate.ts';
 
 const { tokenizerJson, tokenizerConfig } = charTokenizerFiles('abcdefghijklmnopqrstuvwxyz0123456789 ?+=.\n');

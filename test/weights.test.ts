@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpu } from '../src/gpu/runtime.ts';
 import type { Tensor, WeightMatrix } from '../src/gpu/tensor.ts';
-import { writeRandomModel, type RandomModelOptions } from '../src/model/random.ts';
-import { parseSafetensors, toFloat32, writeSafetensors, type TensorEntry, type WritableTensor } from '../src/model/safetensors.ts';
-import { openSource } from '../src/model/source.ts';
+import { writeRandomModel, type RandomModelOptions } from '../src/model/random-model.ts';
+import { parseSafetensors, toFloat32, writeSafetensors, type TensorEntry, type WritableTensor } from '../src/io/safetensors.ts';
+import { openSource } from '../src/io/source.ts';
 import { destroyWeights, loadCpuWeights, loadModel } from '../src/model/weights.ts';
 import { testGpu } from './helpers/gpu.ts';
 

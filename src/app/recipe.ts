@@ -2,7 +2,7 @@
 // models the page offers. Pure data and functions, shared by the page and its tests.
 
 import { defaultRunConfig } from '../rl/run-config.ts';
-import { ALL_TARGETS } from '../lora/lora.ts';
+import { ALL_TARGETS } from '../lora/config.ts';
 import type { ModelConfig } from '../model/types.ts';
 import { trainingMemory } from '../train/memory.ts';
 import type { ModelRef, RunConfig } from './protocol.ts';

@@ -11,10 +11,11 @@
 import type { StepMetrics } from '../rl/grpo.ts';
 import { checkpointName, newestCheckpointStep } from '../rl/checkpoint.ts';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../lora/adapter.ts';
-import type { ModelSource, ProgressFn } from '../model/source.ts';
+import { dirHandle, fileHandle, opfsSource, readFile } from '../io/opfs.ts';
 import type { RunStorage, StoredPassAtK } from '../rl/session.ts';
 import type { CompletionView, RunConfig } from './protocol.ts';
 import type { RunView } from './store.ts';
+
 
 export type RunStatus = 'running' | 'done' | 'stopped' | 'error';
 
@@ -26,42 +27,11 @@ export interface StoredRun {
   steps: number;
 }
 
-/** The file at `path` ("a/b/c"), creating folders on the way when `create`; null when missing. */
-async function fileHandle(path: string, create: boolean): Promise<FileSystemFileHandle | null> {
-  const parts = path.split('/');
-  const dir = await dirHandle(parts.slice(0, -1).join('/'), create);
-  if (!dir) return null;
-  try {
-    return await dir.getFileHandle(parts.at(-1)!, { create });
-  } catch (e) {
-    if ((e as DOMException).name === 'NotFoundError' || (e as DOMException).name === 'TypeMismatchError') return null;
-    throw e;
-  }
-}
-
-async function dirHandle(path: string, create: boolean): Promise<FileSystemDirectoryHandle | null> {
-  let dir = await navigator.storage.getDirectory();
-  for (const name of path.split('/').filter(Boolean)) {
-    try {
-      dir = await dir.getDirectoryHandle(name, { create });
-    } catch (e) {
-      if ((e as DOMException).name === 'NotFoundError' || (e as DOMException).name === 'TypeMismatchError') return null;
-      throw e;
-    }
-  }
-  return dir;
-}
-
 export async function writeFile(path: string, data: Uint8Array | string): Promise<void> {
   const handle = (await fileHandle(path, true))!;
   const writable = await handle.createWritable();
   await writable.write(data as FileSystemWriteChunkType);
   await writable.close();
-}
-
-export async function readFile(path: string): Promise<Uint8Array | null> {
-  const handle = await fileHandle(path, false);
-  return handle ? new Uint8Array(await (await handle.getFile()).arrayBuffer()) : null;
 }
 
 export async function readText(path: string): Promise<string | null> {
@@ -89,22 +59,6 @@ export async function removePath(path: string): Promise<void> {
   await parent?.removeEntry(parts.at(-1)!, { recursive: true }).catch((e: DOMException) => {
     if (e.name !== 'NotFoundError') throw e;
   });
-}
-
-/** An OPFS folder as a model/adapter source (for LoraAdapter.load and loadModel). */
-export function opfsSource(folder: string): ModelSource {
-  const read = async (file: string, onProgress?: ProgressFn) => {
-    const bytes = await readFile(`${folder}/${file}`);
-    if (!bytes) throw new Error(`file not found: '${file}' in browser storage (${folder})`);
-    onProgress?.(bytes.byteLength, bytes.byteLength);
-    return bytes;
-  };
-  return {
-    id: `opfs:${folder}`,
-    read,
-    has: async (file) => (await fileHandle(`${folder}/${file}`, false)) !== null,
-    readJson: async <T,>(file: string) => JSON.parse(new TextDecoder().decode(await read(file))) as T,
-  };
 }
 
 // -------------------------------------------------------------------------------------------------

@@ -8,15 +8,16 @@
 
 import { acquireGpu, WebGpuUnavailableError } from '../gpu/device.ts';
 import { GpuDeviceLostError, type Gpu } from '../gpu/runtime.ts';
-import { LanguageModel } from '../model/forward.ts';
-import { openSource, openUrlFolder, type ModelSource } from '../model/source.ts';
+import { LanguageModel } from '../model/model.ts';
+import { opfsSource } from '../io/opfs.ts';
+import { openSource, openUrlFolder, type ModelSource } from '../io/source.ts';
 import { destroyWeights, loadModel } from '../model/weights.ts';
 import { chatPromptIds } from '../rl/evaluate.ts';
 import type { Rollout } from '../rl/grpo.ts';
 import { builtinRewards, checkRunFits, openRunData, promptFormat } from '../rl/run.ts';
 import { defaultRunConfig } from '../rl/run-config.ts';
 import { GrpoSession } from '../rl/session.ts';
-import { ModelTokenizer } from '../tokenizer/index.ts';
+import { ModelTokenizer } from '../io/tokenizer.ts';
 import type { CompletionView, FromWorker, ModelRef, RunConfig, ToWorker } from './protocol.ts';
 import * as storage from './storage.ts';
 
@@ -40,7 +41,7 @@ async function device(): Promise<Gpu> {
 function modelSource(model: ModelRef, onProgress?: (loaded: number, total: number | null, file: string) => void): ModelSource {
   if (model.kind === 'builtin') return openUrlFolder(new URL(`${import.meta.env.BASE_URL}models/tiny-arith/`, self.location.origin).href, { onProgress });
   if (model.kind === 'hub') return openSource(`hf:${model.repo}${model.revision ? `@${model.revision}` : ''}`, { onProgress });
-  return storage.opfsSource(storage.localModelFolder(model.name));
+  return opfsSource(storage.localModelFolder(model.name));
 }
 
 function completionViews(rollouts: Rollout[], tokenizer: ModelTokenizer): CompletionView[] {

@@ -4,10 +4,10 @@
 import { acquireGpu } from '../gpu/device.ts';
 import type { Gpu } from '../gpu/runtime.ts';
 import { LoraAdapter } from '../lora/adapter.ts';
-import { LanguageModel } from '../model/forward.ts';
-import { openSource, type ModelSource } from '../model/source.ts';
+import { LanguageModel } from '../model/model.ts';
+import { openSource, type ModelSource } from '../io/source.ts';
 import { loadModel } from '../model/weights.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { log, UsageError, type Values } from './flags.ts';
 
 /** A folder or hf: repo given as a flag, with the command's Hub endpoint and cache. */

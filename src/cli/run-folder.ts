@@ -4,7 +4,7 @@
 import { appendFile, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { openSource } from '../model/source.ts';
+import { openSource } from '../io/source.ts';
 import { checkpointName, newestCheckpointStep } from '../rl/checkpoint.ts';
 import type { RunStorage, StoredCheckpoint } from '../rl/session.ts';
 

@@ -55,14 +55,3 @@ export function arithmeticProblem(level: ArithmeticLevel, random: () => number):
   return { question: `${a}*${b}`, ...boxed(`${at}*${b}=${at * b}, ${au}*${b}=${au * b}, ${at * b}+${au * b}=${a * b}. `, a * b) };
 }
 
-/** Deterministic PRNG (mulberry32) for reproducible datasets. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

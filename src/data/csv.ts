@@ -1,7 +1,7 @@
 // RFC 4180 CSV: fields separated by commas, records by CRLF or LF; a field in double quotes may hold
 // commas, line breaks and doubled quotes (""). A UTF-8 BOM is dropped. Blank lines are skipped.
 
-import { DatasetError } from './jsonl.ts';
+import { DatasetError } from '../io/jsonl.ts';
 
 export interface CsvRecord {
   /** The 1-based line on which the record starts. */

@@ -1,16 +1,17 @@
 // RL datasets (DESIGN.md §11, §8.8): problems with a gold answer, from a built-in generator
 // (arithmetic, countdown), a local file (JSONL, JSON, CSV, Parquet; Node) or a Hub dataset's Parquet
 // conversion (cached like models), sampled in seeded shuffled epochs with a checkpointable cursor.
-// Also the pure parts of the data-side recipes: one-shot RLVR, online difficulty filtering / DAPO
-// dynamic sampling (keepGroup) and the DUMP UCB curriculum over several datasets.
+// Also the data side of one-shot RLVR. (Online group filtering is src/rl/filter.ts, the DUMP UCB
+// curriculum src/rl/curriculum.ts.)
 
-import { lastBoxed } from '../rl/rewards/math.ts';
-import { openHubRepo, type OpenSourceOptions } from '../model/source.ts';
+import { lastBoxed } from './answer.ts';
+import { seededRandom } from '../gpu/random.ts';
+import { openHubRepo, type OpenSourceOptions } from '../io/source.ts';
 import { arithmeticProblem, type ArithmeticLevel } from './arithmetic.ts';
 import { countdownProblem } from './countdown.ts';
 import { parseCsv } from './csv.ts';
-import { DatasetError } from './jsonl.ts';
-import { readParquetRows } from './parquet.ts';
+import { DatasetError } from '../io/jsonl.ts';
+import { readParquetRows } from '../io/parquet.ts';
 
 export { DatasetError };
 
@@ -369,25 +370,6 @@ function mix(seed: number, index: number): number {
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-/** mulberry32 (the same stream as arithmetic.ts seededRandom) with its state readable for checkpoints. */
-export class Rng {
-  constructor(public state: number) {
-    this.state >>>= 0;
-  }
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-}
-
-const rngFn = (seed: number) => {
-  const r = new Rng(seed);
-  return () => r.next();
-};
-
 function badCursor(name: string, cursor: unknown, why: string): never {
   throw new DatasetError(`${name}: cannot restore cursor ${JSON.stringify(cursor)}: ${why}`);
 }
@@ -424,7 +406,7 @@ class FileDataset implements Dataset {
     if (this.order) return this.order;
     const order = Array.from({ length: this.size }, (_, i) => i);
     if (this.shuffle) {
-      const random = rngFn(mix(this.seed, this.epoch));
+      const random = seededRandom(mix(this.seed, this.epoch));
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1));
         [order[i], order[j]] = [order[j], order[i]];
@@ -477,7 +459,7 @@ class GeneratorDataset implements Dataset {
 
   /** Problem i depends only on (seed, i): cursors are one number and restore is exact. */
   next(): Problem {
-    const p = this.make(rngFn(mix(this.seed, this.index++)));
+    const p = this.make(seededRandom(mix(this.seed, this.index++)));
     return { ...p, source: this.name };
   }
 
@@ -516,161 +498,4 @@ export function oneShotDataset(question: string, answer: string): Dataset {
       served = c.served;
     },
   };
-}
-
-// -------------------------------------------------------------------------------------------------
-// Online filtering and curriculum
-
-export interface GroupFilter {
-  /** Keep a group only when its mean accuracy lies strictly inside (lo, hi), e.g. [0.2, 0.8]. */
-  accuracy?: [number, number];
-  /** DAPO dynamic sampling: drop a group whose rewards are all equal (zero reward std). */
-  dropZeroStd?: boolean;
-}
-
-/**
- * Balanced online difficulty filtering: keep prompts whose group accuracy (mean of `accuracies`,
- * one per completion, 1 = correct) lies strictly inside (lo, hi); DAPO dynamic sampling = drop
- * groups whose rewards all equal (max − min ≤ 1e-8, as TRL's isclose(std, 0)). Pure functions over
- * group results; the trainer refills the batch with new prompts.
- */
-export function keepGroup(rewards: number[], accuracies: number[], filter: GroupFilter): boolean {
-  if (filter.dropZeroStd && rewards.length > 0) {
-    let lo = Infinity, hi = -Infinity;
-    for (const r of rewards) {
-      lo = Math.min(lo, r);
-      hi = Math.max(hi, r);
-    }
-    if (!(hi - lo > 1e-8)) return false;
-  }
-  if (filter.accuracy) {
-    const [lo, hi] = filter.accuracy;
-    if (!(lo < hi)) throw new Error(`keepGroup: accuracy bounds [${lo}, ${hi}] are not increasing`);
-    if (accuracies.length === 0) throw new Error('keepGroup: an accuracy filter needs per-completion accuracies');
-    const acc = accuracies.reduce((s, a) => s + a, 0) / accuracies.length;
-    if (!(acc > lo && acc < hi)) return false;
-  }
-  return true;
-}
-
-export interface UcbState {
-  names: string[];
-  /** Updates per source (n). */
-  counts: number[];
-  /** Sum of all meanAbsAdvantage updates per source (without a window). */
-  sums: number[];
-  /** The last `window` updates per source (with a window). */
-  recent: number[][] | null;
-  window: number | null;
-  temperature: number;
-  rng: number;
-}
-
-/**
- * DUMP UCB curriculum across several datasets: score_j = mean|A|_j + sqrt(2 ln(N+1)/(n_j+1)), where
- * n_j counts updates of source j and N all updates; a source is sampled from softmax(score/0.1)
- * with a seeded RNG. mean|A|_j is the mean of the reported meanAbsAdvantage values (of the last
- * `window` ones when given; 0 before any). update(sourceIndex, meanAbsAdvantage).
- */
-export class UcbCurriculum {
-  private readonly names: string[];
-  private counts: number[];
-  private sums: number[];
-  private recent: number[][] | null;
-  private readonly window: number | null;
-  private readonly temperature: number;
-  private readonly rng: Rng;
-
-  constructor(names: string[], seed: number, opts: { temperature?: number; window?: number } = {}) {
-    if (names.length === 0) throw new Error('UcbCurriculum: no sources');
-    this.names = [...names];
-    this.counts = names.map(() => 0);
-    this.sums = names.map(() => 0);
-    this.window = opts.window ?? null;
-    if (this.window !== null && !(Number.isInteger(this.window) && this.window > 0)) throw new Error(`UcbCurriculum: bad window ${opts.window}`);
-    this.recent = this.window === null ? null : names.map(() => []);
-    this.temperature = opts.temperature ?? 0.1;
-    if (!(this.temperature > 0)) throw new Error(`UcbCurriculum: temperature must be > 0, got ${opts.temperature}`);
-    this.rng = new Rng(seed);
-  }
-
-  /** mean|A| of each source (0 before any update). */
-  meanAbsAdvantages(): number[] {
-    return this.names.map((_, j) => {
-      if (this.recent) {
-        const r = this.recent[j];
-        return r.length === 0 ? 0 : r.reduce((s, x) => s + x, 0) / r.length;
-      }
-      return this.counts[j] === 0 ? 0 : this.sums[j] / this.counts[j];
-    });
-  }
-
-  /** UCB score of each source. */
-  scores(): number[] {
-    const total = this.counts.reduce((s, n) => s + n, 0);
-    const mean = this.meanAbsAdvantages();
-    return mean.map((m, j) => m + Math.sqrt((2 * Math.log(total + 1)) / (this.counts[j] + 1)));
-  }
-
-  /** softmax(score / temperature). */
-  probabilities(): number[] {
-    const z = this.scores().map((s) => s / this.temperature);
-    const max = Math.max(...z);
-    const e = z.map((x) => Math.exp(x - max));
-    const sum = e.reduce((s, x) => s + x, 0);
-    return e.map((x) => x / sum);
-  }
-
-  /** Sample a source index. */
-  pick(): number {
-    const p = this.probabilities();
-    const u = this.rng.next();
-    let acc = 0;
-    for (let j = 0; j < p.length; j++) {
-      acc += p[j];
-      if (u < acc) return j;
-    }
-    return p.length - 1;
-  }
-
-  update(source: number, meanAbsAdvantage: number): void {
-    if (!Number.isInteger(source) || source < 0 || source >= this.names.length) throw new Error(`UcbCurriculum: no source ${source}`);
-    if (!Number.isFinite(meanAbsAdvantage)) throw new Error(`UcbCurriculum: meanAbsAdvantage must be finite, got ${meanAbsAdvantage}`);
-    this.counts[source]++;
-    this.sums[source] += meanAbsAdvantage;
-    if (this.recent && this.window !== null) {
-      const r = this.recent[source];
-      r.push(meanAbsAdvantage);
-      if (r.length > this.window) r.shift();
-    }
-  }
-
-  state(): UcbState {
-    return {
-      names: [...this.names],
-      counts: [...this.counts],
-      sums: [...this.sums],
-      recent: this.recent ? this.recent.map((r) => [...r]) : null,
-      window: this.window,
-      temperature: this.temperature,
-      rng: this.rng.state,
-    };
-  }
-
-  /** Continue from a state() of a curriculum over the same sources. */
-  restore(state: unknown): void {
-    const s = state as Partial<UcbState> | null;
-    if (!s || !Array.isArray(s.names) || s.names.join('\u0000') !== this.names.join('\u0000')) {
-      throw new Error(`UcbCurriculum: the state is for sources ${JSON.stringify(s?.names)}, this curriculum has ${JSON.stringify(this.names)}`);
-    }
-    const n = this.names.length;
-    if (!Array.isArray(s.counts) || s.counts.length !== n || !Array.isArray(s.sums) || s.sums.length !== n || typeof s.rng !== 'number') {
-      throw new Error('UcbCurriculum: malformed state');
-    }
-    if ((s.window ?? null) !== this.window) throw new Error(`UcbCurriculum: the state has window ${s.window}, this curriculum ${this.window}`);
-    this.counts = [...s.counts];
-    this.sums = [...s.sums];
-    this.recent = this.window === null ? null : (s.recent ?? this.names.map(() => [])).map((r) => [...r]);
-    this.rng.state = s.rng >>> 0;
-  }
 }

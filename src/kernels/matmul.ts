@@ -279,8 +279,3 @@ export function gemmRef(
   }
   return out;
 }
-
-/** FLOPs of a matmul (for benches). */
-export function matmulFlops(M: number, K: number, N: number): number {
-  return 2 * M * K * N;
-}

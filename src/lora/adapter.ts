@@ -5,9 +5,12 @@
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import type { ModelConfig } from '../model/types.ts';
-import type { ModelSource } from '../model/source.ts';
-import { parseSafetensors, toFloat32, writeSafetensors, type TensorEntry, type WritableTensor } from '../model/safetensors.ts';
-import { ALL_TARGETS, LoraLayer, loraScale, validateLoraConfig, zeroTensor, type LoraConfig, type TargetModule } from './lora.ts';
+import type { ModelSource } from '../io/source.ts';
+import { parseSafetensors, toFloat32, writeSafetensors, type TensorEntry, type WritableTensor } from '../io/safetensors.ts';
+import { zeroFill, zeroTensor } from '../gpu/param.ts';
+import { seededRandom } from '../gpu/random.ts';
+import { LoraLayer } from '../kernels/lora.ts';
+import { ALL_TARGETS, loraScale, validateLoraConfig, type LoraConfig, type TargetModule } from './config.ts';
 
 export const ADAPTER_CONFIG_FILE = 'adapter_config.json';
 export const ADAPTER_WEIGHTS_FILE = 'adapter_model.safetensors';
@@ -38,18 +41,6 @@ export function moduleDims(model: ModelConfig, module: TargetModule): { inDim: n
 export function peftModulePath(layer: number, module: TargetModule): string {
   const group = module === 'gate_proj' || module === 'up_proj' || module === 'down_proj' ? 'mlp' : 'self_attn';
   return `base_model.model.model.layers.${layer}.${group}.${module}`;
-}
-
-/** Seeded uniform stream (mulberry32), one per site so sites do not depend on each other. */
-function uniforms(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function siteSeed(seed: number, layer: number, module: TargetModule): number {
@@ -98,7 +89,7 @@ export class LoraAdapter {
     for (let layer = 0; layer < model.numLayers; layer++) {
       for (const module of config.targetModules) {
         const { inDim, outDim } = moduleDims(model, module);
-        const next = uniforms(siteSeed(opts.seed, layer, module));
+        const next = seededRandom(siteSeed(opts.seed, layer, module)); // one stream per site: sites do not depend on each other
         const bound = 1 / Math.sqrt(inDim);
         const a = new Float32Array(r * inDim);
         for (let i = 0; i < a.length; i++) a[i] = (2 * next() - 1) * bound;
@@ -130,7 +121,7 @@ export class LoraAdapter {
 
   /**
    * The trainable parameters with their gradient accumulators, named by their PEFT keys (the
-   * `Param` shape of src/train/optim.ts): A then B of every site, in `layers()` order.
+   * `Param` shape of src/gpu/param.ts): A then B of every site, in `layers()` order.
    */
   params(): { name: string; value: Tensor; grad: Tensor }[] {
     const out: { name: string; value: Tensor; grad: Tensor }[] = [];
@@ -151,11 +142,7 @@ export class LoraAdapter {
 
   /** Set every gradient accumulator to 0 (ordered after the work already recorded). */
   zeroGrads(): void {
-    this.gpu.flush();
-    for (const { lora } of this.sites.values()) {
-      this.gpu.write(lora.gradA.buffer, new Float32Array(lora.gradA.size));
-      this.gpu.write(lora.gradB.buffer, new Float32Array(lora.gradB.size));
-    }
+    for (const { lora } of this.sites.values()) zeroFill(this.gpu, [lora.gradA, lora.gradB]);
   }
 
   /** The adapter_config.json object PEFT writes for this adapter. */
@@ -221,27 +208,13 @@ export class LoraAdapter {
     const config = parsePeftConfig(adapterConfig);
     const { r } = config;
     const scale = loraScale(config);
-    const parsed = parseSafetensors(safetensors, fileName);
-    const found = new Map<string, { layer: number; module: TargetModule; A?: TensorEntry; B?: TensorEntry }>();
-    for (const [name, entry] of parsed.tensors) {
-      const site = parseTensorName(name, fileName, config.targetModules, model.numLayers);
-      const k = key(site.layer, site.module);
-      let f = found.get(k);
-      if (!f) found.set(k, (f = { layer: site.layer, module: site.module }));
-      if (f[site.which]) throw new Error(`${fileName}: tensor '${name}' duplicates another lora_${site.which} of the same module.`);
-      f[site.which] = entry;
-    }
-    if (found.size === 0) throw new Error(`${fileName}: no LoRA tensors (lora_A/lora_B weights) found.`);
+    const found = peftSites(model, config, safetensors, fileName);
     gpu.flush();
     const sites: { layer: number; module: TargetModule; lora: LoraLayer }[] = [];
     try {
-      for (const f of found.values()) {
+      for (const f of found) {
         const p = peftModulePath(f.layer, f.module);
-        if (!f.A) throw new Error(`${fileName}: '${p}.lora_B.weight' has no matching lora_A ('${p}.lora_A.weight' is missing).`);
-        if (!f.B) throw new Error(`${fileName}: '${p}.lora_A.weight' has no matching lora_B ('${p}.lora_B.weight' is missing).`);
-        const { inDim, outDim } = moduleDims(model, f.module);
-        checkShape(fileName, f.A, [r, inDim], `lora_A of ${f.module} is [r, in_features]`);
-        checkShape(fileName, f.B, [outDim, r], `lora_B of ${f.module} is [out_features, r]`);
+        const { inDim, outDim } = f;
         const lora = new LoraLayer(
           inDim,
           outDim,
@@ -301,6 +274,46 @@ export function checkShape(fileName: string, entry: TensorEntry, want: number[],
     throw new Error(
       `${fileName}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}] but this model needs [${want.join(', ')}] (${what}; is the adapter for a different base model?).`,
     );
+  }
+}
+
+/** One LoRA site of a PEFT adapter_model.safetensors, its lora_A [r, in] and lora_B [out, r] checked. */
+export interface PeftSite {
+  layer: number;
+  module: TargetModule;
+  A: TensorEntry;
+  B: TensorEntry;
+  inDim: number;
+  outDim: number;
+}
+
+/**
+ * The LoRA sites of PEFT adapter weights for a model: every tensor name parsed (parseTensorName),
+ * lora_A and lora_B paired, their shapes checked against the model's projections; throws naming the
+ * problem. The file is parsed at the first step of the iteration and each site checked as it is
+ * reached. Shared by LoraAdapter.fromPeft (GPU) and the CPU merge.
+ */
+export function* peftSites(model: ModelConfig, config: LoraConfig, safetensors: Uint8Array, fileName: string): Generator<PeftSite> {
+  const { r } = config;
+  const parsed = parseSafetensors(safetensors, fileName);
+  const found = new Map<string, { layer: number; module: TargetModule; A?: TensorEntry; B?: TensorEntry }>();
+  for (const [name, entry] of parsed.tensors) {
+    const site = parseTensorName(name, fileName, config.targetModules, model.numLayers);
+    const k = key(site.layer, site.module);
+    let f = found.get(k);
+    if (!f) found.set(k, (f = { layer: site.layer, module: site.module }));
+    if (f[site.which]) throw new Error(`${fileName}: tensor '${name}' duplicates another lora_${site.which} of the same module.`);
+    f[site.which] = entry;
+  }
+  if (found.size === 0) throw new Error(`${fileName}: no LoRA tensors (lora_A/lora_B weights) found.`);
+  for (const f of found.values()) {
+    const p = peftModulePath(f.layer, f.module);
+    if (!f.A) throw new Error(`${fileName}: '${p}.lora_B.weight' has no matching lora_A ('${p}.lora_A.weight' is missing).`);
+    if (!f.B) throw new Error(`${fileName}: '${p}.lora_A.weight' has no matching lora_B ('${p}.lora_B.weight' is missing).`);
+    const { inDim, outDim } = moduleDims(model, f.module);
+    checkShape(fileName, f.A, [r, inDim], `lora_A of ${f.module} is [r, in_features]`);
+    checkShape(fileName, f.B, [outDim, r], `lora_B of ${f.module} is [out_features, r]`);
+    yield { layer: f.layer, module: f.module, A: f.A, B: f.B, inDim, outDim };
   }
 }
 

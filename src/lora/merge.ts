@@ -15,7 +15,7 @@
 // Node only (writes files); node: modules are imported lazily so the module can be bundled.
 
 import type { ModelConfig } from '../model/types.ts';
-import type { ModelSource } from '../model/source.ts';
+import type { ModelSource } from '../io/source.ts';
 import { readModelConfig } from '../model/weights.ts';
 import { expectedTensors, LM_HEAD } from '../model/config.ts';
 import {
@@ -24,12 +24,13 @@ import {
   f32ToF16Bits,
   parseSafetensors,
   READABLE_DTYPES,
+  safetensorsHeader,
   toFloat32,
   type SafetensorsDType,
   type TensorEntry,
-} from '../model/safetensors.ts';
-import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, checkShape, moduleDims, parsePeftConfig, parseTensorName, peftModulePath } from './adapter.ts';
-import { loraScale, type LoraConfig, type TargetModule } from './lora.ts';
+} from '../io/safetensors.ts';
+import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE, parsePeftConfig, peftModulePath, peftSites } from './adapter.ts';
+import { loraScale, type LoraConfig, type TargetModule } from './config.ts';
 
 export type MergeDType = 'bf16' | 'f16' | 'f32';
 
@@ -109,26 +110,9 @@ export function parsePeftAdapterCpu(
   configName = ADAPTER_CONFIG_FILE,
 ): CpuPeftAdapter {
   const config = parsePeftConfig(adapterConfig, configName);
-  const { r } = config;
-  const parsed = parseSafetensors(safetensors, fileName);
-  const found = new Map<string, { layer: number; module: TargetModule; A?: TensorEntry; B?: TensorEntry }>();
-  for (const [name, entry] of parsed.tensors) {
-    const site = parseTensorName(name, fileName, config.targetModules, model.numLayers);
-    const k = `${site.layer}:${site.module}`;
-    let f = found.get(k);
-    if (!f) found.set(k, (f = { layer: site.layer, module: site.module }));
-    if (f[site.which]) throw new Error(`${fileName}: tensor '${name}' duplicates another lora_${site.which} of the same module.`);
-    f[site.which] = entry;
-  }
-  if (found.size === 0) throw new Error(`${fileName}: no LoRA tensors (lora_A/lora_B weights) found.`);
   const sites = new Map<string, CpuLoraSite>();
-  for (const f of found.values()) {
+  for (const f of peftSites(model, config, safetensors, fileName)) {
     const p = peftModulePath(f.layer, f.module);
-    if (!f.A) throw new Error(`${fileName}: '${p}.lora_B.weight' has no matching lora_A ('${p}.lora_A.weight' is missing).`);
-    if (!f.B) throw new Error(`${fileName}: '${p}.lora_A.weight' has no matching lora_B ('${p}.lora_B.weight' is missing).`);
-    const { inDim, outDim } = moduleDims(model, f.module);
-    checkShape(fileName, f.A, [r, inDim], `lora_A of ${f.module} is [r, in_features]`);
-    checkShape(fileName, f.B, [outDim, r], `lora_B of ${f.module} is [out_features, r]`);
     const A = toFloat32(f.A);
     const B = toFloat32(f.B);
     for (const [t, v] of [
@@ -296,18 +280,7 @@ export async function mergeAdapter(
     }
 
     // 5. model.safetensors = header + data, then the small files.
-    let json = new TextEncoder().encode(JSON.stringify(header));
-    const padded = Math.ceil(json.byteLength / 8) * 8;
-    if (padded !== json.byteLength) {
-      const p = new Uint8Array(padded).fill(0x20);
-      p.set(json);
-      json = p;
-    }
-    const head = new Uint8Array(8 + json.byteLength);
-    const dv = new DataView(head.buffer);
-    dv.setUint32(0, json.byteLength % 4294967296, true);
-    dv.setUint32(4, Math.floor(json.byteLength / 4294967296), true);
-    head.set(json, 8);
+    const head = safetensorsHeader(header);
     const fh = await fs.open(finalTmp, 'w');
     try {
       await writeAll(fh, head);

@@ -12,46 +12,20 @@ import { gemm, matmulInputGrad, matmulWeightGrad } from '../kernels/matmul.ts';
 import { rmsNorm, rmsNormBackwardDx, rmsNormWeightGrad } from '../kernels/norm.ts';
 import type { Gpu } from '../gpu/runtime.ts';
 import type { WeightMatrix } from '../gpu/tensor.ts';
-import type { Param } from '../train/optim.ts';
-import { zeroGrads } from '../train/optim.ts';
+import { zeroFill, type Param } from '../gpu/param.ts';
 import { ropeBackward } from '../kernels/rope.ts';
 import { swigluBackward } from '../kernels/swiglu.ts';
-import { loraBackward, type TargetModule } from '../lora/lora.ts';
-import { releaseActivations, type LanguageModel, type LayerActivations, type TrainingContext } from './forward.ts';
+import { loraBackward } from '../kernels/lora.ts';
+import type { PaddedBatch } from './batch.ts';
+import { releaseActivations, type LayerActivations, type TrainingContext } from './forward.ts';
+import type { LanguageModel } from './model.ts';
+import type { TargetModule } from './types.ts';
 
 /** Per-token gradients of the loss, one value per row of the padded [batch, tokens] layout. */
 export interface LossGradient {
   gLogprob: Float32Array;
   /** Omitted when the loss has no entropy term. */
   gEntropy?: Float32Array;
-}
-
-/** Sequences padded to one length; row b*tokens + t predicts ids[b][t + 1]. */
-export interface PaddedBatch {
-  batch: number;
-  tokens: number;
-  ids: Uint32Array;
-  targets: Uint32Array;
-  /** 1 where row b*tokens + t has a real next token (t + 1 < length of sequence b). */
-  valid: Uint8Array;
-}
-
-export function padBatch(sequences: number[][]): PaddedBatch {
-  const batch = sequences.length;
-  const tokens = Math.max(...sequences.map((s) => s.length));
-  const ids = new Uint32Array(batch * tokens);
-  const targets = new Uint32Array(batch * tokens);
-  const valid = new Uint8Array(batch * tokens);
-  sequences.forEach((seq, b) => {
-    seq.forEach((id, t) => {
-      ids[b * tokens + t] = id;
-      if (t + 1 < seq.length) {
-        targets[b * tokens + t] = seq[t + 1];
-        valid[b * tokens + t] = 1;
-      }
-    });
-  });
-  return { batch, tokens, ids, targets, valid };
 }
 
 type LinearName = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
@@ -102,7 +76,7 @@ export class ModelGradients {
   }
 
   zero(gpu: Gpu): void {
-    zeroGrads(gpu, this.params.map((p) => p.grad));
+    zeroFill(gpu, this.params.map((p) => p.grad));
   }
 }
 

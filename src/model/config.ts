@@ -131,21 +131,6 @@ export function withGenerationConfig(config: ModelConfig, genJson: unknown, file
   return { ...config, eosTokenIds: eos, bosTokenId };
 }
 
-/** Tensor names of one decoder layer, in checkpoint order. */
-export function layerTensorNames(config: ModelConfig, i: number): string[] {
-  const p = `model.layers.${i}`;
-  const names = [`${p}.input_layernorm.weight`];
-  for (const x of ['q', 'k', 'v']) {
-    names.push(`${p}.self_attn.${x}_proj.weight`);
-    if (config.attentionBias) names.push(`${p}.self_attn.${x}_proj.bias`);
-  }
-  names.push(`${p}.self_attn.o_proj.weight`);
-  if (config.qkNorm) names.push(`${p}.self_attn.q_norm.weight`, `${p}.self_attn.k_norm.weight`);
-  names.push(`${p}.post_attention_layernorm.weight`);
-  for (const x of ['gate', 'up', 'down']) names.push(`${p}.mlp.${x}_proj.weight`);
-  return names;
-}
-
 /**
  * Every tensor the checkpoint must hold, name -> shape (HF names, Linear weights [out, in]).
  * `lm_head.weight` is listed only when embeddings are untied; when tied it is optional (a stored

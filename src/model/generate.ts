@@ -2,7 +2,7 @@
 // read back, once per step, to detect the end of each sequence.
 
 import { sampleTokens } from '../kernels/sample.ts';
-import type { LanguageModel } from './forward.ts';
+import type { LanguageModel } from './model.ts';
 
 export interface SamplingOptions {
   /** 0 = greedy. */

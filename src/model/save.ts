@@ -4,8 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor, WeightMatrix } from '../gpu/tensor.ts';
-import { writeSafetensors } from './safetensors.ts';
-import type { LanguageModel } from './forward.ts';
+import { writeSafetensors } from '../io/safetensors.ts';
+import type { LanguageModel } from './model.ts';
 
 async function readMatrix(w: WeightMatrix): Promise<Float32Array> {
   if (w.dtype !== 'f32') throw new Error(`saveWeights: ${w.name} is ${w.dtype}; only f32 weights are written back.`);

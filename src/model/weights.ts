@@ -14,8 +14,8 @@ import {
   toFloat32,
   unsupportedDtypeError,
   type TensorEntry,
-} from './safetensors.ts';
-import type { ModelSource } from './source.ts';
+} from '../io/safetensors.ts';
+import type { ModelSource } from '../io/source.ts';
 import type { LayerWeights, ModelConfig, ModelWeights } from './types.ts';
 
 export interface LoadProgress {

@@ -2,7 +2,7 @@
 // data cursor), so that `--resume` continues exactly where an uninterrupted run would be. The file
 // layout is the same in a Node run folder (src/cli/checkpoint-dir.ts) and in the web app's OPFS.
 
-import { parseSafetensors, toFloat32, writeSafetensors } from '../model/safetensors.ts';
+import { parseSafetensors, toFloat32, writeSafetensors } from '../io/safetensors.ts';
 import type { AdamWState, SgdState } from '../train/optim.ts';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../lora/adapter.ts';
 

@@ -1,8 +1,8 @@
 // pass@k evaluation: n sampled completions per problem, graded by a reward, unbiased estimator.
 
-import type { LanguageModel } from '../model/forward.ts';
+import type { LanguageModel } from '../model/model.ts';
 import { generate } from '../model/generate.ts';
-import type { ChatMessage, ModelTokenizer } from '../tokenizer/index.ts';
+import type { ChatMessage, ModelTokenizer } from '../io/tokenizer.ts';
 import { passAtK } from './passk.ts';
 
 export interface EvalProblem {

@@ -24,7 +24,7 @@
 
 import { parseDatasetSpec, type DatasetSpec } from '../data/dataset.ts';
 import { describeData, modelSpec, runConfigFromJson, runConfigToJson, type DataSource } from './run-config.ts';
-import { parseHubSpec } from '../model/source.ts';
+import { parseHubSpec } from '../io/source.ts';
 import { fillTemplate, templateBody } from './trl/template.ts';
 import PY_SCRIPT from './trl/train_grpo.py?raw';
 import PY_TEXT_HELPERS from './trl/text_helpers.py?raw';

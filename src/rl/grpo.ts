@@ -3,13 +3,14 @@
 // model, + entropy bonus) → backward into the LoRA adapter → optimizer step. Runs the same in Node
 // and in the browser worker.
 
-import { forwardBackward, padBatch } from '../model/backward.ts';
-import type { LanguageModel } from '../model/forward.ts';
+import { forwardBackward } from '../model/backward.ts';
+import { padBatch } from '../model/batch.ts';
+import type { LanguageModel } from '../model/model.ts';
 import { generate, type Completion } from '../model/generate.ts';
-import { keepGroup, type GroupFilter } from '../data/dataset.ts';
+import { keepGroup, type GroupFilter } from './filter.ts';
 import { AdamW, clipGradNorm, readScalar, Sgd, type AdamWState, type SgdState } from '../train/optim.ts';
 import { learningRate, type SchedulerType } from '../train/schedule.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { computeAdvantages, type ScaleRewards } from './advantages.ts';
 import { chatPromptIds, type PromptFormat } from './evaluate.ts';
 import { grpoLoss, type CompletionTokens, type LossType } from './loss.ts';

@@ -4,8 +4,8 @@
 
 import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import { parseDatasetSpec } from '../data/dataset.ts';
-import { ALL_TARGETS, type LoraConfig } from '../lora/lora.ts';
-import { parseHubSpec } from '../model/source.ts';
+import { ALL_TARGETS, type LoraConfig } from '../lora/config.ts';
+import { parseHubSpec } from '../io/source.ts';
 import { GRPO_DEFAULTS, type GrpoConfig } from './grpo.ts';
 import { SETTINGS, valueProblem, type Setting } from './settings.ts';
 

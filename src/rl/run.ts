@@ -3,11 +3,11 @@
 // GrpoSession (session.ts).
 
 import { datasetFromBytes, loadDataset, oneShotDataset, type Dataset, type LoadDatasetOptions, type Problem } from '../data/dataset.ts';
-import type { LanguageModel } from '../model/forward.ts';
-import type { ModelSource } from '../model/source.ts';
+import type { LanguageModel } from '../model/model.ts';
+import type { ModelSource } from '../io/source.ts';
 import { readModelConfig } from '../model/weights.ts';
 import { bindingLimitProblem, trainingMemory } from '../train/memory.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { chatPromptIds, evaluatePassAtK, type PromptFormat } from './evaluate.ts';
 import type { Prompt, RewardResult } from './grpo.ts';
 import { BUILTIN_REWARDS, combineRewards, type RewardFn } from './rewards/index.ts';

@@ -5,11 +5,11 @@
 
 import type { Gpu } from '../gpu/runtime.ts';
 import { LoraAdapter } from '../lora/adapter.ts';
-import type { LanguageModel } from '../model/forward.ts';
-import type { ModelSource } from '../model/source.ts';
-import type { ModelTokenizer } from '../tokenizer/index.ts';
+import type { LanguageModel } from '../model/model.ts';
+import type { ModelSource } from '../io/source.ts';
+import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { checkpointFiles, parseCheckpoint } from './checkpoint.ts';
-import { UcbCurriculum } from '../data/dataset.ts';
+import { UcbCurriculum } from './curriculum.ts';
 import { GrpoTrainer, type Prompt, type Rollout, type StepMetrics } from './grpo.ts';
 import { accuracyReward, heldOutPassAtK, problemReward, promptFormat, type NamedReward, type RunData } from './run.ts';
 import { describeData, modelSpec, runConfigToJson, type RunConfig } from './run-config.ts';

@@ -3,7 +3,7 @@
 // parsing, validation and `--help`, the page's Recipe panel and the reading of a run's config.json
 // are all driven by this table (DESIGN.md §9).
 
-import { ALL_TARGETS } from '../lora/lora.ts';
+import { ALL_TARGETS } from '../lora/config.ts';
 import { SCHEDULER_TYPES } from '../train/schedule.ts';
 import { SCALE_REWARDS } from './advantages.ts';
 import { LOSS_TYPES } from './loss.ts';

@@ -1,12 +1,12 @@
 // Optimizers as GPU kernels (AdamW, SGD), the global gradient L2 norm with torch-style clipping
-// computed on the GPU, zeroing gradients, and float64 CPU references of all of them.
+// computed on the GPU, and float64 CPU references of all of them.
 //
 // A training step with gradient accumulation and clipping, with no read-back on the hot path:
 //
 //   const scale = 1 / accumulationSteps;                        // grads were summed over micro-batches
 //   const { norm, clipCoef } = clipGradNorm(gpu, grads, maxGradNorm, { scale });
 //   optimizer.step({ lr: learningRate(step, totalSteps, sched), gradScale: scale, clipCoef });
-//   zeroGrads(gpu, grads);
+//   zeroFill(gpu, grads);
 //   metrics.grad_norm = await readScalar(norm);                  // whenever it is convenient
 //
 // The gradient every update uses is  grad · gradScale · clipCoef[0]  (clipCoef omitted = 1), i.e.
@@ -18,14 +18,9 @@ import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import { linearGroups } from '../kernels/dispatch.ts';
 import { withPrelude } from '../kernels/prelude.ts';
+import { type Param, zeroTensor } from '../gpu/param.ts';
 
 const source = withPrelude(familySource);
-
-export interface Param {
-  name: string;
-  value: Tensor;
-  grad: Tensor;
-}
 
 export interface AdamWConfig {
   lr: number;
@@ -129,8 +124,8 @@ export class AdamW {
       throw new Error(`AdamW: betas must lie in [0, 1), got ${cfg.beta1}, ${cfg.beta2}`);
     }
     if (!(cfg.eps >= 0)) throw new Error(`AdamW: eps must be ≥ 0, got ${cfg.eps}`);
-    this.m = params.map((p) => zeros(gpu, p.value.size, `adamw.m.${p.name}`));
-    this.v = params.map((p) => zeros(gpu, p.value.size, `adamw.v.${p.name}`));
+    this.m = params.map((p) => zeroTensor(gpu, [p.value.size], `adamw.m.${p.name}`));
+    this.v = params.map((p) => zeroTensor(gpu, [p.value.size], `adamw.v.${p.name}`));
   }
 
   /** Optimizer steps taken so far. */
@@ -203,7 +198,7 @@ export class Sgd {
     const momentum = cfg.momentum ?? 0;
     if (!(momentum >= 0)) throw new Error(`Sgd: momentum must be ≥ 0, got ${momentum}`);
     if (cfg.nesterov && momentum <= 0) throw new Error('Sgd: nesterov needs momentum > 0');
-    this.buf = momentum > 0 ? params.map((p) => zeros(gpu, p.value.size, `sgd.momentum.${p.name}`)) : [];
+    this.buf = momentum > 0 ? params.map((p) => zeroTensor(gpu, [p.value.size], `sgd.momentum.${p.name}`)) : [];
   }
 
   get stepCount(): number {
@@ -251,21 +246,6 @@ export class Sgd {
 
   release(): void {
     for (const t of this.buf) t.release();
-  }
-}
-
-function zeros(gpu: Gpu, n: number, label: string): Tensor {
-  const t = Tensor.empty(gpu, [n], label);
-  zeroGrads(gpu, [t]); // pooled buffers may hold old data
-  return t;
-}
-
-/** Set every value of every tensor to 0 on the GPU (after the optimizer step, for accumulation). */
-export function zeroGrads(gpu: Gpu, grads: readonly Tensor[]): void {
-  const pipeline = gpu.pipeline('optim', source, 'zero_fill');
-  for (const g of grads) {
-    if (g.size === 0) continue;
-    gpu.dispatch('zero_fill', pipeline, [g.buffer], linearGroups(gpu, g.size, WG), [g.size]);
   }
 }
 

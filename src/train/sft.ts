@@ -1,9 +1,10 @@
 // Supervised fine-tuning of a LoRA adapter: mean negative log-likelihood over completion tokens.
 
-import { DatasetError, parseJsonl } from '../data/jsonl.ts';
-import { forwardBackward, padBatch, type ModelGradients } from '../model/backward.ts';
-import type { LanguageModel } from '../model/forward.ts';
-import type { ChatMessage, ModelTokenizer } from '../tokenizer/index.ts';
+import { DatasetError, parseJsonl } from '../io/jsonl.ts';
+import { forwardBackward, type ModelGradients } from '../model/backward.ts';
+import { padBatch } from '../model/batch.ts';
+import type { LanguageModel } from '../model/model.ts';
+import type { ChatMessage, ModelTokenizer } from '../io/tokenizer.ts';
 import { AdamW, clipGradNorm, readScalar, Sgd } from './optim.ts';
 import { learningRate, type SchedulerType } from './schedule.ts';
 

@@ -25,8 +25,8 @@ export function testGpu(): Promise<Gpu> {
 }
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
-export { seededRandom as rng } from '../../src/data/arithmetic.ts';
-import { seededRandom as rng } from '../../src/data/arithmetic.ts';
+export { seededRandom as rng } from '../../src/gpu/random.ts';
+import { seededRandom as rng } from '../../src/gpu/random.ts';
 
 /** `n` uniform values in [-scale, scale). */
 export function randomArray(n: number, seed: number, scale = 1): Float32Array {

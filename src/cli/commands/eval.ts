@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { loadDataset, type Problem } from '../../data/dataset.ts';
 import { evaluatePassAtK } from '../../rl/evaluate.ts';
 import { combineRewards } from '../../rl/rewards/index.ts';
-import { ModelTokenizer } from '../../tokenizer/index.ts';
+import { ModelTokenizer } from '../../io/tokenizer.ts';
 import { log, MODEL_OPTIONS, numberFlag, output, positiveInt, UsageError, type Command } from '../flags.ts';
 import { modelSource, withModel } from '../model.ts';
 import { rewardFunctions } from './reward.ts';

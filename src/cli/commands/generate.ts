@@ -1,7 +1,7 @@
 // webgrpo generate: sample completions of a prompt on the GPU (seeded).
 
 import { generate as generateIds } from '../../model/generate.ts';
-import { ModelTokenizer } from '../../tokenizer/index.ts';
+import { ModelTokenizer } from '../../io/tokenizer.ts';
 import { log, MODEL_OPTIONS, numberFlag, output, positiveInt, UsageError, type Command } from '../flags.ts';
 import { modelSource, promptIds, withModel } from '../model.ts';
 

@@ -1,7 +1,7 @@
 // webgrpo merge: a model folder with a LoRA adapter merged into its weights.
 
 import { mergeAdapter } from '../../lora/merge.ts';
-import { openSource } from '../../model/source.ts';
+import { openSource } from '../../io/source.ts';
 import { choice, MODEL_OPTIONS, output, progressBar, UsageError, type Command } from '../flags.ts';
 import { modelSource } from '../model.ts';
 

@@ -1,7 +1,7 @@
 // webgrpo reward: the rewards of a completion against a gold answer (or of each line of a JSONL file).
 
 import { readFileSync } from 'node:fs';
-import { parseJsonl } from '../../data/jsonl.ts';
+import { parseJsonl } from '../../io/jsonl.ts';
 import { combineRewards } from '../../rl/rewards/index.ts';
 import { builtinRewards, type NamedReward } from '../../rl/run.ts';
 import { output, UsageError, type Command, type Values } from '../flags.ts';

@@ -1,6 +1,6 @@
 // webgrpo score: per-token log-probs and entropies of a text or id sequence under the model.
 
-import { ModelTokenizer } from '../../tokenizer/index.ts';
+import { ModelTokenizer } from '../../io/tokenizer.ts';
 import { MODEL_OPTIONS, numberFlag, output, UsageError, type Command } from '../flags.ts';
 import { modelSource, withModel } from '../model.ts';
 

@@ -4,11 +4,11 @@ import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path';
 import { LoraAdapter } from '../../lora/adapter.ts';
 import { ModelGradients } from '../../model/backward.ts';
-import type { LanguageModel } from '../../model/forward.ts';
+import type { LanguageModel } from '../../model/model.ts';
 import { saveWeights } from '../../model/save.ts';
-import { openSource, type ModelSource } from '../../model/source.ts';
+import { openSource, type ModelSource } from '../../io/source.ts';
 import { defaultRunConfig } from '../../rl/run-config.ts';
-import { ModelTokenizer } from '../../tokenizer/index.ts';
+import { ModelTokenizer } from '../../io/tokenizer.ts';
 import { SCHEDULER_TYPES } from '../../train/schedule.ts';
 import { tokenizeSftRows, trainSft, type SftConfig } from '../../train/sft.ts';
 import { choice, log, MODEL_OPTIONS, numberFlag, output, positiveInt, progressBar, readSettings, settingOptions, UsageError, type Command } from '../flags.ts';
@@ -76,12 +76,11 @@ export const sft: Command = {
     mkdirSync(out, { recursive: true });
     await withModel(values, src, async (model, gpu) => {
       const gradients = full ? ModelGradients.create(model) : undefined;
-      if (!full) {
-        model.adapter = typeof values['init-adapter'] === 'string'
-          ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
-          : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
-      }
-      writeFileSync(join(out, 'config.json'), JSON.stringify({ model: values.model, data: values.data, examples: examples.length, lora: model.adapter?.config ?? null, full, ...cfg }, null, 2));
+      const adapter = full ? null
+        : typeof values['init-adapter'] === 'string' ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
+        : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
+      model.adapter = adapter;
+      writeFileSync(join(out, 'config.json'), JSON.stringify({ model: values.model, data: values.data, examples: examples.length, lora: adapter?.config ?? null, full, ...cfg }, null, 2));
       const metrics = join(out, 'metrics.jsonl');
       writeFileSync(metrics, '');
       const start = performance.now();
@@ -92,7 +91,7 @@ export const sft: Command = {
         log(`${progressBar(m.step, cfg.maxSteps)} step ${m.step}/${cfg.maxSteps} loss ${m.loss.toFixed(4)} grad_norm ${m.grad_norm.toFixed(3)} lr ${m.learning_rate.toExponential(2)} ETA ${eta.toFixed(0)} s`);
       }, { gradients });
       if (full) await saveFullModel(model, src, join(out, 'model'));
-      else await model.adapter!.save(join(out, 'adapter'));
+      else await adapter!.save(join(out, 'adapter'));
     }, { f32Weights: full });
     const written = full ? `${join(out, 'model')} (full model, F32)` : `${join(out, 'adapter')} (PEFT)`;
     output(values, { out, steps: cfg.maxSteps }, `wrote ${written}, ${join(out, 'metrics.jsonl')}`);

@@ -1,6 +1,6 @@
 // webgrpo tokenize: the ids of a text (or of it as a chat turn) under the model's tokenizer.
 
-import { ModelTokenizer } from '../../tokenizer/index.ts';
+import { ModelTokenizer } from '../../io/tokenizer.ts';
 import { MODEL_OPTIONS, output, UsageError, type Command } from '../flags.ts';
 import { modelSource, promptIds } from '../model.ts';
 

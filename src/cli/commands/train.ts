@@ -8,7 +8,7 @@ import type { RewardFn } from '../../rl/rewards/index.ts';
 import { builtinRewards, openRunData } from '../../rl/run.ts';
 import { configProblems, dataSourceFromSpec, defaultRunConfig, modelSpec, parseModelSpec, runConfigFromJson, type RunConfig } from '../../rl/run-config.ts';
 import { GrpoSession } from '../../rl/session.ts';
-import { ModelTokenizer } from '../../tokenizer/index.ts';
+import { ModelTokenizer } from '../../io/tokenizer.ts';
 import { log, MODEL_OPTIONS, output, progressBar, readSettings, settingOptions, settingsHelp, UsageError, type Command, type Values } from '../flags.ts';
 import { openFlagSource, withModel } from '../model.ts';
 import { runFolder } from '../run-folder.ts';

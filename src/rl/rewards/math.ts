@@ -1,29 +1,9 @@
 // Final-answer extraction and checking for math completions (DESIGN.md §10.1).
+import { lastBoxed } from '../../data/answer.ts';
 import { answersEqual } from './latex.ts';
 
 export { answersEqual, normalizeAnswer, parseAnswer } from './latex.ts';
-
-/** The content of the last brace-matched \boxed{…} in `text`, or null. */
-export function lastBoxed(text: string): string | null {
-  let found: string | null = null;
-  let from = 0;
-  for (;;) {
-    const start = text.indexOf('\\boxed{', from);
-    if (start < 0) return found;
-    let depth = 0;
-    let end = -1;
-    for (let i = start + '\\boxed'.length; i < text.length; i++) {
-      if (text[i] === '{') depth++;
-      else if (text[i] === '}' && --depth === 0) {
-        end = i;
-        break;
-      }
-    }
-    if (end < 0) return found; // unbalanced: no complete box from here on
-    found = text.slice(start + '\\boxed{'.length, end);
-    from = end + 1;
-  }
-}
+export { lastBoxed };
 
 /** The content of the last complete `<answer>…</answer>` block, trimmed, or null. */
 export function lastAnswerTag(text: string): string | null {

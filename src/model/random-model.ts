@@ -3,9 +3,10 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { seededRandom } from '../gpu/random.ts';
 import type { Architecture, ModelConfig } from './types.ts';
 import { expectedTensors, parseConfig } from './config.ts';
-import { f32ToBf16Bits, f32ToF16Bits, writeSafetensors, type WritableTensor } from './safetensors.ts';
+import { f32ToBf16Bits, f32ToF16Bits, writeSafetensors, type WritableTensor } from '../io/safetensors.ts';
 
 export interface RandomModelOptions {
   architecture: Architecture;
@@ -37,14 +38,7 @@ export interface RandomModelOptions {
 
 /** Seeded normal-ish values (mulberry32 + Box-Muller). */
 function normals(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const u = seededRandom(seed);
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 }
 

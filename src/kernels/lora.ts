@@ -1,6 +1,7 @@
 // LoRA layers on the GPU: the forward y += s · dropout(x) Aᵀ Bᵀ and its backward, composed from
 // `gemm`, plus an inverted-dropout kernel whose mask is a hash of (seed, element) so the backward
 // recomputes it; float64 CPU references of all of it, and the CPU merge W' = W + s · B A.
+// (The adapter holding one LoraLayer per site, with PEFT import/export, is src/lora/adapter.ts.)
 //
 // Shapes (rows = tokens): x [T, in], A [r, in], B [out, r], y [T, out], D = dropout(x) Aᵀ [T, r].
 //   forward:  D = dropout(x)·Aᵀ ;  y += s · D·Bᵀ
@@ -8,51 +9,12 @@
 // where dropout'(g) = mask ⊙ g / (1 - p) (the same mask as the forward).
 
 import familySource from '../../shaders/lora.wgsl?raw';
-import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
-import { linearGroups } from '../kernels/dispatch.ts';
-import { gemm } from '../kernels/matmul.ts';
-import { withPrelude } from '../kernels/prelude.ts';
+import { linearGroups } from './dispatch.ts';
+import { gemm } from './matmul.ts';
+import { withPrelude } from './prelude.ts';
 
 const source = withPrelude(familySource);
-
-export type TargetModule = 'q_proj' | 'k_proj' | 'v_proj' | 'o_proj' | 'gate_proj' | 'up_proj' | 'down_proj';
-
-/** Every projection LoRA can target, in checkpoint order. */
-export const ALL_TARGETS: TargetModule[] = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
-
-export interface LoraConfig {
-  /** Rank. */
-  r: number;
-  /** lora_alpha. */
-  alpha: number;
-  /** lora_dropout probability on the LoRA branch's input (training only). */
-  dropout: number;
-  /** rsLoRA: scale alpha / sqrt(r) instead of alpha / r. */
-  useRslora: boolean;
-  targetModules: TargetModule[];
-}
-
-/** scale = alpha / r, or alpha / sqrt(r) with rsLoRA. */
-export function loraScale(cfg: Pick<LoraConfig, 'r' | 'alpha' | 'useRslora'>): number {
-  return cfg.useRslora ? cfg.alpha / Math.sqrt(cfg.r) : cfg.alpha / cfg.r;
-}
-
-/** Throws a clear error for a LoraConfig this engine cannot train. */
-export function validateLoraConfig(cfg: LoraConfig): void {
-  if (!Number.isSafeInteger(cfg.r) || cfg.r <= 0) throw new Error(`LoRA: r must be a positive integer, got ${cfg.r}.`);
-  if (!Number.isFinite(cfg.alpha)) throw new Error(`LoRA: alpha must be a finite number, got ${cfg.alpha}.`);
-  if (!(cfg.dropout >= 0 && cfg.dropout < 1)) throw new Error(`LoRA: dropout must be in [0, 1), got ${cfg.dropout}.`);
-  if (cfg.targetModules.length === 0) throw new Error('LoRA: targetModules is empty.');
-  const seen = new Set<string>();
-  for (const m of cfg.targetModules) {
-    if (!ALL_TARGETS.includes(m)) {
-      throw new Error(`LoRA: unknown target module '${m}' (supported: ${ALL_TARGETS.join(', ')}).`);
-    }
-    if (seen.has(m)) throw new Error(`LoRA: target module '${m}' is listed twice.`);
-    seen.add(m);
-  }
-}
 
 /** One LoRA site: A [r, in], B [out, r] and their gradient accumulators (same shapes). */
 export class LoraLayer {
@@ -338,12 +300,4 @@ export function mergeLoraRef(
     }
   }
   return merged;
-}
-
-/** Allocate a zero-filled tensor safely w.r.t. work already recorded on pooled buffers. */
-export function zeroTensor(gpu: Gpu, shape: readonly number[], label: string): Tensor {
-  gpu.flush(); // a pooled buffer may still be written by recorded work; the write must come after it
-  const t = Tensor.empty(gpu, shape, label);
-  gpu.write(t.buffer, new Float32Array(t.size));
-  return t;
 }

@@ -181,6 +181,26 @@ export interface WritableTensor {
   data: Float32Array | Uint16Array;
 }
 
+/**
+ * The bytes before a safetensors file's tensor data: the u64 little-endian header length, then the
+ * header JSON ({name: {dtype, shape, data_offsets}, "__metadata__"?: {...}}) space-padded to 8.
+ */
+export function safetensorsHeader(header: Record<string, unknown>): Uint8Array {
+  let json = new TextEncoder().encode(JSON.stringify(header));
+  const padded = Math.ceil(json.byteLength / 8) * 8;
+  if (padded !== json.byteLength) {
+    const p = new Uint8Array(padded).fill(0x20);
+    p.set(json);
+    json = p;
+  }
+  const head = new Uint8Array(8 + json.byteLength);
+  const dv = new DataView(head.buffer);
+  dv.setUint32(0, json.byteLength % 4294967296, true);
+  dv.setUint32(4, Math.floor(json.byteLength / 4294967296), true);
+  head.set(json, 8);
+  return head;
+}
+
 /** Serialise tensors (in the order given) to safetensors bytes. The header is space-padded to 8. */
 export function writeSafetensors(tensors: WritableTensor[], metadata?: Record<string, string>): Uint8Array {
   const header: Record<string, unknown> = {};
@@ -201,19 +221,10 @@ export function writeSafetensors(tensors: WritableTensor[], metadata?: Record<st
     header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + n] };
     offset += n;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
-  const padded = Math.ceil(json.byteLength / 8) * 8;
-  if (padded !== json.byteLength) {
-    const p = new Uint8Array(padded).fill(0x20);
-    p.set(json);
-    json = p;
-  }
-  const out = new Uint8Array(8 + json.byteLength + offset);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, json.byteLength, true);
-  dv.setUint32(4, 0, true);
-  out.set(json, 8);
-  let pos = 8 + json.byteLength;
+  const head = safetensorsHeader(header);
+  const out = new Uint8Array(head.byteLength + offset);
+  out.set(head, 0);
+  let pos = head.byteLength;
   for (const t of tensors) {
     const b = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
     if (!littleEndian) {
