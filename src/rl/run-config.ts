@@ -129,7 +129,6 @@ export function configProblems(cfg: RunConfig): string[] {
   }
   if (cfg.lora.targetModules.length === 0) problems.push('Pick at least one LoRA target module.');
   if (cfg.rewards.length === 0 && !cfg.rewardModule) problems.push('Pick at least one reward.');
-  if (cfg.evalEvery > 0 && cfg.evalProblems === 0) problems.push('eval_every needs held-out problems (eval_problems > 0).');
   const data = cfg.data;
   if (data.kind === 'one-shot' && (!data.question.trim() || !data.answer.trim())) problems.push('The one-shot problem needs a question and an answer.');
   return problems;

@@ -31,6 +31,7 @@ function configFromFlags(values: Values): RunConfig {
   if (values['reward-module'] !== undefined && values.reward === undefined) cfg.rewards = [];
   cfg = readSettings(values, cfg, SECTIONS);
   if (values['epsilon-high'] === undefined) cfg.grpo.epsilonHigh = cfg.grpo.epsilon;
+  if (cfg.evalEvery > 0 && cfg.evalProblems === 0) throw new UsageError('--eval-every needs held-out problems (--eval-problems > 0).');
   const problems = configProblems(cfg);
   if (problems.length) throw new UsageError(problems.join(' '));
   return cfg;
