@@ -1,19 +1,13 @@
 // The typed messages between the page and the training worker. The worker owns the GPU, the model
 // and the run; the page only renders what the worker reports, so training never freezes the UI.
 
-import type { StepMetrics } from '../rl/grpo.ts';
+import type { DeviceInfo } from '../gpu/device.ts';
+import type { ModelTokenizer } from '../io/tokenizer.ts';
+import type { Rollout, StepMetrics } from '../rl/grpo.ts';
 import type { DataSource, ModelRef, RunConfig } from '../rl/run-config.ts';
 import type { PassAtK } from '../rl/session.ts';
 
-export type { DataSource, ModelRef, PassAtK, RunConfig };
-
-export interface DeviceInfo {
-  adapter: string;
-  features: string[];
-  limits: Record<string, number>;
-  /** True on a CPU driver (SwiftShader): works, but ~1000× slower than a GPU. */
-  cpu: boolean;
-}
+export type { DataSource, DeviceInfo, ModelRef, PassAtK, RunConfig };
 
 export type RunPhase = 'loading' | 'evaluating' | 'training' | 'paused' | 'done' | 'stopped' | 'error';
 
@@ -28,6 +22,16 @@ export interface CompletionView {
   reward: number;
   rewards: Record<string, number | null>;
   advantage: number;
+}
+
+/** The page's view of a step's rollouts: each completion token decoded on its own. */
+export function completionViews(rollouts: Rollout[], tokenizer: ModelTokenizer): CompletionView[] {
+  return rollouts.map((r) => ({
+    step: r.step, group: r.group, prompt: r.prompt, answer: r.answer,
+    tokens: r.completion_ids.map((id) => tokenizer.decode([id])),
+    entropies: r.completion_entropies,
+    reward: r.reward, rewards: r.rewards, advantage: r.advantage,
+  }));
 }
 
 export type ToWorker =

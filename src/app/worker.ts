@@ -6,24 +6,22 @@
 /// <reference lib="webworker" />
 /// <reference types="vite/client" />
 
-import { acquireGpu, WebGpuUnavailableError } from '../gpu/device.ts';
+import { acquireGpu, describeDevice, WebGpuUnavailableError } from '../gpu/device.ts';
 import { GpuDeviceLostError, type Gpu } from '../gpu/runtime.ts';
 import { LanguageModel } from '../model/model.ts';
 import { opfsSource } from '../io/opfs.ts';
 import { openSource, openUrlFolder, type ModelSource } from '../io/source.ts';
 import { destroyWeights, loadModel } from '../model/weights.ts';
 import { chatPromptIds } from '../rl/evaluate.ts';
-import type { Rollout } from '../rl/grpo.ts';
 import { builtinRewards, checkRunFits, openRunData, promptFormat } from '../rl/run.ts';
 import { defaultRunConfig } from '../rl/run-config.ts';
 import { GrpoSession } from '../rl/session.ts';
 import { ModelTokenizer } from '../io/tokenizer.ts';
-import type { CompletionView, FromWorker, ModelRef, RunConfig, ToWorker } from './protocol.ts';
+import { completionViews, type FromWorker, type ModelRef, type RunConfig, type ToWorker } from './protocol.ts';
 import * as storage from './storage.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
 
-const SHOWN_LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup'] as const;
 /** A lost device is re-acquired and the run resumed at most this many times in a row. */
 const MAX_DEVICE_RECOVERIES = 3;
 
@@ -42,15 +40,6 @@ function modelSource(model: ModelRef, onProgress?: (loaded: number, total: numbe
   if (model.kind === 'builtin') return openUrlFolder(new URL(`${import.meta.env.BASE_URL}models/tiny-arith/`, self.location.origin).href, { onProgress });
   if (model.kind === 'hub') return openSource(`hf:${model.repo}${model.revision ? `@${model.revision}` : ''}`, { onProgress });
   return opfsSource(storage.localModelFolder(model.name));
-}
-
-function completionViews(rollouts: Rollout[], tokenizer: ModelTokenizer): CompletionView[] {
-  return rollouts.map((r) => ({
-    step: r.step, group: r.group, prompt: r.prompt, answer: r.answer,
-    tokens: r.completion_ids.map((id) => tokenizer.decode([id])),
-    entropies: r.completion_entropies,
-    reward: r.reward, rewards: r.rewards, advantage: r.advantage,
-  }));
 }
 
 async function runTraining(runId: string, cfg: RunConfig, resume: boolean): Promise<void> {
@@ -143,16 +132,7 @@ async function preview(msg: Extract<ToWorker, { type: 'preview' }>): Promise<voi
 
 async function hello(): Promise<void> {
   try {
-    const g = await device();
-    post({
-      type: 'device',
-      info: {
-        adapter: `${g.adapter.description || g.adapter.architecture || 'WebGPU adapter'} (${g.adapter.vendor || 'unknown vendor'})`,
-        features: [g.hasF16 ? 'shader-f16' : 'no shader-f16', g.hasSubgroups ? 'subgroups' : 'no subgroups'],
-        limits: Object.fromEntries(SHOWN_LIMITS.map((name) => [name, g.limits[name]])),
-        cpu: g.isCpuAdapter,
-      },
-    });
+    post({ type: 'device', info: describeDevice(await device()) });
   } catch (e) {
     if (e instanceof WebGpuUnavailableError) post({ type: 'no-webgpu', message: e.message });
     else throw e;
@@ -164,16 +144,19 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   const fail = (e: unknown) => post({ type: 'error', message: e instanceof Error ? e.message : String(e) });
   switch (msg.type) {
     case 'hello':
-      return void hello().catch(fail);
+      hello().catch(fail);
+      break;
     case 'preview':
-      return void preview(msg).catch(fail);
+      preview(msg).catch(fail);
+      break;
     case 'start':
-      return void storage
+      storage
         .saveRunInfo({ id: msg.runId, settings: msg.settings, status: 'running', created: new Date().toISOString(), steps: 0 })
         .then(() => startRun(msg.runId, msg.settings, false))
         .catch(fail);
+      break;
     case 'resume':
-      return void storage
+      storage
         .readRunInfo(msg.runId)
         .then(async (run) => {
           if (!run) throw new Error(`Run ${msg.runId} is not in browser storage.`);
@@ -181,15 +164,19 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
           await startRun(msg.runId, run.settings, true);
         })
         .catch(fail);
+      break;
     case 'pause':
       if (active) active.paused = true;
-      return active?.session?.pause();
+      active?.session?.pause();
+      break;
     case 'continue':
       if (active) active.paused = false;
-      return active?.session?.continue();
+      active?.session?.continue();
+      break;
     case 'stop':
       if (active) active.stop = true;
-      return active?.session?.stop();
+      active?.session?.stop();
+      break;
     case 'lose-device':
       // As a driver reset would: the device reports loss and every later call fails.
       if (gpu) {

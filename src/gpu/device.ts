@@ -119,3 +119,23 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu> {
 }
 
 declare const WorkerGlobalScope: unknown;
+
+/** What a page or a report shows of a device: the adapter, the features that matter, the main limits, and whether it is a CPU driver. */
+export interface DeviceInfo {
+  adapter: string;
+  features: string[];
+  limits: Record<string, number>;
+  /** True on a CPU driver (SwiftShader): works, but ~1000× slower than a GPU. */
+  cpu: boolean;
+}
+
+const SHOWN_LIMITS = ['maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeWorkgroupStorageSize', 'maxComputeInvocationsPerWorkgroup'] as const;
+
+export function describeDevice(gpu: Gpu): DeviceInfo {
+  return {
+    adapter: `${gpu.adapter.description || gpu.adapter.architecture || 'WebGPU adapter'} (${gpu.adapter.vendor || 'unknown vendor'})`,
+    features: [gpu.hasF16 ? 'shader-f16' : 'no shader-f16', gpu.hasSubgroups ? 'subgroups' : 'no subgroups'],
+    limits: Object.fromEntries(SHOWN_LIMITS.map((name) => [name, gpu.limits[name]])),
+    cpu: gpu.isCpuAdapter,
+  };
+}
