@@ -2,13 +2,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
-import { writeRandomModel } from '../src/model/random-model.ts';
-import { charTokenizerFiles } from '../src/io/tokenizer.ts';
+import { writeTinyArithmeticModel } from './helpers/tiny-model.ts';
 
 function webgrpo(args: string[]) {
   const res = spawnSync(process.execPath, ['bin/webgrpo.mjs', ...args], { encoding: 'utf8' });
@@ -20,15 +18,7 @@ function webgrpo(args: string[]) {
 function setup(prefix: string) {
   const root = mkdtempSync(join(tmpdir(), prefix));
   const modelDir = join(root, 'model');
-  mkdirSync(modelDir);
-  const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
-  Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
-  writeRandomModel(modelDir, {
-    architecture: 'llama', dtype: 'F32', tied: true, hiddenSize: 32, numLayers: 1, numHeads: 4, numKvHeads: 2,
-    intermediateSize: 48, vocabSize: ARITHMETIC_ALPHABET.length + 3, eosTokenId: ARITHMETIC_ALPHABET.length + 2, seed: 2,
-  });
-  writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+  writeTinyArithmeticModel(modelDir);
   const reward = join(root, 'spaces.mjs');
   writeFileSync(reward, "export default (completion) => [...completion].filter((c) => c === ' ').length;\n");
   const flags = (out: string) => ['train', '--model', modelDir, '--out', out, '--reward-module', reward, '--steps', '3', '--save-every', '1',

@@ -31,7 +31,7 @@ export interface HubServerOptions {
   gated?: string[];
 }
 
-/** Start a server for `repos` (owner/repo -> folder). Any revision serves the same folder. */
+/** Start a server for `repos` (owner/repo, or datasets/owner/repo, -> folder). Any revision serves the same folder. */
 export async function startHubServer(repos: Record<string, string>, opts: HubServerOptions = {}): Promise<HubServer> {
   const requests: HubRequest[] = [];
   const cuts = new Map<string, number>();
@@ -45,20 +45,24 @@ export async function startHubServer(repos: Record<string, string>, opts: HubSer
       res.end(body);
     };
     if (req.method !== 'GET') return send(405);
-    const parts = path.split('/').slice(1).map(decodeURIComponent);
+    const all = path.split('/').slice(1).map(decodeURIComponent);
+    // Dataset repositories live under /datasets/ (their ids in `repos`: "datasets/owner/repo").
+    const cdnPrefix = all[0] === 'cdn' ? ['cdn'] : [];
+    const kind = all[cdnPrefix.length] === 'datasets' ? 'datasets/' : '';
+    const parts = [...cdnPrefix, ...all.slice(cdnPrefix.length + (kind ? 1 : 0))];
     // /{owner}/{repo}/resolve/{revision}/{file...}
     if (parts.length >= 5 && parts[2] === 'resolve') {
       const [owner, repo, , revision, ...file] = parts;
-      const id = `${owner}/${repo}`;
+      const id = `${kind}${owner}/${repo}`;
       if (opts.gated?.includes(id)) return send(401, { 'Content-Type': 'text/plain' }, 'Access to this model is restricted.');
       if (!repos[id]) return send(404, { 'Content-Type': 'text/plain' }, 'Repository not found');
-      const cdn = ['cdn', owner, repo, revision, ...file].map(encodeURIComponent).join('/');
+      const cdn = ['cdn', ...(kind ? ['datasets'] : []), owner, repo, revision, ...file].map(encodeURIComponent).join('/');
       return send(302, { Location: `/${cdn}`, 'Content-Length': 0 });
     }
     // /cdn/{owner}/{repo}/{revision}/{file...}
     if (parts.length >= 5 && parts[0] === 'cdn') {
       const [, owner, repo, , ...file] = parts;
-      const dir = repos[`${owner}/${repo}`];
+      const dir = repos[`${kind}${owner}/${repo}`];
       const name = file.join('/');
       if (!dir || file.some((s) => s === '..')) return send(404);
       let size: number;

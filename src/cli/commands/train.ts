@@ -26,7 +26,14 @@ function configFromFlags(values: Values): RunConfig {
   if ((question === undefined) !== (values['one-shot-answer'] === undefined)) throw new UsageError('--one-shot-problem and --one-shot-answer go together.');
   if (question !== undefined && values.dataset !== undefined) throw new UsageError('Give --dataset or the one-shot problem, not both.');
   if (typeof question === 'string') cfg.data = { kind: 'one-shot', question, answer: values['one-shot-answer'] as string };
-  else if (typeof values.dataset === 'string') cfg.data = dataSourceFromSpec(values.dataset, { skipBadRows: values['skip-bad-rows'] === true });
+  else if (typeof values.dataset === 'string') {
+    cfg.data = dataSourceFromSpec(values.dataset, { skipBadRows: values['skip-bad-rows'] === true });
+    const fields = { questionField: values['question-field'], answerField: values['answer-field'] };
+    if (fields.questionField !== undefined || fields.answerField !== undefined) {
+      if (cfg.data.kind !== 'upload') throw new UsageError('--question-field and --answer-field name the columns of a dataset file.');
+      cfg.data = { ...cfg.data, ...(fields as { questionField?: string; answerField?: string }) };
+    }
+  }
   // A reward module replaces the default reward unless --reward also names built-ins.
   if (values['reward-module'] !== undefined && values.reward === undefined) cfg.rewards = [];
   cfg = readSettings(values, cfg, SECTIONS);
@@ -60,7 +67,8 @@ const fmt = (p: Record<number, number>) => Object.entries(p).map(([k, v]) => `pa
 
 export const train: Command = {
   usage: `train     [--model public/models/tiny-arith] [--dataset arithmetic:2|countdown|file|hf:repo:config:split]
-            [--one-shot-problem "…" --one-shot-answer "…"] [--skip-bad-rows] [--out RUN] [settings below]
+            [--one-shot-problem "…" --one-shot-answer "…"] [--question-field F] [--answer-field F] [--skip-bad-rows]
+            [--out RUN] [settings below]
             (several --dataset specs, comma-separated, are mixed by the DUMP UCB curriculum)
             | --resume RUN   (continue from its newest checkpoint; Ctrl-C saves one)
             With no options: the quick demo on the built-in tiny model (held-out pass@k before/after).`,
@@ -72,6 +80,8 @@ export const train: Command = {
     'one-shot-problem': { type: 'string' },
     'one-shot-answer': { type: 'string' },
     'skip-bad-rows': { type: 'boolean', default: false },
+    'question-field': { type: 'string' },
+    'answer-field': { type: 'string' },
     resume: { type: 'string' },
     ...settingOptions(SECTIONS),
   },
