@@ -102,7 +102,7 @@ export function runProgress(run: RunView): { step: number; maxSteps: number; sec
 export function metricsCsv(metrics: StepMetrics[]): string {
   const columns = ['step', ...new Set(metrics.flatMap((m) => Object.keys(m)).filter((k) => k !== 'step'))];
   const cell = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : String(v));
-  return [columns.join(','), ...metrics.map((m) => columns.map((c) => cell(m[c])).join(','))].join('\n') + '\n';
+  return `${[columns.join(','), ...metrics.map((m) => columns.map((c) => cell(m[c])).join(','))].join('\n')}\n`;
 }
 
 export interface AppActions {

@@ -136,7 +136,10 @@ export class Gpu {
   release(buffer: GPUBuffer): void {
     const key = `${buffer.size}:${buffer.usage}`;
     let free = this.pool.get(key);
-    if (!free) this.pool.set(key, (free = []));
+    if (!free) {
+      free = [];
+      this.pool.set(key, free);
+    }
     free.push(buffer);
   }
 

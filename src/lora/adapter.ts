@@ -254,7 +254,7 @@ export class LoraAdapter {
     const fs = await import('node:fs/promises');
     const { join } = await import('node:path');
     await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(adapterConfig, null, 2) + '\n');
+    await fs.writeFile(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(adapterConfig, null, 2)}\n`);
     await fs.writeFile(join(dir, ADAPTER_WEIGHTS_FILE), safetensors);
   }
 
@@ -301,7 +301,10 @@ export function* peftSites(model: ModelConfig, config: LoraConfig, safetensors: 
     const site = parseTensorName(name, fileName, config.targetModules, model.numLayers);
     const k = key(site.layer, site.module);
     let f = found.get(k);
-    if (!f) found.set(k, (f = { layer: site.layer, module: site.module }));
+    if (!f) {
+      f = { layer: site.layer, module: site.module };
+      found.set(k, f);
+    }
     if (f[site.which]) throw new Error(`${fileName}: tensor '${name}' duplicates another lora_${site.which} of the same module.`);
     f[site.which] = entry;
   }

@@ -49,7 +49,7 @@ function rope(x: Float64Array, tokens: number, heads: number, headDim: number, t
     for (let h = 0; h < heads; h++) {
       const base = (t * heads + h) * headDim;
       for (let i = 0; i < half; i++) {
-        const angle = t * Math.pow(theta, (-2 * i) / headDim);
+        const angle = t * theta ** ((-2 * i) / headDim);
         const c = Math.cos(angle), s = Math.sin(angle);
         const a = x[base + i], b = x[base + i + half];
         y[base + i] = a * c - b * s;

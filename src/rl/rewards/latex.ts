@@ -52,10 +52,10 @@ function unwrapTextCommands(s: string): string {
     if (!m) return s;
     const open = m.index + m[0].length - 1;
     const end = groupEnd(s, open);
-    if (end < 0) return s.slice(0, m.index) + ' ' + s.slice(open + 1); // unbalanced: drop the command
+    if (end < 0) return `${s.slice(0, m.index)} ${s.slice(open + 1)}`; // unbalanced: drop the command
     const inner = s.slice(open + 1, end - 1);
     // Spaces, not braces, so a unit such as \text{ cm} or \mathrm{cm} stays a separate word.
-    s = s.slice(0, m.index) + ` ${inner} ` + s.slice(end);
+    s = `${s.slice(0, m.index)} ${inner} ${s.slice(end)}`;
   }
   return s;
 }
@@ -506,7 +506,7 @@ function evaluate(node: MathNode, env: Map<string, number>): number {
         case '-': return a - b;
         case '*': return a * b;
         case '/': return a / b;
-        case '^': return Math.pow(a, b);
+        case '^': return a ** b;
       }
       break;
     }
@@ -516,7 +516,7 @@ function evaluate(node: MathNode, env: Map<string, number>): number {
         case 'sqrt': return Math.sqrt(x);
         case 'root': {
           const n = evaluate(node.args[1]!, env);
-          return x < 0 && Number.isInteger(n) && n % 2 === 1 ? -Math.pow(-x, 1 / n) : Math.pow(x, 1 / n);
+          return x < 0 && Number.isInteger(n) && n % 2 === 1 ? -((-x) ** (1 / n)) : x ** (1 / n);
         }
         case 'abs': return Math.abs(x);
         case 'factorial': return factorial(x);
