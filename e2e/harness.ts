@@ -17,12 +17,12 @@ import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type 
 import type { AppState } from '../src/app/store.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const ARTIFACTS = join(ROOT, 'e2e', 'artifacts');
-export const CHROMIUM = process.env.WEBGRPO_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'e2e', 'artifacts');
+const CHROMIUM = process.env.WEBGRPO_CHROMIUM ?? '/usr/bin/chromium';
 
 /** DESIGN.md §2: the flags that give headless Chromium a WebGPU adapter (SwiftShader without a GPU). */
-export const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-export const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
+const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -46,7 +46,7 @@ const MIME: Record<string, string> = {
 let siteDir: Promise<string> | null = null;
 
 /** The built site (index.html, assets/, models/tiny-arith/): built at most once per test run. */
-export function site(): Promise<string> {
+function site(): Promise<string> {
   siteDir ??= (async () => {
     let dir = process.env.WEBGRPO_E2E_SITE;
     if (!dir) {
@@ -72,13 +72,13 @@ export function site(): Promise<string> {
   return siteDir;
 }
 
-export interface StaticServer {
+interface StaticServer {
   url: string;
   close: () => Promise<void>;
 }
 
 /** Serve a folder on 127.0.0.1 (a secure context, as WebGPU and OPFS need) on a random port. */
-export async function serve(dir: string): Promise<StaticServer> {
+async function serve(dir: string): Promise<StaticServer> {
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (path === '/favicon.ico' && !existsSync(join(dir, 'favicon.ico'))) {
@@ -118,7 +118,7 @@ export async function serve(dir: string): Promise<StaticServer> {
 }
 
 /** Chromium from Debian's package; a missing browser is a failure with the fix, never a skip. */
-export async function launchChromium({ webgpu }: { webgpu: boolean }): Promise<Browser> {
+async function launchChromium({ webgpu }: { webgpu: boolean }): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     assert.fail(
       `e2e tests need Chromium at ${CHROMIUM} (WebGPU on SwiftShader): run \`apt-get install -y chromium libvulkan1\` ` +

@@ -162,7 +162,7 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
 }
 
 /** The Parquet file of a Hub dataset split: `${config}/${split}/0000.parquet` (+ 0001… shards) at refs/convert/parquet. */
-export function hubParquetFile(config: string, split: string, shard = 0): string {
+function hubParquetFile(config: string, split: string, shard = 0): string {
   return `${config}/${split}/${String(shard).padStart(4, '0')}.parquet`;
 }
 

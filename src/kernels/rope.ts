@@ -18,7 +18,7 @@ export interface RopeOptions {
 }
 
 /** inv_freq[i] = theta^(-2i/headDim), float64. */
-export function ropeInvFreq(headDim: number, theta: number): Float64Array {
+function ropeInvFreq(headDim: number, theta: number): Float64Array {
   const half = headDim / 2;
   const out = new Float64Array(half);
   for (let i = 0; i < half; i++) out[i] = theta ** (-(2 * i) / headDim);

@@ -81,7 +81,7 @@ export function uniformFor(seed: number, step: number, row: number): number {
 
 const keyView = new DataView(new ArrayBuffer(4));
 /** Order-preserving u32 image of the f32 rounding of `v` (-0 maps with +0). */
-export function orderKey(v: number): number {
+function orderKey(v: number): number {
   if (v === 0) return 0x80000000;
   keyView.setFloat32(0, v);
   const b = keyView.getUint32(0);

@@ -269,7 +269,7 @@ function destroyLayer(l: LoraLayer): void {
   for (const t of [l.A, l.B, l.gradA, l.gradB]) t.buffer.destroy();
 }
 
-export function checkShape(fileName: string, entry: TensorEntry, want: number[], what: string): void {
+function checkShape(fileName: string, entry: TensorEntry, want: number[], what: string): void {
   if (entry.shape.length !== want.length || entry.shape.some((d, i) => d !== want[i])) {
     throw new Error(
       `${fileName}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}] but this model needs [${want.join(', ')}] (${what}; is the adapter for a different base model?).`,
@@ -323,7 +323,7 @@ export function* peftSites(model: ModelConfig, config: LoraConfig, safetensors: 
 const ATTN = new Set<string>(['q_proj', 'k_proj', 'v_proj', 'o_proj']);
 
 /** Parse one PEFT tensor name into its site, or throw naming what is unsupported. */
-export function parseTensorName(
+function parseTensorName(
   name: string,
   fileName: string,
   targets: readonly TargetModule[],

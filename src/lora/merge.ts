@@ -52,7 +52,7 @@ export interface MergeOptions {
 }
 
 /** Files copied unchanged from the model source when present (config.json is rewritten). */
-export const MERGE_COPIED_FILES = [
+const MERGE_COPIED_FILES = [
   'generation_config.json',
   'tokenizer.json',
   'tokenizer_config.json',
@@ -77,7 +77,7 @@ type Json = Record<string, unknown>;
 type Fs = typeof import('node:fs/promises');
 
 /** One LoRA site read from a PEFT adapter on the CPU. */
-export interface CpuLoraSite {
+interface CpuLoraSite {
   layer: number;
   module: TargetModule;
   /** [r, in] */
@@ -86,7 +86,7 @@ export interface CpuLoraSite {
   B: Float32Array;
 }
 
-export interface CpuPeftAdapter {
+interface CpuPeftAdapter {
   config: LoraConfig;
   scale: number;
   /** Keyed by the base weight's tensor name, e.g. model.layers.0.self_attn.q_proj.weight. */
@@ -102,7 +102,7 @@ export interface CpuPeftAdapter {
  * LoraAdapter.fromPeft (config, tensor names, layers, target modules, A/B pairs, shapes against
  * the model's projections), plus finite values. A and B come back as f32 (widened from F16/BF16).
  */
-export function parsePeftAdapterCpu(
+function parsePeftAdapterCpu(
   model: ModelConfig,
   adapterConfig: unknown,
   safetensors: Uint8Array,

@@ -43,7 +43,7 @@ function normals(seed: number): () => number {
 }
 
 /** The config.json object a random model gets (real HF field names). */
-export function randomModelConfigJson(opts: RandomModelOptions): Record<string, unknown> {
+function randomModelConfigJson(opts: RandomModelOptions): Record<string, unknown> {
   const hidden = opts.hiddenSize ?? 64;
   const heads = opts.numHeads ?? 4;
   const arch = opts.architecture;

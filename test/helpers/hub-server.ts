@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 
-export interface HubRequest {
+interface HubRequest {
   method: string;
   path: string;
   range: string | null;

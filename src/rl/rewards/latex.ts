@@ -8,7 +8,7 @@
 // leaves (expressions with free variables are compared at several fixed sample points). Answers that
 // do not parse as math (words such as "Evelyn") are compared as case-folded text.
 
-export type MathNode =
+type MathNode =
   | { t: 'num'; v: number }
   | { t: 'var'; name: string }
   | { t: 'neg'; a: MathNode }
@@ -119,7 +119,7 @@ function braceArguments(s: string): string {
  * \text wrappers, $, %, degrees, units, thousands separators, a trailing period, "x =" prefixes are
  * handled by the parser) while keeping the mathematical content.
  */
-export function normalizeAnswer(raw: string): string {
+function normalizeAnswer(raw: string): string {
   let s = raw.trim();
   s = s.replace(/\u2212|\u2013|\u2014/g, '-').replace(/\u00d7/g, '\\times ').replace(/\u00f7/g, '\\div ')
     .replace(/\u00b7|\u22c5/g, '\\cdot ').replace(/\u03c0/g, '\\pi ').replace(/\u221e/g, '\\infty ')
@@ -466,7 +466,7 @@ class Parser {
 }
 
 /** Parse a normalised answer, or null when it is not (supported) math. */
-export function parseAnswer(normalized: string): MathNode | null {
+function parseAnswer(normalized: string): MathNode | null {
   if (normalized.length === 0 || normalized.length > 2000) return null;
   try {
     return new Parser(tokenize(normalized)).parseAll();
@@ -558,7 +558,7 @@ function collectVars(node: MathNode, out: Set<string>): Set<string> {
 const isScalar = (n: MathNode) => n.t !== 'tuple' && n.t !== 'list' && n.t !== 'eq' && n.t !== 'union';
 
 /** Relative tolerance for numeric equality: tight, so "12.70" ≠ "12.8" and 109200000 ≠ 109200001. */
-export const REL_TOL = 1e-9;
+const REL_TOL = 1e-9;
 
 function close(x: number, y: number, tol: number): boolean {
   if (Number.isNaN(x) || Number.isNaN(y)) return false;
@@ -606,7 +606,7 @@ function orderedEqual(as: MathNode[], bs: MathNode[]): boolean {
 }
 
 /** Structural/numeric equivalence of two parsed answers. */
-export function nodesEqual(a0: MathNode, b0: MathNode): boolean {
+function nodesEqual(a0: MathNode, b0: MathNode): boolean {
   const a = stripAssignment(a0), b = stripAssignment(b0);
   if (isScalar(a) && isScalar(b)) return scalarsEqual(a, b);
   if (a.t === 'tuple' && b.t === 'tuple') {
@@ -625,7 +625,7 @@ export function nodesEqual(a0: MathNode, b0: MathNode): boolean {
 }
 
 /** Longer answers are not normalised or parsed, only compared verbatim. */
-export const MAX_ANSWER_CHARS = 1000;
+const MAX_ANSWER_CHARS = 1000;
 
 /** Case-folded text with spacing, braces and a trailing period removed (for non-math answers). */
 function textKey(s: string): string {
