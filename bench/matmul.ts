@@ -65,7 +65,7 @@ function flushTfjs(backend: WebGPUBackend): void {
   if ((backend as unknown as { commandEncoder: GPUCommandEncoder | null }).commandEncoder) backend.submitQueue();
 }
 
-function useDawnForTfjs(gpu: Gpu): WebGPUBackend {
+function registerTfjsOnDawn(gpu: Gpu): WebGPUBackend {
   // tfjs-backend-webgpu refuses to construct without navigator.gpu (Node 20 has no navigator).
   // We hand it our device, so its own adapter request is never used.
   const g = globalThis as { navigator?: { gpu?: unknown } };
@@ -83,7 +83,7 @@ export async function benchMatmul(args: string[]): Promise<void> {
   const reps = full ? 10 : 2;
   const maxRunSeconds = full ? Infinity : 3;
   const gpu = await acquireGpu({ debug: false });
-  const backend = useDawnForTfjs(gpu);
+  const backend = registerTfjsOnDawn(gpu);
   await tf.setBackend('webgpu');
   await tf.ready();
   console.log(
@@ -140,7 +140,7 @@ export async function benchMatmul(args: string[]): Promise<void> {
       x.release();
       out.release();
       const fmt = (v: number | null) => (v === null ? 'skip' : v < 10 ? v.toFixed(3) : v.toFixed(1));
-      const ratio = gflops['ours f32'] !== null && gflops['tfjs f32'] !== null ? (gflops['ours f32'] / gflops['tfjs f32']).toFixed(2) + '×' : '';
+      const ratio = gflops['ours f32'] !== null && gflops['tfjs f32'] !== null ? `${(gflops['ours f32'] / gflops['tfjs f32']).toFixed(2)}×` : '';
       rows.push([name, String(M), matmulKernel(M, K, gpu), fmt(gflops['ours f32']), fmt(gflops['ours f16']), fmt(gflops['tfjs f32']), ratio]);
       console.log(`  ${rows[rows.length - 1].join('  ')}`);
     }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { openApp, tempDir, waitFor, type App } from './harness.ts';
+import { openApp, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
 import { errorText, phase, runStep, setKnob, waitForPhase } from './flow.ts';
 
 const STEPS = 2;
@@ -23,7 +23,7 @@ const ROWS = [
 
 function writeJsonl(dir: string, name: string, rows: object[]): string {
   const path = join(dir, name);
-  writeFileSync(path, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  writeFileSync(path, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
   return path;
 }
 
@@ -40,7 +40,7 @@ async function uploadFile(app: App, file: string, fields: { question: string; an
   assert.ok(await page.getByRole('radio', { name: `File: ${name}` }).isChecked(), 'the uploaded file is the chosen data');
   await page.getByRole('textbox', { name: 'Question field' }).fill(fields.question);
   await page.getByRole('textbox', { name: 'Answer field' }).fill(fields.answer);
-  const data = await page.evaluate(() => (window as unknown as { webgrpo: { store: { getState: () => any } } }).webgrpo.store.getState().settings.data);
+  const data = await page.evaluate(() => (window as unknown as PageHooks).webgrpo.store.getState().settings.data);
   assert.deepEqual(data, { kind: 'upload', fileName: name, questionField: fields.question, answerField: fields.answer, skipBadRows: false });
 }
 
@@ -85,7 +85,7 @@ test('upload a JSONL file with its own field names: map them, preview the rows a
   const prompts = await page.getByTestId('completion').allInnerTexts();
   assert.ok(prompts.length > 0, 'completions are shown');
   const questions = new Set(ROWS.map((r) => r.q));
-  const asked = await page.evaluate(() => (window as unknown as { webgrpo: { store: { getState: () => any } } }).webgrpo.store.getState().run.completions.map((c: { prompt: string }) => c.prompt));
+  const asked = await page.evaluate(() => (window as unknown as PageHooks).webgrpo.store.getState().run?.completions.map((c) => c.prompt) ?? []);
   assert.ok(asked.length > 0 && asked.every((p: string) => [...questions].some((q) => p.includes(q))), `completions answer the file's questions: ${JSON.stringify(asked)}`);
   await app.screenshot('data-upload-done');
   console.log(`# trained ${STEPS} steps on the upload after ${((performance.now() - started) / 1000).toFixed(0)} s`);

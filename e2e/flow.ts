@@ -18,7 +18,7 @@ export async function setKnob(page: Page, field: string, value: number | string)
   const input = page.getByTestId(`knob-${field}`);
   assert.equal(await input.count(), 1, `one knob-${field} input`);
   if (!(await input.isVisible())) {
-    const more = page.locator('details:has([data-testid="knob-' + field + '"]) > summary');
+    const more = page.locator(`details:has([data-testid="knob-${field}"]) > summary`);
     if ((await more.count()) > 0) await more.first().click();
   }
   await input.fill(String(value));
@@ -90,7 +90,7 @@ export async function completions(page: Page): Promise<{ reward: number; advanta
       reward: Number(li.getAttribute('data-reward')),
       advantage: Number(li.getAttribute('data-advantage')),
       entropies: [...li.querySelectorAll('[data-entropy]')].map((s) => Number(s.getAttribute('data-entropy'))),
-      text: (li as HTMLElement).innerText,
+      text: li.textContent ?? '',
     })),
   );
 }

@@ -14,14 +14,15 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import type { AppState } from '../src/app/store.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const ARTIFACTS = join(ROOT, 'e2e', 'artifacts');
-export const CHROMIUM = process.env.WEBGRPO_CHROMIUM ?? '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'e2e', 'artifacts');
+const CHROMIUM = process.env.WEBGRPO_CHROMIUM ?? '/usr/bin/chromium';
 
 /** DESIGN.md §2: the flags that give headless Chromium a WebGPU adapter (SwiftShader without a GPU). */
-export const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
-export const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
+const BASE_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const WEBGPU_ARGS = ['--enable-unsafe-webgpu'];
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -45,7 +46,7 @@ const MIME: Record<string, string> = {
 let siteDir: Promise<string> | null = null;
 
 /** The built site (index.html, assets/, models/tiny-arith/): built at most once per test run. */
-export function site(): Promise<string> {
+function site(): Promise<string> {
   siteDir ??= (async () => {
     let dir = process.env.WEBGRPO_E2E_SITE;
     if (!dir) {
@@ -71,13 +72,13 @@ export function site(): Promise<string> {
   return siteDir;
 }
 
-export interface StaticServer {
+interface StaticServer {
   url: string;
   close: () => Promise<void>;
 }
 
 /** Serve a folder on 127.0.0.1 (a secure context, as WebGPU and OPFS need) on a random port. */
-export async function serve(dir: string): Promise<StaticServer> {
+async function serve(dir: string): Promise<StaticServer> {
   const server: Server = createServer((req, res) => {
     const path = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     if (path === '/favicon.ico' && !existsSync(join(dir, 'favicon.ico'))) {
@@ -117,7 +118,7 @@ export async function serve(dir: string): Promise<StaticServer> {
 }
 
 /** Chromium from Debian's package; a missing browser is a failure with the fix, never a skip. */
-export async function launchChromium({ webgpu }: { webgpu: boolean }): Promise<Browser> {
+async function launchChromium({ webgpu }: { webgpu: boolean }): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     assert.fail(
       `e2e tests need Chromium at ${CHROMIUM} (WebGPU on SwiftShader): run \`apt-get install -y chromium libvulkan1\` ` +
@@ -219,7 +220,7 @@ export async function waitFor<T>(what: string, read: () => Promise<T>, ok: (v: T
   for (;;) {
     last = await read();
     if (ok(last)) return last;
-    if (app && app.pageErrors.length) assert.fail(`${what}: the page threw:\n${app.pageErrors.join('\n')}`);
+    if (app?.pageErrors.length) assert.fail(`${what}: the page threw:\n${app.pageErrors.join('\n')}`);
     if (Date.now() > deadline) {
       if (app) await app.screenshot(`timeout-${what.replace(/[^a-z0-9]+/gi, '-')}`).catch(() => {});
       assert.fail(`timed out after ${timeoutMs / 1000} s waiting for ${what} (last: ${JSON.stringify(last)})`);
@@ -236,7 +237,7 @@ export function tempDir(t: TestContext, prefix: string): string {
 }
 
 /** Run the CLI (`node bin/webgrpo.mjs …`); with --json, returns the last stdout line parsed. */
-export function cli(args: string[]): { status: number | null; stdout: string; stderr: string; json: any } {
+export function cli<T = unknown>(args: string[]): { status: number | null; stdout: string; stderr: string; json: T | null } {
   const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'webgrpo.mjs'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });
   let json: unknown = null;
   const last = r.stdout.trim().split('\n').at(-1);
@@ -247,12 +248,16 @@ export function cli(args: string[]): { status: number | null; stdout: string; st
       json = null;
     }
   }
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json };
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json: json as T | null };
 }
 
-export function readJson(path: string): any {
+/** A JSON file, parsed; T is what the caller expects it to hold (not checked). */
+export function readJson<T = unknown>(path: string): T {
   return JSON.parse(readFileSync(path, 'utf8'));
 }
+
+/** What src/app/main.tsx puts on `window` for tests: the page's store. */
+export type PageHooks = { webgrpo: { store: { getState: () => AppState; subscribe: (f: (s: AppState) => void) => () => void } } };
 
 /**
  * The files of a zip archive (stored or deflated entries), read from its central directory. Written

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { openApp } from './harness.ts';
+import { openApp, type PageHooks } from './harness.ts';
 import { FAST_KNOBS, setKnob, waitForPhase } from './flow.ts';
 
 const SPEC = 'hf:webgrpo-test/sums:default:train';
@@ -47,7 +47,7 @@ test('a Hub dataset id: the Parquet conversion is fetched from the Hub URLs, pre
   for (const [field, value] of Object.entries({ ...FAST_KNOBS, evalProblems: 2, maxSteps: 2 })) await setKnob(page, field, value);
   await page.getByTestId('train-start').click();
   await waitForPhase(app, ['done'], 240_000);
-  const prompts: string[] = await page.evaluate(() => (window as unknown as { webgrpo: { store: { getState: () => any } } }).webgrpo.store.getState().run.completions.map((c: { prompt: string }) => c.prompt));
+  const prompts: string[] = await page.evaluate(() => (window as unknown as PageHooks).webgrpo.store.getState().run?.completions.map((c) => c.prompt) ?? []);
   assert.ok(prompts.length > 0 && prompts.every((p) => ROWS.some(([q]) => p.includes(q))), `completions answer the dataset's problems: ${JSON.stringify(prompts.slice(0, 3))}`);
   await app.screenshot('hub-dataset');
   app.assertNoPageErrors();

@@ -12,7 +12,7 @@ import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arith
 import { writeRandomModel } from '../src/model/random-model.ts';
 import { charTokenizerFiles } from '../src/io/tokenizer.ts';
 import { startHubServer, type HubServer } from '../test/helpers/hub-server.ts';
-import { openApp, tempDir, waitFor, type App } from './harness.ts';
+import { openApp, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
 import { errorText, phase, runStep, setKnob, waitForPhase } from './flow.ts';
 
 const HUB = 'https://huggingface.co';
@@ -97,8 +97,7 @@ async function chooseHubModel(app: App, repo: string): Promise<void> {
   for (const [field, value] of Object.entries(KNOBS)) await setKnob(page, field, value);
 }
 
-type StoreHook = {
-  webgrpo: { store: { getState: () => any; subscribe: (f: (s: any) => void) => () => void } };
+type StoreHook = PageHooks & {
   downloads: { file: string; loaded: number; total: number | null; phase: string }[];
 };
 
@@ -108,9 +107,10 @@ async function recordDownloads(page: Page): Promise<void> {
     const w = window as unknown as StoreHook;
     w.downloads = [];
     w.webgrpo.store.subscribe((s) => {
-      const d = s.run?.download;
+      const run = s.run;
+      const d = run?.download;
       const last = w.downloads.at(-1);
-      if (d && (!last || last.file !== d.file || last.loaded !== d.loaded || last.total !== d.total)) w.downloads.push({ ...d, phase: s.run.phase });
+      if (run && d && (!last || last.file !== d.file || last.loaded !== d.loaded || last.total !== d.total)) w.downloads.push({ ...d, phase: run.phase });
     });
   });
 }

@@ -15,7 +15,7 @@ const TINY = 'public/models/tiny-arith';
 const TEXT = 'Q: 47+38\nA: 40+30=70, 7+8=15, 70+15=85. \\boxed{85}';
 
 function score(adapterDir?: string): { logprobs: number[]; entropies: number[] } {
-  const r = cli(['score', '--model', TINY, ...(adapterDir ? ['--adapter', adapterDir] : []), '--text', TEXT, '--json']);
+  const r = cli<{ logprobs: number[]; entropies: number[] }>(['score', '--model', TINY, ...(adapterDir ? ['--adapter', adapterDir] : []), '--text', TEXT, '--json']);
   assert.equal(r.status, 0, `webgrpo score ${adapterDir ? '--adapter' : ''} failed:\n${r.stderr}`);
   assert.ok(r.json && Array.isArray(r.json.logprobs), `score --json output: ${r.stdout.slice(-500)}`);
   assert.ok(r.json.logprobs.length > 5 && r.json.entropies.length === r.json.logprobs.length, 'one value per next token');
@@ -79,7 +79,7 @@ test(`train the tiny model ${STEPS} GRPO steps in the page, watch it live, expor
   mkdirSync(adapterDir);
   copyFileSync(configPath, join(adapterDir, 'adapter_config.json'));
   copyFileSync(weightsPath, join(adapterDir, 'adapter_model.safetensors'));
-  const adapterConfig = readJson(configPath);
+  const adapterConfig = readJson<{ peft_type: string; r: number; lora_alpha: number }>(configPath);
   assert.equal(adapterConfig.peft_type, 'LORA');
   assert.equal(adapterConfig.r, 16);
   assert.equal(adapterConfig.lora_alpha, 32);
@@ -104,7 +104,7 @@ test(`train the tiny model ${STEPS} GRPO steps in the page, watch it live, expor
   const rewardCol = header.indexOf('reward');
   for (const row of csv.slice(1)) assert.ok(Number.isFinite(Number(row.split(',')[rewardCol])), `reward in ${row}`);
 
-  const json = readJson(await app.download('export-metrics-json', downloads));
+  const json = readJson<Record<string, number>[] | Record<string, unknown>>(await app.download('export-metrics-json', downloads));
   const rows: Record<string, number>[] = Array.isArray(json) ? json : (Object.values(json).find(Array.isArray) as Record<string, number>[]);
   assert.ok(Array.isArray(rows), 'metrics JSON holds the steps');
   assert.deepEqual(rows.map((m) => m.step), Array.from({ length: STEPS }, (_, i) => i + 1));

@@ -50,7 +50,7 @@ const rows = Array.from({ length: STEPS * BATCH }, () => {
   const p = arithmeticProblem(TINY_ARITH_LEVEL, random);
   return JSON.stringify({ prompt: tokenizer.decode(chatPromptIds(tokenizer, p.question)), completion: `${p.solution}<|im_end|>` });
 });
-writeFileSync(join(WORK, 'train.jsonl'), rows.join('\n') + '\n');
+writeFileSync(join(WORK, 'train.jsonl'), `${rows.join('\n')}\n`);
 const run = join(WORK, 'run');
 console.log(`\n$ npx webgrpo sft --model ${MODEL} --data ${join(WORK, 'train.jsonl')} --out ${run} --lora-r 16 --lora-alpha 32 --lr 2e-3 --steps ${STEPS} --batch-size ${BATCH}`);
 execFileSync(process.execPath, ['bin/webgrpo.mjs', 'sft', '--model', MODEL, '--data', join(WORK, 'train.jsonl'), '--out', run,

@@ -119,10 +119,10 @@ log(`held-out pass@1 ${(100 * pass1).toFixed(1)}%, pass@8 ${(100 * pass8).toFixe
 mkdirSync(OUT, { recursive: true });
 await saveWeights(model, OUT);
 const configJson = JSON.parse(JSON.stringify((await openSource(work).readJson('config.json')) as object));
-writeFileSync(join(OUT, 'config.json'), JSON.stringify({ ...configJson, torch_dtype: 'float32' }, null, 2) + '\n');
-writeFileSync(join(OUT, 'generation_config.json'), JSON.stringify({ eos_token_id: eos, pad_token_id: tokenizer.tokenToId('<|endoftext|>'), do_sample: true, temperature: TEMPERATURE, max_new_tokens: 64 }, null, 2) + '\n');
+writeFileSync(join(OUT, 'config.json'), `${JSON.stringify({ ...configJson, torch_dtype: 'float32' }, null, 2)}\n`);
+writeFileSync(join(OUT, 'generation_config.json'), `${JSON.stringify({ eos_token_id: eos, pad_token_id: tokenizer.tokenToId('<|endoftext|>'), do_sample: true, temperature: TEMPERATURE, max_new_tokens: 64 }, null, 2)}\n`);
 writeFileSync(join(OUT, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-writeFileSync(join(OUT, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig, null, 2) + '\n');
+writeFileSync(join(OUT, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfig, null, 2)}\n`);
 const example = arithmeticProblem(LEVEL, seededRandom(7));
 writeFileSync(
   join(OUT, 'README.md'),

@@ -11,14 +11,14 @@ function closeAll(actual: number[], expected: number[], tol = 1e-12, what = ''):
 }
 
 test("scale 'group', G=2: rewards [1,0,0,1]", () => {
-  // Groups [1,0] and [0,1]: mean 0.5, ddof=1 std sqrt((0.25+0.25)/1) = sqrt(0.5) = 0.7071067811865476.
-  // A = ±0.5 / (0.7071067811865476 + 1e-4) = ±0.7070067953266834.
+  // Groups [1,0] and [0,1]: mean 0.5, ddof=1 std sqrt((0.25+0.25)/1) = sqrt(0.5) = Math.SQRT1_2.
+  // A = ±0.5 / (Math.SQRT1_2 + 1e-4) = ±0.7070067953266834.
   const r = computeAdvantages([1, 0, 0, 1], 2, 'group');
   closeAll(r.advantages, [0.7070067953266834, -0.7070067953266834, -0.7070067953266834, 0.7070067953266834], 1e-12, 'A');
   closeAll(r.groupMean, [0.5, 0.5], 0, 'mean');
-  closeAll(r.groupStd, [0.7071067811865476, 0.7071067811865476], 1e-15, 'std');
+  closeAll(r.groupStd, [Math.SQRT1_2, Math.SQRT1_2], 1e-15, 'std');
   assert.equal(r.fracRewardZeroStd, 0);
-  close(r.rewardStd, 0.7071067811865476, 1e-15, 'reward_std'); // mean of the two group stds
+  close(r.rewardStd, Math.SQRT1_2, 1e-15, 'reward_std'); // mean of the two group stds
   close(r.batchStd, 0.5773502691896257, 1e-15, 'batch std'); // sqrt((4·0.25)/3)
   close(r.rewardMean, 0.5, 0, 'reward');
 });
@@ -37,7 +37,7 @@ test("scale 'batch', G=2: centred per group, divided by the batch std", () => {
   const r = computeAdvantages([1, 0, 0, 1], 2, 'batch');
   closeAll(r.advantages, [0.8658754297607016, -0.8658754297607016, -0.8658754297607016, 0.8658754297607016], 1e-12, 'A');
   // reward_std stays the mean of per-group stds; batchStd is the divisor.
-  close(r.rewardStd, 0.7071067811865476, 1e-15, 'reward_std');
+  close(r.rewardStd, Math.SQRT1_2, 1e-15, 'reward_std');
   close(r.batchStd, 0.5773502691896257, 1e-15, 'batch std');
 });
 

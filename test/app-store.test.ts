@@ -95,7 +95,7 @@ test('steps append in order; a step re-sent after a resume replaces it and drops
 });
 
 test('pass@k: base is kept apart, adapter points are ordered by step and replaced per step', () => {
-  let s = applyAll(withRun(), [
+  const s = applyAll(withRun(), [
     { type: 'passk', runId: RUN, step: 0, which: 'base', passAtK: { 1: 0.4, 8: 0.8 } },
     { type: 'passk', runId: RUN, step: 10, which: 'adapter', passAtK: { 1: 0.5 } },
     { type: 'passk', runId: RUN, step: 5, which: 'adapter', passAtK: { 1: 0.45 } },

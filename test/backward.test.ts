@@ -75,7 +75,12 @@ async function gpuGradients(model: LanguageModel, adapter: LoraAdapter, coef: Re
     () => {
       const gLogprob = new Float32Array(data.batch * data.tokens);
       const gEntropy = new Float32Array(data.batch * data.tokens);
-      coef.forEach((rows, b) => rows.forEach(([c1, c2], t) => ((gLogprob[b * data.tokens + t] = c1), (gEntropy[b * data.tokens + t] = c2))));
+      coef.forEach((rows, b) =>
+        rows.forEach(([c1, c2], t) => {
+          gLogprob[b * data.tokens + t] = c1;
+          gEntropy[b * data.tokens + t] = c2;
+        }),
+      );
       return { gLogprob, gEntropy };
     },
     { temperature, checkpoint },
@@ -170,7 +175,12 @@ for (const [i, [architecture, tied]] of ([['qwen2', true], ['qwen3', false]] as 
     await forwardBackward(model, data, () => {
       const gLogprob = new Float32Array(data.batch * data.tokens);
       const gEntropy = new Float32Array(data.batch * data.tokens);
-      coef.forEach((rows, b) => rows.forEach(([c1, c2], t) => ((gLogprob[b * data.tokens + t] = c1), (gEntropy[b * data.tokens + t] = c2))));
+      coef.forEach((rows, b) =>
+        rows.forEach(([c1, c2], t) => {
+          gLogprob[b * data.tokens + t] = c1;
+          gEntropy[b * data.tokens + t] = c2;
+        }),
+      );
       return { gLogprob, gEntropy };
     }, { temperature, gradients });
     const tensors = new Map([...cpu.tensors].map(([k, t]) => [k, { shape: t.shape, data: Float64Array.from(t.data) }]));

@@ -57,7 +57,7 @@ test('gold answers: GSM8K ####, last \\boxed{}, plain', () => {
 
 test('JSONL: GSM8K lines from the shared test set', async () => {
   const lines = readFileSync(GSM8K, 'utf8').split('\n').slice(0, 6);
-  const path = file('gsm8k-head.jsonl', lines.join('\n') + '\n');
+  const path = file('gsm8k-head.jsonl', `${lines.join('\n')}\n`);
   const d = await loadDataset(path, { shuffle: false });
   assert.equal(d.name, 'gsm8k-head.jsonl');
   assert.equal(d.size, 6);
@@ -106,11 +106,11 @@ test('CSV: RFC 4180 quoting, CRLF, embedded newlines', async () => {
   assert.deepEqual(parseCsv('a\n""\n'), [{ line: 1, fields: ['a'] }, { line: 2, fields: [''] }]);
   assert.throws(() => parseCsv('a,b\n1,"open\n', 'x.csv'), /x.csv: unterminated quoted field starting on line 2/);
 
-  const d = await loadDataset(file('d.csv', text + 'only one field\r\n'), { shuffle: false, onBadRows: 'skip' });
+  const d = await loadDataset(file('d.csv', `${text}only one field\r\n`), { shuffle: false, onBadRows: 'skip' });
   assert.equal(d.size, 3);
   assert.equal(d.skipped, 1);
   assert.deepEqual(take(d, 3).map((p) => [p.question, p.answer]), [['Add 1,000 and 2', '1002'], ['plain q', '7'], ['multi\r\nline', '8']]);
-  await assert.rejects(loadDataset(file('e.csv', text + 'only one field\r\n')), /e.csv: 1 row with a field count other than the header's 3: line 6/);
+  await assert.rejects(loadDataset(file('e.csv', `${text}only one field\r\n`)), /e.csv: 1 row with a field count other than the header's 3: line 6/);
 });
 
 test('malformed rows are reported by line; skip vs error', async () => {
@@ -158,6 +158,8 @@ test('empty datasets are clear errors', async () => {
   await assert.rejects(loadDataset(join(root, 'missing.jsonl')), /dataset file not found/);
 });
 
+const gzip = (input: Uint8Array) => new Uint8Array(gzipSync(input));
+
 function parquetBytes(rows: { question: string; answer: string; id: bigint }[], codec?: 'GZIP'): Uint8Array {
   const buf = parquetWriteBuffer({
     columnData: [
@@ -165,7 +167,7 @@ function parquetBytes(rows: { question: string; answer: string; id: bigint }[], 
       { name: 'answer', data: rows.map((r) => r.answer), type: 'STRING' },
       { name: 'id', data: rows.map((r) => r.id), type: 'INT64' },
     ],
-    ...(codec ? { codec, compressors: { GZIP: (input: Uint8Array) => new Uint8Array(gzipSync(input)) } } : {}),
+    ...(codec ? { codec, compressors: { GZIP: gzip } } : {}),
   });
   return new Uint8Array(buf);
 }

@@ -138,7 +138,7 @@ test('KL term with beta > 0', () => {
   closeArr(r.gLogprob[1], [0, 0.75 / 4 + (0.1 * -1) / 4, 0], 1e-12, 'grpo+kl g1');
   // bnpo: −0.346 + 0.1·(1.5 − ln2)/5 = −0.32986294361119893.
   r = grpoLoss(c, { ...base, lossType: 'bnpo', beta: 0.1 });
-  close(r.loss, -0.32986294361119893, 1e-12, 'bnpo + kl');
+  close(r.loss, -0.32986294361119894, 1e-12, 'bnpo + kl');
   // beta > 0 without refLogprobs is an error.
   const noRef = example().map(({ refLogprobs: _drop, ...rest }) => rest);
   assert.throws(() => grpoLoss(noRef, { ...base, beta: 0.1 }), /refLogprobs/);

@@ -69,7 +69,7 @@ test('load hf:test/tiny@main with progress; a second load makes no request', asy
   assert.ok(modelEvents.every(([l, t], i) => t === size && (i === 0 || l >= modelEvents[i - 1][0])), 'monotonic progress with a known total');
   assert.ok(events.some((e) => e.phase === 'download' && e.file === 'model.safetensors' && e.loaded === size));
   assert.deepEqual(readFileSync(cachePath(cacheDir, 'test/tiny', 'main', 'model.safetensors')), readFileSync(join(tiny, 'model.safetensors')));
-  assert.ok(!existsSync(cachePath(cacheDir, 'test/tiny', 'main', 'model.safetensors') + '.partial'));
+  assert.ok(!existsSync(`${cachePath(cacheDir, 'test/tiny', 'main', 'model.safetensors')}.partial`));
   const embed1 = new Uint8Array(await gpu.read(weights.embed.chunks[0].buffer));
 
   hub.reset();
@@ -145,7 +145,7 @@ test('a partial download is resumed with a Range request', async () => {
   const dest = cachePath(cacheDir, 'test/tiny', 'main', 'model.safetensors');
   mkdirSync(join(dest, '..'), { recursive: true });
   const have = 1000;
-  writeFileSync(dest + '.partial', full.subarray(0, have));
+  writeFileSync(`${dest}.partial`, full.subarray(0, have));
   hub.reset();
   const progress: [number, number | null][] = [];
   const bytes = await openSource('hf:test/tiny', { endpoint: hub.endpoint, cacheDir }).read('model.safetensors', (l, t) => progress.push([l, t]));
@@ -156,7 +156,7 @@ test('a partial download is resumed with a Range request', async () => {
   assert.deepEqual(progress[0], [have, full.length]);
   assert.deepEqual(progress.at(-1), [full.length, full.length]);
   assert.deepEqual(readFileSync(dest), full);
-  assert.ok(!existsSync(dest + '.partial'));
+  assert.ok(!existsSync(`${dest}.partial`));
 });
 
 test('an interrupted download fails clearly and the next read resumes it', async () => {
@@ -168,7 +168,7 @@ test('an interrupted download fails clearly and the next read resumes it', async
   const source = openSource('hf:test/tiny', { endpoint: hub.endpoint, cacheDir });
   await assert.rejects(source.read('model.safetensors'), /download of .*model\.safetensors (failed after|ended after) \d+ .*the next load resumes it/);
   assert.ok(!existsSync(dest), 'no final file for an incomplete download');
-  const partialSize = statSync(dest + '.partial').size;
+  const partialSize = statSync(`${dest}.partial`).size;
   assert.ok(partialSize > 0 && partialSize <= 3000, `partial ${partialSize}`);
   hub.reset();
   const bytes = await source.read('model.safetensors');
@@ -178,7 +178,7 @@ test('an interrupted download fails clearly and the next read resumes it', async
   const cacheDir2 = freshCache();
   const dest2 = cachePath(cacheDir2, 'test/tiny', 'main', 'config.json');
   mkdirSync(join(dest2, '..'), { recursive: true });
-  writeFileSync(dest2 + '.partial', new Uint8Array(100000));
+  writeFileSync(`${dest2}.partial`, new Uint8Array(100000));
   hub.reset();
   const cfg = await openSource('hf:test/tiny', { endpoint: hub.endpoint, cacheDir: cacheDir2 }).readJson<{ model_type: string }>('config.json');
   assert.equal(cfg.model_type, 'qwen2');

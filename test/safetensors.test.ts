@@ -72,7 +72,7 @@ test('misaligned views are read correctly', () => {
 });
 
 test('space-padded header, header-only metadata', () => {
-  const bytes = build({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4, JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }) + '      ');
+  const bytes = build({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4, `${JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } })}      `);
   new DataView(bytes.buffer).setFloat32(bytes.length - 4, 2.5, true);
   assert.deepEqual(toFloat32(parseSafetensors(bytes, 'p.safetensors').tensors.get('x')!), new Float32Array([2.5]));
 });

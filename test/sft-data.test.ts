@@ -22,7 +22,7 @@ test('chat rows put the loss on every assistant turn, including its end token, a
     { role: 'user', content: 'sum 1+1' },
     { role: 'assistant', content: '2' },
   ];
-  const [ex] = tokenizeSftRows(JSON.stringify({ messages }) + '\n', 'chat.jsonl', tokenizer, true);
+  const [ex] = tokenizeSftRows(`${JSON.stringify({ messages })}\n`, 'chat.jsonl', tokenizer, true);
   const text = tokenizer.applyChatTemplate(messages as never);
   assert.deepEqual(ex.ids, tokenizer.encode(text, { addSpecialTokens: false }));
   const trained = ex.ids.filter((_, t) => ex.lossMask[t] === 1);

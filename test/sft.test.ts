@@ -50,7 +50,7 @@ test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradien
     { prompt: '5+5=', completion: '10' },
   ];
   const data = join(root, 'data.jsonl');
-  writeFileSync(data, rows.map((x) => JSON.stringify(x)).join('\n') + '\n');
+  writeFileSync(data, `${rows.map((x) => JSON.stringify(x)).join('\n')}\n`);
   const run = join(root, 'run');
   const result = webgrpo(['sft', '--model', modelDir, '--data', data, '--out', run, '--optimizer', 'sgd', '--lr', String(lr),
     '--max-grad-norm', '0', '--steps', '1', '--batch-size', '3', '--init-adapter', adapterDir, '--lr-scheduler', 'constant']);

@@ -65,7 +65,7 @@ test('Qwen3 chat template renders ChatML exactly (pinned against Python jinja2 a
   assert.equal(qwen.applyChatTemplate(sysUser, { addGenerationPrompt: true, enableThinking: true }), base);
   assert.equal(
     qwen.applyChatTemplate(sysUser, { addGenerationPrompt: true, enableThinking: false }),
-    base + '<think>\n\n</think>\n\n',
+    `${base}<think>\n\n</think>\n\n`,
   );
   assert.equal(qwen.applyChatTemplate(sysUser), base.slice(0, -'<|im_start|>assistant\n'.length));
   // Reasoning of earlier turns is dropped; the last turn keeps its <think> block.

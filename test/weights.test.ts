@@ -122,7 +122,7 @@ test('tied with lm_head stored: a different one is used, an identical one is sha
 });
 
 /** Rewrite model.safetensors through a transform of its tensors (as writable F32/F16/BF16). */
-function rewrite(dir: string, f: (ts: WritableTensor[]) => WritableTensor[], raw?: (header: Record<string, any>) => void): void {
+function rewrite(dir: string, f: (ts: WritableTensor[]) => WritableTensor[], raw?: (header: Record<string, { dtype: string }>) => void): void {
   const { tensors } = parseSafetensors(readFileSync(join(dir, 'model.safetensors')), 'model.safetensors');
   const ts: WritableTensor[] = [...tensors.values()].map((e) => ({
     name: e.name,

@@ -17,7 +17,7 @@ import type { CompletionView, RunConfig } from './protocol.ts';
 import type { RunView } from './store.ts';
 
 
-export type RunStatus = 'running' | 'done' | 'stopped' | 'error';
+type RunStatus = 'running' | 'done' | 'stopped' | 'error';
 
 export interface StoredRun {
   id: string;
@@ -27,14 +27,14 @@ export interface StoredRun {
   steps: number;
 }
 
-export async function writeFile(path: string, data: Uint8Array | string): Promise<void> {
+async function writeFile(path: string, data: Uint8Array | string): Promise<void> {
   const handle = (await fileHandle(path, true))!;
   const writable = await handle.createWritable();
   await writable.write(data as FileSystemWriteChunkType);
   await writable.close();
 }
 
-export async function readText(path: string): Promise<string | null> {
+async function readText(path: string): Promise<string | null> {
   const bytes = await readFile(path);
   return bytes ? new TextDecoder().decode(bytes) : null;
 }
@@ -45,7 +45,7 @@ async function readJson<T>(path: string): Promise<T | null> {
 }
 
 /** Names in a folder (empty when it does not exist). */
-export async function listFolder(path: string): Promise<string[]> {
+async function listFolder(path: string): Promise<string[]> {
   const dir = await dirHandle(path, false);
   if (!dir) return [];
   const names: string[] = [];
@@ -53,7 +53,7 @@ export async function listFolder(path: string): Promise<string[]> {
   return names;
 }
 
-export async function removePath(path: string): Promise<void> {
+async function removePath(path: string): Promise<void> {
   const parts = path.split('/');
   const parent = await dirHandle(parts.slice(0, -1).join('/'), false);
   await parent?.removeEntry(parts.at(-1)!, { recursive: true }).catch((e: DOMException) => {
@@ -94,7 +94,7 @@ export async function deleteRun(id: string): Promise<void> {
 }
 
 /** The training steps' metrics (metrics.jsonl without its held-out evaluation lines, which passk.json holds). */
-export async function readMetrics(id: string): Promise<StepMetrics[]> {
+async function readMetrics(id: string): Promise<StepMetrics[]> {
   const text = (await readText(runPath(id, 'metrics.jsonl'))) ?? '';
   return text
     .split('\n')
@@ -103,7 +103,7 @@ export async function readMetrics(id: string): Promise<StepMetrics[]> {
     .filter((m) => !Object.keys(m).some((k) => k.startsWith('eval/')));
 }
 
-export async function readPassAtK(id: string): Promise<StoredPassAtK> {
+async function readPassAtK(id: string): Promise<StoredPassAtK> {
   return (await readJson<StoredPassAtK>(runPath(id, 'passk.json'))) ?? { base: null, adapter: [] };
 }
 
@@ -159,7 +159,7 @@ async function saveRunCheckpoint(id: string, step: number, files: Record<string,
 }
 
 /** The newest complete checkpoint's step and folder, or null. */
-export async function newestRunCheckpoint(id: string): Promise<{ step: number; folder: string } | null> {
+async function newestRunCheckpoint(id: string): Promise<{ step: number; folder: string } | null> {
   const complete: string[] = [];
   for (const name of await listFolder(runPath(id))) {
     if (name.startsWith('checkpoint-') && (await fileHandle(runPath(id, `${name}/trainer_state.json`), false))) complete.push(name);

@@ -102,10 +102,10 @@ export function runProgress(run: RunView): { step: number; maxSteps: number; sec
 export function metricsCsv(metrics: StepMetrics[]): string {
   const columns = ['step', ...new Set(metrics.flatMap((m) => Object.keys(m)).filter((k) => k !== 'step'))];
   const cell = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : String(v));
-  return [columns.join(','), ...metrics.map((m) => columns.map((c) => cell(m[c])).join(','))].join('\n') + '\n';
+  return `${[columns.join(','), ...metrics.map((m) => columns.map((c) => cell(m[c])).join(','))].join('\n')}\n`;
 }
 
-export interface AppActions {
+interface AppActions {
   apply: (msg: FromWorker) => void;
   setSettings: (update: (s: RunConfig) => RunConfig) => void;
   setPreset: (id: string, settings: RunConfig) => void;
@@ -130,8 +130,6 @@ export function createAppStore(initial: AppData = initialData()) {
     setNotice: (notice) => set({ notice }),
   }));
 }
-
-export type AppStore = ReturnType<typeof createAppStore>;
 
 /** The page's store and its worker. */
 export const appStore = createAppStore();

@@ -13,7 +13,7 @@ export interface CountdownProblem {
 }
 
 /** TinyZero's instruction for a Countdown problem (answer in `<answer>` tags). */
-export function countdownQuestion(nums: readonly number[], target: number): string {
+function countdownQuestion(nums: readonly number[], target: number): string {
   return (
     `Using the numbers [${nums.join(', ')}], create an equation that equals ${target}. ` +
     'You can use basic arithmetic operations (+, -, *, /) and each number can only be used once. ' +

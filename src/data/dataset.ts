@@ -162,7 +162,7 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
 }
 
 /** The Parquet file of a Hub dataset split: `${config}/${split}/0000.parquet` (+ 0001… shards) at refs/convert/parquet. */
-export function hubParquetFile(config: string, split: string, shard = 0): string {
+function hubParquetFile(config: string, split: string, shard = 0): string {
   return `${config}/${split}/${String(shard).padStart(4, '0')}.parquet`;
 }
 
@@ -412,7 +412,8 @@ class FileDataset implements Dataset {
         [order[i], order[j]] = [order[j], order[i]];
       }
     }
-    return (this.order = order);
+    this.order = order;
+    return order;
   }
 
   next(): Problem {
@@ -430,7 +431,7 @@ class FileDataset implements Dataset {
 
   restore(cursor: unknown): void {
     const c = cursor as Partial<FileCursor> | null;
-    if (!c || c.kind !== 'file' || !isCount(c.epoch) || !isCount(c.index) || typeof c.seed !== 'number') badCursor(this.name, cursor, 'not a file dataset cursor');
+    if (c?.kind !== 'file' || !isCount(c.epoch) || !isCount(c.index) || typeof c.seed !== 'number') badCursor(this.name, cursor, 'not a file dataset cursor');
     if (c.name !== this.name || c.size !== this.size) badCursor(this.name, cursor, `it belongs to ${c.name} (${c.size} rows), this is ${this.name} (${this.size} rows)`);
     if (c.index > this.size) badCursor(this.name, cursor, 'index past the end of the epoch');
     this.seed = c.seed;
@@ -469,7 +470,7 @@ class GeneratorDataset implements Dataset {
 
   restore(cursor: unknown): void {
     const c = cursor as Partial<GeneratorCursor> | null;
-    if (!c || c.kind !== 'generator' || !isCount(c.index) || typeof c.seed !== 'number') badCursor(this.name, cursor, 'not a generator cursor');
+    if (c?.kind !== 'generator' || !isCount(c.index) || typeof c.seed !== 'number') badCursor(this.name, cursor, 'not a generator cursor');
     if (c.name !== this.name) badCursor(this.name, cursor, `it belongs to ${c.name}`);
     this.seed = c.seed;
     this.index = c.index;
@@ -494,7 +495,7 @@ export function oneShotDataset(question: string, answer: string): Dataset {
     cursor: () => ({ kind: 'one-shot', served }),
     restore: (cursor: unknown) => {
       const c = cursor as { kind?: unknown; served?: unknown } | null;
-      if (!c || c.kind !== 'one-shot' || !isCount(c.served)) badCursor('one-shot', cursor, 'not a one-shot cursor');
+      if (c?.kind !== 'one-shot' || !isCount(c.served)) badCursor('one-shot', cursor, 'not a one-shot cursor');
       served = c.served;
     },
   };

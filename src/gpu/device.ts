@@ -15,7 +15,7 @@ export interface AcquireOptions {
   debug?: boolean;
 }
 
-export type LimitName =
+type LimitName =
   | 'maxBufferSize'
   | 'maxStorageBufferBindingSize'
   | 'maxComputeWorkgroupStorageSize'

@@ -5,7 +5,7 @@
 // the kernel has parameters), and the storage buffers follow at bindings 1, 2, … in the order the
 // wrapper passes them. Kernels without parameters start their storage buffers at binding 0.
 
-export class GpuError extends Error {
+class GpuError extends Error {
   constructor(
     message: string,
     readonly kernel?: string,
@@ -33,7 +33,7 @@ const PARAM_SLOTS = 512;
 const PROFILE_SLOTS = 2048;
 
 // GPUBufferUsage bits, spelled out because Node only defines the globals once a device is acquired.
-export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */;
+const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */;
 
 export interface AdapterSummary {
   vendor: string;
@@ -136,7 +136,10 @@ export class Gpu {
   release(buffer: GPUBuffer): void {
     const key = `${buffer.size}:${buffer.usage}`;
     let free = this.pool.get(key);
-    if (!free) this.pool.set(key, (free = []));
+    if (!free) {
+      free = [];
+      this.pool.set(key, free);
+    }
     free.push(buffer);
   }
 

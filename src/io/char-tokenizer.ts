@@ -5,7 +5,7 @@
 // (Tokenizer.from_str) and in @huggingface/tokenizers alike.
 
 /** ChatML, as Qwen/SmolLM2 write it, without any default system prompt. */
-export const CHATML_TEMPLATE =
+const CHATML_TEMPLATE =
   "{%- for message in messages %}" +
   "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}" +
   '{%- endfor %}' +

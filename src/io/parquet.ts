@@ -12,7 +12,7 @@ export async function readParquetRows(bytes: Uint8Array, fileName = 'parquet'): 
     bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && bytes.buffer instanceof ArrayBuffer
       ? bytes.buffer
       : (bytes.slice().buffer as ArrayBuffer);
-  let metadata;
+  let metadata: ReturnType<typeof parquetMetadata>;
   try {
     metadata = parquetMetadata(file);
   } catch (e) {

@@ -267,7 +267,7 @@ export function bf16BitsToNumber(h: number): number {
 }
 
 /** Widen raw f16 bits to f32. */
-export function f16BitsToF32(bits: Uint16Array): Float32Array {
+function f16BitsToF32(bits: Uint16Array): Float32Array {
   const t = f16ToF32Table();
   const out = new Float32Array(bits.length);
   for (let i = 0; i < bits.length; i++) out[i] = t[bits[i]];

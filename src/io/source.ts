@@ -155,7 +155,7 @@ class HubSource implements ModelSource {
     /** 'datasets' (or 'spaces') for non-model repositories: a URL and cache path prefix. */
     private readonly repoType: string | null = null,
   ) {
-    this.id = `hf:${repoType ? repoType + '/' : ''}${repo}@${revision}`;
+    this.id = `hf:${repoType ? `${repoType}/` : ''}${repo}@${revision}`;
     this.endpoint = (opts.endpoint ?? env('HF_ENDPOINT') ?? 'https://huggingface.co').replace(/\/+$/, '');
     this.fetchFn = opts.fetch ?? ((...args: Parameters<typeof fetch>) => globalThis.fetch(...args));
     this.useCache = opts.cache !== false;
@@ -164,7 +164,7 @@ class HubSource implements ModelSource {
 
   url(file: string): string {
     const path = file.split('/').map(encodeURIComponent).join('/');
-    const prefix = this.repoType ? this.repoType + '/' : '';
+    const prefix = this.repoType ? `${this.repoType}/` : '';
     return `${this.endpoint}/${prefix}${this.repo}/resolve/${encodeURIComponent(this.revision)}/${path}`;
   }
 
@@ -193,7 +193,7 @@ class HubSource implements ModelSource {
       );
     }
     if (s === 404) return new Error(`file not found: '${file}' in ${this.where()} (HTTP 404 for ${url})`);
-    return new Error(`HTTP ${s}${res.statusText ? ' ' + res.statusText : ''} for ${url}`);
+    return new Error(`HTTP ${s}${res.statusText ? ` ${res.statusText}` : ''} for ${url}`);
   }
 
   protected async get(url: string, range?: string): Promise<Response> {
@@ -214,7 +214,7 @@ class HubSource implements ModelSource {
       const fs = await import('node:fs/promises');
       const path = await this.cachePath(file);
       if (await exists(fs, path)) answer = true;
-      else if (await exists(fs, path + '.missing')) answer = false;
+      else if (await exists(fs, `${path}.missing`)) answer = false;
     } else if (this.useCache && typeof caches !== 'undefined') {
       const hit = await (await browserCache())?.match(url);
       if (hit) answer = hit.status === 200;
@@ -239,7 +239,7 @@ class HubSource implements ModelSource {
         const { dirname } = await import('node:path');
         const path = await this.cachePath(file);
         await fs.mkdir(dirname(path), { recursive: true });
-        await fs.writeFile(path + '.missing', '');
+        await fs.writeFile(`${path}.missing`, '');
       } else {
         await (await browserCache())?.put(url, new Response(null, { status: 404 }));
       }
@@ -279,10 +279,10 @@ class HubSource implements ModelSource {
       return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
     }
     await fs.mkdir(dirname(path), { recursive: true });
-    const partial = path + '.partial';
+    const partial = `${path}.partial`;
     const bytes = await this.download(file, url, report, { fs, partial });
     await fs.rename(partial, path); // atomic: the final name only ever holds a complete file
-    await fs.rm(path + '.missing', { force: true });
+    await fs.rm(`${path}.missing`, { force: true });
     return bytes;
   }
 
@@ -370,7 +370,7 @@ class HubSource implements ModelSource {
         try {
           r = await reader.read();
         } catch (e) {
-          throw new Error(`download of ${url} failed after ${pos} bytes: ${(e as Error).message}` + (disk ? ' (the next load resumes it)' : ''));
+          throw new Error(`download of ${url} failed after ${pos} bytes: ${(e as Error).message}${disk ? ' (the next load resumes it)' : ''}`);
         }
         if (r.done) break;
         if (handle) await handle.write(r.value);
@@ -381,7 +381,7 @@ class HubSource implements ModelSource {
       await handle?.close();
     }
     if (total !== null && pos !== total) {
-      throw new Error(`download of ${url} ended after ${pos} of ${total} bytes` + (disk ? ' (the next load resumes it)' : ''));
+      throw new Error(`download of ${url} ended after ${pos} of ${total} bytes${disk ? ' (the next load resumes it)' : ''}`);
     }
     if (total === null) {
       out = new Uint8Array(pos);

@@ -4,7 +4,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { Template } from '@huggingface/jinja';
 
-export { charTokenizerFiles, CHATML_TEMPLATE } from './char-tokenizer.ts';
+export { charTokenizerFiles } from './char-tokenizer.ts';
 
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant';

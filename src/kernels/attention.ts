@@ -72,7 +72,7 @@ const WORKGROUP_BYTES = 16384;
 /** Invocations per workgroup of the flat kernels. */
 const FLAT_WG = 32;
 /** Largest head size of the flat kernels (their private arrays hold FMAX = 32 vec4). */
-export const FLAT_MAX_HEAD_DIM = 128;
+const FLAT_MAX_HEAD_DIM = 128;
 
 /**
  * `tiled`: workgroups share K/V (or q/dO) tiles through workgroup memory (real GPUs). `flat`: one
@@ -96,7 +96,7 @@ const DECODE_THREADS = 128;
 const DECODE_CHUNK = 256;
 
 /** Prefill tiling for a head size: TPQ threads per query row (one vec4 each), BQ rows, BK keys per tile. */
-export function prefillTiles(headDim: number): { BQ: number; BK: number; WG: number } {
+function prefillTiles(headDim: number): { BQ: number; BK: number; WG: number } {
   const tpq = headDim / 4;
   if (!Number.isInteger(tpq) || tpq < 1 || tpq > 256) throw new Error(`attention: headDim ${headDim} must be a multiple of 4 in [4, 1024]`);
   const BQ = Math.max(1, Math.min(64, Math.floor(256 / tpq)));
@@ -267,7 +267,7 @@ export function attentionRef(
 }
 
 /** Tiling of the backward kernels: BQ rows (bw_dq: query rows, bw_dkv: keys) per workgroup, BK per tile. */
-export function backwardTiles(headDim: number, kernel: 'dq' | 'dkv'): { BQ: number; BK: number; WG: number } {
+function backwardTiles(headDim: number, kernel: 'dq' | 'dkv'): { BQ: number; BK: number; WG: number } {
   const tpq = headDim / 4;
   if (!Number.isInteger(tpq) || tpq < 1 || tpq > 256) throw new Error(`attention backward: headDim ${headDim} must be a multiple of 4 in [4, 1024]`);
   const BQ = Math.max(1, Math.min(64, Math.floor(256 / tpq)));

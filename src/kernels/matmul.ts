@@ -11,7 +11,7 @@ import { DTYPE_CODE, withPrelude } from './prelude.ts';
 
 const source = withPrelude(familySource);
 /** Up to this many input rows take the GEMV kernel (when K % 4 == 0). */
-export const GEMV_MAX_M = 4;
+const GEMV_MAX_M = 4;
 const GEMV_ROWS = 8; // weight rows per GEMV workgroup
 const NARROW_ROWS = 256; // weight rows per mm_narrow workgroup (64 threads × 4)
 const TILE = 32; // outputs per workgroup edge in the tiled kernels (8×8 threads × 4×4 each)

@@ -18,10 +18,10 @@ export interface RopeOptions {
 }
 
 /** inv_freq[i] = theta^(-2i/headDim), float64. */
-export function ropeInvFreq(headDim: number, theta: number): Float64Array {
+function ropeInvFreq(headDim: number, theta: number): Float64Array {
   const half = headDim / 2;
   const out = new Float64Array(half);
-  for (let i = 0; i < half; i++) out[i] = Math.pow(theta, -(2 * i) / headDim);
+  for (let i = 0; i < half; i++) out[i] = theta ** (-(2 * i) / headDim);
   return out;
 }
 
@@ -30,7 +30,10 @@ const turnTables = new WeakMap<Gpu, Map<string, GPUBuffer>>();
 /** (hi, lo) u32 words of round(inv_freq / 2π · 2^64) per frequency, uploaded once per (headDim, theta). */
 function turnTable(gpu: Gpu, headDim: number, theta: number): GPUBuffer {
   let byKey = turnTables.get(gpu);
-  if (!byKey) turnTables.set(gpu, (byKey = new Map()));
+  if (!byKey) {
+    byKey = new Map();
+    turnTables.set(gpu, byKey);
+  }
   const key = `${headDim}:${theta}`;
   let buffer = byKey.get(key);
   if (!buffer) {

@@ -63,8 +63,8 @@ function normalise(opts: SampleOptions) {
   const topK = Math.max(0, Math.floor(opts.topK ?? 0));
   const topP = opts.topP ?? 1;
   const minP = Math.min(1, Math.max(0, opts.minP ?? 0));
-  const temperature = opts.temperature > 0 ? opts.temperature : 0;
-  return { topK, topP: topP >= 1 ? 1 : topP, minP, temperature, seed: opts.seed >>> 0, step: opts.step >>> 0 };
+  const temperature = Math.max(0, opts.temperature || 0); // NaN → 0 (greedy), as the old `> 0 ? t : 0` did
+  return { topK, topP: Math.min(1, topP), minP, temperature, seed: opts.seed >>> 0, step: opts.step >>> 0 };
 }
 
 function pcgHash(x: number): number {
@@ -81,7 +81,7 @@ export function uniformFor(seed: number, step: number, row: number): number {
 
 const keyView = new DataView(new ArrayBuffer(4));
 /** Order-preserving u32 image of the f32 rounding of `v` (-0 maps with +0). */
-export function orderKey(v: number): number {
+function orderKey(v: number): number {
   if (v === 0) return 0x80000000;
   keyView.setFloat32(0, v);
   const b = keyView.getUint32(0);

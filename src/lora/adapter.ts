@@ -254,7 +254,7 @@ export class LoraAdapter {
     const fs = await import('node:fs/promises');
     const { join } = await import('node:path');
     await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(join(dir, ADAPTER_CONFIG_FILE), JSON.stringify(adapterConfig, null, 2) + '\n');
+    await fs.writeFile(join(dir, ADAPTER_CONFIG_FILE), `${JSON.stringify(adapterConfig, null, 2)}\n`);
     await fs.writeFile(join(dir, ADAPTER_WEIGHTS_FILE), safetensors);
   }
 
@@ -269,7 +269,7 @@ function destroyLayer(l: LoraLayer): void {
   for (const t of [l.A, l.B, l.gradA, l.gradB]) t.buffer.destroy();
 }
 
-export function checkShape(fileName: string, entry: TensorEntry, want: number[], what: string): void {
+function checkShape(fileName: string, entry: TensorEntry, want: number[], what: string): void {
   if (entry.shape.length !== want.length || entry.shape.some((d, i) => d !== want[i])) {
     throw new Error(
       `${fileName}: tensor '${entry.name}' has shape [${entry.shape.join(', ')}] but this model needs [${want.join(', ')}] (${what}; is the adapter for a different base model?).`,
@@ -301,7 +301,10 @@ export function* peftSites(model: ModelConfig, config: LoraConfig, safetensors: 
     const site = parseTensorName(name, fileName, config.targetModules, model.numLayers);
     const k = key(site.layer, site.module);
     let f = found.get(k);
-    if (!f) found.set(k, (f = { layer: site.layer, module: site.module }));
+    if (!f) {
+      f = { layer: site.layer, module: site.module };
+      found.set(k, f);
+    }
     if (f[site.which]) throw new Error(`${fileName}: tensor '${name}' duplicates another lora_${site.which} of the same module.`);
     f[site.which] = entry;
   }
@@ -320,7 +323,7 @@ export function* peftSites(model: ModelConfig, config: LoraConfig, safetensors: 
 const ATTN = new Set<string>(['q_proj', 'k_proj', 'v_proj', 'o_proj']);
 
 /** Parse one PEFT tensor name into its site, or throw naming what is unsupported. */
-export function parseTensorName(
+function parseTensorName(
   name: string,
   fileName: string,
   targets: readonly TargetModule[],

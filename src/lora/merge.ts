@@ -52,7 +52,7 @@ export interface MergeOptions {
 }
 
 /** Files copied unchanged from the model source when present (config.json is rewritten). */
-export const MERGE_COPIED_FILES = [
+const MERGE_COPIED_FILES = [
   'generation_config.json',
   'tokenizer.json',
   'tokenizer_config.json',
@@ -77,7 +77,7 @@ type Json = Record<string, unknown>;
 type Fs = typeof import('node:fs/promises');
 
 /** One LoRA site read from a PEFT adapter on the CPU. */
-export interface CpuLoraSite {
+interface CpuLoraSite {
   layer: number;
   module: TargetModule;
   /** [r, in] */
@@ -86,7 +86,7 @@ export interface CpuLoraSite {
   B: Float32Array;
 }
 
-export interface CpuPeftAdapter {
+interface CpuPeftAdapter {
   config: LoraConfig;
   scale: number;
   /** Keyed by the base weight's tensor name, e.g. model.layers.0.self_attn.q_proj.weight. */
@@ -102,7 +102,7 @@ export interface CpuPeftAdapter {
  * LoraAdapter.fromPeft (config, tensor names, layers, target modules, A/B pairs, shapes against
  * the model's projections), plus finite values. A and B come back as f32 (widened from F16/BF16).
  */
-export function parsePeftAdapterCpu(
+function parsePeftAdapterCpu(
   model: ModelConfig,
   adapterConfig: unknown,
   safetensors: Uint8Array,
@@ -123,7 +123,7 @@ export function parsePeftAdapterCpu(
         if (!Number.isFinite(v[i])) throw new Error(`${fileName}: tensor '${t.name}' holds a non-finite value (${v[i]}) at index ${i}.`);
       }
     }
-    sites.set(p.replace(/^base_model\.model\./, '') + '.weight', { layer: f.layer, module: f.module, A, B });
+    sites.set(`${p.replace(/^base_model\.model\./, '')}.weight`, { layer: f.layer, module: f.module, A, B });
   }
   return { config, scale: loraScale(config), sites };
 }
@@ -142,7 +142,7 @@ export function f64ToF32RoundOdd(src: ArrayLike<number>, dst: Float32Array = new
     const x = src[i];
     dst[i] = x;
     const f = dst[i];
-    if (f === x || x !== x || (bits[i] & 1) !== 0) continue;
+    if (f === x || Number.isNaN(x) || (bits[i] & 1) !== 0) continue;
     // f is even and inexact: step one ulp toward x (sign-magnitude, so ±1 on the bits changes the
     // magnitude; f = ±0 gets x's sign from Math.fround; f = ±inf steps down to ±max, which is odd).
     bits[i] += Math.abs(x) > Math.abs(f) ? 1 : -1;
@@ -317,7 +317,7 @@ export async function mergeAdapter(
 
     const newConfig: Json = { ...configJson, torch_dtype: TORCH_DTYPE[dtype] };
     if ('dtype' in configJson) newConfig.dtype = TORCH_DTYPE[dtype];
-    await fs.writeFile(join(out, 'config.json'), JSON.stringify(newConfig, null, 2) + '\n');
+    await fs.writeFile(join(out, 'config.json'), `${JSON.stringify(newConfig, null, 2)}\n`);
     written.push(join(out, 'config.json'));
     for (const f of copied) {
       await fs.writeFile(join(out, f), await model.read(f));
@@ -376,7 +376,7 @@ function checkTensors(where: string, tensors: Map<string, TensorEntry>, names: s
   if (!sharded) for (const name of expected.keys()) want.add(name);
   for (const name of want) {
     const entry = tensors.get(name);
-    if (!entry) throw new Error(`${where}: missing tensor '${name}'` + (sharded ? ` (${INDEX} places it in this file).` : '.'));
+    if (!entry) throw new Error(`${where}: missing tensor '${name}'${sharded ? ` (${INDEX} places it in this file).` : '.'}`);
     const shape = expected.get(name) ?? (name === LM_HEAD ? expected.get('model.embed_tokens.weight') : undefined);
     if (!shape) continue;
     if (entry.shape.length !== shape.length || entry.shape.some((d, i) => d !== shape[i])) {

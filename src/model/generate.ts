@@ -4,7 +4,7 @@
 import { sampleTokens } from '../kernels/sample.ts';
 import type { LanguageModel } from './model.ts';
 
-export interface SamplingOptions {
+interface SamplingOptions {
   /** 0 = greedy. */
   temperature: number;
   topP?: number;

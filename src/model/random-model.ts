@@ -43,7 +43,7 @@ function normals(seed: number): () => number {
 }
 
 /** The config.json object a random model gets (real HF field names). */
-export function randomModelConfigJson(opts: RandomModelOptions): Record<string, unknown> {
+function randomModelConfigJson(opts: RandomModelOptions): Record<string, unknown> {
   const hidden = opts.hiddenSize ?? 64;
   const heads = opts.numHeads ?? 4;
   const arch = opts.architecture;
@@ -116,7 +116,7 @@ export function writeRandomModel(dir: string, opts: RandomModelOptions): ModelCo
   }
 
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(configJson, null, 2) + '\n');
+  writeFileSync(join(dir, 'config.json'), `${JSON.stringify(configJson, null, 2)}\n`);
   const gen = {
     bos_token_id: configJson.bos_token_id,
     eos_token_id: [configJson.eos_token_id],
@@ -125,7 +125,7 @@ export function writeRandomModel(dir: string, opts: RandomModelOptions): ModelCo
     top_p: 0.8,
     top_k: 20,
   };
-  writeFileSync(join(dir, 'generation_config.json'), JSON.stringify(gen, null, 2) + '\n');
+  writeFileSync(join(dir, 'generation_config.json'), `${JSON.stringify(gen, null, 2)}\n`);
 
   const shards = Math.max(1, Math.floor(opts.shards ?? 1));
   const metadata = { format: 'pt' };
@@ -150,6 +150,6 @@ export function writeRandomModel(dir: string, opts: RandomModelOptions): ModelCo
     writeFileSync(join(dir, file), writeSafetensors(group, metadata));
   });
   const index = { metadata: { total_size: totalBytes }, weight_map: weightMap };
-  writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify(index, null, 2) + '\n');
+  writeFileSync(join(dir, 'model.safetensors.index.json'), `${JSON.stringify(index, null, 2)}\n`);
   return config;
 }

@@ -49,7 +49,7 @@ function rope(x: Float64Array, tokens: number, heads: number, headDim: number, t
     for (let h = 0; h < heads; h++) {
       const base = (t * heads + h) * headDim;
       for (let i = 0; i < half; i++) {
-        const angle = t * Math.pow(theta, (-2 * i) / headDim);
+        const angle = t * theta ** ((-2 * i) / headDim);
         const c = Math.cos(angle), s = Math.sin(angle);
         const a = x[base + i], b = x[base + i + half];
         y[base + i] = a * c - b * s;
@@ -88,7 +88,7 @@ function causalAttention(q: Float64Array, k: Float64Array, v: Float64Array, toke
 }
 
 /** A LoRA site for the reference: y += scale · (x·Aᵀ)·Bᵀ, A [r, in], B [out, r]. */
-export interface CpuLora {
+interface CpuLora {
   A: ArrayLike<number>;
   B: ArrayLike<number>;
   r: number;
@@ -107,7 +107,7 @@ function addLora(y: Float64Array, x: Float64Array, rows: number, inDim: number, 
 }
 
 /** Final hidden states (after the last norm) for one sequence of token ids: [tokens, hidden]. */
-export function referenceHidden(cfg: ModelConfig, tensors: Map<string, CpuTensor>, ids: number[], adapter?: CpuAdapter): Float64Array {
+function referenceHidden(cfg: ModelConfig, tensors: Map<string, CpuTensor>, ids: number[], adapter?: CpuAdapter): Float64Array {
   const T = ids.length, Hd = cfg.hiddenSize, D = cfg.headDim;
   const qDim = cfg.numHeads * D, kvDim = cfg.numKvHeads * D, F = cfg.intermediateSize;
   const embed = tensor(tensors, 'model.embed_tokens.weight');

@@ -100,7 +100,7 @@ async function readCheckpoint(
     for (const name of names) {
       const entry = tensors.get(name);
       if (!entry) {
-        throw new Error(`${where}: missing tensor '${name}'` + (sharded ? ` (${INDEX} places it in this file).` : '.'));
+        throw new Error(`${where}: missing tensor '${name}'${sharded ? ` (${INDEX} places it in this file).` : '.'}`);
       }
       const want = expected.get(name) ?? [config.vocabSize, config.hiddenSize];
       if (entry.shape.length !== want.length || entry.shape.some((d, i) => d !== want[i])) {

@@ -24,7 +24,7 @@ export const SCALE_REWARDS = ['group', 'batch', 'none'] as const;
 export type ScaleRewards = (typeof SCALE_REWARDS)[number];
 
 /** Added to the std before dividing (TRL). */
-export const ADVANTAGE_STD_EPS = 1e-4;
+const ADVANTAGE_STD_EPS = 1e-4;
 /** torch.isclose(std, 0) with its default atol (rtol does not matter against 0). */
 const ZERO_STD_ATOL = 1e-8;
 

@@ -23,7 +23,7 @@
 // TRL lacks) at the templates' marker lines (trl/template.ts).
 
 import { parseDatasetSpec, type DatasetSpec } from '../data/dataset.ts';
-import { describeData, modelSpec, runConfigFromJson, runConfigToJson, type DataSource } from './run-config.ts';
+import { describeData, modelSpec, runConfigFromJson, runConfigToJson, type DataSource, type RunConfig } from './run-config.ts';
 import { parseHubSpec } from '../io/source.ts';
 import { fillTemplate, templateBody } from './trl/template.ts';
 import PY_SCRIPT from './trl/train_grpo.py?raw';
@@ -308,7 +308,7 @@ function filterNotes(runConfig: Record<string, unknown>): string[] {
  * model spec, non-numeric settings, a batch not divisible by gradient_accumulation_steps).
  */
 export function trlScript(configJson: unknown): string {
-  let run;
+  let run: RunConfig;
   try {
     run = runConfigFromJson(configJson);
   } catch (e) {

@@ -10,7 +10,7 @@ import { GRPO_DEFAULTS, type GrpoConfig } from './grpo.ts';
 import { SETTINGS, valueProblem, type Setting } from './settings.ts';
 
 /** The built-in tiny model: a folder of the repository, served with the site. */
-export const BUILTIN_MODEL = 'public/models/tiny-arith';
+const BUILTIN_MODEL = 'public/models/tiny-arith';
 
 /** Where the model comes from. */
 export type ModelRef =

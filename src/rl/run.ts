@@ -44,7 +44,7 @@ export function promptFormat(cfg: Pick<RunConfig, 'systemPrompt' | 'plainPrompt'
 }
 
 /** The first n problems of a dataset in file order, or n fresh ones from a generator. */
-export function takeProblems(dataset: Dataset, n: number): Problem[] {
+function takeProblems(dataset: Dataset, n: number): Problem[] {
   return dataset.problems?.slice(0, n) ?? Array.from({ length: n }, () => dataset.next());
 }
 
@@ -123,7 +123,7 @@ export async function checkRunFits(source: ModelSource, maxBindingBytes: number,
 }
 
 /** The pass@k values reported for `samples` samples per problem: k = 1, 2, 4, … ≤ samples. */
-export function passKs(samples: number): number[] {
+function passKs(samples: number): number[] {
   return [1, 2, 4, 8, 16, 32, 64, 128].filter((k) => k <= samples);
 }
 

@@ -41,7 +41,7 @@ export interface RunStorage {
   newestCheckpoint(): Promise<StoredCheckpoint | null>;
 }
 
-export type SessionPhase = 'evaluating' | 'training' | 'paused';
+type SessionPhase = 'evaluating' | 'training' | 'paused';
 
 export interface SessionEvents {
   phase?(phase: SessionPhase, note?: string): void;

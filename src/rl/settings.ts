@@ -35,27 +35,27 @@ interface SettingBase {
   help: string;
 }
 
-export interface NumberSetting extends SettingBase, Bounds {
+interface NumberSetting extends SettingBase, Bounds {
   type: 'number';
 }
-export interface ChoiceSetting extends SettingBase {
+interface ChoiceSetting extends SettingBase {
   type: 'choice';
   choices: readonly string[];
 }
-export interface BooleanSetting extends SettingBase {
+interface BooleanSetting extends SettingBase {
   type: 'boolean';
 }
 /** Free text; empty = not set. */
-export interface TextSetting extends SettingBase {
+interface TextSetting extends SettingBase {
   type: 'text';
 }
 /** A non-empty set of names, comma-separated on the CLI. */
-export interface ListSetting extends SettingBase {
+interface ListSetting extends SettingBase {
   type: 'list';
   choices: readonly string[];
 }
 /** Off (null), or an interval [lo, hi] inside [0, 1], "lo,hi" on the CLI. */
-export interface IntervalSetting extends SettingBase {
+interface IntervalSetting extends SettingBase {
   type: 'interval';
 }
 

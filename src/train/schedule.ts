@@ -35,7 +35,7 @@ export function warmupSteps(totalSteps: number, cfg: Pick<ScheduleConfig, 'warmu
 }
 
 /** The lr multiplier (LambdaLR lambda) at 0-based optimizer `step`. */
-export function lrLambda(step: number, totalSteps: number, cfg: Omit<ScheduleConfig, 'lr'>): number {
+function lrLambda(step: number, totalSteps: number, cfg: Omit<ScheduleConfig, 'lr'>): number {
   const W = warmupSteps(totalSteps, cfg);
   const T = totalSteps;
   switch (cfg.scheduler) {

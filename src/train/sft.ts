@@ -127,7 +127,7 @@ export async function trainSft(
   examples: SftExample[],
   cfg: SftConfig,
   /** Called after every step; returning false stops training early. */
-  onStep: (m: SftStepMetrics) => void | boolean | Promise<void | boolean>,
+  onStep: (m: SftStepMetrics) => void | boolean | Promise<void> | Promise<boolean>,
   opts: { gradients?: ModelGradients } = {},
 ): Promise<void> {
   const { adapter } = model;

@@ -36,7 +36,7 @@ export function randomArray(n: number, seed: number, scale = 1): Float32Array {
   return out;
 }
 
-export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} vs ${b.length}`);
   let worst = 0;
   for (let i = 0; i < a.length; i++) {

@@ -8,7 +8,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 
-export interface HubRequest {
+interface HubRequest {
   method: string;
   path: string;
   range: string | null;
@@ -44,7 +44,10 @@ export async function startHubServer(repos: Record<string, string>, opts: HubSer
       res.writeHead(status, headers);
       res.end(body);
     };
-    if (req.method !== 'GET') return send(405);
+    if (req.method !== 'GET') {
+      send(405);
+      return;
+    }
     const all = path.split('/').slice(1).map(decodeURIComponent);
     // Dataset repositories live under /datasets/ (their ids in `repos`: "datasets/owner/repo").
     const cdnPrefix = all[0] === 'cdn' ? ['cdn'] : [];
@@ -54,24 +57,38 @@ export async function startHubServer(repos: Record<string, string>, opts: HubSer
     if (parts.length >= 5 && parts[2] === 'resolve') {
       const [owner, repo, , revision, ...file] = parts;
       const id = `${kind}${owner}/${repo}`;
-      if (opts.gated?.includes(id)) return send(401, { 'Content-Type': 'text/plain' }, 'Access to this model is restricted.');
-      if (!repos[id]) return send(404, { 'Content-Type': 'text/plain' }, 'Repository not found');
+      if (opts.gated?.includes(id)) {
+        send(401, { 'Content-Type': 'text/plain' }, 'Access to this model is restricted.');
+        return;
+      }
+      if (!repos[id]) {
+        send(404, { 'Content-Type': 'text/plain' }, 'Repository not found');
+        return;
+      }
       const cdn = ['cdn', ...(kind ? ['datasets'] : []), owner, repo, revision, ...file].map(encodeURIComponent).join('/');
-      return send(302, { Location: `/${cdn}`, 'Content-Length': 0 });
+      send(302, { Location: `/${cdn}`, 'Content-Length': 0 });
+      return;
     }
     // /cdn/{owner}/{repo}/{revision}/{file...}
     if (parts.length >= 5 && parts[0] === 'cdn') {
       const [, owner, repo, , ...file] = parts;
       const dir = repos[`${kind}${owner}/${repo}`];
       const name = file.join('/');
-      if (!dir || file.some((s) => s === '..')) return send(404);
+      if (!dir || file.some((s) => s === '..')) {
+        send(404);
+        return;
+      }
       let size: number;
       try {
         const st = statSync(join(dir, name));
-        if (!st.isFile()) return send(404, {}, 'Entry not found');
+        if (!st.isFile()) {
+          send(404, {}, 'Entry not found');
+          return;
+        }
         size = st.size;
       } catch {
-        return send(404, { 'Content-Type': 'text/plain' }, 'Entry not found');
+        send(404, { 'Content-Type': 'text/plain' }, 'Entry not found');
+        return;
       }
       const bytes = readFileSync(join(dir, name));
       let status = 200;
@@ -80,10 +97,16 @@ export async function startHubServer(repos: Record<string, string>, opts: HubSer
       const headers: Record<string, string | number> = { 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' };
       if (range) {
         const m = /^bytes=(\d+)-(\d*)$/.exec(range);
-        if (!m) return send(416, { 'Content-Range': `bytes */${size}` });
+        if (!m) {
+          send(416, { 'Content-Range': `bytes */${size}` });
+          return;
+        }
         start = Number(m[1]);
         end = m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
-        if (start >= size || end < start) return send(416, { 'Content-Range': `bytes */${size}` });
+        if (start >= size || end < start) {
+          send(416, { 'Content-Range': `bytes */${size}` });
+          return;
+        }
         status = 206;
         headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
       }
@@ -97,7 +120,8 @@ export async function startHubServer(repos: Record<string, string>, opts: HubSer
         res.write(body.subarray(0, cut), () => setTimeout(() => res.destroy(), 20));
         return;
       }
-      return send(status, headers, body);
+      send(status, headers, body);
+      return;
     }
     send(404);
   };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { writeSafetensors } from '../../src/io/safetensors.ts';
 import { randomArray } from './gpu.ts';
 
-export const PEFT_GROUP = { q_proj: 'self_attn', k_proj: 'self_attn', v_proj: 'self_attn', o_proj: 'self_attn', gate_proj: 'mlp', up_proj: 'mlp', down_proj: 'mlp' } as const;
+const PEFT_GROUP = { q_proj: 'self_attn', k_proj: 'self_attn', v_proj: 'self_attn', o_proj: 'self_attn', gate_proj: 'mlp', up_proj: 'mlp', down_proj: 'mlp' } as const;
 export type PeftModule = keyof typeof PEFT_GROUP;
 
 /** PEFT key prefix of one LoRA site. */

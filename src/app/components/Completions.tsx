@@ -32,6 +32,7 @@ function Tokens({ completion }: { completion: CompletionView }) {
       {completion.tokens.map((token, i) => {
         const entropy = completion.entropies[i] ?? 0;
         return (
+          // biome-ignore lint/suspicious/noArrayIndexKey: a token's position is its identity; a completion's tokens never reorder
           <span key={i} data-entropy={entropy} title={`entropy ${entropy.toFixed(3)} nats`} style={{ background: entropyColor(entropy) }}>
             {token}
           </span>
@@ -44,7 +45,7 @@ function Tokens({ completion }: { completion: CompletionView }) {
 function EntropyLegend() {
   const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => entropyColor(t * ENTROPY_SCALE_MAX));
   return (
-    <div className="entropy-legend" aria-label="Token colour: entropy">
+    <div className="entropy-legend" role="note" aria-label="Token colour: entropy">
       <span>entropy 0</span>
       <span className="gradient" style={{ background: `linear-gradient(to right, ${stops.join(', ')})` }} />
       <span>≥ {ENTROPY_SCALE_MAX} nats</span>
@@ -67,6 +68,7 @@ export function Completions({ completions }: { completions: CompletionView[] }) 
           </div>
           <ol>
             {group.map((c, i) => (
+              // biome-ignore lint/suspicious/noArrayIndexKey: completions have no id; the i-th sample of a group is replaced, never moved
               <li key={i} data-testid="completion" data-reward={c.reward} data-advantage={c.advantage}>
                 <span className={`score ${c.reward > 0 ? 'good' : ''}`} title={rewardBreakdown(c)}>
                   reward {formatValue(c.reward)} · advantage {formatValue(c.advantage)}

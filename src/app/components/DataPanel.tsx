@@ -178,6 +178,7 @@ function Preview() {
             </thead>
             <tbody>
               {preview.rows.map((row, i) => (
+                // biome-ignore lint/suspicious/noArrayIndexKey: preview rows have no id and the whole table is replaced on each preview
                 <tr key={i}>
                   <td>{row.question}</td>
                   <td>{row.answer}</td>

@@ -33,14 +33,14 @@ interface Props {
   formatY?: (v: number) => string;
 }
 
-function valueOf(row: ChartRow, key: string): number | null {
+function numberAt(row: ChartRow, key: string): number | null {
   const v = row[key];
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
 export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote, fileStem, logX, yDomain, formatY = formatValue }: Props) {
   const plotRef = useRef<HTMLDivElement>(null);
-  const plotted = rows.filter((row) => series.some((s) => valueOf(row, s.key) !== null));
+  const plotted = rows.filter((row) => series.some((s) => numberAt(row, s.key) !== null));
 
   async function downloadPng() {
     const svg = plotRef.current?.querySelector<SVGSVGElement>('svg.recharts-surface');
@@ -92,7 +92,7 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
                 <Line
                   key={s.key}
                   name={s.label}
-                  dataKey={(row: ChartRow) => valueOf(row, s.key)}
+                  dataKey={(row: ChartRow) => numberAt(row, s.key)}
                   stroke={s.color}
                   strokeWidth={s.dashed ? 1 : 2}
                   strokeDasharray={s.dashed ? '4 3' : undefined}

@@ -95,7 +95,7 @@ function KnobInput({ knob, settings }: { knob: Knob; settings: RunConfig }) {
     case 'choices': {
       const chosen = knob.field.get(settings);
       return (
-        <span id={id} data-testid={id} className="checkboxes" role="group" aria-label={knob.label}>
+        <fieldset id={id} data-testid={id} className="checkboxes" aria-label={knob.label}>
           {knob.options.map((option) => (
             <label key={option}>
               <input
@@ -108,7 +108,7 @@ function KnobInput({ knob, settings }: { knob: Knob; settings: RunConfig }) {
               {option}
             </label>
           ))}
-        </span>
+        </fieldset>
       );
     }
     case 'interval':

@@ -1,6 +1,6 @@
 // Past runs kept in browser storage (OPFS): show one, resume an interrupted one, delete one.
 
-import { useEffect, useState } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import { deleteRun, listRuns, type StoredRun } from '../storage.ts';
 import { appStore, useApp } from '../store.ts';
 import { isActive, reportError, resumeStoredRun, showStoredRun } from './run-actions.ts';
@@ -11,18 +11,21 @@ export function RunsPanel() {
   // While a run trains, showing another would hide its live updates: browsing waits until it ends.
   const busy = isActive(run);
 
-  async function refresh() {
+  const refresh = useCallback(async () => {
     try {
       setRuns(await listRuns());
     } catch (e) {
       reportError(e);
     }
-  }
+  }, []);
 
   // Reload the list when a run starts, ends or changes status.
+  const runId = run?.id;
+  const runPhase = run?.phase;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runId and runPhase are triggers, not inputs: the list is re-read from storage when they change
   useEffect(() => {
     void refresh();
-  }, [run?.id, run?.phase]);
+  }, [refresh, runId, runPhase]);
 
   async function remove(stored: StoredRun) {
     if (!confirm(`Delete run ${stored.id} and its checkpoints?`)) return;

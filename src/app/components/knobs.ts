@@ -25,16 +25,16 @@ interface About {
   advanced: boolean;
 }
 
-export interface NumberKnob extends About, Bounds {
+interface NumberKnob extends About, Bounds {
   kind: 'number';
   field: Field<number>;
 }
-export interface SelectKnob extends About { kind: 'select'; field: Field<string>; options: readonly string[] }
-export interface BooleanKnob extends About { kind: 'boolean'; field: Field<boolean> }
+interface SelectKnob extends About { kind: 'select'; field: Field<string>; options: readonly string[] }
+interface BooleanKnob extends About { kind: 'boolean'; field: Field<boolean> }
 /** Free text; empty = not set (null in the config). */
-export interface TextKnob extends About { kind: 'text'; field: Field<string> }
+interface TextKnob extends About { kind: 'text'; field: Field<string> }
 /** A set of names picked with checkboxes. */
-export interface ChoicesKnob extends About { kind: 'choices'; field: Field<string[]>; options: readonly string[] }
+interface ChoicesKnob extends About { kind: 'choices'; field: Field<string[]>; options: readonly string[] }
 /** Off, or a [lo, hi] interval inside [0, 1]. */
 export interface IntervalKnob extends About { kind: 'interval'; field: Field<[number, number] | null> }
 

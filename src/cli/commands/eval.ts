@@ -55,7 +55,7 @@ export const evaluate: Command = {
       return runs;
     });
     if (typeof values.out === 'string') {
-      writeFileSync(values.out, problems.map((p, i) => JSON.stringify({ question: p.question, answer: p.answer, samples, ...Object.fromEntries(results.map((r) => [`correct_${r.label}`, r.result.correct[i]])) })).join('\n') + '\n');
+      writeFileSync(values.out, `${problems.map((p, i) => JSON.stringify({ question: p.question, answer: p.answer, samples, ...Object.fromEntries(results.map((r) => [`correct_${r.label}`, r.result.correct[i]])) })).join('\n')}\n`);
     }
     const json = Object.fromEntries(results.map((r) => [r.label, passAtKNames(r.result.passAtK)]));
     const text = results.map((r) => `${r.label.padEnd(8)} ${Object.entries(r.result.passAtK).map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`).join('  ')}`).join('\n');

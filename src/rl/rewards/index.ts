@@ -45,7 +45,7 @@ function correctnessOf(completion: string, row: RewardRow): boolean | null {
  * and correctness (`row.correct`, else graded with the math reward against `row.answer`); null when
  * any is missing.
  */
-export function makeCosineReward(params: CosineParams = COSINE_PAPER): RewardFn {
+function makeCosineReward(params: CosineParams = COSINE_PAPER): RewardFn {
   return (completion, row) => {
     const length = num(row.completion_length);
     const maxLength = num(row.cosine_max_len) ?? num(row.max_completion_length);
@@ -61,7 +61,7 @@ export function makeCosineReward(params: CosineParams = COSINE_PAPER): RewardFn 
  * (`row.max_completion_length`); L_cache is `cacheLength`, else `row.overlong_cache_length`, else
  * 20% of L_max (DAPO's 4096 of 20480). Null when a length is missing.
  */
-export function makeOverlongReward(cacheLength?: number): RewardFn {
+function makeOverlongReward(cacheLength?: number): RewardFn {
   return (_completion, row) => {
     const length = num(row.completion_length);
     const maxLength = num(row.max_completion_length);

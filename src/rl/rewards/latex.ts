@@ -8,7 +8,7 @@
 // leaves (expressions with free variables are compared at several fixed sample points). Answers that
 // do not parse as math (words such as "Evelyn") are compared as case-folded text.
 
-export type MathNode =
+type MathNode =
   | { t: 'num'; v: number }
   | { t: 'var'; name: string }
   | { t: 'neg'; a: MathNode }
@@ -52,10 +52,10 @@ function unwrapTextCommands(s: string): string {
     if (!m) return s;
     const open = m.index + m[0].length - 1;
     const end = groupEnd(s, open);
-    if (end < 0) return s.slice(0, m.index) + ' ' + s.slice(open + 1); // unbalanced: drop the command
+    if (end < 0) return `${s.slice(0, m.index)} ${s.slice(open + 1)}`; // unbalanced: drop the command
     const inner = s.slice(open + 1, end - 1);
     // Spaces, not braces, so a unit such as \text{ cm} or \mathrm{cm} stays a separate word.
-    s = s.slice(0, m.index) + ` ${inner} ` + s.slice(end);
+    s = `${s.slice(0, m.index)} ${inner} ${s.slice(end)}`;
   }
   return s;
 }
@@ -119,7 +119,7 @@ function braceArguments(s: string): string {
  * \text wrappers, $, %, degrees, units, thousands separators, a trailing period, "x =" prefixes are
  * handled by the parser) while keeping the mathematical content.
  */
-export function normalizeAnswer(raw: string): string {
+function normalizeAnswer(raw: string): string {
   let s = raw.trim();
   s = s.replace(/\u2212|\u2013|\u2014/g, '-').replace(/\u00d7/g, '\\times ').replace(/\u00f7/g, '\\div ')
     .replace(/\u00b7|\u22c5/g, '\\cdot ').replace(/\u03c0/g, '\\pi ').replace(/\u221e/g, '\\infty ')
@@ -466,7 +466,7 @@ class Parser {
 }
 
 /** Parse a normalised answer, or null when it is not (supported) math. */
-export function parseAnswer(normalized: string): MathNode | null {
+function parseAnswer(normalized: string): MathNode | null {
   if (normalized.length === 0 || normalized.length > 2000) return null;
   try {
     return new Parser(tokenize(normalized)).parseAll();
@@ -506,7 +506,7 @@ function evaluate(node: MathNode, env: Map<string, number>): number {
         case '-': return a - b;
         case '*': return a * b;
         case '/': return a / b;
-        case '^': return Math.pow(a, b);
+        case '^': return a ** b;
       }
       break;
     }
@@ -516,7 +516,7 @@ function evaluate(node: MathNode, env: Map<string, number>): number {
         case 'sqrt': return Math.sqrt(x);
         case 'root': {
           const n = evaluate(node.args[1]!, env);
-          return x < 0 && Number.isInteger(n) && n % 2 === 1 ? -Math.pow(-x, 1 / n) : Math.pow(x, 1 / n);
+          return x < 0 && Number.isInteger(n) && n % 2 === 1 ? -((-x) ** (1 / n)) : x ** (1 / n);
         }
         case 'abs': return Math.abs(x);
         case 'factorial': return factorial(x);
@@ -558,7 +558,7 @@ function collectVars(node: MathNode, out: Set<string>): Set<string> {
 const isScalar = (n: MathNode) => n.t !== 'tuple' && n.t !== 'list' && n.t !== 'eq' && n.t !== 'union';
 
 /** Relative tolerance for numeric equality: tight, so "12.70" ≠ "12.8" and 109200000 ≠ 109200001. */
-export const REL_TOL = 1e-9;
+const REL_TOL = 1e-9;
 
 function close(x: number, y: number, tol: number): boolean {
   if (Number.isNaN(x) || Number.isNaN(y)) return false;
@@ -606,7 +606,7 @@ function orderedEqual(as: MathNode[], bs: MathNode[]): boolean {
 }
 
 /** Structural/numeric equivalence of two parsed answers. */
-export function nodesEqual(a0: MathNode, b0: MathNode): boolean {
+function nodesEqual(a0: MathNode, b0: MathNode): boolean {
   const a = stripAssignment(a0), b = stripAssignment(b0);
   if (isScalar(a) && isScalar(b)) return scalarsEqual(a, b);
   if (a.t === 'tuple' && b.t === 'tuple') {
@@ -625,7 +625,7 @@ export function nodesEqual(a0: MathNode, b0: MathNode): boolean {
 }
 
 /** Longer answers are not normalised or parsed, only compared verbatim. */
-export const MAX_ANSWER_CHARS = 1000;
+const MAX_ANSWER_CHARS = 1000;
 
 /** Case-folded text with spacing, braces and a trailing period removed (for non-math answers). */
 function textKey(s: string): string {

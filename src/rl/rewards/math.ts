@@ -2,18 +2,17 @@
 import { lastBoxed } from '../../data/answer.ts';
 import { answersEqual } from './latex.ts';
 
-export { answersEqual, normalizeAnswer, parseAnswer } from './latex.ts';
 export { lastBoxed };
 
 /** The content of the last complete `<answer>…</answer>` block, trimmed, or null. */
-export function lastAnswerTag(text: string): string | null {
+function lastAnswerTag(text: string): string | null {
   let found: string | null = null;
   for (const m of text.matchAll(/<answer>([\s\S]*?)<\/answer>/g)) found = m[1]!.trim();
   return found;
 }
 
 /** The text after the last GSM8K-style `#### ` marker, up to the end of its line, or null. */
-export function lastHashAnswer(text: string): string | null {
+function lastHashAnswer(text: string): string | null {
   const k = text.lastIndexOf('####');
   if (k < 0) return null;
   const line = text.slice(k + 4).split('\n')[0]!.trim();
