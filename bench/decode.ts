@@ -32,7 +32,9 @@ export async function benchDecode(args: string[]): Promise<void> {
     const out = await generate(model, prompts, opts);
     const seconds = (performance.now() - start) / 1000;
     const tokens = out.reduce((a, c) => a + c.ids.length, 0);
-    console.log(`${String(batch).padStart(5)}  ${String(tokens).padStart(10)}  ${seconds.toFixed(2).padStart(7)}  ${(tokens / seconds).toFixed(1).padStart(8)}`);
+    console.log(
+      `${String(batch).padStart(5)}  ${String(tokens).padStart(10)}  ${seconds.toFixed(2).padStart(7)}  ${(tokens / seconds).toFixed(1).padStart(8)}`,
+    );
   }
   rmSync(dir, { recursive: true, force: true });
   gpu.destroy();

@@ -97,7 +97,7 @@ export async function benchMatmul(args: string[]): Promise<void> {
     for (const [key, rate] of rates) {
       const [i, m] = key.split('|');
       // Rates of small-M (GEMV-like) runs say nothing about big M and back: compare within a class.
-      if (i !== impl || (Number(m) <= 4) !== (M <= 4)) continue;
+      if (i !== impl || Number(m) <= 4 !== M <= 4) continue;
       const dist = Math.abs(Math.log(Number(m) / M));
       if (dist < bestDist) (bestDist = dist), (best = rate);
     }
@@ -108,8 +108,7 @@ export async function benchMatmul(args: string[]): Promise<void> {
     const wv = values(N * K, K + N);
     const weights: Record<'f32' | 'f16', WeightMatrix | null> = { f32: null, f16: null };
     let tfW: tf.Tensor | null = null;
-    const weight = (dtype: 'f32' | 'f16') =>
-      (weights[dtype] ??= WeightMatrix.upload(gpu, name, dtype === 'f32' ? wv : toF16Bits(wv), N, K, dtype));
+    const weight = (dtype: 'f32' | 'f16') => (weights[dtype] ??= WeightMatrix.upload(gpu, name, dtype === 'f32' ? wv : toF16Bits(wv), N, K, dtype));
     for (const M of TOKENS) {
       const flops = 2 * M * K * N;
       const gflops: Record<Impl, number | null> = { 'ours f32': null, 'ours f16': null, 'tfjs f32': null };
@@ -128,11 +127,21 @@ export async function benchMatmul(args: string[]): Promise<void> {
           tfW ??= tf.tensor2d(wv, [N, K]);
           const tx = tf.tensor2d(xv, [M, K]);
           const w = tfW;
-          ms = await timeIt(gpu, () => tf.matMul(tx, w, false, true).dispose(), () => flushTfjs(backend), reps);
+          ms = await timeIt(
+            gpu,
+            () => tf.matMul(tx, w, false, true).dispose(),
+            () => flushTfjs(backend),
+            reps,
+          );
           tx.dispose();
         } else {
           const w = weight(impl === 'ours f32' ? 'f32' : 'f16');
-          ms = await timeIt(gpu, () => void matmul(x, w, { out }), () => gpu.flush(), reps);
+          ms = await timeIt(
+            gpu,
+            () => void matmul(x, w, { out }),
+            () => gpu.flush(),
+            reps,
+          );
         }
         gflops[impl] = flops / (ms * 1e6);
         rates.set(`${impl}|${M}`, gflops[impl]!);

@@ -70,7 +70,11 @@ test('upload a JSONL file with its own field names: map them, preview the rows a
 
   assert.equal(await preview(app), 'prompt', `the preview failed: ${await errorText(page)}`);
   const shown = await previewRows(page);
-  assert.deepEqual(shown, ROWS.slice(0, 5).map((r) => [r.q, r.gold]), 'the first rows, in file order, with the mapped fields');
+  assert.deepEqual(
+    shown,
+    ROWS.slice(0, 5).map((r) => [r.q, r.gold]),
+    'the first rows, in file order, with the mapped fields',
+  );
   assert.match(await page.locator('.preview').innerText(), new RegExp(`${ROWS.length} problems`));
   // The built-in model's chat template: "Q: <question>\n" then the generation prompt "A: ".
   const prompt = await page.getByTestId('preview-prompt').textContent();
@@ -86,7 +90,10 @@ test('upload a JSONL file with its own field names: map them, preview the rows a
   assert.ok(prompts.length > 0, 'completions are shown');
   const questions = new Set(ROWS.map((r) => r.q));
   const asked = await page.evaluate(() => (window as unknown as PageHooks).webgrpo.store.getState().run?.completions.map((c) => c.prompt) ?? []);
-  assert.ok(asked.length > 0 && asked.every((p: string) => [...questions].some((q) => p.includes(q))), `completions answer the file's questions: ${JSON.stringify(asked)}`);
+  assert.ok(
+    asked.length > 0 && asked.every((p: string) => [...questions].some((q) => p.includes(q))),
+    `completions answer the file's questions: ${JSON.stringify(asked)}`,
+  );
   await app.screenshot('data-upload-done');
   console.log(`# trained ${STEPS} steps on the upload after ${((performance.now() - started) / 1000).toFixed(0)} s`);
   app.assertNoPageErrors();
@@ -111,7 +118,13 @@ test('an uploaded file with a row missing its answer: the preview and the run na
   await page.getByRole('button', { name: 'Dismiss the error' }).click();
   for (const [field, value] of Object.entries(KNOBS)) await setKnob(page, field, value);
   await page.getByTestId('train-start').click();
-  await waitFor('the run to fail', () => phase(page), (p) => p === 'error' || p === 'done', 60_000, app);
+  await waitFor(
+    'the run to fail',
+    () => phase(page),
+    (p) => p === 'error' || p === 'done',
+    60_000,
+    app,
+  );
   assert.equal(await phase(page), 'error');
   const message = await errorText(page);
   assert.match(message, /broken\.jsonl.*line 3\b/s, `the run's error names the file and line: ${message}`);

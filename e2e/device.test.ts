@@ -62,7 +62,11 @@ test('a run too big for the device limits stops before downloading, with a messa
   await waitForPhase(app, ['error'], 60_000).catch(() => {});
   assert.equal(await phase(app.page), 'error');
   const text = await errorText(app.page);
-  assert.match(text, /does not fit this device: one layer's activations for 8192 sequences × \d+ tokens need [\d.]+ MiB in one buffer, but this device binds at most 1024\.0 MiB \(maxStorageBufferBindingSize\)/, text);
+  assert.match(
+    text,
+    /does not fit this device: one layer's activations for 8192 sequences × \d+ tokens need [\d.]+ MiB in one buffer, but this device binds at most 1024\.0 MiB \(maxStorageBufferBindingSize\)/,
+    text,
+  );
   await app.screenshot('too-big');
   app.assertNoPageErrors();
 });

@@ -38,17 +38,29 @@ export async function setUpRun(app: App, level: string, knobs: Record<string, nu
 }
 
 export async function runStep(page: Page): Promise<{ step: number; maxSteps: number }> {
-  const text = (await page.getByTestId('run-step').textContent({ timeout: 5_000 }).catch(() => null)) ?? '';
+  const text =
+    (await page
+      .getByTestId('run-step')
+      .textContent({ timeout: 5_000 })
+      .catch(() => null)) ?? '';
   const m = /(\d+)\s*\/\s*(\d+)/.exec(text);
   return m ? { step: Number(m[1]), maxSteps: Number(m[2]) } : { step: -1, maxSteps: -1 };
 }
 
 export async function phase(page: Page): Promise<string> {
-  return ((await page.getByTestId('run-phase').textContent({ timeout: 5_000 }).catch(() => null)) ?? '').trim();
+  return (
+    (await page
+      .getByTestId('run-phase')
+      .textContent({ timeout: 5_000 })
+      .catch(() => null)) ?? ''
+  ).trim();
 }
 
 export async function chartPoints(page: Page, name: string): Promise<number> {
-  const v = await page.getByTestId(`chart-${name}`).getAttribute('data-points', { timeout: 5_000 }).catch(() => null);
+  const v = await page
+    .getByTestId(`chart-${name}`)
+    .getAttribute('data-points', { timeout: 5_000 })
+    .catch(() => null);
   return v === null ? -1 : Number(v);
 }
 
@@ -69,7 +81,13 @@ export async function waitForStep(app: App, step: number, timeoutMs: number): Pr
 }
 
 export async function waitForPhase(app: App, phases: string[], timeoutMs: number): Promise<string> {
-  const p = await waitFor(`phase ${phases.join('|')}`, () => phase(app.page), (p) => phases.includes(p) || p === 'error', timeoutMs, app);
+  const p = await waitFor(
+    `phase ${phases.join('|')}`,
+    () => phase(app.page),
+    (p) => phases.includes(p) || p === 'error',
+    timeoutMs,
+    app,
+  );
   assert.ok(phases.includes(p), `phase ${p}: ${await errorText(app.page)}`);
   return p;
 }

@@ -8,15 +8,23 @@ import { FAST_KNOBS, setKnob, waitForPhase } from './flow.ts';
 
 const SPEC = 'hf:webgrpo-test/sums:default:train';
 const PREFIX = '/datasets/webgrpo-test/sums/resolve/refs%2Fconvert%2Fparquet/default/train';
-const ROWS = [['12+30', '42'], ['25+17', '42'], ['61+23', '84'], ['48+39', '87'], ['70+15', '85']];
+const ROWS = [
+  ['12+30', '42'],
+  ['25+17', '42'],
+  ['61+23', '84'],
+  ['48+39', '87'],
+  ['70+15', '85'],
+];
 
 function parquet(): Uint8Array {
-  return new Uint8Array(parquetWriteBuffer({
-    columnData: [
-      { name: 'problem', data: ROWS.map((r) => r[0]), type: 'STRING' },
-      { name: 'solution', data: ROWS.map((r) => `so \\boxed{${r[1]}}`), type: 'STRING' },
-    ],
-  }));
+  return new Uint8Array(
+    parquetWriteBuffer({
+      columnData: [
+        { name: 'problem', data: ROWS.map((r) => r[0]), type: 'STRING' },
+        { name: 'solution', data: ROWS.map((r) => `so \\boxed{${r[1]}}`), type: 'STRING' },
+      ],
+    }),
+  );
 }
 
 test('a Hub dataset id: the Parquet conversion is fetched from the Hub URLs, previewed and trained on', async (t) => {
@@ -28,7 +36,8 @@ test('a Hub dataset id: the Parquet conversion is fetched from the Hub URLs, pre
         const path = new URL(route.request().url()).pathname;
         requested.push(path);
         const cors = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-length, content-range' };
-        if (path === `${PREFIX}/0000.parquet`) await route.fulfill({ status: 200, headers: { ...cors, 'content-type': 'application/octet-stream' }, body: Buffer.from(shard) });
+        if (path === `${PREFIX}/0000.parquet`)
+          await route.fulfill({ status: 200, headers: { ...cors, 'content-type': 'application/octet-stream' }, body: Buffer.from(shard) });
         else await route.fulfill({ status: 404, headers: cors, body: 'Entry not found' });
       });
     },
@@ -48,7 +57,10 @@ test('a Hub dataset id: the Parquet conversion is fetched from the Hub URLs, pre
   await page.getByTestId('train-start').click();
   await waitForPhase(app, ['done'], 240_000);
   const prompts: string[] = await page.evaluate(() => (window as unknown as PageHooks).webgrpo.store.getState().run?.completions.map((c) => c.prompt) ?? []);
-  assert.ok(prompts.length > 0 && prompts.every((p) => ROWS.some(([q]) => p.includes(q))), `completions answer the dataset's problems: ${JSON.stringify(prompts.slice(0, 3))}`);
+  assert.ok(
+    prompts.length > 0 && prompts.every((p) => ROWS.some(([q]) => p.includes(q))),
+    `completions answer the dataset's problems: ${JSON.stringify(prompts.slice(0, 3))}`,
+  );
   await app.screenshot('hub-dataset');
   app.assertNoPageErrors();
 });

@@ -32,8 +32,17 @@ before(async () => {
   Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
   for (const dir of [goodDir, badDir]) {
     writeRandomModel(dir, {
-      architecture: 'llama', dtype: 'F32', tied: true, hiddenSize: 32, numLayers: 1, numHeads: 4, numKvHeads: 2,
-      intermediateSize: 48, vocabSize: ARITHMETIC_ALPHABET.length + 3, eosTokenId: ARITHMETIC_ALPHABET.length + 2, seed: 5,
+      architecture: 'llama',
+      dtype: 'F32',
+      tied: true,
+      hiddenSize: 32,
+      numLayers: 1,
+      numHeads: 4,
+      numKvHeads: 2,
+      intermediateSize: 48,
+      vocabSize: ARITHMETIC_ALPHABET.length + 3,
+      eosTokenId: ARITHMETIC_ALPHABET.length + 2,
+      seed: 5,
     });
     writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
     writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
@@ -151,15 +160,24 @@ test('a Hub model in the page: downloaded with progress through the Hub URLs, tr
   const paths = routed.map((r) => r.path);
   for (const file of ['config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.safetensors']) {
     assert.ok(paths.includes(`/${REPO}/resolve/main/${file}`), `the browser requested ${file} by its Hub URL: ${paths.join(', ')}`);
-    assert.ok(hub.requests.some((r) => r.path === `/${REPO}/resolve/main/${file}` && r.status === 302), `the Hub redirected ${file}`);
-    assert.ok(hub.requests.some((r) => r.path === `/cdn/${REPO}/main/${file}` && r.status === 200), `the Hub's CDN served ${file}`);
+    assert.ok(
+      hub.requests.some((r) => r.path === `/${REPO}/resolve/main/${file}` && r.status === 302),
+      `the Hub redirected ${file}`,
+    );
+    assert.ok(
+      hub.requests.some((r) => r.path === `/cdn/${REPO}/main/${file}` && r.status === 200),
+      `the Hub's CDN served ${file}`,
+    );
   }
 
   // Progress: the store held the weights' download up to their full size while loading.
   const seen = await downloads(page);
   const weights = seen.filter((d) => d.file === 'model.safetensors');
   assert.ok(weights.length > 0, `download progress of model.safetensors: ${JSON.stringify(seen)}`);
-  assert.ok(weights.every((d) => d.phase === 'loading' && d.total === size), `progress with the known total ${size}: ${JSON.stringify(weights)}`);
+  assert.ok(
+    weights.every((d) => d.phase === 'loading' && d.total === size),
+    `progress with the known total ${size}: ${JSON.stringify(weights)}`,
+  );
   assert.equal(weights.at(-1)!.loaded, size, 'the progress reached the full size');
 
   // The run is kept with the Hub model's name (run config and the TRL script).
@@ -179,7 +197,13 @@ test('a Hub model in the page: downloaded with progress through the Hub URLs, tr
   hub.reset();
   await recordDownloads(page);
   await page.getByTestId('train-start').click();
-  await waitFor('the second run to start', () => page.evaluate(() => (window as unknown as StoreHook).webgrpo.store.getState().run?.id), (id) => id !== runId, 10_000, app);
+  await waitFor(
+    'the second run to start',
+    () => page.evaluate(() => (window as unknown as StoreHook).webgrpo.store.getState().run?.id),
+    (id) => id !== runId,
+    10_000,
+    app,
+  );
   await waitForPhase(app, ['done'], 240_000);
   const again = routed.slice(before).map((r) => r.path);
   assert.ok(!again.some((p) => p.endsWith('/model.safetensors')), `no request for model.safetensors on the second run: ${again.join(', ')}`);
@@ -190,7 +214,13 @@ test('a Hub model in the page: downloaded with progress through the Hub URLs, tr
     return hit ? (await hit.arrayBuffer()).byteLength : -1;
   }, `${HUB}/${REPO}/resolve/main/model.safetensors`);
   assert.equal(cached, size, 'the weights are in the Cache API under their Hub URL');
-  await waitFor('both runs kept as done', () => page.locator('[data-testid="run-item"][data-status="done"]').count(), (n) => n === 2, 10_000, app);
+  await waitFor(
+    'both runs kept as done',
+    () => page.locator('[data-testid="run-item"][data-status="done"]').count(),
+    (n) => n === 2,
+    10_000,
+    app,
+  );
   console.log(`# both Hub runs done after ${((performance.now() - started) / 1000).toFixed(0)} s`);
   app.assertNoPageErrors();
 });
@@ -201,17 +231,32 @@ test('a Hub model of an unsupported architecture: the page names the problem and
   const { page } = app;
   await chooseHubModel(app, BAD_REPO);
   await page.getByTestId('train-start').click();
-  await waitFor('the run to fail', () => phase(page), (p) => p === 'error' || p === 'done', 120_000, app);
+  await waitFor(
+    'the run to fail',
+    () => phase(page),
+    (p) => p === 'error' || p === 'done',
+    120_000,
+    app,
+  );
   assert.equal(await phase(page), 'error');
   const shown = await errorText(page);
   assert.match(shown, /unsupported model_type 'gpt2'/, `the error names the architecture: ${shown}`);
   assert.ok(shown.includes(`${BAD_REPO}@main/config.json`), `the error names the repo and file: ${shown}`);
   assert.match(shown, /llama/, `the error lists what is supported: ${shown}`);
-  assert.ok(routed.some((r) => r.path === `/${BAD_REPO}/resolve/main/config.json`), 'the config came from the Hub URL');
+  assert.ok(
+    routed.some((r) => r.path === `/${BAD_REPO}/resolve/main/config.json`),
+    'the config came from the Hub URL',
+  );
   assert.ok(!routed.some((r) => r.path.endsWith('/model.safetensors') && r.range === null), 'the weights were not downloaded');
   await app.screenshot('hub-bad-architecture');
   // Nothing crashed: the run is listed as failed, and the built-in model still trains afterwards.
-  await waitFor('the failed run in the list', () => page.locator('[data-testid="run-item"]').first().getAttribute('data-status'), (s) => s === 'error', 10_000, app);
+  await waitFor(
+    'the failed run in the list',
+    () => page.locator('[data-testid="run-item"]').first().getAttribute('data-status'),
+    (s) => s === 'error',
+    10_000,
+    app,
+  );
   assert.ok(await page.getByTestId('train-start').isEnabled(), 'Start is enabled again');
   app.assertNoPageErrors();
 });

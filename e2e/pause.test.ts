@@ -31,11 +31,23 @@ test('pause a run after its current step, hold it still, then continue it to the
   await app.screenshot('pause-paused');
 
   await page.getByTestId('train-continue').click();
-  await waitFor('training again', async () => ({ phase: await phase(page), step: (await runStep(page)).step }), (s) => s.phase !== 'paused' || s.step > pausedAt.step, 30_000, app);
+  await waitFor(
+    'training again',
+    async () => ({ phase: await phase(page), step: (await runStep(page)).step }),
+    (s) => s.phase !== 'paused' || s.step > pausedAt.step,
+    30_000,
+    app,
+  );
   await waitForPhase(app, ['done'], 180_000);
   assert.deepEqual(await runStep(page), { step: STEPS, maxSteps: STEPS });
   assert.equal(await chartPoints(page, 'reward'), STEPS, 'one reward point per step: none lost or doubled by the pause');
-  await waitFor('the run listed as done', () => page.locator(`[data-testid="run-item"][data-run-id="${runId}"]`).getAttribute('data-status'), (s) => s === 'done', 10_000, app);
+  await waitFor(
+    'the run listed as done',
+    () => page.locator(`[data-testid="run-item"][data-run-id="${runId}"]`).getAttribute('data-status'),
+    (s) => s === 'done',
+    10_000,
+    app,
+  );
   assert.equal(await page.getByTestId('run-item').count(), 1, 'the same run continued');
   console.log(`# paused at step ${pausedAt.step}, done after ${((performance.now() - started) / 1000).toFixed(0)} s`);
   app.assertNoPageErrors();

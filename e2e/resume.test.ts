@@ -18,12 +18,20 @@ test('reloading the tab mid-run, then losing the GPU device: the run resumes fro
   await waitForStep(app, 2, 240_000);
   const runId = await page.locator('[data-testid="run-item"][data-status="running"]').getAttribute('data-run-id', { timeout: 10_000 });
   assert.ok(runId, 'the running run is listed');
-  const saved = await waitFor('a checkpoint after step 1', () => opfsCheckpoints(page), (c) => (c[runId]?.at(-1) ?? 0) >= 1, 60_000, app);
+  const saved = await waitFor(
+    'a checkpoint after step 1',
+    () => opfsCheckpoints(page),
+    (c) => (c[runId]?.at(-1) ?? 0) >= 1,
+    60_000,
+    app,
+  );
   const before = await runStep(page);
   const rewardPoints = await chartPoints(page, 'reward');
   assert.ok(rewardPoints >= 2, `reward chart before the reload: ${rewardPoints} points`);
   const checkpoint = (await opfsCheckpoints(page))[runId].at(-1)!;
-  console.log(`# reload at step ${before.step}, checkpoints ${saved[runId].join(',')} → ${checkpoint}, after ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  console.log(
+    `# reload at step ${before.step}, checkpoints ${saved[runId].join(',')} → ${checkpoint}, after ${((performance.now() - started) / 1000).toFixed(0)} s`,
+  );
   await app.screenshot('resume-before-reload');
 
   await page.reload();
@@ -32,7 +40,13 @@ test('reloading the tab mid-run, then losing the GPU device: the run resumes fro
   const noticeText = await notice.innerText();
   assert.match(noticeText, new RegExp(runId), `the notice names the run: ${noticeText}`);
   // Right away the page shows the stored history up to the checkpoint (at least).
-  const restored = await waitFor('the restored history', () => chartPoints(page, 'reward'), (n) => n >= checkpoint, 30_000, app);
+  const restored = await waitFor(
+    'the restored history',
+    () => chartPoints(page, 'reward'),
+    (n) => n >= checkpoint,
+    30_000,
+    app,
+  );
   assert.ok(restored >= checkpoint, `reward chart after the reload: ${restored} points, checkpoint at ${checkpoint}`);
 
   // It trains on past where it was, in the same run.
@@ -53,7 +67,10 @@ test('reloading the tab mid-run, then losing the GPU device: the run resumes fro
   // A lost GPU device (as after a driver reset): the worker gets a new device and resumes from the
   // newest checkpoint by itself, in the same tab.
   const atLoss = after.step;
-  type Hook = { webgrpo: { send: (m: { type: string }) => void; store: { subscribe: (f: (s: { run: { phase: string; message: string | null } | null }) => void) => void } }; seen: string[] };
+  type Hook = {
+    webgrpo: { send: (m: { type: string }) => void; store: { subscribe: (f: (s: { run: { phase: string; message: string | null } | null }) => void) => void } };
+    seen: string[];
+  };
   await page.evaluate(() => {
     const w = window as unknown as Hook;
     w.seen = [];
@@ -66,7 +83,10 @@ test('reloading the tab mid-run, then losing the GPU device: the run resumes fro
   });
   await waitForStep(app, atLoss + 2, 240_000);
   const seen = await page.evaluate(() => (window as unknown as Hook).seen);
-  assert.ok(seen.some((l) => l.startsWith('loading') && /lost/i.test(l)), `the page said the device was lost and it is resuming: ${JSON.stringify(seen)}`);
+  assert.ok(
+    seen.some((l) => l.startsWith('loading') && /lost/i.test(l)),
+    `the page said the device was lost and it is resuming: ${JSON.stringify(seen)}`,
+  );
   assert.equal(await phase(page), 'training');
   const afterLoss = await runStep(page);
   assert.equal(await chartPoints(page, 'reward'), afterLoss.step, 'one reward point per step after the device loss');
@@ -77,6 +97,12 @@ test('reloading the tab mid-run, then losing the GPU device: the run resumes fro
   // Stop: the run ends after the current step as "stopped".
   await page.getByTestId('train-stop').click();
   await waitForPhase(app, ['stopped'], 120_000);
-  await waitFor('the stopped run in the list', () => page.locator(`[data-testid="run-item"][data-run-id="${runId}"]`).getAttribute('data-status'), (s) => s === 'stopped', 10_000, app);
+  await waitFor(
+    'the stopped run in the list',
+    () => page.locator(`[data-testid="run-item"][data-run-id="${runId}"]`).getAttribute('data-status'),
+    (s) => s === 'stopped',
+    10_000,
+    app,
+  );
   app.assertNoPageErrors();
 });

@@ -40,7 +40,16 @@ test(`1-shot RLVR on the built-in model: the reward rises over ${STEPS} steps`, 
   // A sum with two carries, in the tiny model's own format: it gets it right only part of the time.
   await page.getByTestId('one-shot-question').fill('68+57');
   await page.getByTestId('one-shot-answer').fill('125');
-  for (const [field, value] of Object.entries({ promptsPerStep: 2, maxCompletionLength: 48, temperature: 1, maxSteps: STEPS, evalProblems: 1, evalSamples: 8, evalEvery: 0, saveEvery: 4 })) {
+  for (const [field, value] of Object.entries({
+    promptsPerStep: 2,
+    maxCompletionLength: 48,
+    temperature: 1,
+    maxSteps: STEPS,
+    evalProblems: 1,
+    evalSamples: 8,
+    evalEvery: 0,
+    saveEvery: 4,
+  })) {
     await setKnob(page, field, value);
   }
   await page.getByTestId('train-start').click();

@@ -15,7 +15,15 @@ const TINY = 'public/models/tiny-arith';
 const TEXT = 'Q: 47+38\nA: 40+30=70, 7+8=15, 70+15=85. \\boxed{85}';
 
 function score(adapterDir?: string): { logprobs: number[]; entropies: number[] } {
-  const r = cli<{ logprobs: number[]; entropies: number[] }>(['score', '--model', TINY, ...(adapterDir ? ['--adapter', adapterDir] : []), '--text', TEXT, '--json']);
+  const r = cli<{ logprobs: number[]; entropies: number[] }>([
+    'score',
+    '--model',
+    TINY,
+    ...(adapterDir ? ['--adapter', adapterDir] : []),
+    '--text',
+    TEXT,
+    '--json',
+  ]);
   assert.equal(r.status, 0, `webgrpo score ${adapterDir ? '--adapter' : ''} failed:\n${r.stderr}`);
   assert.ok(r.json && Array.isArray(r.json.logprobs), `score --json output: ${r.stdout.slice(-500)}`);
   assert.ok(r.json.logprobs.length > 5 && r.json.entropies.length === r.json.logprobs.length, 'one value per next token');
@@ -63,7 +71,13 @@ test(`train the tiny model ${STEPS} GRPO steps in the page, watch it live, expor
   // pass@k over steps: evaluated at step 2 and at the end (and the base model).
   assert.ok((await chartPoints(page, 'passk-steps')) >= 2, `pass@k by step has ${await chartPoints(page, 'passk-steps')} points`);
   const item = page.locator('[data-testid="run-item"][data-status="done"]');
-  await waitFor('a done run in the list', () => item.count(), (n) => n === 1, 10_000, app);
+  await waitFor(
+    'a done run in the list',
+    () => item.count(),
+    (n) => n === 1,
+    10_000,
+    app,
+  );
   const runId = await item.getAttribute('data-run-id');
   assert.ok(runId, 'the run has an id');
   await app.screenshot('train-done');
@@ -87,7 +101,9 @@ test(`train the tiny model ${STEPS} GRPO steps in the page, watch it live, expor
   const zipPath = await app.download('export-adapter-zip', downloads);
   assert.match(zipPath, /\.zip$/);
   const zipped = unzip(readFileSync(zipPath));
-  const names = Object.keys(zipped).map((n) => n.split('/').pop()).sort();
+  const names = Object.keys(zipped)
+    .map((n) => n.split('/').pop())
+    .sort();
   assert.deepEqual(names, ['adapter_config.json', 'adapter_model.safetensors']);
   for (const [name, bytes] of Object.entries(zipped)) {
     const single = name.endsWith('.json') ? configPath : weightsPath;
@@ -97,7 +113,9 @@ test(`train the tiny model ${STEPS} GRPO steps in the page, watch it live, expor
   mkdirSync(zipDir);
   for (const [name, bytes] of Object.entries(zipped)) writeFileSync(join(zipDir, name.split('/').pop()!), bytes);
 
-  const csv = readFileSync(await app.download('export-metrics-csv', downloads), 'utf8').trim().split('\n');
+  const csv = readFileSync(await app.download('export-metrics-csv', downloads), 'utf8')
+    .trim()
+    .split('\n');
   const header = csv[0].split(',');
   assert.ok(header.includes('step') && header.includes('reward') && header.includes('grad_norm'), `CSV header: ${csv[0]}`);
   assert.equal(csv.length - 1, STEPS, 'one CSV row per step');
@@ -107,7 +125,10 @@ test(`train the tiny model ${STEPS} GRPO steps in the page, watch it live, expor
   const json = readJson<Record<string, number>[] | Record<string, unknown>>(await app.download('export-metrics-json', downloads));
   const rows: Record<string, number>[] = Array.isArray(json) ? json : (Object.values(json).find(Array.isArray) as Record<string, number>[]);
   assert.ok(Array.isArray(rows), 'metrics JSON holds the steps');
-  assert.deepEqual(rows.map((m) => m.step), Array.from({ length: STEPS }, (_, i) => i + 1));
+  assert.deepEqual(
+    rows.map((m) => m.step),
+    Array.from({ length: STEPS }, (_, i) => i + 1),
+  );
 
   const trl = readFileSync(await app.download('export-trl', downloads), 'utf8');
   assert.match(trl, /GRPOConfig/);

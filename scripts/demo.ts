@@ -19,12 +19,21 @@ import { ModelTokenizer } from '../src/io/tokenizer.ts';
 
 const MODEL = 'public/models/tiny-arith';
 const WORK = join('.cache', 'demo');
-const STEPS = 40, BATCH = 16, SAMPLES = 4, PROBLEMS = 48;
+const STEPS = 40,
+  BATCH = 16,
+  SAMPLES = 4,
+  PROBLEMS = 48;
 mkdirSync(WORK, { recursive: true });
 
 const source = openSource(MODEL);
 const tokenizer = await ModelTokenizer.load(source);
-const heldOut = Array.from({ length: PROBLEMS }, ((r) => () => arithmeticProblem(TINY_ARITH_LEVEL, r))(seededRandom(99)));
+const heldOut = Array.from(
+  { length: PROBLEMS },
+  (
+    (r) => () =>
+      arithmeticProblem(TINY_ARITH_LEVEL, r)
+  )(seededRandom(99)),
+);
 
 async function accuracy(adapterDir?: string): Promise<number> {
   const gpu = await acquireGpu();
@@ -32,7 +41,12 @@ async function accuracy(adapterDir?: string): Promise<number> {
   const model = new LanguageModel(gpu, config, weights);
   if (adapterDir) model.adapter = await LoraAdapter.load(openSource(adapterDir), gpu, config);
   const result = await evaluatePassAtK(model, tokenizer, heldOut, {
-    samples: SAMPLES, ks: [1], temperature: 1, maxNewTokens: 64, seed: 5, grade: (completion, problem) => boxedAnswerReward(completion, problem.answer),
+    samples: SAMPLES,
+    ks: [1],
+    temperature: 1,
+    maxNewTokens: 64,
+    seed: 5,
+    grade: (completion, problem) => boxedAnswerReward(completion, problem.answer),
   });
   gpu.destroy();
   return result.passAtK[1];
@@ -52,11 +66,39 @@ const rows = Array.from({ length: STEPS * BATCH }, () => {
 });
 writeFileSync(join(WORK, 'train.jsonl'), `${rows.join('\n')}\n`);
 const run = join(WORK, 'run');
-console.log(`\n$ npx webgrpo sft --model ${MODEL} --data ${join(WORK, 'train.jsonl')} --out ${run} --lora-r 16 --lora-alpha 32 --lr 2e-3 --steps ${STEPS} --batch-size ${BATCH}`);
-execFileSync(process.execPath, ['bin/webgrpo.mjs', 'sft', '--model', MODEL, '--data', join(WORK, 'train.jsonl'), '--out', run,
-  '--lora-r', '16', '--lora-alpha', '32', '--lr', '2e-3', '--steps', String(STEPS), '--batch-size', String(BATCH), '--seed', '1'], { stdio: 'inherit' });
+console.log(
+  `\n$ npx webgrpo sft --model ${MODEL} --data ${join(WORK, 'train.jsonl')} --out ${run} --lora-r 16 --lora-alpha 32 --lr 2e-3 --steps ${STEPS} --batch-size ${BATCH}`,
+);
+execFileSync(
+  process.execPath,
+  [
+    'bin/webgrpo.mjs',
+    'sft',
+    '--model',
+    MODEL,
+    '--data',
+    join(WORK, 'train.jsonl'),
+    '--out',
+    run,
+    '--lora-r',
+    '16',
+    '--lora-alpha',
+    '32',
+    '--lr',
+    '2e-3',
+    '--steps',
+    String(STEPS),
+    '--batch-size',
+    String(BATCH),
+    '--seed',
+    '1',
+  ],
+  { stdio: 'inherit' },
+);
 
 const after = await accuracy(join(run, 'adapter'));
-console.log(`\npass@1 before: ${(100 * before).toFixed(1)}%   after ${STEPS} LoRA SFT steps: ${(100 * after).toFixed(1)}%   (${((performance.now() - t0) / 60000).toFixed(1)} min)`);
+console.log(
+  `\npass@1 before: ${(100 * before).toFixed(1)}%   after ${STEPS} LoRA SFT steps: ${(100 * after).toFixed(1)}%   (${((performance.now() - t0) / 60000).toFixed(1)} min)`,
+);
 console.log(`Adapter (PEFT format): ${join(run, 'adapter')}`);
 process.exit(0);

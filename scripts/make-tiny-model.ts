@@ -74,30 +74,57 @@ const validation = Array.from({ length: 32 }, () => arithmeticProblem(LEVEL, val
 
 const work = mkdtempSync(join(tmpdir(), 'tiny-arith-'));
 const config = writeRandomModel(work, {
-  architecture: 'llama', dtype: 'F32', tied: true, ...ARCH, vocabSize: tokenizer.vocabSize,
-  maxPositionEmbeddings: 128, eosTokenId: eos, seed: SEED,
+  architecture: 'llama',
+  dtype: 'F32',
+  tied: true,
+  ...ARCH,
+  vocabSize: tokenizer.vocabSize,
+  maxPositionEmbeddings: 128,
+  eosTokenId: eos,
+  seed: SEED,
 });
 const gpu = await acquireGpu();
 const { weights } = await loadModel(openSource(work), gpu, { weightDtype: 'f32' });
 const model = new LanguageModel(gpu, config, weights);
 const gradients = ModelGradients.create(model);
 let stepsRun = 0;
-log(`training ${STEPS} steps × ${BATCH} problems, ${gradients.params.reduce((a, p) => a + p.value.size, 0)} parameters, on ${gpu.adapter.description || gpu.adapter.architecture}`);
+log(
+  `training ${STEPS} steps × ${BATCH} problems, ${gradients.params.reduce((a, p) => a + p.value.size, 0)} parameters, on ${gpu.adapter.description || gpu.adapter.architecture}`,
+);
 
 await trainSft(
   model,
   examples,
   {
-    optimizer: 'adamw', learningRate: 4e-3, weightDecay: 0.01, adamBeta1: 0.9, adamBeta2: 0.98, adamEpsilon: 1e-8,
-    maxGradNorm: 1, lrSchedulerType: 'cosine', warmupRatio: 0.05, perDeviceTrainBatchSize: BATCH,
-    gradientAccumulationSteps: 1, maxSteps: STEPS, seed: SEED, gradientCheckpointing: false,
+    optimizer: 'adamw',
+    learningRate: 4e-3,
+    weightDecay: 0.01,
+    adamBeta1: 0.9,
+    adamBeta2: 0.98,
+    adamEpsilon: 1e-8,
+    maxGradNorm: 1,
+    lrSchedulerType: 'cosine',
+    warmupRatio: 0.05,
+    perDeviceTrainBatchSize: BATCH,
+    gradientAccumulationSteps: 1,
+    maxSteps: STEPS,
+    seed: SEED,
+    gradientCheckpointing: false,
   },
   async (m) => {
     stepsRun = m.step;
-    if (m.step % 20 === 0 || m.step === STEPS) log(`step ${m.step}/${STEPS} loss ${m.loss.toFixed(4)} grad_norm ${m.grad_norm.toFixed(3)} lr ${m.learning_rate.toExponential(2)} (${m.step_time.toFixed(2)} s/step)`);
+    if (m.step % 20 === 0 || m.step === STEPS)
+      log(
+        `step ${m.step}/${STEPS} loss ${m.loss.toFixed(4)} grad_norm ${m.grad_norm.toFixed(3)} lr ${m.learning_rate.toExponential(2)} (${m.step_time.toFixed(2)} s/step)`,
+      );
     if (m.step % 25 !== 0 || TARGET_PASS1 >= 1) return true;
     const v = await evaluatePassAtK(model, tokenizer, validation, {
-      samples: 4, ks: [1], temperature: TEMPERATURE, maxNewTokens: 64, seed: SEED + m.step, grade: (c, p) => boxedAnswerReward(c, p.answer),
+      samples: 4,
+      ks: [1],
+      temperature: TEMPERATURE,
+      maxNewTokens: 64,
+      seed: SEED + m.step,
+      grade: (c, p) => boxedAnswerReward(c, p.answer),
     });
     log(`step ${m.step}: validation pass@1 ${(100 * v.passAtK[1]).toFixed(1)}%`);
     return v.passAtK[1] < TARGET_PASS1;
@@ -110,17 +137,27 @@ log(`stopped after ${stepsRun} steps`);
 // Held-out pass@k at the default sampling temperature, n = 8 samples per problem.
 const SAMPLES = 8;
 const evaluation = await evaluatePassAtK(model, tokenizer, evalProblems, {
-  samples: SAMPLES, ks: [1, 8], temperature: TEMPERATURE, maxNewTokens: 64, seed: SEED, grade: (completion, problem) => boxedAnswerReward(completion, problem.answer),
+  samples: SAMPLES,
+  ks: [1, 8],
+  temperature: TEMPERATURE,
+  maxNewTokens: 64,
+  seed: SEED,
+  grade: (completion, problem) => boxedAnswerReward(completion, problem.answer),
 });
 const [pass1, pass8] = [evaluation.passAtK[1], evaluation.passAtK[8]];
 const totalSeconds = (performance.now() - started) / 1000;
-log(`held-out pass@1 ${(100 * pass1).toFixed(1)}%, pass@8 ${(100 * pass8).toFixed(1)}% (${evalProblems.length} problems × ${SAMPLES} samples, T=${TEMPERATURE})`);
+log(
+  `held-out pass@1 ${(100 * pass1).toFixed(1)}%, pass@8 ${(100 * pass8).toFixed(1)}% (${evalProblems.length} problems × ${SAMPLES} samples, T=${TEMPERATURE})`,
+);
 
 mkdirSync(OUT, { recursive: true });
 await saveWeights(model, OUT);
 const configJson = JSON.parse(JSON.stringify((await openSource(work).readJson('config.json')) as object));
 writeFileSync(join(OUT, 'config.json'), `${JSON.stringify({ ...configJson, torch_dtype: 'float32' }, null, 2)}\n`);
-writeFileSync(join(OUT, 'generation_config.json'), `${JSON.stringify({ eos_token_id: eos, pad_token_id: tokenizer.tokenToId('<|endoftext|>'), do_sample: true, temperature: TEMPERATURE, max_new_tokens: 64 }, null, 2)}\n`);
+writeFileSync(
+  join(OUT, 'generation_config.json'),
+  `${JSON.stringify({ eos_token_id: eos, pad_token_id: tokenizer.tokenToId('<|endoftext|>'), do_sample: true, temperature: TEMPERATURE, max_new_tokens: 64 }, null, 2)}\n`,
+);
 writeFileSync(join(OUT, 'tokenizer.json'), JSON.stringify(tokenizerJson));
 writeFileSync(join(OUT, 'tokenizer_config.json'), `${JSON.stringify(tokenizerConfig, null, 2)}\n`);
 const example = arithmeticProblem(LEVEL, seededRandom(7));

@@ -72,18 +72,37 @@ for (const [i, v] of variants.entries()) {
     writeFileSync(
       join(adapterDir, 'adapter_config.json'),
       JSON.stringify({
-        peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: 'test/tiny', r: v.r, lora_alpha: v.alpha,
-        lora_dropout: 0.05, target_modules: v.modules, bias: 'none', fan_in_fan_out: false, inference_mode: true,
-        use_rslora: v.rslora, use_dora: false, modules_to_save: null, init_lora_weights: true, layers_to_transform: null,
-        layers_pattern: null, rank_pattern: {}, alpha_pattern: {}, revision: null,
+        peft_type: 'LORA',
+        task_type: 'CAUSAL_LM',
+        base_model_name_or_path: 'test/tiny',
+        r: v.r,
+        lora_alpha: v.alpha,
+        lora_dropout: 0.05,
+        target_modules: v.modules,
+        bias: 'none',
+        fan_in_fan_out: false,
+        inference_mode: true,
+        use_rslora: v.rslora,
+        use_dora: false,
+        modules_to_save: null,
+        init_lora_weights: true,
+        layers_to_transform: null,
+        layers_pattern: null,
+        rank_pattern: {},
+        alpha_pattern: {},
+        revision: null,
       }),
     );
     const next = rng(i);
     const ids = Array.from({ length: 12 }, () => Math.floor(next() * config.vocabSize));
-    const stdout = execFileSync(process.execPath, ['bin/webgrpo.mjs', 'score', '--model', modelDir, '--adapter', adapterDir, '--ids', ids.join(','), '--json'], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const stdout = execFileSync(
+      process.execPath,
+      ['bin/webgrpo.mjs', 'score', '--model', modelDir, '--adapter', adapterDir, '--ids', ids.join(','), '--json'],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const got = JSON.parse(stdout.trim().split('\n').pop()!) as { logprobs: number[]; entropies: number[] };
     const cpu = await loadCpuWeights(openSource(modelDir));
     const want = referenceScore(cpu.config, cpu.tensors, ids, 1, sites);

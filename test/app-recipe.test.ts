@@ -39,7 +39,10 @@ test('defaultSettings are the CLI quick demo: GRPO_DEFAULTS, the tiny model, ari
 });
 
 test('the five presets exist, each with a label and a one-line explanation', () => {
-  assert.deepEqual(PRESETS.map((p) => p.id), ['quick', 'one-shot', 'tina', 'dr-grpo', 'dapo']);
+  assert.deepEqual(
+    PRESETS.map((p) => p.id),
+    ['quick', 'one-shot', 'tina', 'dr-grpo', 'dapo'],
+  );
   for (const p of PRESETS) {
     assert.ok(p.label.length > 0);
     assert.ok(p.about.length > 20 && !p.about.includes('\n'), p.id);
@@ -54,7 +57,10 @@ test('quick resets to the defaults whatever came before', () => {
 test('1-shot RLVR: one problem, G=8, T=0.6, entropy bonus 0.001, β 0.001', () => {
   const s = preset('one-shot');
   assert.deepEqual(s.data, { kind: 'one-shot', ...oneShotExample({ kind: 'builtin' }) });
-  assert.deepEqual(preset('one-shot', hub(defaultSettings())).data, { kind: 'one-shot', ...oneShotExample({ kind: 'hub', repo: 'Qwen/Qwen2.5-0.5B-Instruct' }) });
+  assert.deepEqual(preset('one-shot', hub(defaultSettings())).data, {
+    kind: 'one-shot',
+    ...oneShotExample({ kind: 'hub', repo: 'Qwen/Qwen2.5-0.5B-Instruct' }),
+  });
   assert.equal(oneShotExample({ kind: 'hub', repo: 'x/y' }).answer, '12.8', 'π₁ is graded against its gold string');
   assert.equal(s.grpo.numGenerations, 8);
   assert.equal(s.grpo.temperature, 0.6);
@@ -105,12 +111,15 @@ test('presets compose: Dr. GRPO on top of Tina keeps the Tina adapter', () => {
 });
 
 test('Hub model list: the four models of the issue with their real shapes and sizes', () => {
-  assert.deepEqual(HUB_MODELS.map((m) => [m.repo, m.bytes]), [
-    ['Qwen/Qwen2.5-0.5B-Instruct', 988_097_824],
-    ['Qwen/Qwen3-0.6B', 1_503_300_328],
-    ['HuggingFaceTB/SmolLM2-135M-Instruct', 269_060_552],
-    ['HuggingFaceTB/SmolLM2-360M-Instruct', 723_674_912],
-  ]);
+  assert.deepEqual(
+    HUB_MODELS.map((m) => [m.repo, m.bytes]),
+    [
+      ['Qwen/Qwen2.5-0.5B-Instruct', 988_097_824],
+      ['Qwen/Qwen3-0.6B', 1_503_300_328],
+      ['HuggingFaceTB/SmolLM2-135M-Instruct', 269_060_552],
+      ['HuggingFaceTB/SmolLM2-360M-Instruct', 723_674_912],
+    ],
+  );
   const qwen3 = HUB_MODELS[1].config;
   assert.equal(qwen3.headDim, 128);
   assert.equal(qwen3.qkNorm, true);
@@ -119,9 +128,21 @@ test('Hub model list: the four models of the issue with their real shapes and si
 
 test('hubModelMemory equals trainingMemory of the parsed config and grows with batch and sequence length', () => {
   const qwen25 = parseConfig({
-    architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24,
-    num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, rope_theta: 1000000, rms_norm_eps: 1e-6,
-    tie_word_embeddings: true, max_position_embeddings: 32768, torch_dtype: 'bfloat16', bos_token_id: 151643, eos_token_id: 151645,
+    architectures: ['Qwen2ForCausalLM'],
+    model_type: 'qwen2',
+    hidden_size: 896,
+    intermediate_size: 4864,
+    num_hidden_layers: 24,
+    num_attention_heads: 14,
+    num_key_value_heads: 2,
+    vocab_size: 151936,
+    rope_theta: 1000000,
+    rms_norm_eps: 1e-6,
+    tie_word_embeddings: true,
+    max_position_embeddings: 32768,
+    torch_dtype: 'bfloat16',
+    bos_token_id: 151643,
+    eos_token_id: 151645,
   });
   const s = defaultSettings(); // 16 prompts × 4 generations, 64 completion tokens, r16
   const m = hubModelMemory(HUB_MODELS[0], s);
@@ -135,8 +156,10 @@ test('hubModelMemory equals trainingMemory of the parsed config and grows with b
   const longer = { ...s, grpo: { ...s.grpo, maxCompletionLength: 512 } };
   assert.ok(hubModelMemory(HUB_MODELS[0], longer) > m);
   const accumulated = { ...s, grpo: { ...s.grpo, gradientAccumulationSteps: 4 } };
-  assert.equal(hubModelMemory(HUB_MODELS[0], accumulated),
-    trainingMemory(qwen25, { batch: 16, tokens: 192, loraRank: 16, full: false, checkpoint: true, weightBytes: 2 }).total);
+  assert.equal(
+    hubModelMemory(HUB_MODELS[0], accumulated),
+    trainingMemory(qwen25, { batch: 16, tokens: 192, loraRank: 16, full: false, checkpoint: true, weightBytes: 2 }).total,
+  );
   assert.ok(hubModelMemory(HUB_MODELS[0], preset('tina')) > m, 'a rank-32 adapter needs more');
   // Qwen3-0.6B needs more than SmolLM2-135M at the same settings
   assert.ok(hubModelMemory(HUB_MODELS[1], s) > hubModelMemory(HUB_MODELS[2], s));

@@ -17,7 +17,17 @@ function metrics(step: number, extra: Partial<StepMetrics> = {}): StepMetrics {
 }
 
 function completion(step: number, reward: number): CompletionView {
-  return { step, group: 0, prompt: 'What is 1 + 2?', answer: '3', tokens: ['\\boxed{3}'], entropies: [0.5], reward, rewards: { math: reward }, advantage: reward - 0.5 };
+  return {
+    step,
+    group: 0,
+    prompt: 'What is 1 + 2?',
+    answer: '3',
+    tokens: ['\\boxed{3}'],
+    entropies: [0.5],
+    reward,
+    rewards: { math: reward },
+    advantage: reward - 0.5,
+  };
 }
 
 function applyAll(state: AppData, msgs: FromWorker[]): AppData {
@@ -63,7 +73,7 @@ test('progress, phase and checkpoint messages update the shown run', () => {
   assert.equal(s.run!.lastCheckpoint, 4);
 });
 
-test("messages about another run (or when no run is shown) change nothing", () => {
+test('messages about another run (or when no run is shown) change nothing', () => {
   const s0 = withRun();
   const others: FromWorker[] = [
     { type: 'progress', runId: 'old', file: 'x', loaded: 1, total: 2 },
@@ -81,16 +91,31 @@ test("messages about another run (or when no run is shown) change nothing", () =
 });
 
 test('steps append in order; a step re-sent after a resume replaces it and drops later ones', () => {
-  let s = applyAll(withRun(), [1, 2, 3].map((i) => ({ type: 'step', runId: RUN, metrics: metrics(i), completions: [completion(i, i)] }) as FromWorker));
-  assert.deepEqual(s.run!.metrics.map((m) => m.step), [1, 2, 3]);
+  let s = applyAll(
+    withRun(),
+    [1, 2, 3].map((i) => ({ type: 'step', runId: RUN, metrics: metrics(i), completions: [completion(i, i)] }) as FromWorker),
+  );
+  assert.deepEqual(
+    s.run!.metrics.map((m) => m.step),
+    [1, 2, 3],
+  );
   assert.equal(s.run!.completions[0].step, 3, 'completions are the newest step');
   // The run resumed from the checkpoint after step 2: step 3 is trained again.
   s = applyMessage(s, { type: 'step', runId: RUN, metrics: metrics(3, { reward: 0.9 }), completions: [completion(3, 1)] });
-  assert.deepEqual(s.run!.metrics.map((m) => m.step), [1, 2, 3]);
+  assert.deepEqual(
+    s.run!.metrics.map((m) => m.step),
+    [1, 2, 3],
+  );
   assert.equal(s.run!.metrics[2].reward, 0.9);
   // A resume from step 1 re-sends step 2: steps 2 and 3 of the lost timeline go.
   s = applyMessage(s, { type: 'step', runId: RUN, metrics: metrics(2, { reward: 0.7 }), completions: [] });
-  assert.deepEqual(s.run!.metrics.map((m) => [m.step, m.reward]), [[1, 0.1], [2, 0.7]]);
+  assert.deepEqual(
+    s.run!.metrics.map((m) => [m.step, m.reward]),
+    [
+      [1, 0.1],
+      [2, 0.7],
+    ],
+  );
   assert.deepEqual(s.run!.completions, []);
 });
 

@@ -1,6 +1,15 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KvCache, attention, attentionBackward, attentionBackwardRef, attentionRef, attentionVariant, writeKv, type AttentionVariant } from '../src/kernels/attention.ts';
+import {
+  KvCache,
+  attention,
+  attentionBackward,
+  attentionBackwardRef,
+  attentionRef,
+  attentionVariant,
+  writeKv,
+  type AttentionVariant,
+} from '../src/kernels/attention.ts';
 import { Tensor } from '../src/gpu/tensor.ts';
 import { acquireGpu } from '../src/gpu/device.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
@@ -59,7 +68,17 @@ function randomCache(gpu: Gpu, batch: number, kvHeads: number, maxSeq: number, h
 }
 
 /** Write `tokens` new rows per sequence at `positions`, run attention, check against the reference. */
-async function step(s: Setup, variant: AttentionVariant, positions: number[], tokens: number, heads: number, seed: number, what: string, maxLength?: number, qScale = 1) {
+async function step(
+  s: Setup,
+  variant: AttentionVariant,
+  positions: number[],
+  tokens: number,
+  heads: number,
+  seed: number,
+  what: string,
+  maxLength?: number,
+  qScale = 1,
+) {
   const { gpu, cache, kRef, vRef } = s;
   const { batch, kvHeads, maxSeq, headDim } = cache;
   const q = randomArray(batch * tokens * heads * headDim, seed, qScale);
@@ -85,7 +104,12 @@ testVariants('prefill matches the reference (batch, tokens, GQA ratios, head siz
   const steps: (() => Promise<unknown>)[] = [];
   const caches: KvCache[] = [];
   let seed = 1;
-  const ratios = [[4, 4], [4, 2], [6, 2], [4, 1]];
+  const ratios = [
+    [4, 4],
+    [4, 2],
+    [6, 2],
+    [4, 1],
+  ];
   const tokenCounts = [1, 5, 33, 70];
   // Every head size meets every GQA ratio and every token count; batch 1 and 2 alternate.
   [16, 64, 128].forEach((headDim, hi) => {
@@ -107,8 +131,13 @@ testVariants('prefill matches the reference (batch, tokens, GQA ratios, head siz
 
 testVariants('chunked prefill (10 then 7 tokens) equals one-shot prefill', async (variant) => {
   const gpu = await testGpu();
-  for (const [headDim, heads, kvHeads] of [[16, 6, 2], [64, 4, 1]]) {
-    const batch = 2, maxSeq = 20, total = 17;
+  for (const [headDim, heads, kvHeads] of [
+    [16, 6, 2],
+    [64, 4, 1],
+  ]) {
+    const batch = 2,
+      maxSeq = 20,
+      total = 17;
     const q = randomArray(batch * total * heads * headDim, 100);
     const k = randomArray(batch * total * kvHeads * headDim, 101);
     const v = randomArray(batch * total * kvHeads * headDim, 102);
@@ -120,9 +149,20 @@ testVariants('chunked prefill (10 then 7 tokens) equals one-shot prefill', async
     const run = async (cache: KvCache, t0: number, t1: number) => {
       const tokens = t1 - t0;
       const pos = gpu.upload(Uint32Array.from([t0, t0]), 'positions');
-      writeKv(cache, Tensor.from(gpu, rowsOf(k, kvHeads * headDim, t0, t1), [batch * tokens, kvHeads * headDim]), Tensor.from(gpu, rowsOf(v, kvHeads * headDim, t0, t1), [batch * tokens, kvHeads * headDim]), pos, tokens);
+      writeKv(
+        cache,
+        Tensor.from(gpu, rowsOf(k, kvHeads * headDim, t0, t1), [batch * tokens, kvHeads * headDim]),
+        Tensor.from(gpu, rowsOf(v, kvHeads * headDim, t0, t1), [batch * tokens, kvHeads * headDim]),
+        pos,
+        tokens,
+      );
       const lse = Tensor.empty(gpu, [batch, heads, tokens]);
-      const out = attention(Tensor.from(gpu, rowsOf(q, heads * headDim, t0, t1), [batch * tokens, heads * headDim]), cache, pos, { tokens, heads, lse, variant });
+      const out = attention(Tensor.from(gpu, rowsOf(q, heads * headDim, t0, t1), [batch * tokens, heads * headDim]), cache, pos, {
+        tokens,
+        heads,
+        lse,
+        variant,
+      });
       return { out: await out.read(), lse: await lse.read() };
     };
     const whole = KvCache.create(gpu, { batch, kvHeads, maxSeq, headDim });
@@ -132,7 +172,7 @@ testVariants('chunked prefill (10 then 7 tokens) equals one-shot prefill', async
     const b = await run(chunked, 10, total);
     const width = heads * headDim;
     for (let s = 0; s < batch; s++) {
-      const wantA = one.out.subarray((s * total) * width, (s * total + 10) * width);
+      const wantA = one.out.subarray(s * total * width, (s * total + 10) * width);
       const wantB = one.out.subarray((s * total + 10) * width, (s * total + total) * width);
       assertClose(a.out.subarray(s * 10 * width, (s + 1) * 10 * width), wantA, 1e-5, `${variant} hd=${headDim} chunk 1 seq ${s}`);
       assertClose(b.out.subarray(s * 7 * width, (s + 1) * 7 * width), wantB, 1e-5, `${variant} hd=${headDim} chunk 2 seq ${s}`);
@@ -152,7 +192,10 @@ testVariants('chunked prefill (10 then 7 tokens) equals one-shot prefill', async
 
 testVariants('decode steps after prefill, sequences at different positions', async (variant) => {
   const gpu = await testGpu();
-  for (const [headDim, heads, kvHeads] of [[64, 6, 2], [128, 4, 1]]) {
+  for (const [headDim, heads, kvHeads] of [
+    [64, 6, 2],
+    [128, 4, 1],
+  ]) {
     const batch = 3;
     const s = randomCache(gpu, batch, kvHeads, 40, headDim, 200);
     // Prompts of lengths 5, 12 and 1 share one prefill of 12 tokens (the shorter ones overwrite
@@ -160,7 +203,15 @@ testVariants('decode steps after prefill, sequences at different positions', asy
     await step(s, variant, [0, 0, 0], 12, heads, 210, `hd=${headDim} prefill`);
     const pos = [5, 12, 1];
     for (let i = 0; i < 4; i++) {
-      await step(s, variant, pos.map((p) => p + i), 1, heads, 220 + i, `hd=${headDim} decode ${i}`);
+      await step(
+        s,
+        variant,
+        pos.map((p) => p + i),
+        1,
+        heads,
+        220 + i,
+        `hd=${headDim} decode ${i}`,
+      );
     }
     s.cache.destroy();
   }
@@ -168,8 +219,12 @@ testVariants('decode steps after prefill, sequences at different positions', asy
 
 testVariants('decode with long contexts splits the keys and combines', async (variant) => {
   const gpu = await testGpu();
-  for (const [headDim, heads, kvHeads] of [[16, 4, 2], [64, 2, 1]]) {
-    const batch = 3, maxSeq = 700;
+  for (const [headDim, heads, kvHeads] of [
+    [16, 4, 2],
+    [64, 2, 1],
+  ]) {
+    const batch = 3,
+      maxSeq = 700;
     const s = randomCache(gpu, batch, kvHeads, maxSeq, headDim, 300);
     // 3 splits of 256 keys: sequence 2 has keys only in the first split, sequence 1 ends exactly at a split edge.
     await step(s, variant, [650, 255, 17], 1, heads, 310, `hd=${headDim} long decode`);
@@ -192,7 +247,10 @@ testVariants('long prefill with earlier context crosses many key tiles', async (
 
 test('copySequence copies one sequence prefix to another slot', async () => {
   const gpu = await testGpu();
-  const batch = 4, kvHeads = 2, maxSeq = 9, headDim = 8;
+  const batch = 4,
+    kvHeads = 2,
+    maxSeq = 9,
+    headDim = 8;
   const s = randomCache(gpu, batch, kvHeads, maxSeq, headDim, 500);
   s.cache.copySequence(1, 3, 6);
   s.cache.copySequence(1, 0, 2);
@@ -200,7 +258,8 @@ test('copySequence copies one sequence prefix to another slot', async () => {
   const v = await gpu.readF32(s.cache.v);
   const copyRef = (a: Float32Array, from: number, to: number, len: number) => {
     for (let h = 0; h < kvHeads; h++) {
-      const src = (from * kvHeads + h) * maxSeq * headDim, dst = (to * kvHeads + h) * maxSeq * headDim;
+      const src = (from * kvHeads + h) * maxSeq * headDim,
+        dst = (to * kvHeads + h) * maxSeq * headDim;
       a.copyWithin(dst, src, src + len * headDim);
     }
   };
@@ -220,14 +279,25 @@ test('reference: softmax rows sum to one and lse is consistent', () => {
   const k = [1, 0, 0, 0, 0, 2, 0, 0];
   const v = [1, 2, 3, 4, 5, 6, 7, 8];
   const { out, lse } = attentionRef(q, k, v, [1], 1, 1, 1, 1, 4, 2);
-  const s0 = 1 / 2, s1 = 0;
+  const s0 = 1 / 2,
+    s1 = 0;
   const p0 = Math.exp(s0) / (Math.exp(s0) + Math.exp(s1));
-  assertClose(out, [1, 2, 3, 4].map((x, i) => p0 * x + (1 - p0) * v[4 + i]), 1e-12, 'ref out');
+  assertClose(
+    out,
+    [1, 2, 3, 4].map((x, i) => p0 * x + (1 - p0) * v[4 + i]),
+    1e-12,
+    'ref out',
+  );
   assertClose(lse, [Math.log(Math.exp(s0) + Math.exp(s1))], 1e-12, 'ref lse');
 });
 
 test('backward reference matches central finite differences', () => {
-  const batch = 2, tokens = 3, heads = 4, kvHeads = 2, hd = 4, seq = 6;
+  const batch = 2,
+    tokens = 3,
+    heads = 4,
+    kvHeads = 2,
+    hd = 4,
+    seq = 6;
   const positions = [0, 2];
   const q = Float64Array.from(randomArray(batch * tokens * heads * hd, 600));
   const k = Float64Array.from(randomArray(batch * kvHeads * seq * hd, 601));
@@ -241,7 +311,11 @@ test('backward reference matches central finite differences', () => {
   };
   const grads = attentionBackwardRef(q, k, v, positions, w, batch, tokens, heads, kvHeads, hd, seq);
   const eps = 1e-5;
-  for (const [name, x, g] of [['q', q, grads.dq], ['k', k, grads.dk], ['v', v, grads.dv]] as const) {
+  for (const [name, x, g] of [
+    ['q', q, grads.dq],
+    ['k', k, grads.dk],
+    ['v', v, grads.dv],
+  ] as const) {
     assertGradient(g, numericGradient(loss, x, eps), 1e-8, `d${name}`);
   }
   // Cache positions nobody attends to (past every query) get no gradient; some do get one.
@@ -283,7 +357,8 @@ testVariants('backward kernels match the reference', async (variant) => {
       for (let b = 0; b < batch; b++)
         for (let t = 0; t < tokens; t++)
           for (let h = 0; h < kvHeads; h++)
-            for (let d = 0; d < headDim; d++) r[((b * tokens + t) * kvHeads + h) * headDim + d] = a[((b * kvHeads + h) * maxSeq + positions[b] + t) * headDim + d];
+            for (let d = 0; d < headDim; d++)
+              r[((b * tokens + t) * kvHeads + h) * headDim + d] = a[((b * kvHeads + h) * maxSeq + positions[b] + t) * headDim + d];
       return r;
     };
     assertClose(await g.dq.read(), want.dq, 2e-4, `${what} dq`);

@@ -105,10 +105,12 @@ for (const [i, architecture] of (['llama', 'qwen2', 'qwen3'] as const).entries()
     const next = rng(77 + i);
     const direction = new Map([...base].map(([k, s]) => [k, { A: s.A.map(() => next() * 2 - 1), B: s.B.map(() => next() * 2 - 1) }]));
     const shifted = (delta: number): CpuAdapter =>
-      new Map([...base].map(([k, s]) => {
-        const d = direction.get(k)!;
-        return [k, { ...s, A: s.A.map((v, j) => v + delta * d.A[j]), B: s.B.map((v, j) => v + delta * d.B[j]) }];
-      }));
+      new Map(
+        [...base].map(([k, s]) => {
+          const d = direction.get(k)!;
+          return [k, { ...s, A: s.A.map((v, j) => v + delta * d.A[j]), B: s.B.map((v, j) => v + delta * d.B[j]) }];
+        }),
+      );
     const numeric = centralDifference((delta) => referenceLoss(cpu, shifted(delta), coef), eps);
     let analytic = 0;
     for (const [k, g] of grads) {
@@ -120,7 +122,8 @@ for (const [i, architecture] of (['llama', 'qwen2', 'qwen3'] as const).entries()
     assert.ok(Math.abs(analytic - numeric) <= 1e-3 * Math.abs(numeric), `directional: GPU ${analytic} vs finite differences ${numeric}`);
 
     // Single coordinates of A and B at the first and last layer's sites.
-    let worst = 0, scale = 0;
+    let worst = 0,
+      scale = 0;
     for (const key of ['0.q_proj', '0.gate_proj', `1.o_proj`, '1.down_proj', '1.k_proj']) {
       for (const which of ['A', 'B'] as const) {
         const values = base.get(key)![which];
@@ -156,12 +159,33 @@ function hfName(param: string): string {
   const top: Record<string, string> = { embed: 'model.embed_tokens.weight', lmHead: 'lm_head.weight', finalNorm: 'model.norm.weight' };
   if (top[param]) return top[param];
   const [layer, name] = param.split('.');
-  const attention: Record<string, string> = { q: 'q_proj.weight', k: 'k_proj.weight', v: 'v_proj.weight', o: 'o_proj.weight', qBias: 'q_proj.bias', kBias: 'k_proj.bias', vBias: 'v_proj.bias', qNorm: 'q_norm.weight', kNorm: 'k_norm.weight' };
-  const rest: Record<string, string> = { gate: 'mlp.gate_proj.weight', up: 'mlp.up_proj.weight', down: 'mlp.down_proj.weight', inputNorm: 'input_layernorm.weight', postNorm: 'post_attention_layernorm.weight' };
+  const attention: Record<string, string> = {
+    q: 'q_proj.weight',
+    k: 'k_proj.weight',
+    v: 'v_proj.weight',
+    o: 'o_proj.weight',
+    qBias: 'q_proj.bias',
+    kBias: 'k_proj.bias',
+    vBias: 'v_proj.bias',
+    qNorm: 'q_norm.weight',
+    kNorm: 'k_norm.weight',
+  };
+  const rest: Record<string, string> = {
+    gate: 'mlp.gate_proj.weight',
+    up: 'mlp.up_proj.weight',
+    down: 'mlp.down_proj.weight',
+    inputNorm: 'input_layernorm.weight',
+    postNorm: 'post_attention_layernorm.weight',
+  };
   return `model.layers.${layer}.${attention[name] ? `self_attn.${attention[name]}` : rest[name]}`;
 }
 
-for (const [i, [architecture, tied]] of ([['qwen2', true], ['qwen3', false]] as const).entries()) {
+for (const [i, [architecture, tied]] of (
+  [
+    ['qwen2', true],
+    ['qwen3', false],
+  ] as const
+).entries()) {
   test(`full-parameter gradients of every ${architecture} weight (${tied ? 'tied' : 'untied'}) match finite differences`, async () => {
     const gpu = await testGpu();
     const dir = mkdtempSync(join(tmpdir(), 'webgrpo-full-'));
@@ -172,21 +196,28 @@ for (const [i, [architecture, tied]] of ([['qwen2', true], ['qwen3', false]] as 
     const gradients = ModelGradients.create(model);
     const coef = coefficients(9 + i);
     const data = padBatch(sequences);
-    await forwardBackward(model, data, () => {
-      const gLogprob = new Float32Array(data.batch * data.tokens);
-      const gEntropy = new Float32Array(data.batch * data.tokens);
-      coef.forEach((rows, b) =>
-        rows.forEach(([c1, c2], t) => {
-          gLogprob[b * data.tokens + t] = c1;
-          gEntropy[b * data.tokens + t] = c2;
-        }),
-      );
-      return { gLogprob, gEntropy };
-    }, { temperature, gradients });
+    await forwardBackward(
+      model,
+      data,
+      () => {
+        const gLogprob = new Float32Array(data.batch * data.tokens);
+        const gEntropy = new Float32Array(data.batch * data.tokens);
+        coef.forEach((rows, b) =>
+          rows.forEach(([c1, c2], t) => {
+            gLogprob[b * data.tokens + t] = c1;
+            gEntropy[b * data.tokens + t] = c2;
+          }),
+        );
+        return { gLogprob, gEntropy };
+      },
+      { temperature, gradients },
+    );
     const tensors = new Map([...cpu.tensors].map(([k, t]) => [k, { shape: t.shape, data: Float64Array.from(t.data) }]));
     const loss = () => referenceLoss({ ...cpu, tensors }, new Map(), coef);
     const eps = 1e-4;
-    let worst = 0, scale = 0, checked = 0;
+    let worst = 0,
+      scale = 0,
+      checked = 0;
     const next = rng(31 + i);
     for (const p of gradients.params) {
       const grad = await p.grad.read();

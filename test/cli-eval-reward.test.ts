@@ -18,10 +18,24 @@ test('webgrpo reward grades one pair and a JSONL batch', () => {
   assert.deepEqual(JSON.parse(one.stdout.trim().split('\n').pop()!), { reward: 1, rewards: { math: 1, format: 0 } });
   const dir = mkdtempSync(join(tmpdir(), 'webgrpo-reward-'));
   const pairs = join(dir, 'pairs.jsonl');
-  writeFileSync(pairs, [{ completion: '#### 1,000', answer: '1000' }, { completion: '\\boxed{7}', answer: '8' }].map((x) => JSON.stringify(x)).join('\n'));
+  writeFileSync(
+    pairs,
+    [
+      { completion: '#### 1,000', answer: '1000' },
+      { completion: '\\boxed{7}', answer: '8' },
+    ]
+      .map((x) => JSON.stringify(x))
+      .join('\n'),
+  );
   const batch = run(['reward', '--input', pairs]);
   assert.equal(batch.status, 0, batch.stderr);
-  assert.deepEqual(batch.stdout.trim().split('\n').map((l) => JSON.parse(l).reward), [1, 0]);
+  assert.deepEqual(
+    batch.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l).reward),
+    [1, 0],
+  );
   writeFileSync(pairs, '{"completion": "x"}\n');
   const bad = run(['reward', '--input', pairs]);
   assert.equal(bad.status, 2);
@@ -34,16 +48,47 @@ test('webgrpo eval prints pass@k and writes per-problem counts', () => {
   mkdirSync(modelDir);
   const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
   Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
-  writeRandomModel(modelDir, { architecture: 'llama', dtype: 'F32', tied: true, hiddenSize: 32, numLayers: 1, numHeads: 4, numKvHeads: 2,
-    intermediateSize: 48, vocabSize: ARITHMETIC_ALPHABET.length + 3, eosTokenId: ARITHMETIC_ALPHABET.length + 2, seed: 4 });
+  writeRandomModel(modelDir, {
+    architecture: 'llama',
+    dtype: 'F32',
+    tied: true,
+    hiddenSize: 32,
+    numLayers: 1,
+    numHeads: 4,
+    numKvHeads: 2,
+    intermediateSize: 48,
+    vocabSize: ARITHMETIC_ALPHABET.length + 3,
+    eosTokenId: ARITHMETIC_ALPHABET.length + 2,
+    seed: 4,
+  });
   writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
   const counts = join(root, 'counts.jsonl');
-  const res = run(['eval', '--model', modelDir, '--dataset', 'arithmetic:1', '--problems', '3', '--samples', '4', '--k', '1,4', '--max-new-tokens', '6', '--out', counts, '--json']);
+  const res = run([
+    'eval',
+    '--model',
+    modelDir,
+    '--dataset',
+    'arithmetic:1',
+    '--problems',
+    '3',
+    '--samples',
+    '4',
+    '--k',
+    '1,4',
+    '--max-new-tokens',
+    '6',
+    '--out',
+    counts,
+    '--json',
+  ]);
   assert.equal(res.status, 0, res.stderr);
   const result = JSON.parse(res.stdout.trim().split('\n').pop()!);
   assert.deepEqual(Object.keys(result.model), ['pass@1', 'pass@4']);
-  const rows = readFileSync(counts, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const rows = readFileSync(counts, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(rows.length, 3);
   for (const r of rows) assert.ok(Number.isInteger(r.correct_model) && r.correct_model >= 0 && r.correct_model <= 4);
   // pass@1 is the mean fraction correct.
@@ -56,7 +101,16 @@ test('webgrpo eval prints pass@k and writes per-problem counts', () => {
 
 test('webgrpo export-trl writes the run as a TRL script', () => {
   const runDir = mkdtempSync(join(tmpdir(), 'webgrpo-export-'));
-  writeFileSync(join(runDir, 'config.json'), JSON.stringify({ model: 'hf:Qwen/Qwen2.5-0.5B-Instruct', dataset: 'hf:openai/gsm8k:main:train', num_generations: 8, loss_type: 'dr_grpo', lora: { r: 16, alpha: 32, dropout: 0, useRslora: false, targetModules: ['q_proj', 'v_proj'] } }));
+  writeFileSync(
+    join(runDir, 'config.json'),
+    JSON.stringify({
+      model: 'hf:Qwen/Qwen2.5-0.5B-Instruct',
+      dataset: 'hf:openai/gsm8k:main:train',
+      num_generations: 8,
+      loss_type: 'dr_grpo',
+      lora: { r: 16, alpha: 32, dropout: 0, useRslora: false, targetModules: ['q_proj', 'v_proj'] },
+    }),
+  );
   const res = run(['export-trl', runDir]);
   assert.equal(res.status, 0, res.stderr);
   const script = readFileSync(join(runDir, 'train_trl.py'), 'utf8');

@@ -181,7 +181,14 @@ test('SmolLM2-135M-Instruct config', () => {
   assert.equal(parameterCount(c), 134_515_008);
   assertFileSize(parameterCount(c), 269_060_552);
   // SmolLM2-360M-Instruct differs only in sizes.
-  const c360 = parseConfig({ ...SMOLLM2_135M_INSTRUCT, hidden_size: 960, num_hidden_layers: 32, num_attention_heads: 15, num_key_value_heads: 5, intermediate_size: 2560 });
+  const c360 = parseConfig({
+    ...SMOLLM2_135M_INSTRUCT,
+    hidden_size: 960,
+    num_hidden_layers: 32,
+    num_attention_heads: 15,
+    num_key_value_heads: 5,
+    intermediate_size: 2560,
+  });
   assertFileSize(parameterCount(c360), 723_674_912);
 });
 
@@ -196,8 +203,7 @@ test('head_dim falls back to hidden/heads; llama attention_bias and defaults', (
   assert.deepEqual(expectedTensors(untied).get('lm_head.weight'), [49152, 576]);
   assert.equal(parameterCount(untied), 134_515_008 + 49152 * 576);
   // Missing optional fields take the transformers defaults.
-  const { num_key_value_heads: _k, rope_theta: _r, tie_word_embeddings: _t, eos_token_id: _e, bos_token_id: _b, ...minimal } =
-    SMOLLM2_135M_INSTRUCT;
+  const { num_key_value_heads: _k, rope_theta: _r, tie_word_embeddings: _t, eos_token_id: _e, bos_token_id: _b, ...minimal } = SMOLLM2_135M_INSTRUCT;
   void _k, void _r, void _t, void _e, void _b;
   const m = parseConfig(minimal);
   assert.equal(m.numKvHeads, 9);

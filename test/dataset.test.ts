@@ -74,13 +74,23 @@ test('JSONL: GSM8K lines from the shared test set', async () => {
 test('JSON: field mapping, \\boxed{} solutions, numbers, chat prompts, custom fields', async () => {
   const rows = [
     { problem: 'What is 1/2 + 1/3?', solution: 'We get $\\frac{3}{6}+\\frac{2}{6}=\\boxed{\\frac{5}{6}}$.', level: 'Level 1' },
-    { prompt: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: '2+2?' }], ground_truth: 4 },
+    {
+      prompt: [
+        { role: 'system', content: 'Be brief.' },
+        { role: 'user', content: '2+2?' },
+      ],
+      ground_truth: 4,
+    },
     { question: 'MATH-500 style', solution: 'long… \\boxed{7}', answer: '7' },
   ];
   const d = await loadDataset(file('math.json', JSON.stringify({ data: rows })), { shuffle: false });
   assert.deepEqual(
     take(d, 3).map((p) => [p.question, p.answer]),
-    [['What is 1/2 + 1/3?', '\\frac{5}{6}'], ['2+2?', '4'], ['MATH-500 style', '7']],
+    [
+      ['What is 1/2 + 1/3?', '\\frac{5}{6}'],
+      ['2+2?', '4'],
+      ['MATH-500 style', '7'],
+    ],
   );
   assert.equal(take(d, 1)[0].row.level, 'Level 1');
   const custom = await loadDataset(file('custom.json', JSON.stringify([{ q: 'x?', a: '#### 5', question: 'ignored' }])), {
@@ -102,14 +112,27 @@ test('CSV: RFC 4180 quoting, CRLF, embedded newlines', async () => {
     { line: 3, fields: ['plain q', '7', ''] },
     { line: 4, fields: ['multi\r\nline', '8', 'x'] },
   ]);
-  assert.deepEqual(parseCsv('a,b\n\n1,2'), [{ line: 1, fields: ['a', 'b'] }, { line: 3, fields: ['1', '2'] }]);
-  assert.deepEqual(parseCsv('a\n""\n'), [{ line: 1, fields: ['a'] }, { line: 2, fields: [''] }]);
+  assert.deepEqual(parseCsv('a,b\n\n1,2'), [
+    { line: 1, fields: ['a', 'b'] },
+    { line: 3, fields: ['1', '2'] },
+  ]);
+  assert.deepEqual(parseCsv('a\n""\n'), [
+    { line: 1, fields: ['a'] },
+    { line: 2, fields: [''] },
+  ]);
   assert.throws(() => parseCsv('a,b\n1,"open\n', 'x.csv'), /x.csv: unterminated quoted field starting on line 2/);
 
   const d = await loadDataset(file('d.csv', `${text}only one field\r\n`), { shuffle: false, onBadRows: 'skip' });
   assert.equal(d.size, 3);
   assert.equal(d.skipped, 1);
-  assert.deepEqual(take(d, 3).map((p) => [p.question, p.answer]), [['Add 1,000 and 2', '1002'], ['plain q', '7'], ['multi\r\nline', '8']]);
+  assert.deepEqual(
+    take(d, 3).map((p) => [p.question, p.answer]),
+    [
+      ['Add 1,000 and 2', '1002'],
+      ['plain q', '7'],
+      ['multi\r\nline', '8'],
+    ],
+  );
   await assert.rejects(loadDataset(file('e.csv', `${text}only one field\r\n`)), /e.csv: 1 row with a field count other than the header's 3: line 6/);
 });
 
@@ -142,7 +165,10 @@ test('malformed rows are reported by line; skip vs error', async () => {
   const d = await loadDataset(path, { onBadRows: 'skip', shuffle: false });
   assert.equal(d.size, 4);
   assert.equal(d.skipped, 6);
-  assert.deepEqual(take(d, 4).map((p) => p.question), ['q1', 'q2', 'q4', 'q6']);
+  assert.deepEqual(
+    take(d, 4).map((p) => p.question),
+    ['q1', 'q2', 'q4', 'q6'],
+  );
 
   // Only the first 10 locations are listed.
   const many = Array.from({ length: 14 }, (_, i) => JSON.stringify({ question: `q${i}` })).join('\n');
@@ -184,7 +210,10 @@ test('Parquet: written with hyparquet-writer (snappy and gzip), read back', asyn
     const d = await loadDataset(file(`gsm-${codec ?? 'snappy'}.parquet`, parquetBytes(rows, codec)), { shuffle: false });
     assert.equal(d.size, 5);
     const got = take(d, 5);
-    assert.deepEqual(got.map((p) => p.question), rows.map((r) => r.question));
+    assert.deepEqual(
+      got.map((p) => p.question),
+      rows.map((r) => r.question),
+    );
     assert.equal(got[0].answer, '18');
     assert.equal(got[3].row.id, 3); // INT64 → number
   }
@@ -245,7 +274,10 @@ test('Hub: hf:<repo>:<config>:<split> via the Parquet conversion, cached', async
   // Two shards, concatenated in order.
   const train = await loadDataset('hf:test/gsm:main:train', { endpoint, cacheDir, shuffle: false });
   assert.equal(train.size, 5);
-  assert.deepEqual(take(train, 5).map((p) => p.row.id), [0, 1, 2, 3, 4]);
+  assert.deepEqual(
+    take(train, 5).map((p) => p.row.id),
+    [0, 1, 2, 3, 4],
+  );
 
   await assert.rejects(loadDataset('hf:test/gsm:main:validation', { endpoint, cacheDir }), /no Parquet conversion for config 'main' split 'validation'/);
   await assert.rejects(loadDataset('hf:test/gsm:main:test', { endpoint: 'http://127.0.0.1:1', cacheDir: join(root, 'cache2') }), /could not fetch/);
@@ -256,7 +288,10 @@ test('generators are seeded and deterministic', async () => {
   const b = take(await loadDataset('arithmetic:2', { seed: 5 }), 20);
   const c = take(await loadDataset('arithmetic:2', { seed: 6 }), 20);
   assert.deepEqual(a, b);
-  assert.notDeepEqual(a.map((p) => p.question), c.map((p) => p.question));
+  assert.notDeepEqual(
+    a.map((p) => p.question),
+    c.map((p) => p.question),
+  );
   for (const p of a) {
     const [x, y] = p.question.split('+').map(Number);
     assert.equal(p.answer, String(x + y));
@@ -278,7 +313,10 @@ test('generators are seeded and deterministic', async () => {
     assert.ok(p.question.startsWith(`Using the numbers [${nums.join(', ')}], create an equation that equals ${target}.`));
     assert.match(p.question, /<answer> <\/answer> tags/);
     const solution = String(p.row.solution);
-    assert.deepEqual((solution.match(/\d+/g) ?? []).map(Number).sort((x, y) => x - y), [...nums].sort((x, y) => x - y));
+    assert.deepEqual(
+      (solution.match(/\d+/g) ?? []).map(Number).sort((x, y) => x - y),
+      [...nums].sort((x, y) => x - y),
+    );
     assert.equal(evaluate(solution), target, solution);
   }
   assert.deepEqual([...counts].sort(), [3, 4]);
@@ -315,11 +353,21 @@ test('shuffled epochs; cursor/restore continues identically', async () => {
   const path = file('ten.jsonl', Array.from({ length: 10 }, (_, i) => JSON.stringify({ question: `q${i}`, answer: String(i) })).join('\n'));
   const d = await loadDataset(path, { seed: 3 });
   const epochs = [take(d, 10), take(d, 10)].map((e) => e.map((p) => p.answer));
-  for (const e of epochs) assert.deepEqual([...e].sort((x, y) => Number(x) - Number(y)), Array.from({ length: 10 }, (_, i) => String(i)));
+  for (const e of epochs)
+    assert.deepEqual(
+      [...e].sort((x, y) => Number(x) - Number(y)),
+      Array.from({ length: 10 }, (_, i) => String(i)),
+    );
   assert.notDeepEqual(epochs[0], epochs[1], 'each epoch has its own order');
-  assert.notDeepEqual(epochs[0], Array.from({ length: 10 }, (_, i) => String(i)));
+  assert.notDeepEqual(
+    epochs[0],
+    Array.from({ length: 10 }, (_, i) => String(i)),
+  );
   const same = await loadDataset(path, { seed: 3 });
-  assert.deepEqual(take(same, 20).map((p) => p.answer), epochs.flat());
+  assert.deepEqual(
+    take(same, 20).map((p) => p.answer),
+    epochs.flat(),
+  );
 
   for (const spec of [path, 'arithmetic:3', 'countdown']) {
     for (const at of [0, 7, 10, 23]) {
@@ -380,12 +428,18 @@ test('UcbCurriculum: scores, softmax sampling, state', () => {
   // N = 3; n = [2, 1, 0]; mean|A| = [0.4, 0.2, 0].
   const ln4 = Math.log(4);
   const want = [0.4 + Math.sqrt((2 * ln4) / 3), 0.2 + Math.sqrt((2 * ln4) / 2), 0 + Math.sqrt((2 * ln4) / 1)];
-  assert.deepEqual(want.map((w) => w.toFixed(6)), ['1.361351', '1.377410', '1.665109']);
+  assert.deepEqual(
+    want.map((w) => w.toFixed(6)),
+    ['1.361351', '1.377410', '1.665109'],
+  );
   u.scores().forEach((s, j) => assert.ok(Math.abs(s - want[j]) < 1e-12));
   const e = want.map((w) => Math.exp(w / 0.1));
   const p = e.map((x) => x / (e[0] + e[1] + e[2]));
   u.probabilities().forEach((q, j) => assert.ok(Math.abs(q - p[j]) < 1e-12));
-  assert.deepEqual(p.map((x) => x.toFixed(4)), ['0.0434', '0.0510', '0.9056']);
+  assert.deepEqual(
+    p.map((x) => x.toFixed(4)),
+    ['0.0434', '0.0510', '0.9056'],
+  );
 
   // Sampling frequencies match softmax(score / 0.1).
   const counts = [0, 0, 0];
@@ -398,7 +452,10 @@ test('UcbCurriculum: scores, softmax sampling, state', () => {
   v.restore(JSON.parse(JSON.stringify(saved)));
   const w = new UcbCurriculum(['gsm8k', 'math', 'countdown'], 2);
   w.restore(saved);
-  assert.deepEqual(Array.from({ length: 50 }, () => v.pick()), Array.from({ length: 50 }, () => w.pick()));
+  assert.deepEqual(
+    Array.from({ length: 50 }, () => v.pick()),
+    Array.from({ length: 50 }, () => w.pick()),
+  );
   assert.throws(() => v.restore(new UcbCurriculum(['a'], 1).state()), /sources/);
 
   // The RNG is arithmetic.ts's mulberry32 stream.

@@ -7,7 +7,8 @@ import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 
 /** Round half to even. */
 function rne(v: number): number {
-  const f = Math.floor(v), d = v - f;
+  const f = Math.floor(v),
+    d = v - f;
   return d > 0.5 || (d === 0.5 && f % 2 !== 0) ? f + 1 : f;
 }
 
@@ -28,13 +29,16 @@ function toF16(v: number): number {
 }
 
 function fromF16(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  const sign = h & 0x8000 ? -1 : 1,
+    e = (h >> 10) & 0x1f,
+    m = h & 0x3ff;
   if (e === 0) return sign * m * 2 ** -24;
   if (e === 31) return m ? NaN : sign * Infinity;
   return sign * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-const f32Bits = new Uint32Array(1), f32View = new Float32Array(f32Bits.buffer);
+const f32Bits = new Uint32Array(1),
+  f32View = new Float32Array(f32Bits.buffer);
 
 /** f32 value → bfloat16 bits, round to nearest even; NaN stays a quiet NaN. */
 function toBf16(v: number): number {
@@ -51,16 +55,36 @@ function fromBf16(h: number): number {
 
 test('f16 / bf16 test encoders round to nearest even', () => {
   const f16Cases: [number, number][] = [
-    [1, 0x3c00], [-2, 0xc000], [65504, 0x7bff], [65519, 0x7bff], [65520, 0x7c00], [2 ** -24, 0x0001],
-    [2 ** -25, 0x0000], [3 * 2 ** -26, 0x0001], [2 ** -14, 0x0400], [1 / 3, 0x3555], [0, 0], [-0, 0x8000],
-    [1 + 2 ** -11, 0x3c00], [1 + 3 * 2 ** -11, 0x3c02], [2047.5, 0x6800], [2046.5, 0x67fe], [2048 - 2 ** -12, 0x6800], [Infinity, 0x7c00],
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [65504, 0x7bff],
+    [65519, 0x7bff],
+    [65520, 0x7c00],
+    [2 ** -24, 0x0001],
+    [2 ** -25, 0x0000],
+    [3 * 2 ** -26, 0x0001],
+    [2 ** -14, 0x0400],
+    [1 / 3, 0x3555],
+    [0, 0],
+    [-0, 0x8000],
+    [1 + 2 ** -11, 0x3c00],
+    [1 + 3 * 2 ** -11, 0x3c02],
+    [2047.5, 0x6800],
+    [2046.5, 0x67fe],
+    [2048 - 2 ** -12, 0x6800],
+    [Infinity, 0x7c00],
   ];
   for (const [v, want] of f16Cases) {
     const got = toF16(v);
     if (got !== want) throw new Error(`toF16(${v}) = 0x${got.toString(16)}, want 0x${want.toString(16)}`);
   }
   const bfCases: [number, number][] = [
-    [1, 0x3f80], [-1, 0xbf80], [1.00390625, 0x3f80], [1.01171875, 0x3f82], [1.0078125 + 2 ** -20, 0x3f81], [3.4e38, 0x7f80],
+    [1, 0x3f80],
+    [-1, 0xbf80],
+    [1.00390625, 0x3f80],
+    [1.01171875, 0x3f82],
+    [1.0078125 + 2 ** -20, 0x3f81],
+    [3.4e38, 0x7f80],
   ];
   for (const [v, want] of bfCases) {
     const got = toBf16(v);
@@ -76,14 +100,15 @@ test('f16 / bf16 test encoders round to nearest even', () => {
 function makeTable(gpu: Gpu, dtype: WeightDType, vocab: number, hidden: number, seed: number, maxChunkBytes?: number) {
   const values = randomArray(vocab * hidden, seed, 3);
   // Some values at the edges of the formats: f16 subnormals and near-max, bf16 ties.
-  values[0] = 3e-6, values[1] = -65000, values[2] = 1.00390625, values[3] = 7.5e-8;
+  (values[0] = 3e-6), (values[1] = -65000), (values[2] = 1.00390625), (values[3] = 7.5e-8);
   let decoded: Float64Array;
   let data: Float32Array | Uint16Array;
   if (dtype === 'f32') {
     data = values;
     decoded = Float64Array.from(values);
   } else {
-    const enc = dtype === 'f16' ? toF16 : toBf16, dec = dtype === 'f16' ? fromF16 : fromBf16;
+    const enc = dtype === 'f16' ? toF16 : toBf16,
+      dec = dtype === 'f16' ? fromF16 : fromBf16;
     data = Uint16Array.from(values, enc);
     decoded = Float64Array.from(data, dec);
   }
@@ -93,7 +118,7 @@ function makeTable(gpu: Gpu, dtype: WeightDType, vocab: number, hidden: number, 
 function randomIds(count: number, vocab: number, seed: number): Uint32Array {
   const next = rng(seed);
   const ids = Uint32Array.from({ length: count }, () => Math.floor(next() * vocab));
-  ids[0] = 0, ids[count - 1] = vocab - 1;
+  (ids[0] = 0), (ids[count - 1] = vocab - 1);
   return ids;
 }
 
@@ -113,7 +138,8 @@ test('embed gathers rows from f32, f16 and bf16 tables', async () => {
 test('embed over a table split into many row chunks', async () => {
   const gpu = await testGpu();
   await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
-    const vocab = 37, hidden = 10;
+    const vocab = 37,
+      hidden = 10;
     const { table, decoded } = makeTable(gpu, dtype, vocab, hidden, 5, WeightMatrix.rowBytes(hidden, dtype) * 3);
     if (table.chunks.length !== 13) throw new Error(`expected 13 chunks, got ${table.chunks.length}`);
     const ids = randomIds(40, vocab, 9);
@@ -126,7 +152,8 @@ test('embed over a table split into many row chunks', async () => {
 test('embed writes zeros for ids past the vocabulary and reads only `count` ids', async () => {
   const gpu = await testGpu();
   await forEachVariant(['f32', 'bf16'] as const, async (dtype) => {
-    const vocab = 11, hidden = 6;
+    const vocab = 11,
+      hidden = 6;
     const { table, decoded } = makeTable(gpu, dtype, vocab, hidden, 3, WeightMatrix.rowBytes(hidden, dtype) * 4);
     const ids = Uint32Array.from([3, 11, 10, 0xffffffff, 1000, 0, 7]);
     // Poison the output so rows that are never written show up.
@@ -151,7 +178,13 @@ test('segmentsById sorts positions by id stably and drops ids past the vocabular
 test('embedBackward sums repeated ids into the table gradient, deterministically', async () => {
   const gpu = await testGpu();
   let seed = 500;
-  for (const [vocab, hidden, count] of [[50, 12, 40], [300, 64, 17], [7, 3, 30], [20, 1, 9], [1000, 33, 65]]) {
+  for (const [vocab, hidden, count] of [
+    [50, 12, 40],
+    [300, 64, 17],
+    [7, 3, 30],
+    [20, 1, 9],
+    [1000, 33, 65],
+  ]) {
     const next = rng(seed++);
     // Few distinct ids (many repeats), one id past the vocabulary, and ids never used.
     const ids = Uint32Array.from({ length: count }, () => Math.floor(next() * Math.min(vocab, 9)) * Math.max(1, Math.floor(vocab / 9)));
@@ -177,7 +210,12 @@ test('embedBackward sums repeated ids into the table gradient, deterministically
     const acc = Tensor.from(gpu, base, [vocab, hidden]);
     embedBackward(dOut, ids, acc);
     const once = await acc.read();
-    assertClose(once, ref.map((v, i) => v + base[i]), 1e-5 * (count + 2), `${what} accumulate`);
+    assertClose(
+      once,
+      ref.map((v, i) => v + base[i]),
+      1e-5 * (count + 2),
+      `${what} accumulate`,
+    );
     const acc2 = Tensor.from(gpu, base, [vocab, hidden]);
     embedBackward(dOut, ids, acc2);
     const again = await acc2.read();
@@ -204,13 +242,19 @@ test('embedBackward with only out-of-vocabulary ids leaves the table alone, and 
 });
 
 test('embedBackwardRef is the gradient of sum(embed(ids)∘G) with respect to the table (finite differences)', () => {
-  const vocab = 6, hidden = 3;
+  const vocab = 6,
+    hidden = 3;
   const ids = [2, 5, 2, 0, 7, 2];
   const table = Float64Array.from(randomArray(vocab * hidden, 61));
   const g = Float64Array.from(randomArray(ids.length * hidden, 62));
   const loss = (t: Float64Array) => embedRef(ids, t, hidden).reduce((s, v, i) => s + v * g[i], 0);
   const grad = embedBackwardRef(g, ids, vocab, hidden);
   const h = 1e-5;
-  assertGradient(grad, numericGradient(() => loss(table), table, h), 1e-8, 'embedBackwardRef');
+  assertGradient(
+    grad,
+    numericGradient(() => loss(table), table, h),
+    1e-8,
+    'embedBackwardRef',
+  );
   if (!grad.some((v) => Math.abs(v) > 0.1)) throw new Error('vacuous gradient');
 });

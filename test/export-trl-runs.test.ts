@@ -20,7 +20,11 @@ let hub: HubServer;
 
 before(async () => {
   writeTinyArithmeticModel(modelDir);
-  const rows = [{ question: '12+30', answer: '42' }, { question: '5+7', answer: '12' }, { question: '20+21', answer: '41' }];
+  const rows = [
+    { question: '12+30', answer: '42' },
+    { question: '5+7', answer: '12' },
+    { question: '20+21', answer: '41' },
+  ];
   const parquet = parquetWriteBuffer({
     columnData: [
       { name: 'question', data: rows.map((r) => r.question), type: 'STRING' },
@@ -56,27 +60,63 @@ const KINDS: Record<string, { flags: string[]; data: unknown; script: RegExp }> 
     data: { kind: 'upload', fileName: join(root, 'sums.jsonl'), questionField: 'q', answerField: 'gold' },
     script: /raw = raw\.map\(lambda row: \{"question": row\["q"\], "answer": row\["gold"\]\}\)/,
   },
-  hub: { flags: ['--dataset', 'hf:test/sums:default:train'], data: { kind: 'hub', spec: 'hf:test/sums:default:train' }, script: /load_dataset\("test\/sums", split="train"\)/ },
+  hub: {
+    flags: ['--dataset', 'hf:test/sums:default:train'],
+    data: { kind: 'hub', spec: 'hf:test/sums:default:train' },
+    script: /load_dataset\("test\/sums", split="train"\)/,
+  },
 };
 
 for (const [kind, { flags, data, script }] of Object.entries(KINDS)) {
   test(`a ${kind} run records its data source, and its TRL export compiles`, async (t) => {
     const run = join(root, `run-${kind}`);
     await webgrpo([
-      'train', '--model', modelDir, '--out', run, ...flags, '--hub-endpoint', hub.endpoint, '--cache-dir', join(root, 'cache'),
-      '--steps', '1', '--prompts-per-step', '2', '--num-generations', '2', '--max-completion-length', '4', '--eval-problems', '2',
-      '--eval-samples', '1', '--lora-r', '2', '--save-every', '1',
+      'train',
+      '--model',
+      modelDir,
+      '--out',
+      run,
+      ...flags,
+      '--hub-endpoint',
+      hub.endpoint,
+      '--cache-dir',
+      join(root, 'cache'),
+      '--steps',
+      '1',
+      '--prompts-per-step',
+      '2',
+      '--num-generations',
+      '2',
+      '--max-completion-length',
+      '4',
+      '--eval-problems',
+      '2',
+      '--eval-samples',
+      '1',
+      '--lora-r',
+      '2',
+      '--save-every',
+      '1',
     ]);
     const json = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
     assert.deepEqual(json.data, data);
     assert.equal(json.max_steps, 1);
-    assert.deepEqual(json.lora, { r: 2, lora_alpha: 32, lora_dropout: 0, use_rslora: false, target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] });
+    assert.deepEqual(json.lora, {
+      r: 2,
+      lora_alpha: 32,
+      lora_dropout: 0,
+      use_rslora: false,
+      target_modules: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'],
+    });
     assert.deepEqual(runConfigFromJson(json).data, data, 'the config reads back as written');
     await webgrpo(['export-trl', run]);
     const exported = readFileSync(join(run, 'train_trl.py'), 'utf8');
     assert.match(exported, script);
     if (!python) return t.skip('python3 not found on PATH');
-    const compiled = spawnSync('python3', ['-m', 'py_compile', join(run, 'train_trl.py')], { encoding: 'utf8', env: { ...process.env, PYTHONPYCACHEPREFIX: join(root, 'pycache') } });
+    const compiled = spawnSync('python3', ['-m', 'py_compile', join(run, 'train_trl.py')], {
+      encoding: 'utf8',
+      env: { ...process.env, PYTHONPYCACHEPREFIX: join(root, 'pycache') },
+    });
     assert.equal(compiled.status, 0, compiled.stderr);
   });
 }

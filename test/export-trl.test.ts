@@ -173,7 +173,13 @@ function checkSyntax(script: string): void {
 /** Import the script as a module (its heavy imports are inside main()) and run `code` with it as `m`; JSON out. */
 function runWithModule(script: string, code: string): unknown {
   return withScript(script, (path) =>
-    JSON.parse(py(['-c', `import importlib.util,json,sys\nspec=importlib.util.spec_from_file_location("m",sys.argv[1])\nm=importlib.util.module_from_spec(spec)\nspec.loader.exec_module(m)\n${code}`, path])),
+    JSON.parse(
+      py([
+        '-c',
+        `import importlib.util,json,sys\nspec=importlib.util.spec_from_file_location("m",sys.argv[1])\nm=importlib.util.module_from_spec(spec)\nspec.loader.exec_module(m)\n${code}`,
+        path,
+      ]),
+    ),
   );
 }
 
@@ -290,7 +296,12 @@ test('one-shot: the problem repeated, gold graded as given, entropy_coef comment
   if (python) {
     // The problem text survives the round trip through the Python literal, non-ASCII included.
     const text = withScript(script, (path) =>
-      py(['-c', 'import ast,sys,json; t=ast.parse(open(sys.argv[1]).read()); print(json.dumps([n.value.value for n in ast.walk(t) if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "ONE_SHOT_PROBLEM"][0]))', path]));
+      py([
+        '-c',
+        'import ast,sys,json; t=ast.parse(open(sys.argv[1]).read()); print(json.dumps([n.value.value for n in ast.walk(t) if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "ONE_SHOT_PROBLEM"][0]))',
+        path,
+      ]),
+    );
     assert.equal(JSON.parse(text), run.dataset.one_shot_problem);
   }
 });
@@ -360,31 +371,42 @@ test('the Python rewards and generators agree with webgrpo (needs python3)', { s
     ['<answer>10 / (4 - 4)</answer>', [10, 4, 4], 1],
     ['no tags', [1, 2], 3],
   ];
-  const got = runWithModule(script, [
-    `cases = json.loads(${pyStr(JSON.stringify({ mathCases, formatCases, countdownCases }))})`,
-    'out = {',
-    '  "math": m.math_reward([[{"role": "assistant", "content": c}] for c, _ in cases["mathCases"]], answer=[g for _, g in cases["mathCases"]]),',
-    '  "format": m.format_reward(cases["formatCases"]),',
-    '  "countdown": m.countdown_reward([c for c, _, _ in cases["countdownCases"]], nums=[n for _, n, _ in cases["countdownCases"]], target=[t for _, _, t in cases["countdownCases"]]),',
-    '  "none": m.math_reward(["\\\\boxed{1}"], answer=[""]),',
-    '  "names": [f.__name__ for f in m.REWARD_FUNCS],',
-    '}',
-    'print(json.dumps(out))',
-  ].join('\n')) as Record<string, unknown>;
+  const got = runWithModule(
+    script,
+    [
+      `cases = json.loads(${pyStr(JSON.stringify({ mathCases, formatCases, countdownCases }))})`,
+      'out = {',
+      '  "math": m.math_reward([[{"role": "assistant", "content": c}] for c, _ in cases["mathCases"]], answer=[g for _, g in cases["mathCases"]]),',
+      '  "format": m.format_reward(cases["formatCases"]),',
+      '  "countdown": m.countdown_reward([c for c, _, _ in cases["countdownCases"]], nums=[n for _, n, _ in cases["countdownCases"]], target=[t for _, _, t in cases["countdownCases"]]),',
+      '  "none": m.math_reward(["\\\\boxed{1}"], answer=[""]),',
+      '  "names": [f.__name__ for f in m.REWARD_FUNCS],',
+      '}',
+      'print(json.dumps(out))',
+    ].join('\n'),
+  ) as Record<string, unknown>;
   const ts = (name: string, c: string, row: Record<string, unknown>) => BUILTIN_REWARDS[name](c, row) as number;
-  assert.deepEqual(got.math, mathCases.map(([c, g]) => ts('math', c, { answer: g })));
-  assert.deepEqual(got.format, formatCases.map((c) => ts('format', c, {})));
-  assert.deepEqual(got.countdown, countdownCases.map(([c, nums, target]) => ts('countdown', c, { nums, target })));
+  assert.deepEqual(
+    got.math,
+    mathCases.map(([c, g]) => ts('math', c, { answer: g })),
+  );
+  assert.deepEqual(
+    got.format,
+    formatCases.map((c) => ts('format', c, {})),
+  );
+  assert.deepEqual(
+    got.countdown,
+    countdownCases.map(([c, nums, target]) => ts('countdown', c, { nums, target })),
+  );
   assert.deepEqual(got.none, [null]);
   assert.deepEqual(got.names, ['math', 'format', 'countdown']);
 
   // Generators: the same task formats; countdown solutions reach their targets.
   const arith = trlScript(DEFAULT_RUN);
-  const problems = runWithModule(arith, [
-    'import random',
-    'rng = random.Random(0)',
-    'print(json.dumps([m.arithmetic_problem(level, rng) for level in (1, 2, 3) for _ in range(50)]))',
-  ].join('\n')) as { question: string; answer: string; solution: string }[];
+  const problems = runWithModule(
+    arith,
+    ['import random', 'rng = random.Random(0)', 'print(json.dumps([m.arithmetic_problem(level, rng) for level in (1, 2, 3) for _ in range(50)]))'].join('\n'),
+  ) as { question: string; answer: string; solution: string }[];
   for (const p of problems) {
     const [, a, op, b] = /^(\d+)([-+*])(\d+)$/.exec(p.question)!;
     const value = op === '+' ? +a + +b : op === '-' ? +a - +b : +a * +b;
@@ -392,11 +414,10 @@ test('the Python rewards and generators agree with webgrpo (needs python3)', { s
     assert.equal(ts('math', p.solution, { answer: p.answer }), 1);
   }
   const cd = trlScript({ ...DEFAULT_RUN, dataset: 'countdown' });
-  const cdProblems = runWithModule(cd, [
-    'import random',
-    'rng = random.Random(1)',
-    'print(json.dumps([m.countdown_problem(rng) for _ in range(50)]))',
-  ].join('\n')) as { nums: number[]; target: number; solution: string; question: string }[];
+  const cdProblems = runWithModule(
+    cd,
+    ['import random', 'rng = random.Random(1)', 'print(json.dumps([m.countdown_problem(rng) for _ in range(50)]))'].join('\n'),
+  ) as { nums: number[]; target: number; solution: string; question: string }[];
   for (const p of cdProblems) {
     assert.ok(p.nums.length === 3 || p.nums.length === 4);
     assert.equal(ts('countdown', `<answer>${p.solution}</answer>`, { nums: p.nums, target: p.target }), 1, JSON.stringify(p));
@@ -424,7 +445,9 @@ const CASES: Record<string, Record<string, unknown>> = {
 };
 
 const TEMPLATE_DIR = fileURLToPath(new URL('../src/rl/trl/', import.meta.url));
-const TEMPLATES = readdirSync(TEMPLATE_DIR).filter((f) => f.endsWith('.py')).sort();
+const TEMPLATES = readdirSync(TEMPLATE_DIR)
+  .filter((f) => f.endsWith('.py'))
+  .sort();
 
 /** `python3 -m py_compile` on files (bytecode goes to a temp folder, never next to the sources). */
 function pyCompile(files: string[]): { status: number | null; stderr: string } {
@@ -463,7 +486,11 @@ test('the Python templates (src/rl/trl/*.py) compile, and the building blocks im
   assert.equal(compiled.status, 0, `py_compile failed:\n${compiled.stderr}`);
   // train_grpo.py is the skeleton (its names come from the blocks); every other file imports alone.
   const blocks = TEMPLATES.filter((f) => f !== 'train_grpo.py').map((f) => f.slice(0, -3));
-  const r = spawnSync('python3', ['-B', '-c', `import sys; sys.path.insert(0, sys.argv[1])\nfor name in sys.argv[2:]: __import__(name)`, TEMPLATE_DIR, ...blocks], { encoding: 'utf8' });
+  const r = spawnSync(
+    'python3',
+    ['-B', '-c', `import sys; sys.path.insert(0, sys.argv[1])\nfor name in sys.argv[2:]: __import__(name)`, TEMPLATE_DIR, ...blocks],
+    { encoding: 'utf8' },
+  );
   assert.equal(r.status, 0, `importing ${blocks.join(', ')} failed:\n${r.stderr}`);
 });
 

@@ -134,7 +134,7 @@ test('KL term with beta > 0', () => {
   close(r.loss, -0.1925 + (0.1 * (0.5 / 3 + (1 - LN2) / 2)) / 2, 1e-12, 'grpo + kl');
   close(r.loss, -0.1764953461806653, 1e-12, 'grpo + kl literal');
   // d k3/dθ = 1 − e^(ref−θ): c0 [1 − 2, 0, 1 − 0.5], c1 [0, 1 − 2]; times β·w.
-  closeArr(r.gLogprob[0], [0.1 * -1 / 6, -1.1 / 6, -0.5 / 6 + (0.1 * 0.5) / 6, 0], 1e-12, 'grpo+kl g0');
+  closeArr(r.gLogprob[0], [(0.1 * -1) / 6, -1.1 / 6, -0.5 / 6 + (0.1 * 0.5) / 6, 0], 1e-12, 'grpo+kl g0');
   closeArr(r.gLogprob[1], [0, 0.75 / 4 + (0.1 * -1) / 4, 0], 1e-12, 'grpo+kl g1');
   // bnpo: −0.346 + 0.1·(1.5 − ln2)/5 = −0.32986294361119893.
   r = grpoLoss(c, { ...base, lossType: 'bnpo', beta: 0.1 });
@@ -242,7 +242,8 @@ function randomBatch(seed: number): CompletionTokens[] {
     for (let t = 0; t < T; t++) {
       const active = t < n;
       let rho: number;
-      do rho = 0.5 + rand(); // [0.5, 1.5)
+      do
+        rho = 0.5 + rand(); // [0.5, 1.5)
       while (Math.abs(rho - 0.8) < 0.03 || Math.abs(rho - 1.28) < 0.03);
       const l = -0.3 - 3 * rand();
       lp.push(l);

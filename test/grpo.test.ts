@@ -20,7 +20,11 @@ import { rng } from './helpers/gpu.ts';
 import { peftKey, writePeftAdapter } from './helpers/peft.ts';
 import { directionalDerivative } from './helpers/finite-diff.ts';
 
-const r = 2, alpha = 4, lr = 0.05, temperature = 0.9, maxLen = 10;
+const r = 2,
+  alpha = 4,
+  lr = 0.05,
+  temperature = 0.9,
+  maxLen = 10;
 const modules = ['q_proj', 'v_proj'] as const;
 
 function setup() {
@@ -30,8 +34,17 @@ function setup() {
   const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
   Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
   const config = writeRandomModel(modelDir, {
-    architecture: 'llama', dtype: 'F32', tied: true, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2,
-    intermediateSize: 48, vocabSize: ARITHMETIC_ALPHABET.length + 3, eosTokenId: ARITHMETIC_ALPHABET.length + 2, seed: 9,
+    architecture: 'llama',
+    dtype: 'F32',
+    tied: true,
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    intermediateSize: 48,
+    vocabSize: ARITHMETIC_ALPHABET.length + 3,
+    eosTokenId: ARITHMETIC_ALPHABET.length + 2,
+    seed: 9,
   });
   writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
@@ -72,13 +85,58 @@ for (const v of variants) {
     let rollouts: { prompt_ids: number[]; completion_ids: number[]; advantage: number; reward: number }[] = [];
     for (const seed of [4, 5, 6, 7, 8, 9]) {
       run = join(root, `run-${v.lossType}-${v.beta}-${v.zeroGroup ? 'zero-' : ''}${seed}`);
-      const res = spawnSync(process.execPath, ['bin/webgrpo.mjs', 'train', '--model', modelDir, '--init-adapter', adapterDir, '--out', run,
-        '--reward-module', rewardModule, '--optimizer', 'sgd', '--lr', String(lr), '--lr-scheduler-type', 'constant', '--warmup-ratio', '0', '--max-grad-norm', '0', '--steps', '1',
-        '--prompts-per-step', '2', '--num-generations', '3', '--max-completion-length', String(maxLen), '--temperature', String(temperature),
-        '--loss-type', v.lossType, '--beta', String(v.beta), '--entropy-coef', String(v.entropyCoef), '--eval-problems', '0', '--seed', String(seed),
-        ...(v.mask ? ['--mask-truncated-completions'] : [])], { encoding: 'utf8' });
+      const res = spawnSync(
+        process.execPath,
+        [
+          'bin/webgrpo.mjs',
+          'train',
+          '--model',
+          modelDir,
+          '--init-adapter',
+          adapterDir,
+          '--out',
+          run,
+          '--reward-module',
+          rewardModule,
+          '--optimizer',
+          'sgd',
+          '--lr',
+          String(lr),
+          '--lr-scheduler-type',
+          'constant',
+          '--warmup-ratio',
+          '0',
+          '--max-grad-norm',
+          '0',
+          '--steps',
+          '1',
+          '--prompts-per-step',
+          '2',
+          '--num-generations',
+          '3',
+          '--max-completion-length',
+          String(maxLen),
+          '--temperature',
+          String(temperature),
+          '--loss-type',
+          v.lossType,
+          '--beta',
+          String(v.beta),
+          '--entropy-coef',
+          String(v.entropyCoef),
+          '--eval-problems',
+          '0',
+          '--seed',
+          String(seed),
+          ...(v.mask ? ['--mask-truncated-completions'] : []),
+        ],
+        { encoding: 'utf8' },
+      );
       assert.equal(res.status, 0, res.stderr);
-      rollouts = readFileSync(join(run, 'rollouts.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      rollouts = readFileSync(join(run, 'rollouts.jsonl'), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       if (v.zeroGroup ? mixed(rollouts) : !v.mask || (rollouts.some(truncated) && !rollouts.every(truncated))) break;
     }
     if (v.zeroGroup) assert.ok(mixed(rollouts), 'a group with advantage 0 beside one with advantages');
@@ -97,7 +155,12 @@ for (const v of variants) {
       for (let layer = 0; layer < config.numLayers; layer++) {
         for (const module of modules) {
           const key = peftKey(layer, module);
-          sites.set(`${layer}.${module}`, { A: values[names.indexOf(`${key}.lora_A.weight`)], B: values[names.indexOf(`${key}.lora_B.weight`)], r, scale: alpha / r });
+          sites.set(`${layer}.${module}`, {
+            A: values[names.indexOf(`${key}.lora_A.weight`)],
+            B: values[names.indexOf(`${key}.lora_B.weight`)],
+            r,
+            scale: alpha / r,
+          });
         }
       }
       return sites;
@@ -114,14 +177,27 @@ for (const v of variants) {
     const ref = completionScores(undefined).map((s) => s.logprobs);
     const loss = () => {
       const scores = completionScores(adapterOf());
-      return grpoLoss(rollouts.map((x, i) => ({
-        logprobs: scores[i].logprobs, oldLogprobs: old[i], refLogprobs: ref[i], entropies: scores[i].entropies,
-        mask: new Float64Array(x.completion_ids.length).fill(1), advantage: x.advantage,
-        truncated: truncated(x),
-      })), {
-        lossType: v.lossType, epsilon: 0.2, epsilonHigh: 0.2, beta: v.beta, entropyCoef: v.entropyCoef, topEntropyQuantile: 1,
-        maxCompletionLength: maxLen, maskTruncatedCompletions: v.mask,
-      }).loss;
+      return grpoLoss(
+        rollouts.map((x, i) => ({
+          logprobs: scores[i].logprobs,
+          oldLogprobs: old[i],
+          refLogprobs: ref[i],
+          entropies: scores[i].entropies,
+          mask: new Float64Array(x.completion_ids.length).fill(1),
+          advantage: x.advantage,
+          truncated: truncated(x),
+        })),
+        {
+          lossType: v.lossType,
+          epsilon: 0.2,
+          epsilonHigh: 0.2,
+          beta: v.beta,
+          entropyCoef: v.entropyCoef,
+          topEntropyQuantile: 1,
+          maxCompletionLength: maxLen,
+          maskTruncatedCompletions: v.mask,
+        },
+      ).loss;
     };
     // Directional derivatives along random directions through every adapter value.
     const eps = 1e-5;

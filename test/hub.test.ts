@@ -20,8 +20,31 @@ let n = 0;
 const freshCache = () => join(root, `cache${n++}`);
 
 before(async () => {
-  writeRandomModel(tiny, { architecture: 'qwen2', dtype: 'BF16', tied: true, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, vocabSize: 70, seed: 1 });
-  writeRandomModel(sharded, { architecture: 'llama', dtype: 'F16', tied: false, shards: 2, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 48, vocabSize: 70, seed: 2 });
+  writeRandomModel(tiny, {
+    architecture: 'qwen2',
+    dtype: 'BF16',
+    tied: true,
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    intermediateSize: 48,
+    vocabSize: 70,
+    seed: 1,
+  });
+  writeRandomModel(sharded, {
+    architecture: 'llama',
+    dtype: 'F16',
+    tied: false,
+    shards: 2,
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    intermediateSize: 48,
+    vocabSize: 70,
+    seed: 2,
+  });
   hub = await startHubServer({ 'test/tiny': tiny, 'test/sharded': sharded }, { gated: ['meta-llama/Llama-3.2-1B'] });
 });
 after(async () => {
@@ -61,12 +84,18 @@ test('load hf:test/tiny@main with progress; a second load makes no request', asy
   const { config, weights } = await loadModel(source, gpu, { onProgress: (p) => events.push(p) });
   assert.equal(config.architecture, 'qwen2');
   assert.ok(hub.requests.length > 0);
-  assert.ok(hub.requests.every((r) => r.method === 'GET'), 'no HEAD probes');
+  assert.ok(
+    hub.requests.every((r) => r.method === 'GET'),
+    'no HEAD probes',
+  );
   assert.ok(hub.requests.some((r) => r.status === 302) && hub.requests.some((r) => r.path.startsWith('/cdn/') && r.status === 200));
   const size = statSync(join(tiny, 'model.safetensors')).size;
   const modelEvents = perFile.get('model.safetensors')!;
   assert.deepEqual(modelEvents.at(-1), [size, size]);
-  assert.ok(modelEvents.every(([l, t], i) => t === size && (i === 0 || l >= modelEvents[i - 1][0])), 'monotonic progress with a known total');
+  assert.ok(
+    modelEvents.every(([l, t], i) => t === size && (i === 0 || l >= modelEvents[i - 1][0])),
+    'monotonic progress with a known total',
+  );
   assert.ok(events.some((e) => e.phase === 'download' && e.file === 'model.safetensors' && e.loaded === size));
   assert.deepEqual(readFileSync(cachePath(cacheDir, 'test/tiny', 'main', 'model.safetensors')), readFileSync(join(tiny, 'model.safetensors')));
   assert.ok(!existsSync(`${cachePath(cacheDir, 'test/tiny', 'main', 'model.safetensors')}.partial`));
@@ -121,7 +150,10 @@ test('HTTP errors name the URL; 404 and gated repos are explained', async () => 
     openSource('hf:meta-llama/Llama-3.2-1B', { endpoint: hub.endpoint, cacheDir: freshCache() }).read('config.json'),
     /HTTP 401 for http:\/\/127\.0\.0\.1:\d+\/meta-llama\/Llama-3\.2-1B\/resolve\/main\/config\.json: .*gated or private/,
   );
-  await assert.rejects(openSource('hf:test/tiny', { endpoint: 'http://127.0.0.1:1', cacheDir: freshCache() }).read('config.json'), /could not fetch http:\/\/127\.0\.0\.1:1\/test\/tiny\/resolve\/main\/config\.json/);
+  await assert.rejects(
+    openSource('hf:test/tiny', { endpoint: 'http://127.0.0.1:1', cacheDir: freshCache() }).read('config.json'),
+    /could not fetch http:\/\/127\.0\.0\.1:1\/test\/tiny\/resolve\/main\/config\.json/,
+  );
   await assert.rejects(source.read('../escape'), /invalid model file name/);
 });
 
@@ -151,7 +183,10 @@ test('a partial download is resumed with a Range request', async () => {
   const bytes = await openSource('hf:test/tiny', { endpoint: hub.endpoint, cacheDir }).read('model.safetensors', (l, t) => progress.push([l, t]));
   assert.deepEqual(Buffer.from(bytes), full);
   const cdn = hub.requests.filter((r) => r.path.startsWith('/cdn/'));
-  assert.deepEqual(cdn.map((r) => [r.range, r.status]), [[`bytes=${have}-`, 206]]);
+  assert.deepEqual(
+    cdn.map((r) => [r.range, r.status]),
+    [[`bytes=${have}-`, 206]],
+  );
   assert.equal(hub.requests.find((r) => r.status === 302)!.range, `bytes=${have}-`, 'Range sent to the resolve URL too');
   assert.deepEqual(progress[0], [have, full.length]);
   assert.deepEqual(progress.at(-1), [full.length, full.length]);
@@ -173,7 +208,10 @@ test('an interrupted download fails clearly and the next read resumes it', async
   hub.reset();
   const bytes = await source.read('model.safetensors');
   assert.deepEqual(Buffer.from(bytes), full);
-  assert.deepEqual(hub.requests.filter((r) => r.path.startsWith('/cdn/')).map((r) => [r.range, r.status]), [[`bytes=${partialSize}-`, 206]]);
+  assert.deepEqual(
+    hub.requests.filter((r) => r.path.startsWith('/cdn/')).map((r) => [r.range, r.status]),
+    [[`bytes=${partialSize}-`, 206]],
+  );
   // A stale partial file larger than the file restarts from scratch (416 -> full GET).
   const cacheDir2 = freshCache();
   const dest2 = cachePath(cacheDir2, 'test/tiny', 'main', 'config.json');
@@ -182,7 +220,10 @@ test('an interrupted download fails clearly and the next read resumes it', async
   hub.reset();
   const cfg = await openSource('hf:test/tiny', { endpoint: hub.endpoint, cacheDir: cacheDir2 }).readJson<{ model_type: string }>('config.json');
   assert.equal(cfg.model_type, 'qwen2');
-  assert.deepEqual(hub.requests.filter((r) => r.path.startsWith('/cdn/')).map((r) => r.status), [416, 200]);
+  assert.deepEqual(
+    hub.requests.filter((r) => r.path.startsWith('/cdn/')).map((r) => r.status),
+    [416, 200],
+  );
 });
 
 test('revisions are encoded in the URL and the cache; cache:false always fetches; concurrent reads share a request', async () => {

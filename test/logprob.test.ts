@@ -44,7 +44,7 @@ function fromBf16(b: Uint16Array): Float32Array {
 function setup(gpu: Gpu, c: Case, seed: number) {
   const { N, H, V } = c;
   const hidden = randomArray(N * H, seed);
-  let w = randomArray(V * H, seed + 1, (c.scale ?? 1) / Math.sqrt(H) * 3);
+  let w = randomArray(V * H, seed + 1, ((c.scale ?? 1) / Math.sqrt(H)) * 3);
   const targets = new Uint32Array(N);
   const next = rng(seed + 2);
   for (let n = 0; n < N; n++) targets[n] = Math.floor(next() * V);
@@ -125,7 +125,17 @@ test('default block size keeps the block buffer near 64 MiB', async () => {
 });
 
 /** The scalar objective whose gradient the backward computes. */
-function objective(hidden: ArrayLike<number>, w: ArrayLike<number>, targets: ArrayLike<number>, gL: ArrayLike<number>, gE: ArrayLike<number>, N: number, H: number, V: number, T: number): number {
+function objective(
+  hidden: ArrayLike<number>,
+  w: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  gL: ArrayLike<number>,
+  gE: ArrayLike<number>,
+  N: number,
+  H: number,
+  V: number,
+  T: number,
+): number {
   const r = tokenLogprobsRef(hidden, w, targets, N, H, V, T);
   let s = 0;
   for (let n = 0; n < N; n++) s += gL[n] * r.logprobs[n] + gE[n] * r.entropies[n];
@@ -133,11 +143,15 @@ function objective(hidden: ArrayLike<number>, w: ArrayLike<number>, targets: Arr
 }
 
 test('backward reference matches central finite differences', () => {
-  const N = 3, H = 5, V = 11, T = 0.8;
+  const N = 3,
+    H = 5,
+    V = 11,
+    T = 0.8;
   const hidden = Float64Array.from(randomArray(N * H, 70));
   const w = randomArray(V * H, 71, 2);
   const targets = [2, 10, 0];
-  const gL = randomArray(N, 72), gE = randomArray(N, 73);
+  const gL = randomArray(N, 72),
+    gE = randomArray(N, 73);
   const dh = tokenLogprobsBackwardRef(hidden, w, targets, gL, gE, N, H, V, T);
   const eps = 1e-5;
   const fd = numericGradient(() => objective(hidden, w, targets, gL, gE, N, H, V, T), hidden, eps);
@@ -159,7 +173,8 @@ testEachVariant(variants, 'tokenLogprobsBackward matches the float64 reference',
   ];
   for (const [i, c] of cases.entries()) {
     const s = setup(gpu, c, 80 + i);
-    const gL = randomArray(c.N, 90 + i), gE = randomArray(c.N, 95 + i);
+    const gL = randomArray(c.N, 90 + i),
+      gE = randomArray(c.N, 95 + i);
     const opts = { temperature: c.temperature, blockSize: c.blockSize, variant };
     const fwd = tokenLogprobs(s.h, s.lmHead, s.t, opts);
     const grads = { gLogprob: Tensor.from(gpu, gL, [c.N]), gEntropy: c.entropy ? Tensor.from(gpu, gE, [c.N]) : undefined };

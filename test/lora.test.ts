@@ -102,18 +102,26 @@ test('loraBackward matches the float64 reference and accumulates into dx', async
 });
 
 function fdCheck(dropout?: DropoutOptions): void {
-  const T = 3, inDim = 7, outDim = 5, r = 2, scale = 1.7;
+  const T = 3,
+    inDim = 7,
+    outDim = 5,
+    r = 2,
+    scale = 1.7;
   const dims = { T, inDim, outDim, r, scale };
   const x = Array.from(randomArray(T * inDim, 11, 1));
   const A = Array.from(randomArray(r * inDim, 12, 1));
   const B = Array.from(randomArray(outDim * r, 13, 1));
   const G = randomArray(T * outDim, 14, 1);
-  const loss = (xx: number[], aa: number[], bb: number[]) =>
-    loraForwardRef(xx, aa, bb, dims, { dropout }).y.reduce((acc, v, k) => acc + v * G[k], 0);
+  const loss = (xx: number[], aa: number[], bb: number[]) => loraForwardRef(xx, aa, bb, dims, { dropout }).y.reduce((acc, v, k) => acc + v * G[k], 0);
   const an = loraBackwardRef(x, G, A, B, dims, { dropout });
   const h = 1e-5;
   const check = (which: string, arr: number[], grad: Float64Array) =>
-    assertGradient(grad, numericGradient(() => loss(x, A, B), arr, h), (g) => 1e-6 * Math.max(1, Math.abs(g)), `${which}${dropout ? ' (dropout)' : ''}`);
+    assertGradient(
+      grad,
+      numericGradient(() => loss(x, A, B), arr, h),
+      (g) => 1e-6 * Math.max(1, Math.abs(g)),
+      `${which}${dropout ? ' (dropout)' : ''}`,
+    );
   check('gradA', A, an.gradA);
   check('gradB', B, an.gradB);
   check('dx', x, an.dx);
@@ -153,7 +161,10 @@ test('dropout: forward and backward match the reference with the recomputed mask
 test('dropout: the GPU mask is the reference mask, at rate ≈ p; p = 0 is no dropout', async () => {
   const gpu = await testGpu();
   // With A = B = I (r = in = out) and scale 1, y = dropout(x): read the GPU mask directly.
-  const n = 16, T = 256, p = 0.25, seed = dropoutSeed(42);
+  const n = 16,
+    T = 256,
+    p = 0.25,
+    seed = dropoutSeed(42);
   const eye = new Float32Array(n * n);
   for (let k = 0; k < n; k++) eye[k * n + k] = 1;
   const lora = new LoraLayer(n, n, n, 1, Tensor.from(gpu, eye, [n, n]), Tensor.from(gpu, eye, [n, n]), Tensor.empty(gpu, [n, n]), Tensor.empty(gpu, [n, n]));
@@ -174,7 +185,8 @@ test('dropout: the GPU mask is the reference mask, at rate ≈ p; p = 0 is no dr
     const sigma = Math.sqrt((q * (1 - q)) / m.length);
     if (Math.abs(rate - q) > 4 * sigma) throw new Error(`drop rate ${rate} for p = ${q}`);
   }
-  const m1 = dropoutMaskRef(1, 0.5, 1000), m2 = dropoutMaskRef(2, 0.5, 1000);
+  const m1 = dropoutMaskRef(1, 0.5, 1000),
+    m2 = dropoutMaskRef(2, 0.5, 1000);
   if (m1.every((v, k) => v === m2[k])) throw new Error('seeds 1 and 2 give the same mask');
 
   // p = 0 is bit-identical to no dropout.
@@ -208,12 +220,24 @@ test('two backward calls accumulate: gradients double', async () => {
   assertClose(await dx.read(), twice(want.dx), 2 * tolFor(want.dx), 'dx ×2');
   // dx = null skips the input gradient but still accumulates the weight gradients.
   loraBackward(x, d, dy, s.lora, null, { dropout });
-  assertClose(await s.lora.gradB.read(), want.gradB.map((v) => 3 * v), 3 * tolFor(want.gradB), 'gradB ×3');
+  assertClose(
+    await s.lora.gradB.read(),
+    want.gradB.map((v) => 3 * v),
+    3 * tolFor(want.gradB),
+    'gradB ×3',
+  );
 });
 
 test('mergeLoraRef: W + scale · B A, equal to the forward on any x', () => {
-  const out = 6, inDim = 5, r = 3, scale = 0.75, T = 4;
-  const W = randomArray(out * inDim, 1), A = randomArray(r * inDim, 2), B = randomArray(out * r, 3), x = randomArray(T * inDim, 4);
+  const out = 6,
+    inDim = 5,
+    r = 3,
+    scale = 0.75,
+    T = 4;
+  const W = randomArray(out * inDim, 1),
+    A = randomArray(r * inDim, 2),
+    B = randomArray(out * r, 3),
+    x = randomArray(T * inDim, 4);
   const merged = mergeLoraRef(W, A, B, out, inDim, r, scale);
   const base = new Float64Array(T * out);
   for (let t = 0; t < T; t++) for (let o = 0; o < out; o++) for (let i = 0; i < inDim; i++) base[t * out + o] += x[t * inDim + i] * W[o * inDim + i];

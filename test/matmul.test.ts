@@ -37,12 +37,12 @@ export function f32ToF16Bits(v: number): number {
     let h = mant >>> shift;
     const rem = mant & ((1 << shift) - 1);
     const half = 1 << (shift - 1);
-    if (rem > half || (rem === half && (h & 1))) h++;
+    if (rem > half || (rem === half && h & 1)) h++;
     return sign | h;
   }
   let h = (e << 10) | (mant >>> 13);
   const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1))) h++; // may carry into the exponent: still right
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++; // may carry into the exponent: still right
   return sign | h;
 }
 
@@ -131,7 +131,8 @@ test('matmul matches the reference for every shape, dtype and kernel', async () 
 
 test('matmul over row chunks with rowStart / count subsets and bias', async () => {
   const gpu = await testGpu();
-  const K = 40, N = 37;
+  const K = 40,
+    N = 37;
   let seed = 100;
   await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
     // 5 rows per chunk: 8 chunks, the last one short.
@@ -143,7 +144,13 @@ test('matmul over row chunks with rowStart / count subsets and bias', async () =
       const xv = randomArray(M * K, seed++);
       const x = Tensor.from(gpu, xv, [M, K]);
       const full = matmulRef(xv, held, M, K, N, biasValues);
-      for (const [rowStart, count] of [[0, N], [3, 20], [10, 5], [36, 1], [7, 30]]) {
+      for (const [rowStart, count] of [
+        [0, N],
+        [3, 20],
+        [10, 5],
+        [36, 1],
+        [7, 30],
+      ]) {
         const ref = new Float64Array(M * count);
         for (let m = 0; m < M; m++) for (let j = 0; j < count; j++) ref[m * count + j] = full[m * N + rowStart + j];
         const kernels: (MatmulKernel | undefined)[] = M === 1 ? ['mm_gemv', 'mm_narrow'] : [undefined];
@@ -166,7 +173,8 @@ test('matmul over row chunks with rowStart / count subsets and bias', async () =
 
 test('matmul takes leading batch dimensions and rejects bad shapes', async () => {
   const gpu = await testGpu();
-  const xv = randomArray(2 * 3 * 8, 7), wv = randomArray(5 * 8, 8);
+  const xv = randomArray(2 * 3 * 8, 7),
+    wv = randomArray(5 * 8, 8);
   const w = WeightMatrix.upload(gpu, 'w', wv, 5, 8, 'f32');
   const y = matmul(Tensor.from(gpu, xv, [2, 3, 8]), w);
   assert.deepEqual(y.shape, [2, 3, 5]);
@@ -180,10 +188,17 @@ test('gemm matches the reference for all transpose flags, alpha and accumulate',
   const gpu = await testGpu();
   let seed = 1000;
   // (8,12,16) and (64,96,20) take the vec4 kernel, (12,7,8) with transA only too (K tail); the rest scalar.
-  for (const [M, K, N] of [[5, 7, 9], [8, 12, 16], [12, 7, 8], [17, 30, 33], [64, 96, 20]]) {
+  for (const [M, K, N] of [
+    [5, 7, 9],
+    [8, 12, 16],
+    [12, 7, 8],
+    [17, 30, 33],
+    [64, 96, 20],
+  ]) {
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
-        const av = randomArray(M * K, seed++), bv = randomArray(K * N, seed++);
+        const av = randomArray(M * K, seed++),
+          bv = randomArray(K * N, seed++);
         const a = Tensor.from(gpu, av, transA ? [K, M] : [M, K]);
         const b = Tensor.from(gpu, bv, transB ? [N, K] : [K, N]);
         const what = `gemm M=${M} K=${K} N=${N} transA=${transA} transB=${transB}`;
@@ -258,7 +273,8 @@ test('matmulInputGrad over row chunks, into out, with accumulate', async () => {
 
 test('matmulInputGrad takes leading batch dimensions and rejects bad shapes', async () => {
   const gpu = await testGpu();
-  const dyv = randomArray(2 * 3 * 5, 11), wv = randomArray(5 * 8, 12);
+  const dyv = randomArray(2 * 3 * 5, 11),
+    wv = randomArray(5 * 8, 12);
   const w = WeightMatrix.upload(gpu, 'w', wv, 5, 8, 'f32');
   const dx = matmulInputGrad(Tensor.from(gpu, dyv, [2, 3, 5]), w);
   assert.deepEqual(dx.shape, [2, 3, 8]);
@@ -270,14 +286,21 @@ test('matmulInputGrad takes leading batch dimensions and rejects bad shapes', as
 });
 
 test('matmulInputGradRef is the gradient of sum((X·Wᵀ)∘G) with respect to X (finite differences)', () => {
-  const M = 3, N = 5, K = 4;
+  const M = 3,
+    N = 5,
+    K = 4;
   const x = Float64Array.from(randomArray(M * K, 41));
   const w = Float64Array.from(randomArray(N * K, 42));
   const g = Float64Array.from(randomArray(M * N, 43));
   const loss = (xv: Float64Array) => matmulRef(xv, w, M, K, N).reduce((s, v, i) => s + v * g[i], 0);
   const grad = matmulInputGradRef(g, w, M, N, K);
   const h = 1e-5;
-  assertGradient(grad, numericGradient(() => loss(x), x, h), 1e-8, 'inputGrad finite differences');
+  assertGradient(
+    grad,
+    numericGradient(() => loss(x), x, h),
+    1e-8,
+    'inputGrad finite differences',
+  );
   // A nonzero gradient (so the comparison above is not vacuous).
   assert.ok(grad.some((v) => Math.abs(v) > 0.1));
 });
@@ -286,8 +309,14 @@ test('matmulWeightGrad = dYᵀ·X matches the reference, with accumulate', async
   const gpu = await testGpu();
   let seed = 4000;
   // (8, 16, 12) takes gemm's vec4 kernel; the others the scalar one.
-  for (const [M, N, K] of [[5, 7, 9], [8, 16, 12], [33, 64, 30], [1, 3, 8]]) {
-    const dyv = randomArray(M * N, seed++), xv = randomArray(M * K, seed++);
+  for (const [M, N, K] of [
+    [5, 7, 9],
+    [8, 16, 12],
+    [33, 64, 30],
+    [1, 3, 8],
+  ]) {
+    const dyv = randomArray(M * N, seed++),
+      xv = randomArray(M * K, seed++);
     const dy = Tensor.from(gpu, dyv, [M, N]);
     const x = Tensor.from(gpu, xv, [M, K]);
     const what = `weightGrad M=${M} N=${N} K=${K}`;
@@ -303,11 +332,20 @@ test('matmulWeightGrad = dYᵀ·X matches the reference, with accumulate', async
     dy.release(), x.release(), dw.release(), acc.release();
   }
   // The reference is the gradient of L(W) = sum((X·Wᵀ)∘G) (central finite differences).
-  const M = 4, N = 3, K = 5;
-  const x = Float64Array.from(randomArray(M * K, 51)), w = Float64Array.from(randomArray(N * K, 52)), g = Float64Array.from(randomArray(M * N, 53));
+  const M = 4,
+    N = 3,
+    K = 5;
+  const x = Float64Array.from(randomArray(M * K, 51)),
+    w = Float64Array.from(randomArray(N * K, 52)),
+    g = Float64Array.from(randomArray(M * N, 53));
   const loss = (wv: Float64Array) => matmulRef(x, wv, M, K, N).reduce((s, v, i) => s + v * g[i], 0);
   const grad = matmulWeightGradRef(g, x, M, N, K);
-  assertGradient(grad, numericGradient(() => loss(w), w, 1e-5), 1e-8, 'weightGrad finite differences');
+  assertGradient(
+    grad,
+    numericGradient(() => loss(w), w, 1e-5),
+    1e-8,
+    'weightGrad finite differences',
+  );
   assert.throws(() => matmulWeightGrad(Tensor.empty(gpu, [4, 3]), Tensor.empty(gpu, [5, 2]), Tensor.empty(gpu, [3, 2])), /row counts/);
   assert.throws(() => matmulWeightGrad(Tensor.empty(gpu, [4, 3]), Tensor.empty(gpu, [4, 2]), Tensor.empty(gpu, [2, 2])), /dW has/);
 });

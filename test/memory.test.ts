@@ -4,9 +4,21 @@ import { parseConfig } from '../src/model/config.ts';
 import { bindingLimitProblem, trainingMemory } from '../src/train/memory.ts';
 
 const qwen25 = parseConfig({
-  architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24,
-  num_attention_heads: 14, num_key_value_heads: 2, vocab_size: 151936, rope_theta: 1000000, rms_norm_eps: 1e-6,
-  tie_word_embeddings: true, max_position_embeddings: 32768, torch_dtype: 'bfloat16', bos_token_id: 151643, eos_token_id: 151645,
+  architectures: ['Qwen2ForCausalLM'],
+  model_type: 'qwen2',
+  hidden_size: 896,
+  intermediate_size: 4864,
+  num_hidden_layers: 24,
+  num_attention_heads: 14,
+  num_key_value_heads: 2,
+  vocab_size: 151936,
+  rope_theta: 1000000,
+  rms_norm_eps: 1e-6,
+  tie_word_embeddings: true,
+  max_position_embeddings: 32768,
+  torch_dtype: 'bfloat16',
+  bos_token_id: 151643,
+  eos_token_id: 151645,
 });
 
 test('a Qwen2.5-0.5B GRPO batch (8 × 384, LoRA r=16) fits in a few GB with checkpointing', () => {
@@ -14,7 +26,7 @@ test('a Qwen2.5-0.5B GRPO batch (8 × 384, LoRA r=16) fits in a few GB with chec
   const withCheckpoint = trainingMemory(qwen25, { ...shape, checkpoint: true });
   const without = trainingMemory(qwen25, { ...shape, checkpoint: false });
   assert.ok(withCheckpoint.total < 3 * 2 ** 30, `${withCheckpoint.total} bytes`);
-  assert.ok(without.activations > 10 * withCheckpoint.activations / 2, 'checkpointing saves most activation memory');
+  assert.ok(without.activations > (10 * withCheckpoint.activations) / 2, 'checkpointing saves most activation memory');
   assert.equal(withCheckpoint.weights, 494032768 * 2);
   // KV: 24 layers × (k, v) × 2 heads × 64 × 3072 tokens × 4 bytes
   assert.equal(withCheckpoint.kvCache, 24 * 2 * 2 * 64 * 3072 * 4);

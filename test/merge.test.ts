@@ -131,7 +131,8 @@ function nearest16(x: number, fmt: 'bf16' | 'f16'): number {
   const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
   const ax = Math.abs(x);
   // Binary search the largest magnitude pattern with value <= |x| (patterns are monotonic).
-  let lo = 0, hi = maxMag;
+  let lo = 0,
+    hi = maxMag;
   while (lo < hi) {
     const mid = (lo + hi + 1) >> 1;
     if (decode(mid) <= ax) lo = mid;
@@ -212,10 +213,13 @@ test('merge to f32: merged model without adapter scores like the base model with
     dtype: 'f32',
     onProgress: (d, t) => progress.push([d, t]),
   });
-  assert.deepEqual(
-    files.map((f) => f.slice(outDir.length + 1)).sort(),
-    ['config.json', 'generation_config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json'],
-  );
+  assert.deepEqual(files.map((f) => f.slice(outDir.length + 1)).sort(), [
+    'config.json',
+    'generation_config.json',
+    'model.safetensors',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
   assert.deepEqual(readdirSync(outDir).sort(), files.map((f) => f.slice(outDir.length + 1)).sort(), 'no temporary files left');
   for (const f of ['generation_config.json', 'tokenizer.json', 'tokenizer_config.json']) {
     assert.ok(bytesEqual(readFileSync(join(outDir, f)), readFileSync(join(modelDir, f))), `${f} copied unchanged`);
@@ -292,7 +296,10 @@ test('merge to bf16 (default from torch_dtype) and f16: tied sharded Qwen3, rsLo
   const outBf16 = tmp('out-bf16'); // exists, empty: accepted
   const files = await mergeAdapter(openSource(modelDir), openSource(adapterDir), outBf16);
   assert.ok(!existsSync(join(outBf16, 'model.safetensors.index.json')), 'a sharded source becomes one file');
-  assert.deepEqual(readdirSync(outBf16).filter((f) => f.endsWith('.safetensors')), ['model.safetensors']);
+  assert.deepEqual(
+    readdirSync(outBf16).filter((f) => f.endsWith('.safetensors')),
+    ['model.safetensors'],
+  );
   assert.equal(files.length, 5);
   assert.equal(JSON.parse(readFileSync(join(outBf16, 'config.json'), 'utf8')).torch_dtype, 'bfloat16');
   const out = readTensors(outBf16);
@@ -338,7 +345,8 @@ test('merge to bf16 (default from torch_dtype) and f16: tied sharded Qwen3, rsLo
     const t = base.tensors.get(name)!;
     nudged.set(name, { shape: t.shape, data: t.data.map((v) => v * (1 + (next() < 0.5 ? -1 : 1) * 2 ** -9)) });
   }
-  let worst = 0, worstNudge = 0;
+  let worst = 0,
+    worstNudge = 0;
   for (const seed of [3, 4]) {
     const ids = randomIds(12, config.vocabSize, seed);
     const withAdapter = referenceScore(config, base.tensors, ids, 1, cpu);
@@ -377,7 +385,10 @@ test('merge to bf16 (default from torch_dtype) and f16: tied sharded Qwen3, rsLo
     }
   }
   const emb = toFloat32(o16.get('model.embed_tokens.weight')!);
-  assert.deepEqual(emb, toFloat32(src.get('model.embed_tokens.weight')!).map((v) => f16BitsToNumber(nearest16(v, 'f16'))));
+  assert.deepEqual(
+    emb,
+    toFloat32(src.get('model.embed_tokens.weight')!).map((v) => f16BitsToNumber(nearest16(v, 'f16'))),
+  );
   const gpu = await testGpu();
   const loaded = await loadModel(openSource(outF16), gpu);
   assert.equal(loaded.weights.lmHead, loaded.weights.embed, 'tied embeddings stay tied');
@@ -419,13 +430,18 @@ test('merge errors: wrong shapes, layers out of range, non-empty or source folde
   assert.deepEqual(readdirSync(busy).sort(), ['keep.txt', 'model.safetensors.index.json', 'sub']);
   // overwrite: written, and the stale index (which loaders would prefer) is gone; other files kept.
   await mergeAdapter(openSource(modelDir), openSource(good.dir), busy, { overwrite: true, dtype: 'bf16' });
-  assert.deepEqual(readdirSync(busy).sort(), ['config.json', 'generation_config.json', 'keep.txt', 'model.safetensors', 'sub', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(readdirSync(busy).sort(), [
+    'config.json',
+    'generation_config.json',
+    'keep.txt',
+    'model.safetensors',
+    'sub',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
   const merged = await loadCpuWeights(openSource(busy));
   assert.ok(!merged.tensors.has('lm_head.weight'));
 
-  await assert.rejects(
-    mergeAdapter(openSource(modelDir), openSource(good.dir), modelDir, { overwrite: true }),
-    /is the model folder/,
-  );
+  await assert.rejects(mergeAdapter(openSource(modelDir), openSource(good.dir), modelDir, { overwrite: true }), /is the model folder/);
   rmSync(busy, { recursive: true, force: true });
 });

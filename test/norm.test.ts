@@ -16,7 +16,16 @@ const variants: NormVariant[] = ['workgroup', 'flat'];
 
 testEachVariant(variants, 'rmsNorm matches the CPU reference at odd row lengths', async (variant) => {
   const gpu = await testGpu();
-  for (const [rows, dim, eps] of [[1, 1, 1e-6], [3, 7, 1e-6], [5, 64, 1e-5], [2, 65, 1e-6], [4, 896, 1e-6], [3, 1000, 1e-5], [2, 300, 1e-6], [37, 33, 1e-6]]) {
+  for (const [rows, dim, eps] of [
+    [1, 1, 1e-6],
+    [3, 7, 1e-6],
+    [5, 64, 1e-5],
+    [2, 65, 1e-6],
+    [4, 896, 1e-6],
+    [3, 1000, 1e-5],
+    [2, 300, 1e-6],
+    [37, 33, 1e-6],
+  ]) {
     const x = randomArray(rows * dim, rows * 100 + dim, 3);
     const w = normWeight(dim, dim);
     const out = await rmsNorm(Tensor.from(gpu, x, [rows, dim]), Tensor.from(gpu, w, [dim]), eps, { variant }).read();
@@ -26,7 +35,9 @@ testEachVariant(variants, 'rmsNorm matches the CPU reference at odd row lengths'
 
 testEachVariant(variants, 'rmsNorm eps matters for tiny rows and saveRstd holds 1/rms', async (variant) => {
   const gpu = await testGpu();
-  const rows = 6, dim = 40, eps = 1e-2;
+  const rows = 6,
+    dim = 40,
+    eps = 1e-2;
   const x = randomArray(rows * dim, 7, 0.05);
   const w = normWeight(dim, 8);
   const rstd = Tensor.empty(gpu, [rows]);
@@ -38,7 +49,11 @@ testEachVariant(variants, 'rmsNorm eps matters for tiny rows and saveRstd holds 
 
 testEachVariant(variants, 'rmsNorm per head (Qwen3 q/k-norm view) into a given out tensor', async (variant) => {
   const gpu = await testGpu();
-  for (const [tokens, heads, headDim] of [[5, 3, 64], [3, 2, 128], [7, 5, 6]]) {
+  for (const [tokens, heads, headDim] of [
+    [5, 3, 64],
+    [3, 2, 128],
+    [7, 5, 6],
+  ]) {
     const x = randomArray(tokens * heads * headDim, tokens + heads + headDim, 2);
     const w = normWeight(headDim, headDim + 1);
     const out = Tensor.empty(gpu, [tokens, heads * headDim]);
@@ -69,8 +84,12 @@ test('rmsNorm rejects shapes that do not divide', async () => {
 });
 
 test('rmsNormBackwardRef is the gradient of the reference (central differences)', () => {
-  const rows = 3, dim = 7, eps = 1e-3;
-  const x = Array.from(randomArray(rows * dim, 21, 2)), w = Array.from(normWeight(dim, 22)), dy = randomArray(rows * dim, 23);
+  const rows = 3,
+    dim = 7,
+    eps = 1e-3;
+  const x = Array.from(randomArray(rows * dim, 21, 2)),
+    w = Array.from(normWeight(dim, 22)),
+    dy = randomArray(rows * dim, 23);
   const loss = (xx: number[], ww: number[]) => rmsNormRef(xx, ww, rows, dim, eps).reduce((s, y, i) => s + y * dy[i], 0);
   const { dx, dweight } = rmsNormBackwardRef(dy, x, w, rows, dim, eps);
   const h = 1e-6;
@@ -83,9 +102,19 @@ test('rmsNormBackwardRef is the gradient of the reference (central differences)'
 testEachVariant(variants, 'rmsNormBackward matches its reference (rows, per head, multi-block dweight)', async (variant) => {
   const gpu = await testGpu();
   // [rows, dim, eps]; rows = 130 and 70 give several row blocks (the last one partial) for dweight.
-  for (const [rows, dim, eps] of [[3, 7, 1e-6], [5, 64, 1e-5], [130, 96, 1e-6], [4, 1000, 1e-6], [18, 64, 1e-6], [70, 300, 1e-6]]) {
-    const x = randomArray(rows * dim, rows + dim, 2), w = normWeight(dim, dim + 5), dy = randomArray(rows * dim, rows * dim, 1);
-    const xt = Tensor.from(gpu, x, [rows, dim]), wt = Tensor.from(gpu, w, [dim]);
+  for (const [rows, dim, eps] of [
+    [3, 7, 1e-6],
+    [5, 64, 1e-5],
+    [130, 96, 1e-6],
+    [4, 1000, 1e-6],
+    [18, 64, 1e-6],
+    [70, 300, 1e-6],
+  ]) {
+    const x = randomArray(rows * dim, rows + dim, 2),
+      w = normWeight(dim, dim + 5),
+      dy = randomArray(rows * dim, rows * dim, 1);
+    const xt = Tensor.from(gpu, x, [rows, dim]),
+      wt = Tensor.from(gpu, w, [dim]);
     const rstd = Tensor.empty(gpu, [rows]);
     rmsNorm(xt, wt, eps, { saveRstd: rstd, variant });
     const { dx, dweight } = rmsNormBackward(Tensor.from(gpu, dy, [rows, dim]), xt, wt, rstd, { rows, dim, variant });
@@ -97,13 +126,27 @@ testEachVariant(variants, 'rmsNormBackward matches its reference (rows, per head
 
 testEachVariant(variants, 'rmsNormBackward per head into given tensors', async (variant) => {
   const gpu = await testGpu();
-  const tokens = 6, heads = 3, headDim = 64, eps = 1e-6, rows = tokens * heads;
-  const x = randomArray(rows * headDim, 31, 2), w = normWeight(headDim, 32), dy = randomArray(rows * headDim, 33);
-  const xt = Tensor.from(gpu, x, [tokens, heads * headDim]), wt = Tensor.from(gpu, w, [headDim]);
+  const tokens = 6,
+    heads = 3,
+    headDim = 64,
+    eps = 1e-6,
+    rows = tokens * heads;
+  const x = randomArray(rows * headDim, 31, 2),
+    w = normWeight(headDim, 32),
+    dy = randomArray(rows * headDim, 33);
+  const xt = Tensor.from(gpu, x, [tokens, heads * headDim]),
+    wt = Tensor.from(gpu, w, [headDim]);
   const rstd = Tensor.empty(gpu, [rows]);
   rmsNorm(xt, wt, eps, { rows, dim: headDim, saveRstd: rstd, variant });
-  const dxOut = Tensor.empty(gpu, [tokens, heads * headDim]), dwOut = Tensor.empty(gpu, [headDim]);
-  const { dx, dweight } = rmsNormBackward(Tensor.from(gpu, dy, [tokens, heads * headDim]), xt, wt, rstd, { rows, dim: headDim, dx: dxOut, dweight: dwOut, variant });
+  const dxOut = Tensor.empty(gpu, [tokens, heads * headDim]),
+    dwOut = Tensor.empty(gpu, [headDim]);
+  const { dx, dweight } = rmsNormBackward(Tensor.from(gpu, dy, [tokens, heads * headDim]), xt, wt, rstd, {
+    rows,
+    dim: headDim,
+    dx: dxOut,
+    dweight: dwOut,
+    variant,
+  });
   if (dx !== dxOut || dweight !== dwOut) throw new Error('did not return the given tensors');
   const want = rmsNormBackwardRef(dy, x, w, rows, headDim, eps);
   assertClose(await dx.read(), want.dx, 2e-5, 'per-head dx');

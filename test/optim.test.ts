@@ -2,18 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Tensor } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
-import {
-  AdamW,
-  AdamWRef,
-  Sgd,
-  SgdRef,
-  clipCoefRef,
-  clipGradNorm,
-  gradNorm,
-  gradNormRef,
-  readScalar,
-  type SgdConfig,
-} from '../src/train/optim.ts';
+import { AdamW, AdamWRef, Sgd, SgdRef, clipCoefRef, clipGradNorm, gradNorm, gradNormRef, readScalar, type SgdConfig } from '../src/train/optim.ts';
 import { zeroFill as zeroGrads, type Param } from '../src/gpu/param.ts';
 import { randomArray, rng, testGpu } from './helpers/gpu.ts';
 
@@ -71,14 +60,22 @@ test('AdamW matches float64 torch AdamW over steps with varying lr, gradScale, w
   const { params, init, grads } = setup(gpu, ns, steps, 100);
   const cfg = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.1 };
   const opt = new AdamW(gpu, params, cfg);
-  const ref = new AdamWRef(init.map((a) => Float64Array.from(a)), cfg);
+  const ref = new AdamWRef(
+    init.map((a) => Float64Array.from(a)),
+    cfg,
+  );
   const lrs = [1e-2, 3e-2, 5e-3, 2e-2, 1e-2];
   const scales = [1, 0.5, 0.25, 1, 2];
   const maxNorms = [0, 1, 0, 10, 1e9]; // off, clipping hard, off, clipping, not reached
   let clippedSteps = 0;
   for (let s = 0; s < steps; s++) {
     loadGrads(gpu, params, grads[s]);
-    const { norm, clipCoef } = clipGradNorm(gpu, params.map((p) => p.grad), maxNorms[s], { scale: scales[s] });
+    const { norm, clipCoef } = clipGradNorm(
+      gpu,
+      params.map((p) => p.grad),
+      maxNorms[s],
+      { scale: scales[s] },
+    );
     opt.step({ lr: lrs[s], gradScale: scales[s], clipCoef });
     const normRef = gradNormRef(grads[s], scales[s]);
     const coefRef = clipCoefRef(normRef, maxNorms[s]);
@@ -115,7 +112,10 @@ test('AdamW positional step(lr, gradScale), no weight decay, other betas', async
   const { params, init, grads } = setup(gpu, ns, 3, 200);
   const cfg = { lr: 1e-3, beta1: 0.8, beta2: 0.95, eps: 1e-6, weightDecay: 0 };
   const opt = new AdamW(gpu, params, cfg);
-  const ref = new AdamWRef(init.map((a) => Float64Array.from(a)), cfg);
+  const ref = new AdamWRef(
+    init.map((a) => Float64Array.from(a)),
+    cfg,
+  );
   for (let s = 0; s < 3; s++) {
     loadGrads(gpu, params, grads[s]);
     if (s === 0) opt.step();
@@ -138,13 +138,21 @@ for (const sgdCfg of [
     const steps = 4;
     const { params, init, grads } = setup(gpu, ns, steps, 300);
     const opt = new Sgd(gpu, params, sgdCfg);
-    const ref = new SgdRef(init.map((a) => Float64Array.from(a)), sgdCfg);
+    const ref = new SgdRef(
+      init.map((a) => Float64Array.from(a)),
+      sgdCfg,
+    );
     const lrs = [0.05, 0.1, 0.02, 0.05];
     const scales = [1, 0.5, 1, 0.25];
     const maxNorms = [0, 2, 0, 1];
     for (let s = 0; s < steps; s++) {
       loadGrads(gpu, params, grads[s]);
-      const { norm, clipCoef } = clipGradNorm(gpu, params.map((p) => p.grad), maxNorms[s], { scale: scales[s] });
+      const { norm, clipCoef } = clipGradNorm(
+        gpu,
+        params.map((p) => p.grad),
+        maxNorms[s],
+        { scale: scales[s] },
+      );
       opt.step({ lr: lrs[s], gradScale: scales[s], clipCoef });
       const coefRef = clipCoefRef(gradNormRef(grads[s], scales[s]), maxNorms[s]);
       if (maxNorms[s] > 0) assert.ok(coefRef < 0.1, 'the clipped steps really clip');
@@ -174,7 +182,8 @@ test('gradNorm over many tensors matches the float64 reference; scale multiplies
   }
   assert.equal(await readScalar(gradNorm(gpu, [])), 0);
   // Reusing output tensors, and the coefficient for a norm below maxNorm is exactly 1.
-  const norm = Tensor.empty(gpu, [1]), coef = Tensor.empty(gpu, [1]);
+  const norm = Tensor.empty(gpu, [1]),
+    coef = Tensor.empty(gpu, [1]);
   const small = [Tensor.from(gpu, [3, 4], [2])];
   const r = clipGradNorm(gpu, small, 10, { norm, coef });
   assert.equal(r.norm, norm);
@@ -193,7 +202,10 @@ test('zeroGrads zeroes every tensor, whole and only', async () => {
   zeroGrads(gpu, ts);
   for (const t of ts) {
     const v = await t.read();
-    assert.ok(v.every((x) => x === 0), `size ${t.size} zeroed`);
+    assert.ok(
+      v.every((x) => x === 0),
+      `size ${t.size} zeroed`,
+    );
   }
   assert.deepEqual(await other.read(), keep);
 });
@@ -204,7 +216,10 @@ test('gradient accumulation: grads summed over micro-batches with gradScale 1/k 
   const { params, init, grads } = setup(gpu, ns, 3, 400);
   const cfg = { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
   const opt = new AdamW(gpu, params, cfg);
-  const ref = new AdamWRef(init.map((a) => Float64Array.from(a)), cfg);
+  const ref = new AdamWRef(
+    init.map((a) => Float64Array.from(a)),
+    cfg,
+  );
   // Sum the three micro-batch grads on the CPU in f32 (as an accumulating backward would).
   const summed = ns.map((n, i) => {
     const out = new Float32Array(n);
@@ -212,9 +227,17 @@ test('gradient accumulation: grads summed over micro-batches with gradScale 1/k 
     return out;
   });
   loadGrads(gpu, params, summed);
-  const { clipCoef, norm } = clipGradNorm(gpu, params.map((p) => p.grad), 0.5, { scale: 1 / 3 });
+  const { clipCoef, norm } = clipGradNorm(
+    gpu,
+    params.map((p) => p.grad),
+    0.5,
+    { scale: 1 / 3 },
+  );
   opt.step({ gradScale: 1 / 3, clipCoef });
-  zeroGrads(gpu, params.map((p) => p.grad));
+  zeroGrads(
+    gpu,
+    params.map((p) => p.grad),
+  );
   const mean = summed.map((s) => Array.from(s, (x) => x / 3));
   ref.update(mean, { clipCoef: clipCoefRef(gradNormRef(mean), 0.5) });
   assertRel([await readScalar(norm)], [gradNormRef(mean)], 1e-5, 0, 'norm of the mean grads');

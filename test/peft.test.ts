@@ -77,7 +77,10 @@ function handMade(
   let seed = 1000;
   for (const [layer, module] of sites) {
     const { inDim, outDim } = moduleDims(MODEL, module);
-    for (const [which, shape] of [['A', [r, inDim]], ['B', [outDim, r]]] as const) {
+    for (const [which, shape] of [
+      ['A', [r, inDim]],
+      ['B', [outDim, r]],
+    ] as const) {
       const name = `${peftModulePath(layer, module)}.lora_${which}.weight`;
       if (name === opts.drop) continue;
       let v = randomArray(shape[0] * shape[1], seed++, 0.3);
@@ -112,11 +115,23 @@ test('init: shapes, A ~ U(±1/√in), B = 0, zero gradients, seeded', async () =
     assert.deepEqual(lora.gradB.shape, [outDim, 4]);
     const a = await lora.A.read();
     const bound = 1 / Math.sqrt(inDim);
-    assert.ok(a.every((v) => Math.abs(v) <= bound), `A within ±${bound}`);
+    assert.ok(
+      a.every((v) => Math.abs(v) <= bound),
+      `A within ±${bound}`,
+    );
     assert.ok(Math.max(...a) > 0.5 * bound && Math.min(...a) < -0.5 * bound, 'A spreads over the interval');
-    assert.ok((await lora.B.read()).every((v) => v === 0), 'B = 0');
-    assert.ok((await lora.gradA.read()).every((v) => v === 0), 'gradA = 0');
-    assert.ok((await lora.gradB.read()).every((v) => v === 0), 'gradB = 0');
+    assert.ok(
+      (await lora.B.read()).every((v) => v === 0),
+      'B = 0',
+    );
+    assert.ok(
+      (await lora.gradA.read()).every((v) => v === 0),
+      'gradA = 0',
+    );
+    assert.ok(
+      (await lora.gradB.read()).every((v) => v === 0),
+      'gradB = 0',
+    );
   }
   // Distribution over all A values: mean ≈ 0, var ≈ bound²/3 for the hidden-input modules.
   const all: number[] = [];
@@ -136,14 +151,14 @@ test('init: shapes, A ~ U(±1/√in), B = 0, zero gradients, seeded', async () =
   }
   const attn = LoraAdapter.init(gpu, MODEL, { ...CFG, targetModules: ['v_proj', 'q_proj'] }, { seed: 1 });
   assert.deepEqual(attn.config.targetModules, ['q_proj', 'v_proj']);
-  assert.deepEqual(attn.layers().map((s) => `${s.layer}.${s.module}`), ['0.q_proj', '0.v_proj', '1.q_proj', '1.v_proj']);
+  assert.deepEqual(
+    attn.layers().map((s) => `${s.layer}.${s.module}`),
+    ['0.q_proj', '0.v_proj', '1.q_proj', '1.v_proj'],
+  );
   assert.equal(attn.get(0, 'k_proj'), undefined);
   assert.throws(() => LoraAdapter.init(gpu, MODEL, { ...CFG, r: 0 }, { seed: 1 }), /r must be a positive integer/);
   assert.throws(() => LoraAdapter.init(gpu, MODEL, { ...CFG, dropout: 1 }, { seed: 1 }), /dropout/);
-  assert.throws(
-    () => LoraAdapter.init(gpu, MODEL, { ...CFG, targetModules: ['lm_head' as TargetModule] }, { seed: 1 }),
-    /unknown target module 'lm_head'/,
-  );
+  assert.throws(() => LoraAdapter.init(gpu, MODEL, { ...CFG, targetModules: ['lm_head' as TargetModule] }, { seed: 1 }), /unknown target module 'lm_head'/);
   for (const a of [adapter, same, other, attn]) a.destroy();
 });
 
@@ -295,8 +310,14 @@ test('adapters written by another implementation load (attention-only and all se
 
 test('fromPeft rejects what it cannot represent, naming the problem', async () => {
   const gpu = await testGpu();
-  const good = handMade([[0, 'q_proj'], [1, 'v_proj']]);
-  const load = (cfg: Record<string, unknown>, bytes = good.bytes) => () => LoraAdapter.fromPeft(gpu, MODEL, cfg, bytes);
+  const good = handMade([
+    [0, 'q_proj'],
+    [1, 'v_proj'],
+  ]);
+  const load =
+    (cfg: Record<string, unknown>, bytes = good.bytes) =>
+    () =>
+      LoraAdapter.fromPeft(gpu, MODEL, cfg, bytes);
   const cases: [string, () => unknown, RegExp][] = [
     ['peft_type', load(peftConfig({ peft_type: 'PREFIX_TUNING' })), /peft_type "PREFIX_TUNING" is not supported/],
     ['not an object', load(null as unknown as Record<string, unknown>), /expected a JSON object/],
@@ -316,7 +337,11 @@ test('fromPeft rejects what it cannot represent, naming the problem', async () =
       { name: 'base_model.model.lm_head.lora_B.weight', dtype: 'F32', shape: [32, 4], data: new Float32Array(128) },
     ],
   });
-  cases.push(['lm_head tensor', load(peftConfig({ target_modules: ['q_proj'] }), lmHead.bytes), /lm_head\.lora_[AB]\.weight': unknown target module 'lm_head'/]);
+  cases.push([
+    'lm_head tensor',
+    load(peftConfig({ target_modules: ['q_proj'] }), lmHead.bytes),
+    /lm_head\.lora_[AB]\.weight': unknown target module 'lm_head'/,
+  ]);
   const embed = handMade([[0, 'q_proj']], 4, {
     extra: [{ name: 'base_model.model.model.embed_tokens.lora_embedding_A', dtype: 'F32', shape: [4, 32], data: new Float32Array(128) }],
   });
@@ -329,8 +354,15 @@ test('fromPeft rejects what it cannot represent, naming the problem', async () =
     extra: [{ name: 'base_model.model.model.layers.0.self_attn.q_proj.lora_B.bias', dtype: 'F32', shape: [32], data: new Float32Array(32) }],
   });
   cases.push(['lora bias tensor', load(peftConfig({ target_modules: ['q_proj'] }), loraBias.bytes), /q_proj\.lora_B\.bias': LoRA biases/]);
-  const layer5 = handMade([[0, 'q_proj'], [5, 'q_proj']]);
-  cases.push(['layer ≥ numLayers', load(peftConfig({ target_modules: ['q_proj'] }), layer5.bytes), /layers\.5\.self_attn\.q_proj\.lora_[AB]\.weight': layer index 5 is out of range \(the model has 2 layers\)/]);
+  const layer5 = handMade([
+    [0, 'q_proj'],
+    [5, 'q_proj'],
+  ]);
+  cases.push([
+    'layer ≥ numLayers',
+    load(peftConfig({ target_modules: ['q_proj'] }), layer5.bytes),
+    /layers\.5\.self_attn\.q_proj\.lora_[AB]\.weight': layer index 5 is out of range \(the model has 2 layers\)/,
+  ]);
   const rank8 = handMade([[0, 'q_proj']], 8);
   cases.push([
     'shape mismatch',
@@ -350,9 +382,7 @@ test('fromPeft rejects what it cannot represent, naming the problem', async () =
   cases.push(['missing lora_A', load(peftConfig({ target_modules: ['q_proj'] }), noA.bytes), /q_proj\.lora_B\.weight' has no matching lora_A/]);
   cases.push(['module not in target_modules', load(peftConfig({ target_modules: ['q_proj'] })), /module v_proj is not in the adapter's target_modules/]);
   const misplaced = handMade([], 4, {
-    extra: [
-      { name: 'base_model.model.model.layers.0.mlp.q_proj.lora_A.weight', dtype: 'F32', shape: [4, 16], data: new Float32Array(64) },
-    ],
+    extra: [{ name: 'base_model.model.model.layers.0.mlp.q_proj.lora_A.weight', dtype: 'F32', shape: [4, 16], data: new Float32Array(64) }],
   });
   cases.push(['q_proj under mlp', load(peftConfig({ target_modules: ['q_proj'] }), misplaced.bytes), /q_proj belongs under self_attn, not mlp/]);
   cases.push(['no tensors', load(peftConfig(), writeSafetensors([])), /no LoRA tensors/]);

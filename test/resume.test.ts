@@ -21,9 +21,35 @@ function setup(prefix: string) {
   writeTinyArithmeticModel(modelDir);
   const reward = join(root, 'spaces.mjs');
   writeFileSync(reward, "export default (completion) => [...completion].filter((c) => c === ' ').length;\n");
-  const flags = (out: string) => ['train', '--model', modelDir, '--out', out, '--reward-module', reward, '--steps', '3', '--save-every', '1',
-    '--prompts-per-step', '2', '--num-generations', '2', '--max-completion-length', '8', '--eval-problems', '2', '--eval-samples', '2',
-    '--eval-every', '2', '--lora-r', '2', '--seed', '3'];
+  const flags = (out: string) => [
+    'train',
+    '--model',
+    modelDir,
+    '--out',
+    out,
+    '--reward-module',
+    reward,
+    '--steps',
+    '3',
+    '--save-every',
+    '1',
+    '--prompts-per-step',
+    '2',
+    '--num-generations',
+    '2',
+    '--max-completion-length',
+    '8',
+    '--eval-problems',
+    '2',
+    '--eval-samples',
+    '2',
+    '--eval-every',
+    '2',
+    '--lora-r',
+    '2',
+    '--seed',
+    '3',
+  ];
   return { root, flags };
 }
 
@@ -41,17 +67,26 @@ test('resume from a checkpoint equals the uninterrupted run (adapter, optimizer,
   assert.match(out.stderr, /resuming .* from .*checkpoint-1 \(step 1\)/);
   assert.ok(adapterBytes(straight).equals(adapterBytes(resumed)), 'final adapters are identical');
   const lines = (run: string, file: string) =>
-    readFileSync(join(run, file), 'utf8').trim().split('\n').map((l) => {
-      const { step_time: _, ...rest } = JSON.parse(l);
-      return rest;
-    });
+    readFileSync(join(run, file), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => {
+        const { step_time: _, ...rest } = JSON.parse(l);
+        return rest;
+      });
   assert.deepEqual(lines(resumed, 'metrics.jsonl'), lines(straight, 'metrics.jsonl'));
   assert.deepEqual(lines(resumed, 'rollouts.jsonl'), lines(straight, 'rollouts.jsonl'));
   // Three step lines and one held-out evaluation line (after step 2).
   assert.equal(lines(straight, 'metrics.jsonl').length, 4);
   assert.deepEqual(Object.keys(lines(straight, 'metrics.jsonl')[2]), ['step', 'eval/pass@1', 'eval/pass@2']);
-  assert.ok(lines(straight, 'metrics.jsonl').some((m) => m.grad_norm > 0), 'the adapter actually trains');
-  assert.ok(JSON.parse(readFileSync(join(resumed, 'summary.json'), 'utf8')).before['pass@1'] !== undefined, 'the resumed run keeps its before-training evaluation');
+  assert.ok(
+    lines(straight, 'metrics.jsonl').some((m) => m.grad_norm > 0),
+    'the adapter actually trains',
+  );
+  assert.ok(
+    JSON.parse(readFileSync(join(resumed, 'summary.json'), 'utf8')).before['pass@1'] !== undefined,
+    'the resumed run keeps its before-training evaluation',
+  );
 });
 
 test('--resume refuses other options and runs without checkpoints', () => {

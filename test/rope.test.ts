@@ -54,14 +54,24 @@ test('rope writes into a given out tensor and refuses to work in place', async (
 });
 
 test('ropeBackwardRef is the gradient of the reference (central differences)', () => {
-  const batch = 2, tokens = 3, heads = 2, headDim = 8, theta = 1e4, positions = [3, 250];
+  const batch = 2,
+    tokens = 3,
+    heads = 2,
+    headDim = 8,
+    theta = 1e4,
+    positions = [3, 250];
   const n = batch * tokens * heads * headDim;
   const x = Array.from(randomArray(n, 11));
   const dy = randomArray(n, 12);
   const loss = (v: number[]) => ropeRef(v, positions, batch, tokens, heads, headDim, theta).reduce((s, y, i) => s + y * dy[i], 0);
   const grad = ropeBackwardRef(dy, positions, batch, tokens, heads, headDim, theta);
   const h = 1e-5;
-  assertGradient(grad, numericGradient(() => loss(x), x, h), 1e-8, 'rope gradient vs finite differences');
+  assertGradient(
+    grad,
+    numericGradient(() => loss(x), x, h),
+    1e-8,
+    'rope gradient vs finite differences',
+  );
 });
 
 test('ropeBackward matches its reference', async () => {

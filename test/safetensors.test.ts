@@ -1,14 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  bf16BitsToNumber,
-  f16BitsToNumber,
-  f32ToBf16Bits,
-  f32ToF16Bits,
-  parseSafetensors,
-  toFloat32,
-  writeSafetensors,
-} from '../src/io/safetensors.ts';
+import { bf16BitsToNumber, f16BitsToNumber, f32ToBf16Bits, f32ToF16Bits, parseSafetensors, toFloat32, writeSafetensors } from '../src/io/safetensors.ts';
 
 function rand(n: number, seed: number): Float32Array {
   let s = seed;
@@ -72,7 +64,11 @@ test('misaligned views are read correctly', () => {
 });
 
 test('space-padded header, header-only metadata', () => {
-  const bytes = build({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } }, 4, `${JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } })}      `);
+  const bytes = build(
+    { x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } },
+    4,
+    `${JSON.stringify({ x: { dtype: 'F32', shape: [1], data_offsets: [0, 4] } })}      `,
+  );
   new DataView(bytes.buffer).setFloat32(bytes.length - 4, 2.5, true);
   assert.deepEqual(toFloat32(parseSafetensors(bytes, 'p.safetensors').tensors.get('x')!), new Float32Array([2.5]));
 });
@@ -86,7 +82,10 @@ test('parse errors name the file and the tensor', () => {
   const bigHeader = ok.slice();
   new DataView(bigHeader.buffer).setUint32(0, 1 << 20, true);
   assert.throws(() => parseSafetensors(bigHeader, 'big.safetensors'), /big\.safetensors: truncated .*header claims 1048576 bytes/);
-  assert.throws(() => parseSafetensors(ok.subarray(0, ok.length - 3), 'cut.safetensors'), /cut\.safetensors: tensor 'v': data_offsets \[16, 24\] run past the end .*truncated/);
+  assert.throws(
+    () => parseSafetensors(ok.subarray(0, ok.length - 3), 'cut.safetensors'),
+    /cut\.safetensors: tensor 'v': data_offsets \[16, 24\] run past the end .*truncated/,
+  );
   assert.throws(() => parseSafetensors(build(null, 0, '{"w": {'), 'json.safetensors'), /json\.safetensors: bad safetensors header JSON/);
   assert.throws(() => parseSafetensors(build(null, 0, '[1,2]'), 'arr.safetensors'), /arr\.safetensors: bad safetensors header JSON: expected an object/);
   assert.throws(

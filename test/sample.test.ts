@@ -37,7 +37,11 @@ test('uniformFor is a deterministic uniform in [0, 1)', () => {
 });
 
 test('greedy sampling equals argmax (lowest index on ties, padding columns ignored)', async () => {
-  for (const [rows, vocab, valid] of [[3, 1, 1], [5, 300, 300], [7, 4099, 4000]] as const) {
+  for (const [rows, vocab, valid] of [
+    [3, 1, 1],
+    [5, 300, 300],
+    [7, 4099, 4000],
+  ] as const) {
     const logits = logitsFor(rows, vocab, rows + vocab);
     // A tie for the maximum in row 0, and a huge padding logit in every row.
     if (vocab > 10) {
@@ -74,7 +78,10 @@ test('GPU ids equal the float64 reference ids for fixed (seed, step)', async () 
   ];
   let compared = 0;
   let mismatches = 0;
-  for (const [rows, vocab, valid] of [[24, 257, 257], [16, 3000, 2900]] as const) {
+  for (const [rows, vocab, valid] of [
+    [24, 257, 257],
+    [16, 3000, 2900],
+  ] as const) {
     const logits = logitsFor(rows, vocab, vocab);
     for (let r = 0; r < rows; r++) for (let i = valid; i < vocab; i++) logits[r * vocab + i] = 50; // padding
     for (const [c, combo] of combos.entries()) {
@@ -98,14 +105,26 @@ test('GPU ids equal the float64 reference ids for fixed (seed, step)', async () 
 test('top-k keeps every logit tied with the k-th largest; top-p keeps ties at the threshold', () => {
   const row = [1, 3, 2, 3, 0, 2, 2];
   const k2 = keptDistributionRef(row, { validVocab: 7, temperature: 1, topK: 2 });
-  assert.deepEqual([...k2].map((p) => p > 0), [false, true, false, true, false, false, false]);
+  assert.deepEqual(
+    [...k2].map((p) => p > 0),
+    [false, true, false, true, false, false, false],
+  );
   const k3 = keptDistributionRef(row, { validVocab: 7, temperature: 1, topK: 3 });
-  assert.deepEqual([...k3].map((p) => p > 0), [false, true, true, true, false, true, true]);
+  assert.deepEqual(
+    [...k3].map((p) => p > 0),
+    [false, true, true, true, false, true, true],
+  );
   // Two equal top logits hold half the mass each: top-p 0.3 keeps both.
   const p = keptDistributionRef([5, 5, 0, 0], { validVocab: 4, temperature: 1, topP: 0.3 });
-  assert.deepEqual([...p].map((x) => x > 0), [true, true, false, false]);
+  assert.deepEqual(
+    [...p].map((x) => x > 0),
+    [true, true, false, false],
+  );
   const mp = keptDistributionRef([0, Math.log(0.5), Math.log(0.09)], { validVocab: 3, temperature: 1, minP: 0.1 });
-  assert.deepEqual([...mp].map((x) => x > 0), [true, true, false]);
+  assert.deepEqual(
+    [...mp].map((x) => x > 0),
+    [true, true, false],
+  );
 });
 
 test('empirical frequencies match the renormalised kept distribution', async () => {
@@ -114,11 +133,7 @@ test('empirical frequencies match the renormalised kept distribution', async () 
   const rows = 1500;
   const logits = new Float32Array(rows * vocab);
   for (let r = 0; r < rows; r++) logits.set(base, r * vocab);
-  for (const combo of [
-    { temperature: 1 },
-    { temperature: 0.8, topK: 10, topP: 0.9 },
-    { temperature: 1.5, minP: 0.2 },
-  ]) {
+  for (const combo of [{ temperature: 1 }, { temperature: 0.8, topK: 10, topP: 0.9 }, { temperature: 1.5, minP: 0.2 }]) {
     const dist = keptDistributionRef(base, { validVocab: vocab - 2, ...combo });
     const counts = new Float64Array(vocab);
     const steps = 3;

@@ -32,9 +32,6 @@ test('chat rows put the loss on every assistant turn, including its end token, a
 });
 
 test('chat rows without an assistant turn, or with bad roles, are reported by line', () => {
-  const text = [
-    JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }),
-    JSON.stringify({ messages: [{ role: 'robot', content: 'hi' }] }),
-  ].join('\n');
+  const text = [JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }), JSON.stringify({ messages: [{ role: 'robot', content: 'hi' }] })].join('\n');
   assert.throws(() => tokenizeSftRows(text, 'chat.jsonl', tokenizer, true), /line 1: has no assistant message[\s\S]*line 2: needs "messages"/);
 });

@@ -19,7 +19,9 @@ import { partialDerivative } from './helpers/finite-diff.ts';
 
 const alphabet = '0123456789+=? abcdefghijklmnopqrstuvwxyz\n';
 const modules = ['q_proj', 'v_proj', 'down_proj'] as const;
-const r = 2, alpha = 4, lr = 0.05;
+const r = 2,
+  alpha = 4,
+  lr = 0.05;
 
 function webgrpo(args: string[]) {
   return spawnSync(process.execPath, ['bin/webgrpo.mjs', ...args], { encoding: 'utf8' });
@@ -30,8 +32,16 @@ function makeModel(root: string) {
   mkdirSync(modelDir);
   const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(alphabet);
   const config = writeRandomModel(modelDir, {
-    architecture: 'qwen2', dtype: 'F32', tied: true, hiddenSize: 32, numLayers: 2, numHeads: 4, numKvHeads: 2,
-    intermediateSize: 48, vocabSize: alphabet.length + 3, seed: 5,
+    architecture: 'qwen2',
+    dtype: 'F32',
+    tied: true,
+    hiddenSize: 32,
+    numLayers: 2,
+    numHeads: 4,
+    numKvHeads: 2,
+    intermediateSize: 48,
+    vocabSize: alphabet.length + 3,
+    seed: 5,
   });
   writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
@@ -52,10 +62,34 @@ test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradien
   const data = join(root, 'data.jsonl');
   writeFileSync(data, `${rows.map((x) => JSON.stringify(x)).join('\n')}\n`);
   const run = join(root, 'run');
-  const result = webgrpo(['sft', '--model', modelDir, '--data', data, '--out', run, '--optimizer', 'sgd', '--lr', String(lr),
-    '--max-grad-norm', '0', '--steps', '1', '--batch-size', '3', '--init-adapter', adapterDir, '--lr-scheduler', 'constant']);
+  const result = webgrpo([
+    'sft',
+    '--model',
+    modelDir,
+    '--data',
+    data,
+    '--out',
+    run,
+    '--optimizer',
+    'sgd',
+    '--lr',
+    String(lr),
+    '--max-grad-norm',
+    '0',
+    '--steps',
+    '1',
+    '--batch-size',
+    '3',
+    '--init-adapter',
+    adapterDir,
+    '--lr-scheduler',
+    'constant',
+  ]);
   assert.equal(result.status, 0, result.stderr);
-  const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const metrics = readFileSync(join(run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   assert.equal(metrics.length, 1);
 
   const before = parseSafetensors(readFileSync(join(adapterDir, 'adapter_model.safetensors')), 'init').tensors;
@@ -63,14 +97,16 @@ test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradien
   const names = [...before.keys()].sort();
   assert.deepEqual([...after.keys()].sort(), names);
   const step = names.map((n) => {
-    const a = toFloat32(before.get(n)!), b = toFloat32(after.get(n)!);
+    const a = toFloat32(before.get(n)!),
+      b = toFloat32(after.get(n)!);
     return Float64Array.from(a, (v, i) => (v - b[i]) / lr);
   });
 
   // Independent check: the float64 reference loss and central finite differences.
   const cpu = await loadCpuWeights(openSource(modelDir));
   const examples = rows.map((row) => {
-    const p = tokenizer.encode(row.prompt), c = tokenizer.encode(row.completion);
+    const p = tokenizer.encode(row.prompt),
+      c = tokenizer.encode(row.completion);
     return { ids: [...p, ...c], first: p.length };
   });
   const totalTokens = examples.reduce((a, e) => a + e.ids.length - e.first, 0);
@@ -80,7 +116,12 @@ test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradien
     for (let layer = 0; layer < config.numLayers; layer++) {
       for (const module of modules) {
         const key = peftKey(layer, module);
-        adapter.set(`${layer}.${module}`, { A: values[names.indexOf(`${key}.lora_A.weight`)], B: values[names.indexOf(`${key}.lora_B.weight`)], r, scale: alpha / r });
+        adapter.set(`${layer}.${module}`, {
+          A: values[names.indexOf(`${key}.lora_A.weight`)],
+          B: values[names.indexOf(`${key}.lora_B.weight`)],
+          r,
+          scale: alpha / r,
+        });
       }
     }
     let nll = 0;
@@ -91,7 +132,8 @@ test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradien
     return nll / totalTokens;
   };
   const eps = 1e-5;
-  let diff2 = 0, norm2 = 0;
+  let diff2 = 0,
+    norm2 = 0;
   values.forEach((tensor, k) => {
     for (let j = 0; j < tensor.length; j++) {
       const fd = partialDerivative(loss, tensor, j, eps);
@@ -141,19 +183,43 @@ test('sft reports malformed rows by line number and refuses an empty dataset', (
 test('webgrpo sft --full moves every kind of weight by −lr × the true gradient and writes a loadable model', async () => {
   const root = mkdtempSync(join(tmpdir(), 'webgrpo-sft-full-'));
   const { modelDir, tokenizer } = makeModel(root);
-  const rows = [{ prompt: 'what is 1+2? ', completion: '3' }, { prompt: '4+4=', completion: 'it is 8' }];
+  const rows = [
+    { prompt: 'what is 1+2? ', completion: '3' },
+    { prompt: '4+4=', completion: 'it is 8' },
+  ];
   const data = join(root, 'data.jsonl');
   writeFileSync(data, rows.map((x) => JSON.stringify(x)).join('\n'));
   const run = join(root, 'run');
-  const result = webgrpo(['sft', '--full', '--model', modelDir, '--data', data, '--out', run, '--optimizer', 'sgd', '--lr', String(lr),
-    '--max-grad-norm', '0', '--steps', '1', '--batch-size', '2', '--lr-scheduler', 'constant']);
+  const result = webgrpo([
+    'sft',
+    '--full',
+    '--model',
+    modelDir,
+    '--data',
+    data,
+    '--out',
+    run,
+    '--optimizer',
+    'sgd',
+    '--lr',
+    String(lr),
+    '--max-grad-norm',
+    '0',
+    '--steps',
+    '1',
+    '--batch-size',
+    '2',
+    '--lr-scheduler',
+    'constant',
+  ]);
   assert.equal(result.status, 0, result.stderr);
   const before = await loadCpuWeights(openSource(modelDir));
   const after = await loadCpuWeights(openSource(join(run, 'model')));
   assert.ok(readFileSync(join(run, 'model', 'tokenizer.json'), 'utf8').length > 0, 'tokenizer copied');
   const tensors = new Map([...before.tensors].map(([k, t]) => [k, { shape: t.shape, data: Float64Array.from(t.data) }]));
   const examples = rows.map((row) => {
-    const p = tokenizer.encode(row.prompt), c = tokenizer.encode(row.completion);
+    const p = tokenizer.encode(row.prompt),
+      c = tokenizer.encode(row.completion);
     return { ids: [...p, ...c], first: p.length };
   });
   const totalTokens = examples.reduce((a, e) => a + e.ids.length - e.first, 0);
@@ -166,8 +232,15 @@ test('webgrpo sft --full moves every kind of weight by −lr × the true gradien
     return nll / totalTokens;
   };
   const eps = 1e-4;
-  let worst = 0, scale = 0;
-  for (const name of ['model.embed_tokens.weight', 'model.norm.weight', 'model.layers.0.self_attn.q_proj.bias', 'model.layers.1.mlp.down_proj.weight', 'model.layers.0.input_layernorm.weight']) {
+  let worst = 0,
+    scale = 0;
+  for (const name of [
+    'model.embed_tokens.weight',
+    'model.norm.weight',
+    'model.layers.0.self_attn.q_proj.bias',
+    'model.layers.1.mlp.down_proj.weight',
+    'model.layers.0.input_layernorm.weight',
+  ]) {
     const values = tensors.get(name)!.data;
     const moved = after.tensors.get(name)!.data;
     for (const j of [0, Math.floor(values.length / 3), values.length - 1]) {

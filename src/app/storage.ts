@@ -16,7 +16,6 @@ import type { RunStorage, StoredPassAtK } from '../rl/session.ts';
 import type { CompletionView, RunConfig } from './protocol.ts';
 import type { RunView } from './store.ts';
 
-
 type RunStatus = 'running' | 'done' | 'stopped' | 'error';
 
 export interface StoredRun {
@@ -181,7 +180,7 @@ export async function loadRunHistory(id: string): Promise<Partial<RunView>> {
     passAtK: passk.adapter,
     completions: (await readJson<CompletionView[]>(runPath(id, 'completions.json'))) ?? [],
     lastCheckpoint: checkpoint?.step ?? null,
-    phase: info?.status === 'running' ? 'loading' : info?.status ?? 'stopped',
+    phase: info?.status === 'running' ? 'loading' : (info?.status ?? 'stopped'),
   };
 }
 
@@ -216,7 +215,10 @@ export async function saveLocalModel(name: string, files: File[]): Promise<void>
   await removePath(`models/${name}`);
   for (const file of files) {
     // webkitRelativePath is "<picked folder>/<path inside it>".
-    const relative = (file.webkitRelativePath || file.name).split('/').slice(file.webkitRelativePath ? 1 : 0).join('/');
+    const relative = (file.webkitRelativePath || file.name)
+      .split('/')
+      .slice(file.webkitRelativePath ? 1 : 0)
+      .join('/');
     if (!relative || relative.split('/').some((p) => p === '..' || p.startsWith('.'))) continue;
     await writeFile(`models/${name}/${relative}`, new Uint8Array(await file.arrayBuffer()));
   }

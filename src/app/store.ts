@@ -42,8 +42,17 @@ export function initialData(): AppData {
 
 export function newRun(id: string, settings: RunConfig, history: Partial<RunView> = {}): RunView {
   return {
-    id, settings, phase: 'loading', message: null, metrics: [], completions: [], basePassAtK: null, passAtK: [],
-    download: null, lastCheckpoint: null, ...history,
+    id,
+    settings,
+    phase: 'loading',
+    message: null,
+    metrics: [],
+    completions: [],
+    basePassAtK: null,
+    passAtK: [],
+    download: null,
+    lastCheckpoint: null,
+    ...history,
   };
 }
 
@@ -76,14 +85,23 @@ export function applyMessage(state: AppData, msg: FromWorker): AppData {
     }
     case 'passk':
       if (msg.which === 'base') return { ...state, run: { ...run, basePassAtK: msg.passAtK } };
-      return { ...state, run: { ...run, passAtK: [...run.passAtK.filter((p) => p.step !== msg.step), { step: msg.step, passAtK: msg.passAtK }].sort((a, b) => a.step - b.step) } };
+      return {
+        ...state,
+        run: { ...run, passAtK: [...run.passAtK.filter((p) => p.step !== msg.step), { step: msg.step, passAtK: msg.passAtK }].sort((a, b) => a.step - b.step) },
+      };
     case 'checkpoint':
       return { ...state, run: { ...run, lastCheckpoint: msg.step } };
   }
 }
 
 /** Progress of the shown run: steps done, of how many, seconds per step and the estimated time left. */
-export function runProgress(run: RunView): { step: number; maxSteps: number; secondsPerStep: number | null; etaSeconds: number | null; tokensPerSecond: number | null } {
+export function runProgress(run: RunView): {
+  step: number;
+  maxSteps: number;
+  secondsPerStep: number | null;
+  etaSeconds: number | null;
+  tokensPerSecond: number | null;
+} {
   const maxSteps = run.settings.grpo.maxSteps;
   const last = run.metrics.at(-1);
   const step = last?.step ?? 0;

@@ -97,7 +97,20 @@ export function readSettings(values: Values, cfg: RunConfig, sections: readonly 
 export function settingsHelp(sections: readonly Section[], defaults: RunConfig, except: readonly string[] = []): string {
   return settingsOf(sections, except)
     .map((s) => {
-      const takes = s.type === 'number' ? (s.integer ? 'N' : 'X') : s.type === 'choice' ? s.choices.join('|') : s.type === 'list' ? 'a,b,…' : s.type === 'interval' ? 'lo,hi' : s.type === 'text' ? 'TEXT' : '';
+      const takes =
+        s.type === 'number'
+          ? s.integer
+            ? 'N'
+            : 'X'
+          : s.type === 'choice'
+            ? s.choices.join('|')
+            : s.type === 'list'
+              ? 'a,b,…'
+              : s.type === 'interval'
+                ? 'lo,hi'
+                : s.type === 'text'
+                  ? 'TEXT'
+                  : '';
       const value = getSetting(defaults, s);
       const shown = value === null || value === '' ? '' : ` (default ${Array.isArray(value) ? value.join(',') : String(value)})`;
       const flags = [flagOf(s), ...(s.aliases ?? [])].map((f) => `--${f}`).join('|');

@@ -30,7 +30,9 @@ const COMMANDS: Record<string, Command> = {
 const USAGE = `webgrpo — GRPO on WebGPU
 
 Commands:
-${Object.values(COMMANDS).map((c) => `  ${c.usage}`).join('\n')}
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.usage}`)
+  .join('\n')}
 
 Common: --hub-endpoint URL (default $HF_ENDPOINT or https://huggingface.co), --cache-dir DIR.
 \`webgrpo <command> --help\` shows a command's options (train: every GRPO and LoRA setting).`;

@@ -20,7 +20,7 @@ export const TINY_ARITH_LEVEL: ArithmeticLevel = 2;
  * an assistant turn as "A: …<|im_end|>".
  */
 export const TINY_ARITH_CHAT_TEMPLATE =
-  "{%- for message in messages %}" +
+  '{%- for message in messages %}' +
   "{%- if message['role'] == 'user' %}{{- 'Q: ' + message['content'] + '\\n' }}" +
   "{%- elif message['role'] == 'assistant' %}{{- 'A: ' + message['content'] + '<|im_end|>' }}{%- endif %}" +
   '{%- endfor %}' +
@@ -37,21 +37,24 @@ export function arithmeticProblem(level: ArithmeticLevel, random: () => number):
   const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
   const boxed = (steps: string, answer: number) => ({ answer: String(answer), solution: `${steps}\\boxed{${answer}}` });
   if (level === 1) {
-    const a = int(0, 9), b = int(0, 9);
+    const a = int(0, 9),
+      b = int(0, 9);
     return { question: `${a}+${b}`, ...boxed('', a + b) };
   }
   if (level === 2 || random() < 0.4) {
-    const a = int(10, 99), b = int(10, 99);
+    const a = int(10, 99),
+      b = int(10, 99);
     const [at, au, bt, bu] = [a - (a % 10), a % 10, b - (b % 10), b % 10];
     return { question: `${a}+${b}`, ...boxed(`${at}+${bt}=${at + bt}, ${au}+${bu}=${au + bu}, ${at + bt}+${au + bu}=${a + b}. `, a + b) };
   }
   if (random() < 0.5) {
-    const a = int(20, 99), b = int(11, a);
+    const a = int(20, 99),
+      b = int(11, a);
     const [bt, bu] = [b - (b % 10), b % 10];
     return { question: `${a}-${b}`, ...boxed(`${a}-${bt}=${a - bt}, ${a - bt}-${bu}=${a - b}. `, a - b) };
   }
-  const a = int(11, 99), b = int(2, 9);
+  const a = int(11, 99),
+    b = int(2, 9);
   const [at, au] = [a - (a % 10), a % 10];
   return { question: `${a}*${b}`, ...boxed(`${at}*${b}=${at * b}, ${au}*${b}=${au * b}, ${at * b}+${au * b}=${a * b}. `, a * b) };
 }
-

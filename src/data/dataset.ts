@@ -99,7 +99,10 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
     if (parts.length > 3 || !/^[\w.-]+\/[\w.-]+$/.test(repo) || repo.split('/').some((p) => p === '.' || p === '..')) {
       throw new DatasetError(`bad dataset spec '${spec}': expected hf:<owner>/<repo>[:<config>[:<split>]], e.g. hf:openai/gsm8k:main:train`);
     }
-    for (const [what, v] of [['config', config], ['split', split]]) {
+    for (const [what, v] of [
+      ['config', config],
+      ['split', split],
+    ]) {
       if (!/^[\w.-]+$/.test(v) || v === '.' || v === '..') throw new DatasetError(`bad dataset spec '${spec}': invalid ${what} '${v}'`);
     }
     return { kind: 'hub', repo, config, split };
@@ -274,7 +277,12 @@ const ANSWER_FIELDS = ['answer', 'solution', 'ground_truth'];
 /** The gold answer in a dataset's answer text: after the last "####" (GSM8K), else the last \boxed{}, else the text. */
 export function extractGoldAnswer(text: string): string {
   const k = text.lastIndexOf('####');
-  if (k >= 0) return text.slice(k + 4).trim().replace(/[,$]/g, '').trim();
+  if (k >= 0)
+    return text
+      .slice(k + 4)
+      .trim()
+      .replace(/[,$]/g, '')
+      .trim();
   if (text.includes('\\boxed')) {
     const boxed = lastBoxed(text);
     if (boxed !== null) return boxed.trim();
@@ -324,10 +332,15 @@ function finiteDataset(name: string, rows: LocatedRow[], opts: LoadDatasetOption
     const q = pick(row, opts.questionField, QUESTION_FIELDS);
     const a = pick(row, opts.answerField, ANSWER_FIELDS);
     let ok = true;
-    for (const [what, { name: field, field: f }] of [['question', q], ['answer', a]] as const) {
+    for (const [what, { name: field, field: f }] of [
+      ['question', q],
+      ['answer', a],
+    ] as const) {
       if ('missing' in f) {
         report(`without ${what === 'answer' ? 'an answer' : 'a question'}`, where);
-        hints.add(`${what}s are read from ${field}${(what === 'answer' ? opts.answerField : opts.questionField) === undefined ? ` (or set ${what}Field)` : ''}`);
+        hints.add(
+          `${what}s are read from ${field}${(what === 'answer' ? opts.answerField : opts.questionField) === undefined ? ` (or set ${what}Field)` : ''}`,
+        );
         ok = false;
       } else if ('badType' in f) {
         report(`with a non-text ${what} (${field}: ${f.badType})`, where);
@@ -352,9 +365,7 @@ function finiteDataset(name: string, rows: LocatedRow[], opts: LoadDatasetOption
     throw new DatasetError(`${name}: ${parts.join('; ')} (${hint})`);
   }
   if (problems.length === 0) {
-    throw new DatasetError(
-      rows.length === 0 ? `${name}: the dataset is empty (no rows)` : `${name}: no usable rows (all ${rows.length} rows are malformed)`,
-    );
+    throw new DatasetError(rows.length === 0 ? `${name}: the dataset is empty (no rows)` : `${name}: no usable rows (all ${rows.length} rows are malformed)`);
   }
   return new FileDataset(name, problems, opts.seed ?? 0, opts.shuffle ?? true, badCount);
 }
@@ -432,7 +443,8 @@ class FileDataset implements Dataset {
   restore(cursor: unknown): void {
     const c = cursor as Partial<FileCursor> | null;
     if (c?.kind !== 'file' || !isCount(c.epoch) || !isCount(c.index) || typeof c.seed !== 'number') badCursor(this.name, cursor, 'not a file dataset cursor');
-    if (c.name !== this.name || c.size !== this.size) badCursor(this.name, cursor, `it belongs to ${c.name} (${c.size} rows), this is ${this.name} (${this.size} rows)`);
+    if (c.name !== this.name || c.size !== this.size)
+      badCursor(this.name, cursor, `it belongs to ${c.name} (${c.size} rows), this is ${this.name} (${this.size} rows)`);
     if (c.index > this.size) badCursor(this.name, cursor, 'index past the end of the epoch');
     this.seed = c.seed;
     this.epoch = c.epoch;

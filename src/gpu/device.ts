@@ -88,17 +88,13 @@ async function browserGpu(powerPreference?: GPUPowerPreference): Promise<{ adapt
 }
 
 export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu> {
-  const inBrowser = typeof navigator !== 'undefined' && typeof window !== 'undefined' || typeof WorkerGlobalScope !== 'undefined';
-  const { adapter, backend, release } = inBrowser
-    ? await browserGpu(options.powerPreference)
-    : await nodeGpu(options.powerPreference);
+  const inBrowser = (typeof navigator !== 'undefined' && typeof window !== 'undefined') || typeof WorkerGlobalScope !== 'undefined';
+  const { adapter, backend, release } = inBrowser ? await browserGpu(options.powerPreference) : await nodeGpu(options.powerPreference);
 
   for (const [name, need] of Object.entries(options.needLimits ?? {})) {
     const offered = adapter.limits[name as LimitName];
     if (need !== undefined && offered < need) {
-      throw new WebGpuUnavailableError(
-        `This GPU offers ${name} = ${offered}, but ${need} is needed. Choose a smaller model or batch.`,
-      );
+      throw new WebGpuUnavailableError(`This GPU offers ${name} = ${offered}, but ${need} is needed. Choose a smaller model or batch.`);
     }
   }
   const requiredLimits: Record<string, number> = {};
@@ -111,8 +107,7 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu> {
     if (adapter.features.has(feature)) requiredFeatures.push(feature);
   }
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
-  const debug =
-    options.debug ?? (typeof process !== 'undefined' && process.env?.WEBGRPO_GPU_DEBUG === '1');
+  const debug = options.debug ?? (typeof process !== 'undefined' && process.env?.WEBGRPO_GPU_DEBUG === '1');
   const gpu = new Gpu(device, adapter.info, backend, debug);
   gpu.onDestroy = release;
   return gpu;

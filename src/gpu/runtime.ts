@@ -171,21 +171,12 @@ export class Gpu {
    * read) submits it. In debug mode every dispatch is submitted alone inside error scopes, so a
    * validation or out-of-memory error names the kernel that caused it.
    */
-  dispatch(
-    kernel: string,
-    pipeline: GPUComputePipeline,
-    buffers: Binding[],
-    workgroups: [number, number?, number?],
-    params?: ParamValue[],
-  ): void {
+  dispatch(kernel: string, pipeline: GPUComputePipeline, buffers: Binding[], workgroups: [number, number?, number?], params?: ParamValue[]): void {
     this.checkAlive();
     const [x, y = 1, z = 1] = workgroups;
     const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
-      throw new GpuError(
-        `Kernel ${kernel} needs ${x}×${y}×${z} workgroups; this device allows ${maxGroups} per dimension.`,
-        kernel,
-      );
+      throw new GpuError(`Kernel ${kernel} needs ${x}×${y}×${z} workgroups; this device allows ${maxGroups} per dimension.`, kernel);
     }
     if (x === 0 || y === 0 || z === 0) return;
     if (params && this.paramSlotsUsed === PARAM_SLOTS) this.flush();
@@ -280,19 +271,20 @@ export class Gpu {
       this.encoder.resolveQuerySet(profiled.querySet, 0, 2 * n, resolved, 0);
       this.encoder.copyBufferToBuffer(resolved, 0, staging, 0, n * 16);
       const names = profiled.names.splice(0);
-      readBack = () => profiled.pending.push(
-        staging.mapAsync(GPUMapMode.READ).then(() => {
-          const ticks = new BigUint64Array(staging.getMappedRange());
-          names.forEach((kernel, i) => {
-            const name = kernel.replace(/\(.*?\)/g, ''); // one row per kernel, not per weight
-            const entry = profiled.totals.get(name) ?? { count: 0, ms: 0 };
-            entry.count++;
-            entry.ms += Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6;
-            profiled.totals.set(name, entry);
-          });
-          staging.destroy();
-        }),
-      );
+      readBack = () =>
+        profiled.pending.push(
+          staging.mapAsync(GPUMapMode.READ).then(() => {
+            const ticks = new BigUint64Array(staging.getMappedRange());
+            names.forEach((kernel, i) => {
+              const name = kernel.replace(/\(.*?\)/g, ''); // one row per kernel, not per weight
+              const entry = profiled.totals.get(name) ?? { count: 0, ms: 0 };
+              entry.count++;
+              entry.ms += Number(ticks[2 * i + 1] - ticks[2 * i]) / 1e6;
+              profiled.totals.set(name, entry);
+            });
+            staging.destroy();
+          }),
+        );
     }
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;

@@ -6,7 +6,7 @@
 
 /** ChatML, as Qwen/SmolLM2 write it, without any default system prompt. */
 const CHATML_TEMPLATE =
-  "{%- for message in messages %}" +
+  '{%- for message in messages %}' +
   "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}" +
   '{%- endfor %}' +
   "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}";
@@ -28,10 +28,7 @@ const CHATML_SPECIALS = ['<|endoftext|>', '<|im_start|>', '<|im_end|>'];
  * The config has eos_token `<|im_end|>`, pad_token `<|endoftext|>`, no bos_token, and a ChatML
  * chat_template.
  */
-export function charTokenizerFiles(
-  alphabet: string,
-  opts: { specialTokens?: string[] } = {},
-): { tokenizerJson: object; tokenizerConfig: object } {
+export function charTokenizerFiles(alphabet: string, opts: { specialTokens?: string[] } = {}): { tokenizerJson: object; tokenizerConfig: object } {
   const vocab: Record<string, number> = {};
   let next = 0;
   for (const ch of alphabet) {

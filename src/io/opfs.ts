@@ -46,6 +46,6 @@ export function opfsSource(folder: string): ModelSource {
     id: `opfs:${folder}`,
     read,
     has: async (file) => (await fileHandle(`${folder}/${file}`, false)) !== null,
-    readJson: async <T,>(file: string) => JSON.parse(new TextDecoder().decode(await read(file))) as T,
+    readJson: async <T>(file: string) => JSON.parse(new TextDecoder().decode(await read(file))) as T,
   };
 }

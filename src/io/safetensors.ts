@@ -6,22 +6,7 @@
 // Works in Node and the browser (no Node imports).
 
 /** Every dtype the format defines. Only F32, F16 and BF16 can be widened to f32 here. */
-export type SafetensorsDType =
-  | 'F32'
-  | 'F16'
-  | 'BF16'
-  | 'F64'
-  | 'I64'
-  | 'I32'
-  | 'I16'
-  | 'I8'
-  | 'U64'
-  | 'U32'
-  | 'U16'
-  | 'U8'
-  | 'BOOL'
-  | 'F8_E4M3'
-  | 'F8_E5M2';
+export type SafetensorsDType = 'F32' | 'F16' | 'BF16' | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL' | 'F8_E4M3' | 'F8_E5M2';
 
 /** Bytes per element of each known dtype. */
 export const DTYPE_BYTES: Readonly<Record<SafetensorsDType, number>> = {
@@ -68,9 +53,7 @@ function numel(shape: readonly number[]): number {
 
 /** The error thrown for a tensor whose dtype this project cannot read. */
 export function unsupportedDtypeError(file: string, tensor: string, dtype: string): Error {
-  return new Error(
-    `${file}: tensor '${tensor}' has dtype ${dtype}, which is not supported (supported: F32, F16, BF16).`,
-  );
+  return new Error(`${file}: tensor '${tensor}' has dtype ${dtype}, which is not supported (supported: F32, F16, BF16).`);
 }
 
 /**
@@ -79,11 +62,7 @@ export function unsupportedDtypeError(file: string, tensor: string, dtype: strin
  * `toFloat32` (or the loader) to read F32/F16/BF16 values; other dtypes throw there, naming the
  * file, tensor and dtype. Pass `{ floatOnly: true }` to reject non-float dtypes here already.
  */
-export function parseSafetensors(
-  bytes: Uint8Array,
-  fileName: string,
-  opts: { floatOnly?: boolean } = {},
-): ParsedSafetensors {
+export function parseSafetensors(bytes: Uint8Array, fileName: string, opts: { floatOnly?: boolean } = {}): ParsedSafetensors {
   // A plain Uint8Array view (a Node Buffer's slice() would not copy).
   bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes.byteLength < 8) {
@@ -131,25 +110,16 @@ export function parseSafetensors(
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
       throw new Error(`${where}: bad shape ${JSON.stringify(shape)}.`);
     }
-    if (
-      !Array.isArray(offsets) ||
-      offsets.length !== 2 ||
-      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) ||
-      offsets[0] > offsets[1]
-    ) {
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0) || offsets[0] > offsets[1]) {
       throw new Error(`${where}: bad data_offsets ${JSON.stringify(offsets)}.`);
     }
     const [begin, end] = offsets as [number, number];
     const want = numel(shape) * DTYPE_BYTES[dtype as SafetensorsDType];
     if (end - begin !== want) {
-      throw new Error(
-        `${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} [${shape.join(', ')}] needs ${want}.`,
-      );
+      throw new Error(`${where}: data_offsets [${begin}, ${end}] span ${end - begin} bytes but ${dtype} [${shape.join(', ')}] needs ${want}.`);
     }
     if (end > dataLen) {
-      throw new Error(
-        `${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes): truncated file?`,
-      );
+      throw new Error(`${where}: data_offsets [${begin}, ${end}] run past the end of the data (${dataLen} bytes): truncated file?`);
     }
     spans.push({ name, begin, end });
     tensors.set(name, {
@@ -165,9 +135,7 @@ export function parseSafetensors(
     const prev = spans[i - 1];
     const cur = spans[i];
     if (cur.begin < prev.end) {
-      throw new Error(
-        `${fileName}: tensor '${cur.name}' data_offsets [${cur.begin}, ${cur.end}] overlap tensor '${prev.name}' [${prev.begin}, ${prev.end}].`,
-      );
+      throw new Error(`${fileName}: tensor '${cur.name}' data_offsets [${cur.begin}, ${cur.end}] overlap tensor '${prev.name}' [${prev.begin}, ${prev.end}].`);
     }
   }
   return { tensors, metadata };

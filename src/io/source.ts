@@ -263,9 +263,7 @@ class HubSource implements ModelSource {
     const key = isNode ? await this.cachePath(file) : url;
     const running = inflight.get(key);
     if (running) return running;
-    const job = (isNode ? this.readNode(file, url, key, report) : this.readBrowser(file, url, report)).finally(() =>
-      inflight.delete(key),
-    );
+    const job = (isNode ? this.readNode(file, url, key, report) : this.readBrowser(file, url, report)).finally(() => inflight.delete(key));
     inflight.set(key, job);
     return job;
   }

@@ -28,9 +28,7 @@ function tokenString(x: unknown): string | undefined {
 function pickChatTemplate(x: unknown): string | undefined {
   if (typeof x === 'string') return x.length > 0 ? x : undefined;
   if (Array.isArray(x)) {
-    const named = x.filter(
-      (t): t is { name: string; template: string } => isObject(t) && typeof t.template === 'string',
-    );
+    const named = x.filter((t): t is { name: string; template: string } => isObject(t) && typeof t.template === 'string');
     return (named.find((t) => t.name === 'default') ?? named[0])?.template;
   }
   return undefined;
@@ -77,9 +75,7 @@ export class ModelTokenizer {
       .map((t) => tokenString(t))
       .filter((s): s is string => s !== undefined && s.length > 0)
       .sort((a, b) => b.length - a.length);
-    const specialAdded = new Set(
-      added.filter((t) => isObject(t) && t.special === true).map((t) => tokenString(t)),
-    );
+    const specialAdded = new Set(added.filter((t) => isObject(t) && t.special === true).map((t) => tokenString(t)));
 
     const eos: number[] = [];
     const pushEos = (tokenText: string | undefined) => {
@@ -129,9 +125,7 @@ export class ModelTokenizer {
    */
   static async load(source: { readJson(file: string): Promise<unknown>; has(file: string): Promise<boolean> }): Promise<ModelTokenizer> {
     if (!(await source.has('tokenizer.json'))) {
-      throw new Error(
-        'tokenizer.json not found: this model repository has no fast-tokenizer file (tokenizer.json), which is required',
-      );
+      throw new Error('tokenizer.json not found: this model repository has no fast-tokenizer file (tokenizer.json), which is required');
     }
     const tokenizerJson = await source.readJson('tokenizer.json');
     let config: unknown = (await source.has('tokenizer_config.json')) ? await source.readJson('tokenizer_config.json') : {};
@@ -174,9 +168,7 @@ export class ModelTokenizer {
       const ch = String.fromCodePoint(text.codePointAt(i)!);
       if (this.tok.token_to_id(ch) === undefined) {
         const cp = ch.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
-        throw new Error(
-          `tokenizer: character ${JSON.stringify(ch)} (U+${cp}) at index ${i} is not in the tokenizer's alphabet and it has no unk token`,
-        );
+        throw new Error(`tokenizer: character ${JSON.stringify(ch)} (U+${cp}) at index ${i} is not in the tokenizer's alphabet and it has no unk token`);
       }
       i += ch.length;
     }
@@ -205,10 +197,7 @@ export class ModelTokenizer {
    * `enable_thinking` only when given (Qwen3 tests `enable_thinking is defined`). Throws when the
    * model has no chat template.
    */
-  applyChatTemplate(
-    messages: ChatMessage[],
-    opts: { addGenerationPrompt?: boolean; enableThinking?: boolean } = {},
-  ): string {
+  applyChatTemplate(messages: ChatMessage[], opts: { addGenerationPrompt?: boolean; enableThinking?: boolean } = {}): string {
     if (this.chatTemplate === undefined) {
       throw new Error(
         'tokenizer: this model has no chat template (tokenizer_config.json has no "chat_template"); ' +
@@ -225,9 +214,7 @@ export class ModelTokenizer {
       if (s !== undefined) ctx[key] = s;
     }
     if (Array.isArray(this.config.additional_special_tokens)) {
-      ctx.additional_special_tokens = this.config.additional_special_tokens
-        .map((t) => tokenString(t))
-        .filter((s) => s !== undefined);
+      ctx.additional_special_tokens = this.config.additional_special_tokens.map((t) => tokenString(t)).filter((s) => s !== undefined);
     }
     if (opts.enableThinking !== undefined) ctx.enable_thinking = opts.enableThinking;
     return this.compiled.render(ctx);

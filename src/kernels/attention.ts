@@ -42,7 +42,8 @@ export class KvCache {
         `KvCache [${batch}, ${kvHeads}, ${maxSeq}, ${headDim}] needs ${bytes} bytes per buffer; this device binds at most ${limit} (maxStorageBufferBindingSize).`,
       );
     }
-    const make = (label: string) => gpu.device.createBuffer({ label, size: Math.max(4, bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+    const make = (label: string) =>
+      gpu.device.createBuffer({ label, size: Math.max(4, bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     return new KvCache(gpu, make('kv-cache.k'), make('kv-cache.v'), batch, kvHeads, maxSeq, headDim);
   }
 
@@ -157,7 +158,8 @@ export function attention(q: Tensor, cache: KvCache, positions: GPUBuffer, opts:
   checkPositions(positions, batch);
   const out = opts.out ?? Tensor.empty(gpu, [batch * tokens, heads * headDim], 'attention.out');
   if (out.size !== size) throw new Error(`attention: out has ${out.size} values; expected ${size}`);
-  if (opts.lse && opts.lse.size !== batch * heads * tokens) throw new Error(`attention: lse has ${opts.lse.size} values; expected [${batch}, ${heads}, ${tokens}]`);
+  if (opts.lse && opts.lse.size !== batch * heads * tokens)
+    throw new Error(`attention: lse has ${opts.lse.size} values; expected [${batch}, ${heads}, ${tokens}]`);
   if (size === 0) return out;
   const scale = { f32: 1 / Math.sqrt(headDim) };
   const writeLse = opts.lse ? 1 : 0;
@@ -253,7 +255,7 @@ export function attentionRef(
           if (scores[j] > max) max = scores[j];
         }
         let sum = 0;
-        for (let j = 0; j < end; j++) sum += (scores[j] = Math.exp(scores[j] - max));
+        for (let j = 0; j < end; j++) sum += scores[j] = Math.exp(scores[j] - max);
         for (let j = 0; j < end; j++) {
           const p = scores[j] / sum;
           const vo = (kvBase + j) * headDim;
@@ -312,7 +314,11 @@ export function attentionBackward(
   if (heads % kvHeads !== 0) throw new Error(`attentionBackward: ${heads} heads not a multiple of ${kvHeads} kv heads`);
   const size = batch * tokens * heads * headDim;
   const kvSize = batch * tokens * kvHeads * headDim;
-  for (const [name, t] of [['q', q], ['out', out], ['dOut', dOut]] as const) {
+  for (const [name, t] of [
+    ['q', q],
+    ['out', out],
+    ['dOut', dOut],
+  ] as const) {
     if (t.size !== size) throw new Error(`attentionBackward: ${name} has ${t.size} values; expected [${batch}*${tokens}, ${heads}*${headDim}]`);
   }
   if (lse.size !== batch * heads * tokens) throw new Error(`attentionBackward: lse has ${lse.size} values; expected [${batch}, ${heads}, ${tokens}]`);
@@ -320,13 +326,20 @@ export function attentionBackward(
   const dq = opts.dq ?? Tensor.empty(gpu, [batch * tokens, heads * headDim], 'attention.dq');
   const dk = opts.dk ?? Tensor.empty(gpu, [batch * tokens, kvHeads * headDim], 'attention.dk');
   const dv = opts.dv ?? Tensor.empty(gpu, [batch * tokens, kvHeads * headDim], 'attention.dv');
-  if (dq.size !== size || dk.size !== kvSize || dv.size !== kvSize) throw new Error(`attentionBackward: gradient sizes ${dq.size}, ${dk.size}, ${dv.size}; expected ${size}, ${kvSize}, ${kvSize}`);
+  if (dq.size !== size || dk.size !== kvSize || dv.size !== kvSize)
+    throw new Error(`attentionBackward: gradient sizes ${dq.size}, ${dk.size}, ${dv.size}; expected ${size}, ${kvSize}, ${kvSize}`);
   if (size === 0) return { dq, dk, dv };
   const rowsTotal = batch * tokens * heads;
   const stats = gpu.buffer(rowsTotal * 8, 'attention.stats');
   const variant = pickVariant(gpu, headDim, opts.variant, 'attentionBackward');
   const params = [tokens, heads, kvHeads, maxSeq, { f32: 1 / Math.sqrt(headDim) }, rowsTotal, 0, 0, batch];
-  gpu.dispatch('attention.bw_stats', gpu.pipeline('attention', source, 'bw_stats', { HD: headDim }), [dOut.buffer, out.buffer, lse.buffer, stats], linearGroups(gpu, rowsTotal, 64), params);
+  gpu.dispatch(
+    'attention.bw_stats',
+    gpu.pipeline('attention', source, 'bw_stats', { HD: headDim }),
+    [dOut.buffer, out.buffer, lse.buffer, stats],
+    linearGroups(gpu, rowsTotal, 64),
+    params,
+  );
 
   if (variant === 'flat') {
     gpu.dispatch(
@@ -401,7 +414,8 @@ export function attentionBackwardRef(
         for (let d = 0; d < headDim; d++) delta += dOut[qo + d] * out[qo + d];
         for (let j = 0; j < end; j++) {
           const ko = (kvBase + j) * headDim;
-          let s = 0, dp = 0;
+          let s = 0,
+            dp = 0;
           for (let d = 0; d < headDim; d++) {
             s += q[qo + d] * k[ko + d];
             dp += dOut[qo + d] * v[ko + d];

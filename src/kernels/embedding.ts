@@ -74,12 +74,7 @@ export function embedBackward(dOut: Tensor, ids: ArrayLike<number>, dTable: Tens
   const indexBuffer = gpu.upload(index, 'embed-backward-index');
   const total = segments * hidden;
   const pipeline = gpu.pipeline('embedding', source, 'embed_backward');
-  gpu.dispatch('embed_backward', pipeline, [indexBuffer, dOut.buffer, dTable.buffer], linearGroups(gpu, total, 256), [
-    total,
-    hidden,
-    segments,
-    count,
-  ]);
+  gpu.dispatch('embed_backward', pipeline, [indexBuffer, dOut.buffer, dTable.buffer], linearGroups(gpu, total, 256), [total, hidden, segments, count]);
   // Submit before the index buffer goes back to the pool, so a later upload into it cannot land
   // ahead of this dispatch on the queue.
   gpu.flush();

@@ -131,7 +131,12 @@ export function tokenLogprobsBackward(
   const gpu = hidden.gpu;
   const { N, H, V } = checkShapes('tokenLogprobsBackward', hidden, lmHead, targets);
   const temperature = temperatureOf('tokenLogprobsBackward', opts);
-  for (const [name, t] of [['logZ', saved.logZ], ['entropies', saved.entropies], ['gLogprob', grads.gLogprob], ['gEntropy', grads.gEntropy]] as const) {
+  for (const [name, t] of [
+    ['logZ', saved.logZ],
+    ['entropies', saved.entropies],
+    ['gLogprob', grads.gLogprob],
+    ['gEntropy', grads.gEntropy],
+  ] as const) {
     if (t && t.size !== N) throw new Error(`tokenLogprobsBackward: ${name} has ${t.size} values, need ${N}`);
   }
   const out = opts.out ?? Tensor.empty(gpu, [N, H], 'dhidden');
@@ -222,12 +227,15 @@ export function tokenLogprobsRef(
   V: number,
   temperature = 1,
 ): { logprobs: Float64Array; entropies: Float64Array; logZ: Float64Array } {
-  const logprobs = new Float64Array(N), entropies = new Float64Array(N), logZ = new Float64Array(N);
+  const logprobs = new Float64Array(N),
+    entropies = new Float64Array(N),
+    logZ = new Float64Array(N);
   for (let n = 0; n < N; n++) {
     const z = logitsRow(hidden, lmHead, n, H, V, temperature);
     let m = -Infinity;
     for (const v of z) m = Math.max(m, v);
-    let s = 0, t = 0;
+    let s = 0,
+      t = 0;
     for (const v of z) {
       const e = Math.exp(v - m);
       s += e;

@@ -83,13 +83,13 @@ export interface DropoutOptions {
 function dropoutKernel(src: Tensor, dst: Tensor, d: DropoutOptions, accumulate: boolean): void {
   const gpu = src.gpu;
   if (src.size !== dst.size) throw new Error(`lora dropout: sizes ${src.size} and ${dst.size} differ`);
-  gpu.dispatch(
-    'lora_dropout',
-    gpu.pipeline('lora', source, 'dropout'),
-    [src.buffer, dst.buffer],
-    linearGroups(gpu, src.size, 256),
-    [src.size, d.seed >>> 0, threshold(d.p), accumulate ? 1 : 0, { f32: 1 / (1 - d.p) }],
-  );
+  gpu.dispatch('lora_dropout', gpu.pipeline('lora', source, 'dropout'), [src.buffer, dst.buffer], linearGroups(gpu, src.size, 256), [
+    src.size,
+    d.seed >>> 0,
+    threshold(d.p),
+    accumulate ? 1 : 0,
+    { f32: 1 / (1 - d.p) },
+  ]);
 }
 
 function activeDropout(opts?: { dropout?: DropoutOptions }): DropoutOptions | null {
@@ -135,14 +135,7 @@ export function loraForward(x: Tensor, lora: LoraLayer, y: Tensor, opts?: { drop
  * caller has already set to dy·W); pass dx = null to skip the input gradient. `opts.dropout` must
  * equal the forward's.
  */
-export function loraBackward(
-  x: Tensor,
-  d: Tensor,
-  dy: Tensor,
-  lora: LoraLayer,
-  dx: Tensor | null,
-  opts?: { dropout?: DropoutOptions },
-): void {
+export function loraBackward(x: Tensor, d: Tensor, dy: Tensor, lora: LoraLayer, dx: Tensor | null, opts?: { dropout?: DropoutOptions }): void {
   const gpu = x.gpu;
   const T = rowsOf(x, lora.inDim, 'x');
   if (rowsOf(dy, lora.outDim, 'dy') !== T) throw new Error(`lora: x [${x.shape}] and dy [${dy.shape}] have different row counts`);

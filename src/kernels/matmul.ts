@@ -88,13 +88,16 @@ export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Te
         : kernel === 'mm_narrow'
           ? linearGroups(gpu, n, NARROW_ROWS)
           : [Math.ceil(n / TILE), Math.ceil(M / TILE)];
-    gpu.dispatch(
-      `matmul(${w.name}):${kernel}`,
-      pipeline,
-      [x.buffer, chunk.buffer, biasBuffer, out.buffer],
-      groups,
-      [M, K, n, lo - chunk.rowStart, count, lo - rowStart, lo, opts.bias ? 1 : 0],
-    );
+    gpu.dispatch(`matmul(${w.name}):${kernel}`, pipeline, [x.buffer, chunk.buffer, biasBuffer, out.buffer], groups, [
+      M,
+      K,
+      n,
+      lo - chunk.rowStart,
+      count,
+      lo - rowStart,
+      lo,
+      opts.bias ? 1 : 0,
+    ]);
   }
   return out;
 }
@@ -122,7 +125,8 @@ function dims2(t: Tensor): [number, number] {
  */
 export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
   const gpu = a.gpu;
-  const transA = !!opts.transA, transB = !!opts.transB;
+  const transA = !!opts.transA,
+    transB = !!opts.transB;
   const [ar, ac] = dims2(a);
   const [br, bc] = dims2(b);
   const [M, K] = transA ? [ac, ar] : [ar, ac];
@@ -161,7 +165,8 @@ export interface MatmulInputGradOptions {
  */
 export function matmulInputGrad(dy: Tensor, w: WeightMatrix, opts: MatmulInputGradOptions = {}): Tensor {
   const gpu = dy.gpu;
-  const N = w.rows, K = w.cols;
+  const N = w.rows,
+    K = w.cols;
   const M = dy.size / N;
   if (dy.shape[dy.shape.length - 1] !== N || !Number.isInteger(M)) {
     throw new Error(`matmulInputGrad(${w.name}): dY shape [${dy.shape}] does not end in N = ${N}`);
@@ -213,14 +218,7 @@ export function matmulInputGradRef(dy: ArrayLike<number>, w: ArrayLike<number>, 
 }
 
 /** Float64 reference of `matmulWeightGrad`: dW[N, K] = dY[M, N]ᵀ · X[M, K] (+ dw, the previous dW). */
-export function matmulWeightGradRef(
-  dy: ArrayLike<number>,
-  x: ArrayLike<number>,
-  M: number,
-  N: number,
-  K: number,
-  dw?: ArrayLike<number>,
-): Float64Array {
+export function matmulWeightGradRef(dy: ArrayLike<number>, x: ArrayLike<number>, M: number, N: number, K: number, dw?: ArrayLike<number>): Float64Array {
   const out = new Float64Array(N * K);
   for (let n = 0; n < N; n++) {
     for (let k = 0; k < K; k++) {
@@ -233,14 +231,7 @@ export function matmulWeightGradRef(
 }
 
 /** Float64 reference of `matmul`: Y[M, N] = X[M, K] · W[N, K]ᵀ (+ bias[N]). */
-export function matmulRef(
-  x: ArrayLike<number>,
-  w: ArrayLike<number>,
-  M: number,
-  K: number,
-  N: number,
-  bias?: ArrayLike<number>,
-): Float64Array {
+export function matmulRef(x: ArrayLike<number>, w: ArrayLike<number>, M: number, K: number, N: number, bias?: ArrayLike<number>): Float64Array {
   const y = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
     for (let n = 0; n < N; n++) {

@@ -23,7 +23,13 @@ export function normVariant(gpu: Gpu, forced?: NormVariant): NormVariant {
 }
 
 /** Pipeline and workgroup counts of entry `entry` (a row kernel) for `rows` rows of `dim`. */
-function rowKernel(gpu: Gpu, entry: string, rows: number, dim: number, variant: NormVariant): { name: string; pipeline: GPUComputePipeline; groups: [number, number] } {
+function rowKernel(
+  gpu: Gpu,
+  entry: string,
+  rows: number,
+  dim: number,
+  variant: NormVariant,
+): { name: string; pipeline: GPUComputePipeline; groups: [number, number] } {
   if (variant === 'flat') {
     const name = `${entry}_${dim % 4 === 0 ? 'flat4' : 'flat'}`;
     return { name, pipeline: gpu.pipeline('norm', source, name), groups: linearGroups(gpu, rows, FLAT_WG) };
@@ -112,13 +118,7 @@ export function rmsNormBackwardDx(dy: Tensor, x: Tensor, weight: Tensor, rstd: T
   const dx = opts.dx ?? Tensor.empty(gpu, x.shape, 'rmsNorm.dx');
   if (dx.size !== x.size) throw new Error(`rmsNormBackward: dx has ${dx.size} values, x has ${x.size}`);
   const k = rowKernel(gpu, 'rms_norm_backward_dx', rows, dim, normVariant(gpu, opts.variant));
-  gpu.dispatch(k.name, k.pipeline, [x.buffer, weight.buffer, dx.buffer, rstd.buffer, dy.buffer], k.groups, [
-    rows,
-    dim,
-    { f32: 0 },
-    0,
-    0,
-  ]);
+  gpu.dispatch(k.name, k.pipeline, [x.buffer, weight.buffer, dx.buffer, rstd.buffer, dy.buffer], k.groups, [rows, dim, { f32: 0 }, 0, 0]);
   return dx;
 }
 
@@ -142,7 +142,13 @@ export function rmsNormWeightGrad(dy: Tensor, x: Tensor, rstd: Tensor, dim: numb
   const partial = gpu.buffer(blocks * dim * 4, 'rmsNorm.dweight.partial');
   const params = [rows, dim, { f32: 0 }, rowsPerBlock, blocks];
   const tiles = Math.ceil(dim / 256);
-  gpu.dispatch('rms_norm_dweight_partial', gpu.pipeline('norm', source, 'rms_norm_dweight_partial'), [dy.buffer, x.buffer, rstd.buffer, partial], [tiles, blocks], params);
+  gpu.dispatch(
+    'rms_norm_dweight_partial',
+    gpu.pipeline('norm', source, 'rms_norm_dweight_partial'),
+    [dy.buffer, x.buffer, rstd.buffer, partial],
+    [tiles, blocks],
+    params,
+  );
   gpu.dispatch('rms_norm_dweight_reduce', gpu.pipeline('norm', source, 'rms_norm_dweight_reduce'), [partial, dweight.buffer], [tiles], params);
   gpu.release(partial);
   return dweight;
@@ -152,13 +158,7 @@ export function rmsNormWeightGrad(dy: Tensor, x: Tensor, rstd: Tensor, dim: numb
  * Gradients of y = rmsNorm(x, weight) for upstream dy, given the forward's saved 1/rms. Same row
  * view as the forward (per-head: rows = tokens*heads, dim = headDim; dweight sums over all rows).
  */
-export function rmsNormBackward(
-  dy: Tensor,
-  x: Tensor,
-  weight: Tensor,
-  rstd: Tensor,
-  opts: RmsNormBackwardOptions = {},
-): { dx: Tensor; dweight: Tensor } {
+export function rmsNormBackward(dy: Tensor, x: Tensor, weight: Tensor, rstd: Tensor, opts: RmsNormBackwardOptions = {}): { dx: Tensor; dweight: Tensor } {
   const dx = rmsNormBackwardDx(dy, x, weight, rstd, opts);
   const [rows, dim] = rowsAndDim(x, weight, opts, 'rmsNormBackward');
   const dweight = rmsNormWeightGrad(dy, x, rstd, dim, { rows, dweight: opts.dweight });
@@ -173,10 +173,12 @@ export function rmsNormBackwardRef(
   dim: number,
   eps: number,
 ): { dx: Float64Array; dweight: Float64Array } {
-  const dx = new Float64Array(rows * dim), dweight = new Float64Array(dim);
+  const dx = new Float64Array(rows * dim),
+    dweight = new Float64Array(dim);
   const rstd = rmsNormRstdRef(x, rows, dim, eps);
   for (let r = 0; r < rows; r++) {
-    const base = r * dim, inv = rstd[r];
+    const base = r * dim,
+      inv = rstd[r];
     let dot = 0;
     for (let j = 0; j < dim; j++) dot += dy[base + j] * weight[j] * x[base + j];
     const k = (inv * inv * inv * dot) / dim;

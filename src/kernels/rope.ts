@@ -63,13 +63,13 @@ function dispatchRope(kernel: string, x: Tensor, positions: GPUBuffer, opts: Rop
   if (out.size !== size) throw new Error(`${kernel}: out has ${out.size} values, want ${size}`);
   if (out.buffer === x.buffer) throw new Error(`${kernel}: out must be a separate buffer from x`);
   const pairs = size / 2;
-  gpu.dispatch(
-    kernel,
-    gpu.pipeline('rope', source, 'rope'),
-    [x.buffer, positions, turnTable(gpu, headDim, theta), out.buffer],
-    linearGroups(gpu, pairs, 256),
-    [pairs, tokens, heads, headDim / 2, { f32: sign }],
-  );
+  gpu.dispatch(kernel, gpu.pipeline('rope', source, 'rope'), [x.buffer, positions, turnTable(gpu, headDim, theta), out.buffer], linearGroups(gpu, pairs, 256), [
+    pairs,
+    tokens,
+    heads,
+    headDim / 2,
+    { f32: sign },
+  ]);
   return out;
 }
 
@@ -108,8 +108,10 @@ function ropeRefSigned(
         const base = (row * heads + h) * headDim;
         for (let i = 0; i < half; i++) {
           const angle = sign * pos * invFreq[i];
-          const c = Math.cos(angle), s = Math.sin(angle);
-          const x1 = x[base + i], x2 = x[base + i + half];
+          const c = Math.cos(angle),
+            s = Math.sin(angle);
+          const x1 = x[base + i],
+            x2 = x[base + i + half];
           out[base + i] = x1 * c - x2 * s;
           out[base + i + half] = x2 * c + x1 * s;
         }

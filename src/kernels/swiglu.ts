@@ -18,12 +18,7 @@ export function swiglu(gate: Tensor, up: Tensor, out?: Tensor): Tensor {
 }
 
 /** Gradients of y = silu(gate) * up for upstream dy. */
-export function swigluBackward(
-  gate: Tensor,
-  up: Tensor,
-  dy: Tensor,
-  opts: { dgate?: Tensor; dup?: Tensor } = {},
-): { dgate: Tensor; dup: Tensor } {
+export function swigluBackward(gate: Tensor, up: Tensor, dy: Tensor, opts: { dgate?: Tensor; dup?: Tensor } = {}): { dgate: Tensor; dup: Tensor } {
   const gpu = gate.gpu;
   const dgate = opts.dgate ?? Tensor.empty(gpu, gate.shape, 'swiglu.dgate');
   const dup = opts.dup ?? Tensor.empty(gpu, gate.shape, 'swiglu.dup');
@@ -50,15 +45,13 @@ export function swigluRef(gate: ArrayLike<number>, up: ArrayLike<number>): Float
   return out;
 }
 
-export function swigluBackwardRef(
-  gate: ArrayLike<number>,
-  up: ArrayLike<number>,
-  dy: ArrayLike<number>,
-): { dgate: Float64Array; dup: Float64Array } {
+export function swigluBackwardRef(gate: ArrayLike<number>, up: ArrayLike<number>, dy: ArrayLike<number>): { dgate: Float64Array; dup: Float64Array } {
   const n = gate.length;
-  const dgate = new Float64Array(n), dup = new Float64Array(n);
+  const dgate = new Float64Array(n),
+    dup = new Float64Array(n);
   for (let i = 0; i < n; i++) {
-    const g = gate[i], s = sigmoidRef(g);
+    const g = gate[i],
+      s = sigmoidRef(g);
     dgate[i] = dy[i] * up[i] * s * (1 + g * (1 - s));
     dup[i] = dy[i] * g * s;
   }

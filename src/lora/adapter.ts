@@ -198,13 +198,7 @@ export class LoraAdapter {
    * without lora_B (or the reverse). F32/F16/BF16 tensors are accepted. Sites listed in
    * target_modules but absent from the file (e.g. layers_to_transform) get no LoRA.
    */
-  static fromPeft(
-    gpu: Gpu,
-    model: ModelConfig,
-    adapterConfig: unknown,
-    safetensors: Uint8Array,
-    fileName = ADAPTER_WEIGHTS_FILE,
-  ): LoraAdapter {
+  static fromPeft(gpu: Gpu, model: ModelConfig, adapterConfig: unknown, safetensors: Uint8Array, fileName = ADAPTER_WEIGHTS_FILE): LoraAdapter {
     const config = parsePeftConfig(adapterConfig);
     const { r } = config;
     const scale = loraScale(config);
@@ -239,7 +233,9 @@ export class LoraAdapter {
   static async load(source: ModelSource, gpu: Gpu, model: ModelConfig): Promise<LoraAdapter> {
     if (!(await source.has(ADAPTER_WEIGHTS_FILE))) {
       if (await source.has('adapter_model.bin')) {
-        throw new Error(`${source.id}: adapter_model.bin (PyTorch pickle) is not supported; save the adapter with safe_serialization=True (adapter_model.safetensors).`);
+        throw new Error(
+          `${source.id}: adapter_model.bin (PyTorch pickle) is not supported; save the adapter with safe_serialization=True (adapter_model.safetensors).`,
+        );
       }
       throw new Error(`${source.id}: no ${ADAPTER_WEIGHTS_FILE} found (is this a PEFT LoRA adapter folder?).`);
     }

@@ -96,7 +96,6 @@ interface CpuPeftAdapter {
 // -------------------------------------------------------------------------------------------------
 // Adapter (CPU)
 
-
 /**
  * Parse and validate PEFT adapter files on the CPU against a model config: the same checks as
  * LoraAdapter.fromPeft (config, tensor names, layers, target modules, A/B pairs, shapes against
@@ -176,12 +175,7 @@ export function roundToDtype(values: ArrayLike<number>, dtype: MergeDType): Floa
  * model or adapter folder. On failure the partial files are removed (and outDir, if it created it).
  * Returns the paths written (outDir joined with each file name), model.safetensors first.
  */
-export async function mergeAdapter(
-  model: ModelSource,
-  adapter: ModelSource,
-  outDir: string,
-  opts: MergeOptions = {},
-): Promise<string[]> {
+export async function mergeAdapter(model: ModelSource, adapter: ModelSource, outDir: string, opts: MergeOptions = {}): Promise<string[]> {
   const fs: Fs = await import('node:fs/promises');
   const { join, resolve } = await import('node:path');
 
@@ -190,7 +184,9 @@ export async function mergeAdapter(
   const configJson = await model.readJson<Json>('config.json');
   if (!(await adapter.has(ADAPTER_WEIGHTS_FILE))) {
     if (await adapter.has('adapter_model.bin')) {
-      throw new Error(`${adapter.id}: adapter_model.bin (PyTorch pickle) is not supported; save the adapter with safe_serialization=True (adapter_model.safetensors).`);
+      throw new Error(
+        `${adapter.id}: adapter_model.bin (PyTorch pickle) is not supported; save the adapter with safe_serialization=True (adapter_model.safetensors).`,
+      );
     }
     throw new Error(`${adapter.id}: no ${ADAPTER_WEIGHTS_FILE} found (is this a PEFT LoRA adapter folder?).`);
   }
@@ -227,7 +223,9 @@ export async function mergeAdapter(
     created = true;
   }
   if (existing.length > 0 && !opts.overwrite) {
-    throw new Error(`merge: the output folder ${outDir} exists and is not empty (${existing.length} entries); pass overwrite (--overwrite) or choose an empty folder.`);
+    throw new Error(
+      `merge: the output folder ${outDir} exists and is not empty (${existing.length} entries); pass overwrite (--overwrite) or choose an empty folder.`,
+    );
   }
 
   const dataTmp = join(out, `.${SINGLE}.data.partial`);
@@ -428,13 +426,7 @@ function checkF16Overflow(name: string, values: ArrayLike<number>, bits: Uint16A
 }
 
 /** W' = W + s·(B·A), row block by row block: float64 like mergeLoraRef, rounded once. */
-async function mergeSite(
-  entry: TensorEntry,
-  site: CpuLoraSite,
-  scale: number,
-  dtype: MergeDType,
-  write: (d: ArrayBufferView) => Promise<void>,
-): Promise<void> {
+async function mergeSite(entry: TensorEntry, site: CpuLoraSite, scale: number, dtype: MergeDType, write: (d: ArrayBufferView) => Promise<void>): Promise<void> {
   const [rows, cols] = entry.shape;
   const r = site.A.length / cols;
   // Aᵀ [in, r] in float64 so the k-sum reads contiguous memory (same sum order as mergeLoraRef).

@@ -76,7 +76,10 @@ export class ModelGradients {
   }
 
   zero(gpu: Gpu): void {
-    zeroFill(gpu, this.params.map((p) => p.grad));
+    zeroFill(
+      gpu,
+      this.params.map((p) => p.grad),
+    );
   }
 }
 
@@ -199,7 +202,13 @@ function accumulateNormGrad(dy: Tensor, x: Tensor, rstd: Tensor, dim: number, gr
 }
 
 const MODULE_OF: Record<LinearName, TargetModule> = {
-  q: 'q_proj', k: 'k_proj', v: 'v_proj', o: 'o_proj', gate: 'gate_proj', up: 'up_proj', down: 'down_proj',
+  q: 'q_proj',
+  k: 'k_proj',
+  v: 'v_proj',
+  o: 'o_proj',
+  gate: 'gate_proj',
+  up: 'up_proj',
+  down: 'down_proj',
 };
 
 /**

@@ -54,10 +54,7 @@ export function parseConfig(json: unknown, fileName = 'config.json'): ModelConfi
   if (ropeScaling !== undefined && ropeScaling !== null) {
     const kind = typeof ropeScaling === 'object' ? (ropeScaling.rope_type ?? ropeScaling.type) : ropeScaling;
     if (kind !== 'default') {
-      fail(
-        fileName,
-        `rope_scaling ${JSON.stringify(ropeScaling)} is not supported (only plain RoPE: rope_scaling null or type "default").`,
-      );
+      fail(fileName, `rope_scaling ${JSON.stringify(ropeScaling)} is not supported (only plain RoPE: rope_scaling null or type "default").`);
     }
   }
   if (j.rope_interleaved === true) fail(fileName, 'rope_interleaved=true is not supported (HF rotate_half RoPE only).');
@@ -87,7 +84,8 @@ export function parseConfig(json: unknown, fileName = 'config.json'): ModelConfi
   if (headDim % 2 !== 0) fail(fileName, `head_dim ${headDim} must be even for RoPE.`);
 
   let attentionBias: boolean;
-  if (architecture === 'qwen2') attentionBias = true; // Qwen2 always has q/k/v biases
+  if (architecture === 'qwen2')
+    attentionBias = true; // Qwen2 always has q/k/v biases
   else attentionBias = j.attention_bias === true;
 
   const bos = j.bos_token_id;

@@ -91,7 +91,17 @@ export function loraDropout(m: ForwardModel, layer: number, module: TargetModule
  * One decoder layer on the residual stream x ([batch*tokens, hidden]); returns the new residual.
  * Without `save`, x and every intermediate are released; with it, they are kept for backward.
  */
-export function decoderLayer(m: ForwardModel, l: number, x: Tensor, batch: number, tokens: number, positions: GPUBuffer, cache: KvCache, save?: LayerActivations, train?: TrainingContext): Tensor {
+export function decoderLayer(
+  m: ForwardModel,
+  l: number,
+  x: Tensor,
+  batch: number,
+  tokens: number,
+  positions: GPUBuffer,
+  cache: KvCache,
+  save?: LayerActivations,
+  train?: TrainingContext,
+): Tensor {
   const cfg = m.config;
   const w = m.weights.layers[l];
   const n = batch * tokens;

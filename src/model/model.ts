@@ -26,9 +26,7 @@ export class LanguageModel {
     if (maxSeq > maxPositionEmbeddings) {
       throw new Error(`Sequence length ${maxSeq} exceeds the model's max_position_embeddings (${maxPositionEmbeddings}).`);
     }
-    return Array.from({ length: numLayers }, () =>
-      KvCache.create(this.gpu, { batch, kvHeads: numKvHeads, maxSeq, headDim }),
-    );
+    return Array.from({ length: numLayers }, () => KvCache.create(this.gpu, { batch, kvHeads: numKvHeads, maxSeq, headDim }));
   }
 
   /** Token embeddings [n, hidden] of u32 ids. */

@@ -21,7 +21,8 @@ function linear(x: Float64Array, w: ArrayLike<number>, rows: number, inDim: numb
   for (let t = 0; t < rows; t++) {
     for (let o = 0; o < outDim; o++) {
       let acc = bias ? bias[o] : 0;
-      const xo = t * inDim, wo = o * inDim;
+      const xo = t * inDim,
+        wo = o * inDim;
       for (let i = 0; i < inDim; i++) acc += x[xo + i] * w[wo + i];
       y[t * outDim + o] = acc;
     }
@@ -50,8 +51,10 @@ function rope(x: Float64Array, tokens: number, heads: number, headDim: number, t
       const base = (t * heads + h) * headDim;
       for (let i = 0; i < half; i++) {
         const angle = t * theta ** ((-2 * i) / headDim);
-        const c = Math.cos(angle), s = Math.sin(angle);
-        const a = x[base + i], b = x[base + i + half];
+        const c = Math.cos(angle),
+          s = Math.sin(angle);
+        const a = x[base + i],
+          b = x[base + i + half];
         y[base + i] = a * c - b * s;
         y[base + i + half] = b * c + a * s;
       }
@@ -76,7 +79,7 @@ function causalAttention(q: Float64Array, k: Float64Array, v: Float64Array, toke
         max = Math.max(max, scores[s]);
       }
       let sum = 0;
-      for (let s = 0; s <= t; s++) sum += (scores[s] = Math.exp(scores[s] - max));
+      for (let s = 0; s <= t; s++) sum += scores[s] = Math.exp(scores[s] - max);
       for (let d = 0; d < D; d++) {
         let acc = 0;
         for (let s = 0; s <= t; s++) acc += scores[s] * v[(s * KV + kvh) * D + d];
@@ -108,8 +111,12 @@ function addLora(y: Float64Array, x: Float64Array, rows: number, inDim: number, 
 
 /** Final hidden states (after the last norm) for one sequence of token ids: [tokens, hidden]. */
 function referenceHidden(cfg: ModelConfig, tensors: Map<string, CpuTensor>, ids: number[], adapter?: CpuAdapter): Float64Array {
-  const T = ids.length, Hd = cfg.hiddenSize, D = cfg.headDim;
-  const qDim = cfg.numHeads * D, kvDim = cfg.numKvHeads * D, F = cfg.intermediateSize;
+  const T = ids.length,
+    Hd = cfg.hiddenSize,
+    D = cfg.headDim;
+  const qDim = cfg.numHeads * D,
+    kvDim = cfg.numKvHeads * D,
+    F = cfg.intermediateSize;
   const embed = tensor(tensors, 'model.embed_tokens.weight');
   let x: Float64Array = new Float64Array(T * Hd);
   ids.forEach((id, t) => {
@@ -169,7 +176,8 @@ export function referenceScore(
 ): { logprobs: number[]; entropies: number[] } {
   const logits = referenceLogits(cfg, tensors, ids, adapter);
   const V = cfg.vocabSize;
-  const logprobs: number[] = [], entropies: number[] = [];
+  const logprobs: number[] = [],
+    entropies: number[] = [];
   for (let t = 0; t + 1 < ids.length; t++) {
     const row = logits.subarray(t * V, (t + 1) * V).map((z) => z / temperature);
     let max = -Infinity;

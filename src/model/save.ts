@@ -29,13 +29,24 @@ export async function saveWeights(model: LanguageModel, dir: string): Promise<vo
     const p = `model.layers.${l}.`;
     await vector(`${p}input_layernorm.weight`, layer.inputNorm);
     await vector(`${p}post_attention_layernorm.weight`, layer.postNorm);
-    for (const [name, w] of [['q', layer.q], ['k', layer.k], ['v', layer.v], ['o', layer.o]] as const) await matrix(`${p}self_attn.${name}_proj.weight`, w);
+    for (const [name, w] of [
+      ['q', layer.q],
+      ['k', layer.k],
+      ['v', layer.v],
+      ['o', layer.o],
+    ] as const)
+      await matrix(`${p}self_attn.${name}_proj.weight`, w);
     await vector(`${p}self_attn.q_proj.bias`, layer.qBias);
     await vector(`${p}self_attn.k_proj.bias`, layer.kBias);
     await vector(`${p}self_attn.v_proj.bias`, layer.vBias);
     await vector(`${p}self_attn.q_norm.weight`, layer.qNorm);
     await vector(`${p}self_attn.k_norm.weight`, layer.kNorm);
-    for (const [name, w] of [['gate', layer.gate], ['up', layer.up], ['down', layer.down]] as const) await matrix(`${p}mlp.${name}_proj.weight`, w);
+    for (const [name, w] of [
+      ['gate', layer.gate],
+      ['up', layer.up],
+      ['down', layer.down],
+    ] as const)
+      await matrix(`${p}mlp.${name}_proj.weight`, w);
   }
   writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(tensors, { format: 'pt' }));
 }

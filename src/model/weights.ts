@@ -61,8 +61,7 @@ async function readCheckpoint(
   take: (file: string, tensors: Map<string, TensorEntry>) => void | Promise<void>,
 ): Promise<void> {
   const expected = expectedTensors(config);
-  const download = (file: string) => (loaded: number, total: number | null) =>
-    onProgress?.({ phase: 'download', file, loaded, total });
+  const download = (file: string) => (loaded: number, total: number | null) => onProgress?.({ phase: 'download', file, loaded, total });
 
   // Which file holds each tensor.
   let plan: Map<string, string[]>; // file -> tensor names
@@ -140,11 +139,7 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
  * same object) unless a different lm_head.weight is stored (a stored copy identical to the
  * embedding, as in Qwen3-0.6B, is shared rather than uploaded twice).
  */
-export async function loadModel(
-  source: ModelSource,
-  gpu: Gpu,
-  opts: LoadOptions = {},
-): Promise<{ config: ModelConfig; weights: ModelWeights }> {
+export async function loadModel(source: ModelSource, gpu: Gpu, opts: LoadOptions = {}): Promise<{ config: ModelConfig; weights: ModelWeights }> {
   const config = await readModelConfig(source);
   const total = expectedTensors(config).size;
   const matrices = new Map<string, WeightMatrix>();

@@ -17,7 +17,13 @@ export type OptimizerState = AdamWState | SgdState;
 const CHECKPOINT_PREFIX = 'checkpoint-';
 
 function optimizerTensors(state: OptimizerState): { name: string; dtype: 'F32'; shape: number[]; data: Float32Array }[] {
-  const arrays: [string, Float32Array[]][] = 'm' in state ? [['m', state.m], ['v', state.v]] : [['momentum', state.momentumBuffer]];
+  const arrays: [string, Float32Array[]][] =
+    'm' in state
+      ? [
+          ['m', state.m],
+          ['v', state.v],
+        ]
+      : [['momentum', state.momentumBuffer]];
   return arrays.flatMap(([kind, list]) => list.map((data, i) => ({ name: `${kind}.${i}`, dtype: 'F32' as const, shape: [data.length], data })));
 }
 
@@ -52,7 +58,11 @@ export function newestCheckpointStep(names: string[]): number | null {
 }
 
 /** Optimizer and trainer state from a checkpoint's optimizer.safetensors and trainer_state.json. */
-export function parseCheckpoint(optimizerBytes: Uint8Array, trainerJson: string, file = 'optimizer.safetensors'): { optimizer: OptimizerState; trainer: TrainerState } {
+export function parseCheckpoint(
+  optimizerBytes: Uint8Array,
+  trainerJson: string,
+  file = 'optimizer.safetensors',
+): { optimizer: OptimizerState; trainer: TrainerState } {
   const { tensors, metadata } = parseSafetensors(optimizerBytes, file);
   const list = (kind: string) => {
     const out: Float32Array[] = [];

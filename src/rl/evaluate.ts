@@ -45,20 +45,29 @@ export function chatPromptIds(tokenizer: ModelTokenizer, question: string, forma
   return tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
 }
 
-export async function evaluatePassAtK<P extends EvalProblem>(model: LanguageModel, tokenizer: ModelTokenizer, problems: readonly P[], opts: EvalOptions<P>): Promise<EvalResult> {
+export async function evaluatePassAtK<P extends EvalProblem>(
+  model: LanguageModel,
+  tokenizer: ModelTokenizer,
+  problems: readonly P[],
+  opts: EvalOptions<P>,
+): Promise<EvalResult> {
   const perBatch = opts.problemsPerBatch ?? 16;
   const eosTokenIds = [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])];
   const correct: number[] = [];
   for (let start = 0; start < problems.length; start += perBatch) {
     const chunk = problems.slice(start, start + perBatch);
-    const completions = await generate(model, chunk.map((p) => chatPromptIds(tokenizer, p.question, opts.promptFormat)), {
-      maxNewTokens: opts.maxNewTokens,
-      temperature: opts.temperature,
-      seed: opts.seed + start,
-      n: opts.samples,
-      eosTokenIds,
-      validVocab: Math.min(model.config.vocabSize, tokenizer.vocabSize),
-    });
+    const completions = await generate(
+      model,
+      chunk.map((p) => chatPromptIds(tokenizer, p.question, opts.promptFormat)),
+      {
+        maxNewTokens: opts.maxNewTokens,
+        temperature: opts.temperature,
+        seed: opts.seed + start,
+        n: opts.samples,
+        eosTokenIds,
+        validVocab: Math.min(model.config.vocabSize, tokenizer.vocabSize),
+      },
+    );
     for (const [i, p] of chunk.entries()) {
       const texts = completions.slice(i * opts.samples, (i + 1) * opts.samples).map((c) => tokenizer.decode(c.ids, { skipSpecialTokens: true }));
       const grades = await Promise.all(texts.map((t) => opts.grade(t, p)));

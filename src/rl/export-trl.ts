@@ -36,7 +36,6 @@ import PY_DATA_HELPERS from './trl/data_rows.py?raw';
 import PY_ARITHMETIC from './trl/data_arithmetic.py?raw';
 import PY_COUNTDOWN from './trl/data_countdown.py?raw';
 
-
 // -------------------------------------------------------------------------------------------------
 // Python literals
 
@@ -117,9 +116,13 @@ const STUB_REWARDS: Record<string, string[]> = {
 
 /** reward_stub.py as the reward `fnName` (logged as `metricName`), its TODO comment saying `doc`. */
 function stubReward(fnName: string, metricName: string, doc: string[]): string {
-  return fillTemplate(PY_REWARD_STUB, {
-    slots: { todo: doc.map((l) => `# TODO: ${l}`), metric_name: `stub_reward.__name__ = ${pyStr(metricName)}` },
-  }, 'reward_stub.py').replace(/\bstub_reward\b/g, fnName);
+  return fillTemplate(
+    PY_REWARD_STUB,
+    {
+      slots: { todo: doc.map((l) => `# TODO: ${l}`), metric_name: `stub_reward.__name__ = ${pyStr(metricName)}` },
+    },
+    'reward_stub.py',
+  ).replace(/\bstub_reward\b/g, fnName);
 }
 
 /** A building block without slots: the part of the file the script gets. */
@@ -152,7 +155,11 @@ function datasetCode(data: DataSource, cfg: Cfg): DatasetCode {
         '# curriculum, so here they are concatenated and shuffled.',
         ...parts.flatMap((p) => p.notes),
       ],
-      build: ['parts = []', ...parts.flatMap((p) => [...p.build, 'parts.append(train_dataset)']), `train_dataset = concatenate_datasets(parts).shuffle(seed=${pyInt(seed)})`],
+      build: [
+        'parts = []',
+        ...parts.flatMap((p) => [...p.build, 'parts.append(train_dataset)']),
+        `train_dataset = concatenate_datasets(parts).shuffle(seed=${pyInt(seed)})`,
+      ],
     };
   }
   if (data.kind === 'one-shot') {
@@ -176,9 +183,12 @@ function datasetCode(data: DataSource, cfg: Cfg): DatasetCode {
   const specString = data.kind === 'upload' ? data.fileName : data.spec;
   const spec: DatasetSpec = parseDatasetSpec(specString);
   // An uploaded file's own column names, mapped onto the question/answer columns the helpers read.
-  const mapping = data.kind === 'upload' && (data.questionField || data.answerField)
-    ? [`raw = raw.map(lambda row: {${[data.questionField && `"question": row[${pyStr(data.questionField)}]`, data.answerField && `"answer": row[${pyStr(data.answerField)}]`].filter(Boolean).join(', ')}})`]
-    : [];
+  const mapping =
+    data.kind === 'upload' && (data.questionField || data.answerField)
+      ? [
+          `raw = raw.map(lambda row: {${[data.questionField && `"question": row[${pyStr(data.questionField)}]`, data.answerField && `"answer": row[${pyStr(data.answerField)}]`].filter(Boolean).join(', ')}})`,
+        ]
+      : [];
   switch (spec.kind) {
     case 'arithmetic':
       return {
@@ -202,7 +212,7 @@ function datasetCode(data: DataSource, cfg: Cfg): DatasetCode {
         helpers: [block(PY_COUNTDOWN)],
         notes: [
           `# Dataset ${inline(specString)}: webgrpo's TinyZero Countdown generator ported to Python. Same format and`,
-          '# distribution, but the exact random stream differs from webgrpo\'s (mulberry32 per (seed, i)), so the',
+          "# distribution, but the exact random stream differs from webgrpo's (mulberry32 per (seed, i)), so the",
           `# problems are not the same ones. ${generated} problems are generated up front; TRL cycles through them.`,
         ],
         build: [
@@ -237,9 +247,7 @@ function datasetCode(data: DataSource, cfg: Cfg): DatasetCode {
         notes: [
           `# Dataset file ${inline(spec.path)} (${spec.format}): the path is as webgrpo was given it; copy the file`,
           '# next to this script (or fix the path) on the GPU server.',
-          ...(spec.format === 'json'
-            ? ['# A .json file holding {"key": [rows]} needs field="key" in load_dataset (webgrpo finds the array itself).']
-            : []),
+          ...(spec.format === 'json' ? ['# A .json file holding {"key": [rows]} needs field="key" in load_dataset (webgrpo finds the array itself).'] : []),
           '# Rows without a question or answer are dropped (webgrpo stops on them unless --skip-bad-rows).',
         ],
         build: [
@@ -258,10 +266,7 @@ function modelCode(model: string): { lines: string[]; revision: string | null } 
     const revision = model.includes('@') ? hub.revision : null;
     return {
       revision,
-      lines: [
-        `MODEL = ${pyStr(hub.repo)}  # webgrpo: ${inline(model)}`,
-        ...(revision !== null ? [`REVISION = ${pyStr(revision)}`] : []),
-      ],
+      lines: [`MODEL = ${pyStr(hub.repo)}  # webgrpo: ${inline(model)}`, ...(revision !== null ? [`REVISION = ${pyStr(revision)}`] : [])],
     };
   }
   return {
@@ -281,7 +286,7 @@ function filterNotes(runConfig: Record<string, unknown>): string[] {
     lines.push(
       `# filter_accuracy = (${acc.map(String).join(', ')}): balanced online difficulty filtering is not in TRL. webgrpo`,
       '# resampled groups whose accuracy was not strictly inside those bounds (up to 4 rounds per step).',
-      '# Nearest equivalent: filter the dataset offline by the base model\'s pass rate (sample',
+      "# Nearest equivalent: filter the dataset offline by the base model's pass rate (sample",
       '# num_generations answers per prompt, keep prompts whose accuracy lies inside the bounds), or',
       '# subclass GRPOTrainer to resample in _generate_and_score_completions.',
     );
@@ -291,7 +296,7 @@ function filterNotes(runConfig: Record<string, unknown>): string[] {
   if (runConfig.dynamic_sampling === true) {
     lines.push(
       '# dynamic_sampling = True: DAPO dynamic sampling (drop groups whose rewards are all equal and',
-      '# resample) is not in TRL\'s GRPOTrainer. Such groups get zero advantage there, so they add no',
+      "# resample) is not in TRL's GRPOTrainer. Such groups get zero advantage there, so they add no",
       '# policy gradient but still count in the loss normaliser and the batch. Nearest equivalent:',
       '# trl.experimental.grpo_with_replay_buffer (GRPOWithReplayBufferTrainer replaces zero-std groups with',
       '# earlier high-reward groups), or the offline filtering above.',
@@ -355,14 +360,16 @@ export function trlScript(configJson: unknown): string {
   }
   if (rewardModule !== null) {
     rewardFns.push('reward_module');
-    rewardBlocks.push(stubReward('reward_module', 'reward_module', [
-      `port webgrpo's --reward-module ${inline(rewardModule)} to Python. Its default export is`,
-      '(completion, row) => number | null, called once per completion with row = the dataset columns plus',
-      'answer (the gold answer), max_completion_length and completion_length (tokens). Here completions',
-      'is a list (use completion_text(c)), the dataset columns arrive as lists in kwargs (answer=...,',
-      'one entry per completion) and kwargs["completion_ids"] gives the token lengths. Return one float',
-      'or None per completion.',
-    ]));
+    rewardBlocks.push(
+      stubReward('reward_module', 'reward_module', [
+        `port webgrpo's --reward-module ${inline(rewardModule)} to Python. Its default export is`,
+        '(completion, row) => number | null, called once per completion with row = the dataset columns plus',
+        'answer (the gold answer), max_completion_length and completion_length (tokens). Here completions',
+        'is a list (use completion_text(c)), the dataset columns arrive as lists in kwargs (answer=...,',
+        'one entry per completion) and kwargs["completion_ids"] gives the token lengths. Return one float',
+        'or None per completion.',
+      ]),
+    );
   }
   if (rewardFns.length === 0) throw new Error('export-trl: the run has no reward functions');
 
@@ -373,8 +380,11 @@ export function trlScript(configJson: unknown): string {
   const grpoArgs: [string, string, string?][] = [
     ['output_dir', 'OUTPUT_DIR'],
     ['num_generations', pyInt(G)],
-    ['per_device_train_batch_size', pyInt(batch),
-      `prompts_per_step ${perStep} × num_generations ${G}${accum > 1 ? ` / gradient_accumulation_steps ${accum}` : ''}`],
+    [
+      'per_device_train_batch_size',
+      pyInt(batch),
+      `prompts_per_step ${perStep} × num_generations ${G}${accum > 1 ? ` / gradient_accumulation_steps ${accum}` : ''}`,
+    ],
     ['gradient_accumulation_steps', pyInt(accum)],
     ['max_completion_length', pyInt(cfg.num('max_completion_length'))],
     ['temperature', pyFloat(cfg.num('temperature'))],
@@ -391,16 +401,22 @@ export function trlScript(configJson: unknown): string {
     ['weight_decay', pyFloat(cfg.num('weight_decay'))],
     ['max_grad_norm', pyFloat(cfg.num('max_grad_norm'))],
     ['loss_type', pyStr(cfg.str('loss_type'))],
-    ['scale_rewards', pyStr(scaleRewards),
-      `older TRL took a bool: ${scaleRewards === 'none' ? 'False' : scaleRewards === 'group' ? 'True' : '"batch" has no bool form'}`],
+    [
+      'scale_rewards',
+      pyStr(scaleRewards),
+      `older TRL took a bool: ${scaleRewards === 'none' ? 'False' : scaleRewards === 'group' ? 'True' : '"batch" has no bool form'}`,
+    ],
     ['beta', pyFloat(cfg.num('beta'))],
     ['epsilon', pyFloat(epsilon)],
     ['epsilon_high', pyFloat(epsilonHigh)],
     ['mask_truncated_completions', pyBool(cfg.bool('mask_truncated_completions'))],
     ['top_entropy_quantile', pyFloat(cfg.num('top_entropy_quantile'))],
     ['num_iterations', pyInt(iterations)],
-    ['max_steps', pyInt(steps * iterations),
-      iterations > 1 ? `webgrpo max_steps ${steps} × num_iterations ${iterations}: TRL counts optimizer updates` : undefined],
+    [
+      'max_steps',
+      pyInt(steps * iterations),
+      iterations > 1 ? `webgrpo max_steps ${steps} × num_iterations ${iterations}: TRL counts optimizer updates` : undefined,
+    ],
     ['seed', pyInt(cfg.num('seed'))],
     ['logging_steps', '1'],
     ...(revision !== null ? [['model_init_kwargs', '{"revision": REVISION}'] as [string, string]] : []),

@@ -15,7 +15,8 @@ export interface GroupFilter {
  */
 export function keepGroup(rewards: number[], accuracies: number[], filter: GroupFilter): boolean {
   if (filter.dropZeroStd && rewards.length > 0) {
-    let lo = Infinity, hi = -Infinity;
+    let lo = Infinity,
+      hi = -Infinity;
     for (const r of rewards) {
       lo = Math.min(lo, r);
       hi = Math.max(hi, r);

@@ -241,7 +241,8 @@ export class GrpoTrainer {
   private async sampleGroups(): Promise<{ groups: Group[]; sampledGroups: number }> {
     const { cfg } = this;
     const filter = this.options.groupFilter;
-    const kept: Group[] = [], dropped: Group[] = [];
+    const kept: Group[] = [],
+      dropped: Group[] = [];
     let sampled = 0;
     for (let round = 0; kept.length < cfg.promptsPerStep && round < (filter ? MAX_FILTER_ROUNDS : 1); round++) {
       const prompts = Array.from({ length: cfg.promptsPerStep - kept.length }, () => this.nextPrompt());
@@ -249,7 +250,15 @@ export class GrpoTrainer {
         sampled++;
         // Accuracy: the math reward when present (1 = correct), else a positive total reward.
         const accuracies = group.rewards.map((r) => ((r.perFunction.math ?? r.total) >= 1 ? 1 : 0));
-        if (!filter || keepGroup(group.rewards.map((r) => r.total), accuracies, filter)) kept.push(group);
+        if (
+          !filter ||
+          keepGroup(
+            group.rewards.map((r) => r.total),
+            accuracies,
+            filter,
+          )
+        )
+          kept.push(group);
         else dropped.push(group);
       }
     }
@@ -268,7 +277,11 @@ export class GrpoTrainer {
     const completions = groups.flatMap((g, p) => g.completions.map((c) => ({ ...c, prompt: p })));
     const texts = groups.flatMap((g) => g.texts);
     const rewards = groups.flatMap((g) => g.rewards);
-    const adv = computeAdvantages(rewards.map((r) => r.total), cfg.numGenerations, cfg.scaleRewards);
+    const adv = computeAdvantages(
+      rewards.map((r) => r.total),
+      cfg.numGenerations,
+      cfg.scaleRewards,
+    );
     prompts.forEach((p, g) => {
       const group = adv.advantages.slice(g * cfg.numGenerations, (g + 1) * cfg.numGenerations);
       this.options.onGroup?.(p, group.reduce((a, x) => a + Math.abs(x), 0) / group.length);
@@ -282,8 +295,14 @@ export class GrpoTrainer {
     }));
 
     const lossCfg = {
-      lossType: cfg.lossType, epsilon: cfg.epsilon, epsilonHigh: cfg.epsilonHigh, beta: cfg.beta, entropyCoef: cfg.entropyCoef,
-      topEntropyQuantile: cfg.topEntropyQuantile, maxCompletionLength: cfg.maxCompletionLength, maskTruncatedCompletions: cfg.maskTruncatedCompletions,
+      lossType: cfg.lossType,
+      epsilon: cfg.epsilon,
+      epsilonHigh: cfg.epsilonHigh,
+      beta: cfg.beta,
+      entropyCoef: cfg.entropyCoef,
+      topEntropyQuantile: cfg.topEntropyQuantile,
+      maxCompletionLength: cfg.maxCompletionLength,
+      maskTruncatedCompletions: cfg.maskTruncatedCompletions,
     };
     // A completion with advantage exactly 0 (every completion of a group with equal rewards) adds
     // nothing to the loss or its gradient when the policy term is the only per-token term (β = 0, no
@@ -294,25 +313,31 @@ export class GrpoTrainer {
     const skipZero = cfg.beta === 0 && cfg.entropyCoef === 0 && cfg.topEntropyQuantile === 1 && cfg.lossType !== 'bnpo';
     const trained = skipZero ? samples.filter((s) => s.advantage !== 0) : samples;
     const microSize = Math.ceil(trained.length / cfg.gradientAccumulationSteps);
-    const micro = Array.from({ length: cfg.gradientAccumulationSteps }, (_, k) => trained.slice(k * microSize, (k + 1) * microSize)).filter((b) => b.length > 0);
+    const micro = Array.from({ length: cfg.gradientAccumulationSteps }, (_, k) => trained.slice(k * microSize, (k + 1) * microSize)).filter(
+      (b) => b.length > 0,
+    );
     const activeTokens = samples.reduce((a, s) => a + (cfg.maskTruncatedCompletions && s.truncated ? 0 : s.completionLength), 0);
 
     // Log-probs that stay fixed during the step: the base model (adapter off) for the KL term, and
     // the generating policy when the batch is reused for several updates.
     const fixed = async (withAdapter: boolean) =>
-      Promise.all(micro.map(async (batch) => {
-        const data = padBatch(batch.map((s) => s.ids));
-        model.adapter = withAdapter ? adapter : null;
-        const { logprobs: lp } = await model.scoreBatch(data, cfg.temperature);
-        model.adapter = adapter;
-        return completionSlices(batch, data.tokens, lp);
-      }));
+      Promise.all(
+        micro.map(async (batch) => {
+          const data = padBatch(batch.map((s) => s.ids));
+          model.adapter = withAdapter ? adapter : null;
+          const { logprobs: lp } = await model.scoreBatch(data, cfg.temperature);
+          model.adapter = adapter;
+          return completionSlices(batch, data.tokens, lp);
+        }),
+      );
     const ref = cfg.beta > 0 ? await fixed(false) : null;
     const old = cfg.numIterations > 1 ? await fixed(true) : null;
 
     const sums: Record<string, number> = {};
     const add = (k: string, v: number) => (sums[k] = (sums[k] ?? 0) + v);
-    let gradNorm = 0, lr = 0, loss = 0;
+    let gradNorm = 0,
+      lr = 0,
+      loss = 0;
     // Per-token entropies of the trained completions, from the first iteration's forward pass.
     const tokenEntropies = new Map<Sample, number[]>();
     for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
@@ -320,36 +345,50 @@ export class GrpoTrainer {
       loss = 0;
       for (const [k, batch] of micro.entries()) {
         const data = padBatch(batch.map((s) => s.ids));
-        await forwardBackward(model, data, (logprobs, entropies) => {
-          const lp = completionSlices(batch, data.tokens, logprobs);
-          const ent = completionSlices(batch, data.tokens, entropies);
-          const tokensIn: CompletionTokens[] = batch.map((s, i) => ({
-            logprobs: lp[i],
-            oldLogprobs: old?.[k][i],
-            refLogprobs: ref?.[k][i],
-            entropies: ent[i],
-            mask: new Float64Array(s.completionLength).fill(1),
-            advantage: s.advantage,
-            truncated: s.truncated,
-          }));
-          const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: samples.length });
-          loss += result.loss;
-          if (iteration === 0) {
-            for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
-            batch.forEach((s, i) => tokenEntropies.set(s, Array.from(ent[i], (x) => Math.round(x * 1e4) / 1e4)));
-          }
-          const gLogprob = new Float32Array(data.batch * data.tokens);
-          const gEntropy = new Float32Array(data.batch * data.tokens);
-          batch.forEach((s, b) => {
-            for (let j = 0; j < s.completionLength; j++) {
-              gLogprob[b * data.tokens + s.promptLength - 1 + j] = result.gLogprob[b][j];
-              gEntropy[b * data.tokens + s.promptLength - 1 + j] = result.gEntropy[b][j];
+        await forwardBackward(
+          model,
+          data,
+          (logprobs, entropies) => {
+            const lp = completionSlices(batch, data.tokens, logprobs);
+            const ent = completionSlices(batch, data.tokens, entropies);
+            const tokensIn: CompletionTokens[] = batch.map((s, i) => ({
+              logprobs: lp[i],
+              oldLogprobs: old?.[k][i],
+              refLogprobs: ref?.[k][i],
+              entropies: ent[i],
+              mask: new Float64Array(s.completionLength).fill(1),
+              advantage: s.advantage,
+              truncated: s.truncated,
+            }));
+            const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: samples.length });
+            loss += result.loss;
+            if (iteration === 0) {
+              for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
+              batch.forEach((s, i) =>
+                tokenEntropies.set(
+                  s,
+                  Array.from(ent[i], (x) => Math.round(x * 1e4) / 1e4),
+                ),
+              );
             }
-          });
-          return { gLogprob, gEntropy };
-        }, { temperature: cfg.temperature, dropoutStep: (this.step * cfg.numIterations + iteration) * cfg.gradientAccumulationSteps + k });
+            const gLogprob = new Float32Array(data.batch * data.tokens);
+            const gEntropy = new Float32Array(data.batch * data.tokens);
+            batch.forEach((s, b) => {
+              for (let j = 0; j < s.completionLength; j++) {
+                gLogprob[b * data.tokens + s.promptLength - 1 + j] = result.gLogprob[b][j];
+                gEntropy[b * data.tokens + s.promptLength - 1 + j] = result.gEntropy[b][j];
+              }
+            });
+            return { gLogprob, gEntropy };
+          },
+          { temperature: cfg.temperature, dropoutStep: (this.step * cfg.numIterations + iteration) * cfg.gradientAccumulationSteps + k },
+        );
       }
-      const { norm, clipCoef } = clipGradNorm(model.gpu, adapter.params().map((p) => p.grad), cfg.maxGradNorm);
+      const { norm, clipCoef } = clipGradNorm(
+        model.gpu,
+        adapter.params().map((p) => p.grad),
+        cfg.maxGradNorm,
+      );
       lr = learningRate(this.step, cfg.maxSteps, { lr: cfg.learningRate, scheduler: cfg.lrSchedulerType, warmupRatio: cfg.warmupRatio });
       this.optimizer.step({ lr, clipCoef });
       gradNorm = await readScalar(norm);

@@ -125,7 +125,9 @@ export function configProblems(cfg: RunConfig): string[] {
   const problems: string[] = [];
   const completions = cfg.grpo.promptsPerStep * cfg.grpo.numGenerations;
   if (completions % cfg.grpo.gradientAccumulationSteps !== 0) {
-    problems.push(`prompts_per_step × num_generations (${completions}) must be divisible by gradient_accumulation_steps (${cfg.grpo.gradientAccumulationSteps}).`);
+    problems.push(
+      `prompts_per_step × num_generations (${completions}) must be divisible by gradient_accumulation_steps (${cfg.grpo.gradientAccumulationSteps}).`,
+    );
   }
   if (cfg.lora.targetModules.length === 0) problems.push('Pick at least one LoRA target module.');
   if (cfg.rewards.length === 0 && !cfg.rewardModule) problems.push('Pick at least one reward.');
@@ -201,7 +203,9 @@ function dataFromJson(raw: Record<string, unknown>, file: string): DataSource {
   if (typeof oneShot?.one_shot_problem === 'string' && typeof oneShot.one_shot_answer === 'string') {
     return { kind: 'one-shot', question: oneShot.one_shot_problem, answer: oneShot.one_shot_answer };
   }
-  throw new Error(`${file}: "dataset" must be a dataset spec, or a one-shot problem {one_shot_problem, one_shot_answer} of strings, got ${JSON.stringify(legacy)}`);
+  throw new Error(
+    `${file}: "dataset" must be a dataset spec, or a one-shot problem {one_shot_problem, one_shot_answer} of strings, got ${JSON.stringify(legacy)}`,
+  );
 }
 
 function checkDataSource(value: unknown, where: string): DataSource {

@@ -26,11 +26,22 @@ export function builtinRewards(names: string[]): NamedReward[] {
 }
 
 /** The GRPO reward of a completion: the weighted rewards over the problem's row plus the length fields length rewards read. */
-export function problemReward(fns: readonly NamedReward[], tokenizer: ModelTokenizer, maxCompletionLength: number): (completion: string, prompt: Prompt) => Promise<RewardResult> {
+export function problemReward(
+  fns: readonly NamedReward[],
+  tokenizer: ModelTokenizer,
+  maxCompletionLength: number,
+): (completion: string, prompt: Prompt) => Promise<RewardResult> {
   return (completion, prompt) =>
-    combineRewards(completion, {
-      ...(prompt as Problem).row, answer: prompt.answer, max_completion_length: maxCompletionLength, completion_length: tokenizer.encode(completion).length,
-    }, fns);
+    combineRewards(
+      completion,
+      {
+        ...(prompt as Problem).row,
+        answer: prompt.answer,
+        max_completion_length: maxCompletionLength,
+        completion_length: tokenizer.encode(completion).length,
+      },
+      fns,
+    );
 }
 
 /** Held-out accuracy of a task: Countdown's equation check for countdown data, else math equivalence. */
@@ -79,7 +90,12 @@ async function openSource(data: DataSource, seed: number, access: DataAccess): P
     case 'one-shot':
       return oneShotDataset(data.question, data.answer);
     case 'upload': {
-      const fileOpts = { ...opts, questionField: data.questionField || undefined, answerField: data.answerField || undefined, onBadRows: data.skipBadRows ? ('skip' as const) : ('error' as const) };
+      const fileOpts = {
+        ...opts,
+        questionField: data.questionField || undefined,
+        answerField: data.answerField || undefined,
+        onBadRows: data.skipBadRows ? ('skip' as const) : ('error' as const),
+      };
       return access.readUpload ? datasetFromBytes(data.fileName, await access.readUpload(data.fileName), fileOpts) : loadDataset(data.fileName, fileOpts);
     }
     case 'mix':
@@ -101,21 +117,32 @@ export async function openRunData(cfg: RunConfig, access: DataAccess = {}): Prom
   const first = parts[0];
   if (parts.length === 1 && first.kind === 'builtin') return { sources, heldOut: await heldOutProblems(first.spec, n, cfg.grpo.seed, opts), heldOutNote: null };
   const heldOutNote =
-    first.kind === 'one-shot' ? 'pass@k is measured on the one training problem (a one-shot set has no held-out split)'
-    : first.kind === 'upload' ? `pass@k is measured on the first ${n} training rows (the file has no held-out split)`
-    : `pass@k is measured on the first ${n} rows of ${describeData(first)}`;
+    first.kind === 'one-shot'
+      ? 'pass@k is measured on the one training problem (a one-shot set has no held-out split)'
+      : first.kind === 'upload'
+        ? `pass@k is measured on the first ${n} training rows (the file has no held-out split)`
+        : `pass@k is measured on the first ${n} rows of ${describeData(first)}`;
   return { sources, heldOut: takeProblems(sources[0], n), heldOutNote };
 }
 
 /** Before downloading weights: refuse a run whose activations exceed the device's storage-binding limit, and report a step's memory. */
-export async function checkRunFits(source: ModelSource, maxBindingBytes: number, cfg: RunConfig, tokenizer: ModelTokenizer, prompts: string[]): Promise<string> {
+export async function checkRunFits(
+  source: ModelSource,
+  maxBindingBytes: number,
+  cfg: RunConfig,
+  tokenizer: ModelTokenizer,
+  prompts: string[],
+): Promise<string> {
   const config = await readModelConfig(source);
   const { torch_dtype: dtype } = await source.readJson<{ torch_dtype?: string }>('config.json');
   const promptTokens = Math.max(...prompts.map((p) => chatPromptIds(tokenizer, p, promptFormat(cfg)).length));
   const shape = {
     batch: (cfg.grpo.promptsPerStep * cfg.grpo.numGenerations) / cfg.grpo.gradientAccumulationSteps,
     tokens: promptTokens + cfg.grpo.maxCompletionLength,
-    loraRank: cfg.lora.r, full: false, checkpoint: true, weightBytes: dtype === 'float32' ? 4 : 2,
+    loraRank: cfg.lora.r,
+    full: false,
+    checkpoint: true,
+    weightBytes: dtype === 'float32' ? 4 : 2,
   };
   const problem = bindingLimitProblem(config, shape, maxBindingBytes);
   if (problem) throw new Error(`This run does not fit this device: ${problem}`);
@@ -136,9 +163,19 @@ export interface HeldOutOptions {
 }
 
 /** pass@k on held-out problems (fixed sampling seed, so evaluations at different steps compare). */
-export async function heldOutPassAtK(model: LanguageModel, tokenizer: ModelTokenizer, problems: readonly Problem[], opts: HeldOutOptions): Promise<Record<number, number>> {
+export async function heldOutPassAtK(
+  model: LanguageModel,
+  tokenizer: ModelTokenizer,
+  problems: readonly Problem[],
+  opts: HeldOutOptions,
+): Promise<Record<number, number>> {
   const result = await evaluatePassAtK(model, tokenizer, problems, {
-    samples: opts.samples, ks: passKs(opts.samples), temperature: opts.temperature, maxNewTokens: opts.maxNewTokens, seed: 77, promptFormat: opts.promptFormat,
+    samples: opts.samples,
+    ks: passKs(opts.samples),
+    temperature: opts.temperature,
+    maxNewTokens: opts.maxNewTokens,
+    seed: 77,
+    promptFormat: opts.promptFormat,
     grade: async (completion, p) => ((await opts.accuracy(completion, { ...p.row, answer: p.answer })) === 1 ? 1 : 0),
   });
   return result.passAtK;

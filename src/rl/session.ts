@@ -83,7 +83,11 @@ const PASSK = 'passk.json';
 
 /** Lines of a JSONL file whose `step` is at most `step`. */
 function linesUpTo(text: string | null, step: number): string {
-  return (text ?? '').split('\n').filter((l) => l && (JSON.parse(l) as { step: number }).step <= step).map((l) => `${l}\n`).join('');
+  return (text ?? '')
+    .split('\n')
+    .filter((l) => l && (JSON.parse(l) as { step: number }).step <= step)
+    .map((l) => `${l}\n`)
+    .join('');
 }
 
 export class GrpoSession {
@@ -122,7 +126,11 @@ export class GrpoSession {
       const trainer = GrpoSession.trainer(parts, config, data);
       let passk: StoredPassAtK = { base: null, adapter: [] };
       if (checkpoint) {
-        const restored = parseCheckpoint(await checkpoint.read('optimizer.safetensors'), new TextDecoder().decode(await checkpoint.read('trainer_state.json')), `${checkpoint.where}/optimizer.safetensors`);
+        const restored = parseCheckpoint(
+          await checkpoint.read('optimizer.safetensors'),
+          new TextDecoder().decode(await checkpoint.read('trainer_state.json')),
+          `${checkpoint.where}/optimizer.safetensors`,
+        );
         trainer.restore({ step: restored.trainer.step, tokensSeen: restored.trainer.tokensSeen, optimizer: restored.optimizer });
         data.sources[0].restore(restored.trainer.dataCursor);
         const step = trainer.step;
@@ -133,7 +141,11 @@ export class GrpoSession {
         if (stored) passk = JSON.parse(stored) as StoredPassAtK;
         passk.adapter = passk.adapter.filter((p) => p.step <= step);
         await storage.write(PASSK, JSON.stringify(passk));
-        const metrics = metricsText.split('\n').filter(Boolean).map((l) => JSON.parse(l) as StepMetrics).filter((m) => !Object.keys(m).some((k) => k.startsWith('eval/')));
+        const metrics = metricsText
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as StepMetrics)
+          .filter((m) => !Object.keys(m).some((k) => k.startsWith('eval/')));
         events.restored?.(checkpoint, { metrics, passAtK: passk });
       } else {
         await storage.write('config.json', `${JSON.stringify(runConfigToJson(config), null, 2)}\n`);
@@ -154,7 +166,13 @@ export class GrpoSession {
   private static trainer(parts: SessionParts, config: RunConfig, data: RunData): GrpoTrainer {
     const { sources } = data;
     // Several sources are mixed by the DUMP UCB curriculum over their mean |advantage|.
-    const curriculum = sources.length > 1 ? new UcbCurriculum(sources.map((_, i) => describeData(config.data.kind === 'mix' ? config.data.sources[i] : config.data)), config.grpo.seed) : null;
+    const curriculum =
+      sources.length > 1
+        ? new UcbCurriculum(
+            sources.map((_, i) => describeData(config.data.kind === 'mix' ? config.data.sources[i] : config.data)),
+            config.grpo.seed,
+          )
+        : null;
     const origin = new WeakMap<Prompt, number>();
     return new GrpoTrainer(
       parts.model,
@@ -212,7 +230,11 @@ export class GrpoSession {
     model.adapter = withAdapter ? this.adapter : null;
     try {
       return await heldOutPassAtK(model, tokenizer, data.heldOut, {
-        samples: cfg.evalSamples, temperature: cfg.grpo.temperature, maxNewTokens: cfg.grpo.maxCompletionLength, promptFormat: promptFormat(cfg), accuracy: accuracyReward(cfg.data),
+        samples: cfg.evalSamples,
+        temperature: cfg.grpo.temperature,
+        maxNewTokens: cfg.grpo.maxCompletionLength,
+        promptFormat: promptFormat(cfg),
+        accuracy: accuracyReward(cfg.data),
       });
     } finally {
       model.adapter = this.adapter;
@@ -284,7 +306,10 @@ export class GrpoSession {
     if (evaluating) after = this.passk.adapter.find((p) => p.step === step)?.passAtK ?? (await this.evaluateAdapter(step));
     const before = this.passk.base ?? {};
     const passAtKNames = (p: PassAtK) => Object.fromEntries(Object.entries(p).map(([k, v]) => [`pass@${k}`, v]));
-    await storage.write('summary.json', `${JSON.stringify({ before: passAtKNames(before), after: passAtKNames(after), steps: step, seconds: (performance.now() - start) / 1000 }, null, 2)}\n`);
+    await storage.write(
+      'summary.json',
+      `${JSON.stringify({ before: passAtKNames(before), after: passAtKNames(after), steps: step, seconds: (performance.now() - start) / 1000 }, null, 2)}\n`,
+    );
     return { outcome: step >= maxSteps ? 'finished' : 'stopped', step, before, after };
   }
 

@@ -70,64 +70,200 @@ export const FRACTION: Bounds = { integer: false, min: 0, max: 1 };
 const BELOW_ONE: Bounds = { integer: false, min: 0, max: 1, maxExclusive: true };
 const UP_TO_ONE: Bounds = { integer: false, min: 0, max: 1, minExclusive: true };
 
-
 function number(section: Section, key: string, name: string, bounds: Bounds, help: string, more: Partial<SettingBase> = {}): NumberSetting {
   return { type: 'number', section, key, name, help, ...bounds, ...more };
 }
 
 export const SETTINGS: readonly Setting[] = [
   // Rollouts
-  number('grpo', 'maxSteps', 'max_steps', COUNT_FROM_1, 'Optimizer steps to train for; each step samples, grades and learns from a fresh batch.', { flag: 'steps' }),
+  number('grpo', 'maxSteps', 'max_steps', COUNT_FROM_1, 'Optimizer steps to train for; each step samples, grades and learns from a fresh batch.', {
+    flag: 'steps',
+  }),
   number('grpo', 'promptsPerStep', 'prompts_per_step', COUNT_FROM_1, 'Different problems sampled each step; each gets its own group of completions.'),
-  number('grpo', 'numGenerations', 'num_generations', { integer: true, min: 2 }, 'Completions per problem (G); a completion’s advantage is its reward compared with the rest of its group.'),
+  number(
+    'grpo',
+    'numGenerations',
+    'num_generations',
+    { integer: true, min: 2 },
+    'Completions per problem (G); a completion’s advantage is its reward compared with the rest of its group.',
+  ),
   number('grpo', 'maxCompletionLength', 'max_completion_length', COUNT_FROM_1, 'Tokens a completion may use before it is cut off (truncated).'),
-  number('grpo', 'temperature', 'temperature', POSITIVE, 'Sampling temperature: higher gives more varied completions to learn from; the loss uses the same temperature.'),
+  number(
+    'grpo',
+    'temperature',
+    'temperature',
+    POSITIVE,
+    'Sampling temperature: higher gives more varied completions to learn from; the loss uses the same temperature.',
+  ),
   number('grpo', 'topP', 'top_p', UP_TO_ONE, 'Sample only from the most likely tokens whose probabilities add up to p (1 = off).'),
   number('grpo', 'topK', 'top_k', COUNT_FROM_0, 'Sample only from the k most likely tokens (0 = off).'),
   number('grpo', 'minP', 'min_p', BELOW_ONE, 'Drop tokens less likely than min_p × the most likely token’s probability (0 = off).'),
   number('grpo', 'seed', 'seed', COUNT_FROM_0, 'Seeds problem order and sampling: the same seed and settings repeat a run.'),
   // Optimizer
-  number('grpo', 'learningRate', 'learning_rate', POSITIVE, 'Size of each update to the LoRA weights; too high diverges, too low learns nothing.', { aliases: ['lr'] }),
-  { type: 'choice', section: 'grpo', key: 'lrSchedulerType', name: 'lr_scheduler_type', choices: SCHEDULER_TYPES, help: 'How the learning rate changes over the run after warmup: flat, linear decay to 0, or cosine decay.' },
+  number('grpo', 'learningRate', 'learning_rate', POSITIVE, 'Size of each update to the LoRA weights; too high diverges, too low learns nothing.', {
+    aliases: ['lr'],
+  }),
+  {
+    type: 'choice',
+    section: 'grpo',
+    key: 'lrSchedulerType',
+    name: 'lr_scheduler_type',
+    choices: SCHEDULER_TYPES,
+    help: 'How the learning rate changes over the run after warmup: flat, linear decay to 0, or cosine decay.',
+  },
   number('grpo', 'warmupRatio', 'warmup_ratio', BELOW_ONE, 'Fraction of the steps over which the learning rate ramps up from 0.'),
-  { type: 'choice', section: 'grpo', key: 'optimizer', name: 'optimizer', choices: ['adamw', 'sgd'], help: 'AdamW adapts the step size per weight (the usual choice); SGD follows the raw gradient.' },
+  {
+    type: 'choice',
+    section: 'grpo',
+    key: 'optimizer',
+    name: 'optimizer',
+    choices: ['adamw', 'sgd'],
+    help: 'AdamW adapts the step size per weight (the usual choice); SGD follows the raw gradient.',
+  },
   number('grpo', 'adamBeta1', 'adam_beta1', BELOW_ONE, 'How long AdamW remembers past gradients (momentum).'),
   number('grpo', 'adamBeta2', 'adam_beta2', BELOW_ONE, 'How long AdamW remembers past squared gradients, which set each weight’s step size.'),
   number('grpo', 'adamEpsilon', 'adam_epsilon', POSITIVE, 'Added to AdamW’s denominator so tiny gradients do not cause huge steps.'),
   number('grpo', 'weightDecay', 'weight_decay', NON_NEGATIVE, 'Pulls the LoRA weights a little towards 0 at every step.'),
   number('grpo', 'maxGradNorm', 'max_grad_norm', NON_NEGATIVE, 'Rescales the gradient when its norm exceeds this, to tame bad batches (0 = no clipping).'),
-  number('grpo', 'gradientAccumulationSteps', 'gradient_accumulation_steps', COUNT_FROM_1, 'Split each step’s completions into this many passes: less memory, the same update.'),
-  number('grpo', 'numIterations', 'num_iterations', COUNT_FROM_1, 'Updates made from each batch of completions (μ); above 1 the policy drifts from the sampler and clipping matters.'),
+  number(
+    'grpo',
+    'gradientAccumulationSteps',
+    'gradient_accumulation_steps',
+    COUNT_FROM_1,
+    'Split each step’s completions into this many passes: less memory, the same update.',
+  ),
+  number(
+    'grpo',
+    'numIterations',
+    'num_iterations',
+    COUNT_FROM_1,
+    'Updates made from each batch of completions (μ); above 1 the policy drifts from the sampler and clipping matters.',
+  ),
   // Loss
-  { type: 'choice', section: 'grpo', key: 'lossType', name: 'loss_type', choices: LOSS_TYPES, help: 'How token losses are averaged: per completion (grpo), per token of the batch (bnpo), over B×max length (dr_grpo), per token of the step (dapo).' },
-  { type: 'choice', section: 'grpo', key: 'scaleRewards', name: 'scale_rewards', choices: SCALE_REWARDS, help: 'Divide advantages by the reward std of the group, of the batch, or not at all (Dr. GRPO).' },
+  {
+    type: 'choice',
+    section: 'grpo',
+    key: 'lossType',
+    name: 'loss_type',
+    choices: LOSS_TYPES,
+    help: 'How token losses are averaged: per completion (grpo), per token of the batch (bnpo), over B×max length (dr_grpo), per token of the step (dapo).',
+  },
+  {
+    type: 'choice',
+    section: 'grpo',
+    key: 'scaleRewards',
+    name: 'scale_rewards',
+    choices: SCALE_REWARDS,
+    help: 'Divide advantages by the reward std of the group, of the batch, or not at all (Dr. GRPO).',
+  },
   number('grpo', 'beta', 'beta', NON_NEGATIVE, 'Weight of the KL penalty that keeps the policy near the base model (adapter off); 0 skips it.'),
   number('grpo', 'epsilon', 'epsilon', BELOW_ONE, 'The probability ratio is clipped below at 1 − ε, limiting how far one step lowers a token.'),
-  number('grpo', 'epsilonHigh', 'epsilon_high', NON_NEGATIVE, 'The ratio is clipped above at 1 + ε_high (default: ε); DAPO’s clip-higher (0.28) lets rare good tokens grow faster.'),
+  number(
+    'grpo',
+    'epsilonHigh',
+    'epsilon_high',
+    NON_NEGATIVE,
+    'The ratio is clipped above at 1 + ε_high (default: ε); DAPO’s clip-higher (0.28) lets rare good tokens grow faster.',
+  ),
   number('grpo', 'entropyCoef', 'entropy_coef', NON_NEGATIVE, 'Rewards uncertainty: subtracts this × mean token entropy from the loss to keep exploring.'),
-  number('grpo', 'topEntropyQuantile', 'top_entropy_quantile', UP_TO_ONE, 'Learn only from this fraction of tokens with the highest entropy, the “forks” (1 = all tokens).'),
-  { type: 'boolean', section: 'grpo', key: 'maskTruncatedCompletions', name: 'mask_truncated_completions', help: 'Leave out completions that hit the length limit, since their reward is unreliable.' },
+  number(
+    'grpo',
+    'topEntropyQuantile',
+    'top_entropy_quantile',
+    UP_TO_ONE,
+    'Learn only from this fraction of tokens with the highest entropy, the “forks” (1 = all tokens).',
+  ),
+  {
+    type: 'boolean',
+    section: 'grpo',
+    key: 'maskTruncatedCompletions',
+    name: 'mask_truncated_completions',
+    help: 'Leave out completions that hit the length limit, since their reward is unreliable.',
+  },
   // LoRA (PEFT LoraConfig names)
   number('lora', 'r', 'r', COUNT_FROM_1, 'Rank of the low-rank update: more capacity and more memory as it grows.', { flag: 'lora-r' }),
   number('lora', 'alpha', 'lora_alpha', POSITIVE, 'Scales the update by α / r (α / √r with rsLoRA); a larger α acts like a larger learning rate.'),
   number('lora', 'dropout', 'lora_dropout', BELOW_ONE, 'Randomly zeroes inputs of the LoRA branch during training, against overfitting.'),
   { type: 'boolean', section: 'lora', key: 'useRslora', name: 'use_rslora', help: 'Scale by α / √r so that higher ranks still learn at a similar rate.' },
-  { type: 'list', section: 'lora', key: 'targetModules', name: 'target_modules', choices: ALL_TARGETS, help: 'Projections that get an adapter: attention q/k/v/o and MLP gate/up/down (Tina: all seven).' },
+  {
+    type: 'list',
+    section: 'lora',
+    key: 'targetModules',
+    name: 'target_modules',
+    choices: ALL_TARGETS,
+    help: 'Projections that get an adapter: attention q/k/v/o and MLP gate/up/down (Tina: all seven).',
+  },
   // Rewards and filtering
-  { type: 'list', section: 'run', key: 'rewards', name: 'reward_funcs', flag: 'reward', choices: BUILTIN_REWARD_NAMES, help: 'Summed with weight 1: math = correct final answer, format = <think>/<answer> layout, countdown = valid equation, cosine = shorter when right, overlong = penalty near the limit.' },
-  { type: 'text', section: 'run', key: 'rewardModule', name: 'reward_module', help: 'A JavaScript module whose default export (completion, row) => number | null is one more reward (CLI only).' },
-  { type: 'interval', section: 'run', key: 'filterAccuracy', name: 'filter_accuracy', help: 'Train only on problems whose group accuracy lies in [lo, hi] and draw new ones for the rest (online difficulty filtering).' },
-  { type: 'boolean', section: 'run', key: 'dynamicSampling', name: 'dynamic_sampling', help: 'DAPO: replace groups whose completions all got the same reward, since they have zero advantage and teach nothing.' },
+  {
+    type: 'list',
+    section: 'run',
+    key: 'rewards',
+    name: 'reward_funcs',
+    flag: 'reward',
+    choices: BUILTIN_REWARD_NAMES,
+    help: 'Summed with weight 1: math = correct final answer, format = <think>/<answer> layout, countdown = valid equation, cosine = shorter when right, overlong = penalty near the limit.',
+  },
+  {
+    type: 'text',
+    section: 'run',
+    key: 'rewardModule',
+    name: 'reward_module',
+    help: 'A JavaScript module whose default export (completion, row) => number | null is one more reward (CLI only).',
+  },
+  {
+    type: 'interval',
+    section: 'run',
+    key: 'filterAccuracy',
+    name: 'filter_accuracy',
+    help: 'Train only on problems whose group accuracy lies in [lo, hi] and draw new ones for the rest (online difficulty filtering).',
+  },
+  {
+    type: 'boolean',
+    section: 'run',
+    key: 'dynamicSampling',
+    name: 'dynamic_sampling',
+    help: 'DAPO: replace groups whose completions all got the same reward, since they have zero advantage and teach nothing.',
+  },
   // Prompt
-  { type: 'text', section: 'run', key: 'systemPrompt', name: 'system_prompt', help: 'Optional instructions put before every problem (as the chat template’s system turn).' },
-  { type: 'boolean', section: 'run', key: 'plainPrompt', name: 'plain_prompt', help: 'Give the model the problem as plain text instead of through its chat template.' },
+  {
+    type: 'text',
+    section: 'run',
+    key: 'systemPrompt',
+    name: 'system_prompt',
+    help: 'Optional instructions put before every problem (as the chat template’s system turn).',
+  },
+  {
+    type: 'boolean',
+    section: 'run',
+    key: 'plainPrompt',
+    name: 'plain_prompt',
+    help: 'Give the model the problem as plain text instead of through its chat template.',
+  },
   // Evaluation and checkpoints
-  { type: 'text', section: 'run', key: 'evalDataset', name: 'eval_dataset', help: 'Held-out problems for pass@k (a dataset spec); default: fresh problems of a generator, else the first training rows.' },
+  {
+    type: 'text',
+    section: 'run',
+    key: 'evalDataset',
+    name: 'eval_dataset',
+    help: 'Held-out problems for pass@k (a dataset spec); default: fresh problems of a generator, else the first training rows.',
+  },
   number('run', 'evalProblems', 'eval_problems', COUNT_FROM_0, 'Held-out problems for pass@k, measured on the base model and the adapter (0 = no evaluation).'),
   number('run', 'evalSamples', 'eval_samples', COUNT_FROM_1, 'Completions per held-out problem; pass@k is estimated for k up to this number.'),
   number('run', 'evalEvery', 'eval_every', COUNT_FROM_0, 'Measure held-out pass@k every N steps (0 = only before and after training).'),
-  number('run', 'saveEvery', 'save_every', COUNT_FROM_0, 'Save the adapter and optimizer every N steps, so a stopped run resumes there (0 = only when stopped).'),
-  { type: 'text', section: 'run', key: 'initAdapter', name: 'init_adapter', help: 'Start from this PEFT adapter (a folder or hf: repo) instead of a fresh one (CLI only).' },
+  number(
+    'run',
+    'saveEvery',
+    'save_every',
+    COUNT_FROM_0,
+    'Save the adapter and optimizer every N steps, so a stopped run resumes there (0 = only when stopped).',
+  ),
+  {
+    type: 'text',
+    section: 'run',
+    key: 'initAdapter',
+    name: 'init_adapter',
+    help: 'Start from this PEFT adapter (a folder or hf: repo) instead of a fresh one (CLI only).',
+  },
 ];
 
 /** The CLI flag of a setting (without dashes). */
@@ -194,7 +330,10 @@ export function parseSettingText(s: Setting, raw: string | boolean): { value: un
     case 'text':
       return { value: typeof raw === 'string' ? raw : null };
     case 'list': {
-      const items = String(raw).split(',').map((t) => t.trim()).filter(Boolean);
+      const items = String(raw)
+        .split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
       const problem = valueProblem(s, items);
       return problem ? fail(problem) : { value: items };
     }

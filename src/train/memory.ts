@@ -41,8 +41,19 @@ export function trainingMemory(c: ModelConfig, s: TrainingShape): MemoryEstimate
   const params = parameterCount(c);
   const weights = params * (s.full ? 4 : s.weightBytes);
   const loraParams = (() => {
-    const q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim, h = c.hiddenSize, f = c.intermediateSize;
-    const dims = [[h, q], [h, kv], [h, kv], [q, h], [h, f], [h, f], [f, h]];
+    const q = c.numHeads * c.headDim,
+      kv = c.numKvHeads * c.headDim,
+      h = c.hiddenSize,
+      f = c.intermediateSize;
+    const dims = [
+      [h, q],
+      [h, kv],
+      [h, kv],
+      [q, h],
+      [h, f],
+      [h, f],
+      [f, h],
+    ];
     return c.numLayers * dims.reduce((a, [i, o]) => a + s.loraRank * (i + o), 0);
   })();
   const trainable = s.full ? params : loraParams;

@@ -81,7 +81,11 @@ function oneBuffer(gpu: Gpu): GPUBuffer {
   return b;
 }
 
-function normalizeStep(a: number | StepOptions | undefined, b: number | undefined, defaultLr: number): Required<Omit<StepOptions, 'clipCoef'>> & { clipCoef?: Tensor } {
+function normalizeStep(
+  a: number | StepOptions | undefined,
+  b: number | undefined,
+  defaultLr: number,
+): Required<Omit<StepOptions, 'clipCoef'>> & { clipCoef?: Tensor } {
   const opts: StepOptions = typeof a === 'object' ? a : { lr: a, gradScale: b };
   const lr = opts.lr ?? defaultLr;
   const gradScale = opts.gradScale ?? 1;
@@ -261,12 +265,13 @@ function recordNorm(gpu: Gpu, grads: readonly Tensor[], scale: number, maxNorm: 
     gpu.dispatch('sumsq_partial', sumsq, [g.buffer, partial], [groups[i]], [g.size, slot, { f32: 0 }, { f32: 0 }]);
     slot += groups[i];
   });
-  gpu.dispatch('grad_norm_final', gpu.pipeline('optim', source, 'grad_norm_final'), [partial, norm.buffer, coef.buffer], [1], [
-    slots,
-    0,
-    { f32: scale },
-    { f32: maxNorm },
-  ]);
+  gpu.dispatch(
+    'grad_norm_final',
+    gpu.pipeline('optim', source, 'grad_norm_final'),
+    [partial, norm.buffer, coef.buffer],
+    [1],
+    [slots, 0, { f32: scale }, { f32: maxNorm }],
+  );
   gpu.release(partial);
 }
 
@@ -353,7 +358,9 @@ export class AdamWRef {
     const stepSize = lr / (1 - beta1 ** t);
     const bc2Sqrt = Math.sqrt(1 - beta2 ** t);
     this.params.forEach((p, k) => {
-      const g = grads[k], m = this.m[k], v = this.v[k];
+      const g = grads[k],
+        m = this.m[k],
+        v = this.v[k];
       for (let i = 0; i < p.length; i++) {
         const gi = g[i] * s;
         p[i] *= 1 - lr * weightDecay;
@@ -381,7 +388,8 @@ export class SgdRef {
   update(grads: readonly ArrayLike<number>[], opts: StepOptionsRef = {}): void {
     const lr = opts.lr ?? this.cfg.lr;
     const s = (opts.gradScale ?? 1) * (opts.clipCoef ?? 1);
-    const wd = this.cfg.weightDecay ?? 0, mu = this.cfg.momentum ?? 0;
+    const wd = this.cfg.weightDecay ?? 0,
+      mu = this.cfg.momentum ?? 0;
     this.step++;
     this.params.forEach((p, k) => {
       const g = grads[k];

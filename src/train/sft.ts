@@ -172,7 +172,14 @@ export async function trainSft(
     optimizer.step({ lr, clipCoef });
     const gradNorm = await readScalar(norm);
     norm.release(), clipCoef?.release();
-    const go = await onStep({ step: step + 1, loss, grad_norm: gradNorm, learning_rate: lr, num_tokens: totalTokens, step_time: (performance.now() - start) / 1000 });
+    const go = await onStep({
+      step: step + 1,
+      loss,
+      grad_norm: gradNorm,
+      learning_rate: lr,
+      num_tokens: totalTokens,
+      step_time: (performance.now() - start) / 1000,
+    });
     if (go === false) break;
   }
 }

@@ -65,7 +65,9 @@ export function assertGradient(
   what = 'gradient',
 ): void {
   if (analytic.length !== numeric.length) throw new Error(`${what}: length ${analytic.length} vs ${numeric.length}`);
-  let worst = -1, worstRatio = 0, failed = 0;
+  let worst = -1,
+    worstRatio = 0,
+    failed = 0;
   for (let i = 0; i < analytic.length; i++) {
     const t = typeof tol === 'number' ? tol : tol(analytic[i], numeric[i]);
     const err = Math.abs(analytic[i] - numeric[i]);
@@ -75,7 +77,8 @@ export function assertGradient(
     if (worst < 0 || ratio > worstRatio) (worst = i), (worstRatio = ratio);
   }
   if (failed === 0) return;
-  const a = analytic[worst], n = numeric[worst];
+  const a = analytic[worst],
+    n = numeric[worst];
   const err = Math.abs(a - n);
   throw new Error(
     `${what}: ${failed} of ${analytic.length} coordinates off; worst at [${worst}]: analytic ${a} vs finite differences ${n} ` +

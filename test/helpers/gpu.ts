@@ -51,7 +51,11 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   const d = maxAbsDiff(actual, expected);
   if (!(d <= tol)) {
     let at = 0;
-    for (let i = 0; i < actual.length; i++) if (!(Math.abs(actual[i] - expected[i]) <= tol)) { at = i; break; }
+    for (let i = 0; i < actual.length; i++)
+      if (!(Math.abs(actual[i] - expected[i]) <= tol)) {
+        at = i;
+        break;
+      }
     throw new Error(`${what}: max abs diff ${d} > ${tol} (first at [${at}]: got ${actual[at]}, want ${expected[at]})`);
   }
 }

@@ -6,7 +6,15 @@ import { join } from 'node:path';
 import { writeSafetensors } from '../../src/io/safetensors.ts';
 import { randomArray } from './gpu.ts';
 
-const PEFT_GROUP = { q_proj: 'self_attn', k_proj: 'self_attn', v_proj: 'self_attn', o_proj: 'self_attn', gate_proj: 'mlp', up_proj: 'mlp', down_proj: 'mlp' } as const;
+const PEFT_GROUP = {
+  q_proj: 'self_attn',
+  k_proj: 'self_attn',
+  v_proj: 'self_attn',
+  o_proj: 'self_attn',
+  gate_proj: 'mlp',
+  up_proj: 'mlp',
+  down_proj: 'mlp',
+} as const;
 export type PeftModule = keyof typeof PEFT_GROUP;
 
 /** PEFT key prefix of one LoRA site. */
@@ -32,8 +40,20 @@ export function writePeftAdapter(
     }
   }
   writeFileSync(join(dir, 'adapter_model.safetensors'), writeSafetensors(tensors));
-  writeFileSync(join(dir, 'adapter_config.json'), JSON.stringify({
-    peft_type: 'LORA', task_type: 'CAUSAL_LM', r: opts.r, lora_alpha: opts.alpha, lora_dropout: 0, target_modules: modules,
-    bias: 'none', fan_in_fan_out: false, use_rslora: false, use_dora: false, modules_to_save: null,
-  }));
+  writeFileSync(
+    join(dir, 'adapter_config.json'),
+    JSON.stringify({
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: opts.r,
+      lora_alpha: opts.alpha,
+      lora_dropout: 0,
+      target_modules: modules,
+      bias: 'none',
+      fan_in_fan_out: false,
+      use_rslora: false,
+      use_dora: false,
+      modules_to_save: null,
+    }),
+  );
 }

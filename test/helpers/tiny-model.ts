@@ -12,8 +12,17 @@ export function writeTinyArithmeticModel(dir: string, seed = 2): void {
   const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
   Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
   writeRandomModel(dir, {
-    architecture: 'llama', dtype: 'F32', tied: true, hiddenSize: 32, numLayers: 1, numHeads: 4, numKvHeads: 2,
-    intermediateSize: 48, vocabSize: ARITHMETIC_ALPHABET.length + 3, eosTokenId: ARITHMETIC_ALPHABET.length + 2, seed,
+    architecture: 'llama',
+    dtype: 'F32',
+    tied: true,
+    hiddenSize: 32,
+    numLayers: 1,
+    numHeads: 4,
+    numKvHeads: 2,
+    intermediateSize: 48,
+    vocabSize: ARITHMETIC_ALPHABET.length + 3,
+    eosTokenId: ARITHMETIC_ALPHABET.length + 2,
+    seed,
   });
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
   writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));

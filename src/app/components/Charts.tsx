@@ -59,7 +59,13 @@ export function Charts({ run }: { run: RunView }) {
         {...byStep}
         {...percent}
       />
-      <MetricChart name="entropy" title="Entropy (nats per token)" series={[{ key: 'entropy', label: 'mean token entropy', color: COLORS[3] }]} emptyNote={waiting} {...byStep} />
+      <MetricChart
+        name="entropy"
+        title="Entropy (nats per token)"
+        series={[{ key: 'entropy', label: 'mean token entropy', color: COLORS[3] }]}
+        emptyNote={waiting}
+        {...byStep}
+      />
       <MetricChart
         name="kl"
         title="KL to the base model"
@@ -90,8 +96,20 @@ export function Charts({ run }: { run: RunView }) {
         yDomain={fractionDomain}
         {...byStep}
       />
-      <MetricChart name="grad-norm" title="Gradient norm" series={[{ key: 'grad_norm', label: 'before clipping', color: COLORS[3] }]} emptyNote={waiting} {...byStep} />
-      <MetricChart name="step-time" title="Step time (s)" series={[{ key: 'step_time', label: 'seconds per step', color: COLORS[5] }]} emptyNote={waiting} {...byStep} />
+      <MetricChart
+        name="grad-norm"
+        title="Gradient norm"
+        series={[{ key: 'grad_norm', label: 'before clipping', color: COLORS[3] }]}
+        emptyNote={waiting}
+        {...byStep}
+      />
+      <MetricChart
+        name="step-time"
+        title="Step time (s)"
+        series={[{ key: 'step_time', label: 'seconds per step', color: COLORS[5] }]}
+        emptyNote={waiting}
+        {...byStep}
+      />
       <MetricChart
         name="passk"
         title="Held-out pass@k (log k)"

@@ -83,7 +83,13 @@ function FileUpload({ data }: { data: DataSource }) {
     setSaving(true);
     try {
       await saveUpload(file.name, new Uint8Array(await file.arrayBuffer()));
-      setData({ kind: 'upload', fileName: file.name, questionField: upload?.questionField, answerField: upload?.answerField, skipBadRows: upload?.skipBadRows ?? false });
+      setData({
+        kind: 'upload',
+        fileName: file.name,
+        questionField: upload?.questionField,
+        answerField: upload?.answerField,
+        skipBadRows: upload?.skipBadRows ?? false,
+      });
     } catch (err) {
       reportError(err);
     } finally {
@@ -99,22 +105,44 @@ function FileUpload({ data }: { data: DataSource }) {
     <li>
       <label>
         <input type="radio" name="data" checked={upload !== null} disabled={upload === null} readOnly />
-        File{upload && <>: <strong>{upload.fileName}</strong></>}
+        File
+        {upload && (
+          <>
+            : <strong>{upload.fileName}</strong>
+          </>
+        )}
       </label>
       <input type="file" accept=".jsonl,.ndjson,.json,.csv,.parquet" aria-label="Dataset file" onChange={pickFile} />
       {saving && <p className="muted">Saving into browser storage…</p>}
       <div className="row">
         <label>
           Question field
-          <input type="text" placeholder="question" disabled={!upload} value={upload?.questionField ?? ''} onChange={(e) => setField('questionField', e.target.value)} />
+          <input
+            type="text"
+            placeholder="question"
+            disabled={!upload}
+            value={upload?.questionField ?? ''}
+            onChange={(e) => setField('questionField', e.target.value)}
+          />
         </label>
         <label>
           Answer field
-          <input type="text" placeholder="answer" disabled={!upload} value={upload?.answerField ?? ''} onChange={(e) => setField('answerField', e.target.value)} />
+          <input
+            type="text"
+            placeholder="answer"
+            disabled={!upload}
+            value={upload?.answerField ?? ''}
+            onChange={(e) => setField('answerField', e.target.value)}
+          />
         </label>
       </div>
       <label>
-        <input type="checkbox" disabled={!upload} checked={upload?.skipBadRows === true} onChange={(e) => upload && setData({ ...upload, skipBadRows: e.target.checked })} />
+        <input
+          type="checkbox"
+          disabled={!upload}
+          checked={upload?.skipBadRows === true}
+          onChange={(e) => upload && setData({ ...upload, skipBadRows: e.target.checked })}
+        />
         Skip malformed rows (otherwise they are listed as an error)
       </label>
       <p className="hint">JSONL, JSON, CSV or Parquet. Fields default to question/problem/prompt and answer/solution/ground_truth.</p>
@@ -128,7 +156,13 @@ function HubDataset({ data }: { data: DataSource }) {
   return (
     <li>
       <label>
-        <input type="radio" name="data" checked={data.kind === 'hub'} disabled={spec === '' || invalid} onChange={() => setData({ kind: 'hub', spec: spec.trim() })} />
+        <input
+          type="radio"
+          name="data"
+          checked={data.kind === 'hub'}
+          disabled={spec === '' || invalid}
+          onChange={() => setData({ kind: 'hub', spec: spec.trim() })}
+        />
         Hub dataset
       </label>
       <input

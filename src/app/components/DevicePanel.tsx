@@ -30,8 +30,7 @@ export function DevicePanel() {
           </ul>
           {device.cpu && (
             <p className="warning">
-              This adapter is a CPU driver (SwiftShader): training works, but about a thousand times slower than on a GPU. The
-              built-in tiny model stays usable.
+              This adapter is a CPU driver (SwiftShader): training works, but about a thousand times slower than on a GPU. The built-in tiny model stays usable.
             </p>
           )}
           <details>

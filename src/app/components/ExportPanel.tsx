@@ -45,10 +45,22 @@ export function ExportPanel() {
       <h2 id="export-heading">Export {run.id}</h2>
       <div className="export-row">
         <span className="label">LoRA adapter (PEFT)</span>
-        <button type="button" data-testid="export-adapter-config" disabled={!hasAdapter} title={noAdapter} onClick={act(() => downloadAdapterFile(run.id, ADAPTER_CONFIG))}>
+        <button
+          type="button"
+          data-testid="export-adapter-config"
+          disabled={!hasAdapter}
+          title={noAdapter}
+          onClick={act(() => downloadAdapterFile(run.id, ADAPTER_CONFIG))}
+        >
           {ADAPTER_CONFIG}
         </button>
-        <button type="button" data-testid="export-adapter-weights" disabled={!hasAdapter} title={noAdapter} onClick={act(() => downloadAdapterFile(run.id, ADAPTER_WEIGHTS))}>
+        <button
+          type="button"
+          data-testid="export-adapter-weights"
+          disabled={!hasAdapter}
+          title={noAdapter}
+          onClick={act(() => downloadAdapterFile(run.id, ADAPTER_WEIGHTS))}
+        >
           {ADAPTER_WEIGHTS}
         </button>
         <button type="button" data-testid="export-adapter-zip" disabled={!hasAdapter} title={noAdapter} onClick={act(() => downloadAdapterZip(run.id))}>
@@ -57,7 +69,12 @@ export function ExportPanel() {
       </div>
       <div className="export-row">
         <span className="label">Metrics</span>
-        <button type="button" data-testid="export-metrics-csv" disabled={!hasMetrics} onClick={act(() => downloadText(`${run.id}-metrics.csv`, metricsCsv(run.metrics), 'text/csv'))}>
+        <button
+          type="button"
+          data-testid="export-metrics-csv"
+          disabled={!hasMetrics}
+          onClick={act(() => downloadText(`${run.id}-metrics.csv`, metricsCsv(run.metrics), 'text/csv'))}
+        >
           CSV
         </button>
         <button type="button" data-testid="export-metrics-json" disabled={!hasMetrics} onClick={act(() => downloadMetricsJson(run))}>

@@ -56,7 +56,14 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
     <figure className="chart" data-testid={`chart-${name}`} data-points={plotted.length}>
       <figcaption>
         <span className="chart-title">{title}</span>
-        <button type="button" className="small" data-testid={`export-png-${name}`} disabled={plotted.length === 0} onClick={downloadPng} title={`Download “${title}” as PNG`}>
+        <button
+          type="button"
+          className="small"
+          data-testid={`export-png-${name}`}
+          disabled={plotted.length === 0}
+          onClick={downloadPng}
+          title={`Download “${title}” as PNG`}
+        >
           PNG
         </button>
       </figcaption>

@@ -79,7 +79,12 @@ function LocalFolder({ model }: { model: ModelRef }) {
     <li>
       <label>
         <input type="radio" name="model" checked={model.kind === 'local'} disabled={model.kind !== 'local'} readOnly />
-        Local folder{model.kind === 'local' && <>: <strong>{model.name}</strong></>}
+        Local folder
+        {model.kind === 'local' && (
+          <>
+            : <strong>{model.name}</strong>
+          </>
+        )}
       </label>
       {/* webkitdirectory is not in React's input props; set it as a plain attribute. */}
       <input type="file" aria-label="Model folder" ref={(input) => input?.setAttribute('webkitdirectory', '')} onChange={pickFolder} />
@@ -107,7 +112,12 @@ export function ModelPanel() {
           return (
             <li key={hub.repo}>
               <label>
-                <input type="radio" name="model" checked={model.kind === 'hub' && isListed(model) && model.repo === hub.repo} onChange={() => setModel({ kind: 'hub', repo: hub.repo })} />
+                <input
+                  type="radio"
+                  name="model"
+                  checked={model.kind === 'hub' && isListed(model) && model.repo === hub.repo}
+                  onChange={() => setModel({ kind: 'hub', repo: hub.repo })}
+                />
                 {hub.label}
               </label>
               <span className="muted">
@@ -115,7 +125,9 @@ export function ModelPanel() {
                 {formatBytes(hub.bytes)} download · needs ~{formatBytes(memory)} GPU memory with these settings
               </span>
               {memory > MEMORY_WARNING_BYTES && (
-                <p className="warning">Likely too big for a browser tab’s GPU memory: lower prompts per step, generations or max completion length, or raise gradient accumulation.</p>
+                <p className="warning">
+                  Likely too big for a browser tab’s GPU memory: lower prompts per step, generations or max completion length, or raise gradient accumulation.
+                </p>
               )}
             </li>
           );

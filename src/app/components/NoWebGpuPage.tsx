@@ -4,9 +4,7 @@ export function NoWebGpuPage({ reason }: { reason: string }) {
   return (
     <main className="no-webgpu" data-testid="no-webgpu">
       <h1>webgrpo needs WebGPU</h1>
-      <p>
-        This page trains a language model on your graphics card through WebGPU, and this browser does not offer it here.
-      </p>
+      <p>This page trains a language model on your graphics card through WebGPU, and this browser does not offer it here.</p>
       <p className="reason">{reason}</p>
       <h2>Where it works</h2>
       <ul>

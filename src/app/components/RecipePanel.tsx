@@ -62,7 +62,13 @@ function IntervalInput({ knob, settings }: { knob: IntervalKnob; settings: RunCo
   const [lo, hi] = interval ?? [0.2, 0.8];
   return (
     <span className="interval">
-      <input id={`knob-${key}`} data-testid={`knob-${key}`} type="checkbox" checked={interval !== null} onChange={(e) => update(knob.field, e.target.checked ? [lo, hi] : null)} />
+      <input
+        id={`knob-${key}`}
+        data-testid={`knob-${key}`}
+        type="checkbox"
+        checked={interval !== null}
+        onChange={(e) => update(knob.field, e.target.checked ? [lo, hi] : null)}
+      />
       {interval && (
         <>
           <NumberInput id={`knob-${key}-lo`} ariaLabel="lowest accuracy kept" bounds={FRACTION} value={lo} onValid={(v) => update(knob.field, [v, hi])} />
@@ -103,7 +109,12 @@ function KnobInput({ knob, settings }: { knob: Knob; settings: RunConfig }) {
                 data-testid={`${id}-${option}`}
                 checked={chosen.includes(option)}
                 // Keep the table's order, whatever order boxes are ticked in.
-                onChange={(e) => update(knob.field, knob.options.filter((o) => (o === option ? e.target.checked : chosen.includes(o))))}
+                onChange={(e) =>
+                  update(
+                    knob.field,
+                    knob.options.filter((o) => (o === option ? e.target.checked : chosen.includes(o))),
+                  )
+                }
               />
               {option}
             </label>

@@ -59,7 +59,13 @@ export function RunsPanel() {
                   {stored.steps} / {stored.settings.grpo.maxSteps} steps · {new Date(stored.created).toLocaleString()}
                 </span>
                 {stored.status === 'running' && !(busy && shown) && (
-                  <button type="button" className="small" disabled={busy} onClick={() => resumeStoredRun(stored).catch(reportError)} title="Continue from its newest checkpoint">
+                  <button
+                    type="button"
+                    className="small"
+                    disabled={busy}
+                    onClick={() => resumeStoredRun(stored).catch(reportError)}
+                    title="Continue from its newest checkpoint"
+                  >
                     Resume
                   </button>
                 )}

@@ -24,7 +24,10 @@ function RunStatus({ run }: { run: RunView }) {
     <div className="run-status">
       <div className="status-line">
         <span>
-          <strong>{run.id}</strong> · <span className={`phase phase-${run.phase}`} data-testid="run-phase">{run.phase}</span>
+          <strong>{run.id}</strong> ·{' '}
+          <span className={`phase phase-${run.phase}`} data-testid="run-phase">
+            {run.phase}
+          </span>
         </span>
         <span>
           step <span data-testid="run-step">{`${step} / ${maxSteps}`}</span>

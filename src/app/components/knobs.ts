@@ -29,14 +29,31 @@ interface NumberKnob extends About, Bounds {
   kind: 'number';
   field: Field<number>;
 }
-interface SelectKnob extends About { kind: 'select'; field: Field<string>; options: readonly string[] }
-interface BooleanKnob extends About { kind: 'boolean'; field: Field<boolean> }
+interface SelectKnob extends About {
+  kind: 'select';
+  field: Field<string>;
+  options: readonly string[];
+}
+interface BooleanKnob extends About {
+  kind: 'boolean';
+  field: Field<boolean>;
+}
 /** Free text; empty = not set (null in the config). */
-interface TextKnob extends About { kind: 'text'; field: Field<string> }
+interface TextKnob extends About {
+  kind: 'text';
+  field: Field<string>;
+}
 /** A set of names picked with checkboxes. */
-interface ChoicesKnob extends About { kind: 'choices'; field: Field<string[]>; options: readonly string[] }
+interface ChoicesKnob extends About {
+  kind: 'choices';
+  field: Field<string[]>;
+  options: readonly string[];
+}
 /** Off, or a [lo, hi] interval inside [0, 1]. */
-export interface IntervalKnob extends About { kind: 'interval'; field: Field<[number, number] | null> }
+export interface IntervalKnob extends About {
+  kind: 'interval';
+  field: Field<[number, number] | null>;
+}
 
 export type Knob = NumberKnob | SelectKnob | BooleanKnob | TextKnob | ChoicesKnob | IntervalKnob;
 
@@ -49,13 +66,26 @@ function knob(key: string, label: string, group: KnobGroup, advanced: boolean): 
   const about = { label, group, advanced, help: s.help };
   switch (s.type) {
     case 'number':
-      return { kind: 'number', field: field(s), ...about, integer: s.integer, min: s.min, max: s.max, minExclusive: s.minExclusive, maxExclusive: s.maxExclusive };
+      return {
+        kind: 'number',
+        field: field(s),
+        ...about,
+        integer: s.integer,
+        min: s.min,
+        max: s.max,
+        minExclusive: s.minExclusive,
+        maxExclusive: s.maxExclusive,
+      };
     case 'choice':
       return { kind: 'select', field: field(s), options: s.choices, ...about };
     case 'boolean':
       return { kind: 'boolean', field: field(s), ...about };
     case 'text':
-      return { kind: 'text', field: { key, get: (c) => (getSetting(c, s) as string | null) ?? '', set: (c, v) => withSetting(c, s, v === '' ? null : v) }, ...about };
+      return {
+        kind: 'text',
+        field: { key, get: (c) => (getSetting(c, s) as string | null) ?? '', set: (c, v) => withSetting(c, s, v === '' ? null : v) },
+        ...about,
+      };
     case 'list':
       return { kind: 'choices', field: field(s), options: s.choices, ...about };
     case 'interval':

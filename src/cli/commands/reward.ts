@@ -34,14 +34,22 @@ export const reward: Command = {
       const rows = parseJsonl(readFileSync(values.input, 'utf8'), values.input);
       for (const { line, value } of rows) {
         const row = value as { completion?: unknown; answer?: unknown };
-        if (typeof row?.completion !== 'string' || typeof row.answer !== 'string') throw new UsageError(`${values.input}: line ${line} needs string fields "completion" and "answer".`);
+        if (typeof row?.completion !== 'string' || typeof row.answer !== 'string')
+          throw new UsageError(`${values.input}: line ${line} needs string fields "completion" and "answer".`);
         const r = await score(row.completion, row.answer);
         process.stdout.write(`${JSON.stringify({ line, reward: r.total, rewards: r.perFunction })}\n`);
       }
       return;
     }
-    if (typeof values.completion !== 'string' || typeof values.answer !== 'string') throw new UsageError('reward needs --completion and --answer (or --input pairs.jsonl).');
+    if (typeof values.completion !== 'string' || typeof values.answer !== 'string')
+      throw new UsageError('reward needs --completion and --answer (or --input pairs.jsonl).');
     const r = await score(values.completion, values.answer);
-    output(values, { reward: r.total, rewards: r.perFunction }, `${r.total}\t${Object.entries(r.perFunction).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+    output(
+      values,
+      { reward: r.total, rewards: r.perFunction },
+      `${r.total}\t${Object.entries(r.perFunction)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}`,
+    );
   },
 };

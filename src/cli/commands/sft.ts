@@ -47,7 +47,8 @@ export const sft: Command = {
     if (typeof values.data !== 'string') throw new UsageError('sft needs --data file.jsonl.');
     if (typeof values.out !== 'string') throw new UsageError('sft needs --out RUN_DIR.');
     const full = values.full === true;
-    if (full && (values['init-adapter'] !== undefined || values.adapter !== undefined)) throw new UsageError('--full trains every weight; it cannot start from an adapter.');
+    if (full && (values['init-adapter'] !== undefined || values.adapter !== undefined))
+      throw new UsageError('--full trains every weight; it cannot start from an adapter.');
     if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('Give --steps or --epochs, not both.');
     const lora = readSettings(values, defaultRunConfig(), ['lora']).lora;
     const cfg: SftConfig = {
@@ -69,30 +70,49 @@ export const sft: Command = {
     const tokenizer = await ModelTokenizer.load(src);
     const examples = tokenizeSftRows(readFileSync(values.data, 'utf8'), values.data, tokenizer, values.chat === true);
     const perStep = cfg.perDeviceTrainBatchSize * cfg.gradientAccumulationSteps;
-    cfg.maxSteps = values.epochs !== undefined
-      ? Math.ceil((numberFlag(values, 'epochs', 1, (x) => x > 0, 'a positive number') * examples.length) / perStep)
-      : numberFlag(values, 'steps', Math.ceil(examples.length / perStep), positiveInt, 'an integer ≥ 1');
+    cfg.maxSteps =
+      values.epochs !== undefined
+        ? Math.ceil((numberFlag(values, 'epochs', 1, (x) => x > 0, 'a positive number') * examples.length) / perStep)
+        : numberFlag(values, 'steps', Math.ceil(examples.length / perStep), positiveInt, 'an integer ≥ 1');
     const out = values.out;
     mkdirSync(out, { recursive: true });
-    await withModel(values, src, async (model, gpu) => {
-      const gradients = full ? ModelGradients.create(model) : undefined;
-      const adapter = full ? null
-        : typeof values['init-adapter'] === 'string' ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
-        : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
-      model.adapter = adapter;
-      writeFileSync(join(out, 'config.json'), JSON.stringify({ model: values.model, data: values.data, examples: examples.length, lora: adapter?.config ?? null, full, ...cfg }, null, 2));
-      const metrics = join(out, 'metrics.jsonl');
-      writeFileSync(metrics, '');
-      const start = performance.now();
-      await trainSft(model, examples, cfg, (m) => {
-        appendFileSync(metrics, `${JSON.stringify(m)}\n`);
-        const elapsed = (performance.now() - start) / 1000;
-        const eta = (elapsed / m.step) * (cfg.maxSteps - m.step);
-        log(`${progressBar(m.step, cfg.maxSteps)} step ${m.step}/${cfg.maxSteps} loss ${m.loss.toFixed(4)} grad_norm ${m.grad_norm.toFixed(3)} lr ${m.learning_rate.toExponential(2)} ETA ${eta.toFixed(0)} s`);
-      }, { gradients });
-      if (full) await saveFullModel(model, src, join(out, 'model'));
-      else await adapter!.save(join(out, 'adapter'));
-    }, { f32Weights: full });
+    await withModel(
+      values,
+      src,
+      async (model, gpu) => {
+        const gradients = full ? ModelGradients.create(model) : undefined;
+        const adapter = full
+          ? null
+          : typeof values['init-adapter'] === 'string'
+            ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
+            : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
+        model.adapter = adapter;
+        writeFileSync(
+          join(out, 'config.json'),
+          JSON.stringify({ model: values.model, data: values.data, examples: examples.length, lora: adapter?.config ?? null, full, ...cfg }, null, 2),
+        );
+        const metrics = join(out, 'metrics.jsonl');
+        writeFileSync(metrics, '');
+        const start = performance.now();
+        await trainSft(
+          model,
+          examples,
+          cfg,
+          (m) => {
+            appendFileSync(metrics, `${JSON.stringify(m)}\n`);
+            const elapsed = (performance.now() - start) / 1000;
+            const eta = (elapsed / m.step) * (cfg.maxSteps - m.step);
+            log(
+              `${progressBar(m.step, cfg.maxSteps)} step ${m.step}/${cfg.maxSteps} loss ${m.loss.toFixed(4)} grad_norm ${m.grad_norm.toFixed(3)} lr ${m.learning_rate.toExponential(2)} ETA ${eta.toFixed(0)} s`,
+            );
+          },
+          { gradients },
+        );
+        if (full) await saveFullModel(model, src, join(out, 'model'));
+        else await adapter!.save(join(out, 'adapter'));
+      },
+      { f32Weights: full },
+    );
     const written = full ? `${join(out, 'model')} (full model, F32)` : `${join(out, 'adapter')} (PEFT)`;
     output(values, { out, steps: cfg.maxSteps }, `wrote ${written}, ${join(out, 'metrics.jsonl')}`);
   },

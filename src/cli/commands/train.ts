@@ -52,7 +52,8 @@ async function loadRewardModule(path: string): Promise<RewardFn> {
   } catch (e) {
     throw new UsageError(`--reward-module ${path}: cannot load it (${(e as Error).message}).`);
   }
-  if (typeof mod.default !== 'function') throw new UsageError(`--reward-module ${path}: its default export must be a function (completion, row) => number | null.`);
+  if (typeof mod.default !== 'function')
+    throw new UsageError(`--reward-module ${path}: its default export must be a function (completion, row) => number | null.`);
   const fn = mod.default as RewardFn;
   return async (completion, row) => {
     const value = await fn(completion, row);
@@ -63,7 +64,10 @@ async function loadRewardModule(path: string): Promise<RewardFn> {
   };
 }
 
-const fmt = (p: Record<number, number>) => Object.entries(p).map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`).join(', ');
+const fmt = (p: Record<number, number>) =>
+  Object.entries(p)
+    .map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`)
+    .join(', ');
 
 export const train: Command = {
   usage: `train     [--model public/models/tiny-arith] [--dataset arithmetic:2|countdown|file|hf:repo:config:split]
@@ -91,7 +95,8 @@ export const train: Command = {
     const resume = typeof values.resume === 'string';
     if (typeof values.resume === 'string') {
       out = values.resume;
-      if (argv.filter((a) => a.startsWith('--') && !ENVIRONMENT_FLAGS.includes(a)).length > 1) throw new UsageError('--resume takes no other options: the run continues with its own.');
+      if (argv.filter((a) => a.startsWith('--') && !ENVIRONMENT_FLAGS.includes(a)).length > 1)
+        throw new UsageError('--resume takes no other options: the run continues with its own.');
       if (!(await runFolder(out).newestCheckpoint())) throw new UsageError(`${out} has no checkpoint to resume from (train with --save-every N).`);
       const file = join(out, 'config.json');
       try {
@@ -112,7 +117,16 @@ export const train: Command = {
     let noteShown = false;
     const result = await withModel({ ...values, adapter: undefined }, src, async (model, gpu) => {
       const session = await GrpoSession.open(
-        { gpu, model, tokenizer, config: cfg, data, rewards, storage: runFolder(out), initAdapter: cfg.initAdapter ? openFlagSource(values, cfg.initAdapter) : undefined },
+        {
+          gpu,
+          model,
+          tokenizer,
+          config: cfg,
+          data,
+          rewards,
+          storage: runFolder(out),
+          initAdapter: cfg.initAdapter ? openFlagSource(values, cfg.initAdapter) : undefined,
+        },
         {
           resume,
           events: {
@@ -122,11 +136,18 @@ export const train: Command = {
               noteShown ||= phase === 'evaluating' && note !== undefined;
             },
             passAtK: (step, which, passAtK) =>
-              log(which === 'base' ? `held-out before: ${fmt(passAtK)} (${data.heldOut.length} problems × ${cfg.evalSamples} samples)`
-                : step < maxSteps ? `held-out at step ${step}: ${fmt(passAtK)}` : `held-out after:  ${fmt(passAtK)}`),
+              log(
+                which === 'base'
+                  ? `held-out before: ${fmt(passAtK)} (${data.heldOut.length} problems × ${cfg.evalSamples} samples)`
+                  : step < maxSteps
+                    ? `held-out at step ${step}: ${fmt(passAtK)}`
+                    : `held-out after:  ${fmt(passAtK)}`,
+              ),
             step: ({ metrics, etaSeconds }) =>
-              log(`${progressBar(metrics.step, maxSteps)} step ${metrics.step}/${maxSteps} reward ${metrics.reward.toFixed(3)} entropy ${(metrics.entropy ?? 0).toFixed(3)} ` +
-                `len ${metrics['completions/mean_length'].toFixed(1)} ETA ${etaSeconds.toFixed(0)} s`),
+              log(
+                `${progressBar(metrics.step, maxSteps)} step ${metrics.step}/${maxSteps} reward ${metrics.reward.toFixed(3)} entropy ${(metrics.entropy ?? 0).toFixed(3)} ` +
+                  `len ${metrics['completions/mean_length'].toFixed(1)} ETA ${etaSeconds.toFixed(0)} s`,
+              ),
           },
         },
       );
@@ -150,7 +171,10 @@ export const train: Command = {
       process.exit(130);
     }
     const { before, after } = result;
-    output(values, { out, before: passAtKNames(before), after: passAtKNames(after) },
-      before[1] !== undefined ? `pass@1 before ${(100 * before[1]).toFixed(1)}% → after ${(100 * after[1]).toFixed(1)}%; run in ${out}` : `run in ${out}`);
+    output(
+      values,
+      { out, before: passAtKNames(before), after: passAtKNames(after) },
+      before[1] !== undefined ? `pass@1 before ${(100 * before[1]).toFixed(1)}% → after ${(100 * after[1]).toFixed(1)}%; run in ${out}` : `run in ${out}`,
+    );
   },
 };

@@ -24,19 +24,61 @@ type MathNode =
 // ---------------------------------------------------------------------------------------------
 // Normalisation
 
-const TEXT_COMMANDS = ['text', 'textbf', 'textit', 'textrm', 'textnormal', 'texttt', 'textsf',
-  'mathrm', 'mathbf', 'mathit', 'mathsf', 'mathtt', 'mathnormal', 'mbox', 'hbox', 'operatorname',
-  'boldsymbol', 'bm', 'boxed', 'fbox', 'mathbb'];
+const TEXT_COMMANDS = [
+  'text',
+  'textbf',
+  'textit',
+  'textrm',
+  'textnormal',
+  'texttt',
+  'textsf',
+  'mathrm',
+  'mathbf',
+  'mathit',
+  'mathsf',
+  'mathtt',
+  'mathnormal',
+  'mbox',
+  'hbox',
+  'operatorname',
+  'boldsymbol',
+  'bm',
+  'boxed',
+  'fbox',
+  'mathbb',
+];
 
-const MATH_WORDS = new Set(['sin', 'cos', 'tan', 'sec', 'csc', 'cot', 'arcsin', 'arccos', 'arctan',
-  'sinh', 'cosh', 'tanh', 'ln', 'log', 'exp', 'sqrt', 'pi', 'inf', 'infty']);
+const MATH_WORDS = new Set([
+  'sin',
+  'cos',
+  'tan',
+  'sec',
+  'csc',
+  'cot',
+  'arcsin',
+  'arccos',
+  'arctan',
+  'sinh',
+  'cosh',
+  'tanh',
+  'ln',
+  'log',
+  'exp',
+  'sqrt',
+  'pi',
+  'inf',
+  'infty',
+]);
 
 /** Index just past the brace group that opens at `open` (text[open] === '{'), or -1. */
 function groupEnd(text: string, open: number): number {
   let depth = 0;
   for (let i = open; i < text.length; i++) {
     const c = text[i];
-    if (c === '\\') { i++; continue; } // skip escaped chars such as \{ \}
+    if (c === '\\') {
+      i++;
+      continue;
+    } // skip escaped chars such as \{ \}
     if (c === '{') depth++;
     else if (c === '}' && --depth === 0) return i + 1;
   }
@@ -103,7 +145,10 @@ function braceArguments(s: string): string {
     let ok = true;
     for (let k = 0; k < n; k++) {
       const a = readArg(s, j);
-      if (!a) { ok = false; break; }
+      if (!a) {
+        ok = false;
+        break;
+      }
       rendered += `{${braceArguments(a.arg)}}`;
       j = a.next;
     }
@@ -121,16 +166,26 @@ function braceArguments(s: string): string {
  */
 function normalizeAnswer(raw: string): string {
   let s = raw.trim();
-  s = s.replace(/\u2212|\u2013|\u2014/g, '-').replace(/\u00d7/g, '\\times ').replace(/\u00f7/g, '\\div ')
-    .replace(/\u00b7|\u22c5/g, '\\cdot ').replace(/\u03c0/g, '\\pi ').replace(/\u221e/g, '\\infty ')
-    .replace(/\u221a/g, '\\sqrt').replace(/\u00b0/g, '^\\circ').replace(/\u00a0/g, ' ');
+  s = s
+    .replace(/\u2212|\u2013|\u2014/g, '-')
+    .replace(/\u00d7/g, '\\times ')
+    .replace(/\u00f7/g, '\\div ')
+    .replace(/\u00b7|\u22c5/g, '\\cdot ')
+    .replace(/\u03c0/g, '\\pi ')
+    .replace(/\u221e/g, '\\infty ')
+    .replace(/\u221a/g, '\\sqrt')
+    .replace(/\u00b0/g, '^\\circ')
+    .replace(/\u00a0/g, ' ');
   s = s.replace(/\\\(|\\\)|\\\[|\\\]/g, ' ');
   s = s.replace(/\\\$/g, ' ').replace(/\$/g, ' ');
   s = s.replace(/^(the\s+)?(final\s+)?answer(\s+is)?\s*[:=]?\s*/i, '');
   s = s.replace(/^[a-zA-Z]\s*\\in(?![a-zA-Z])\s*/, ''); // x \in [2, 5) → [2, 5)
   s = s.replace(/\\(left|right|bigl|bigr|Bigl|Bigr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*\.?/g, '');
   s = s.replace(/\\(displaystyle|textstyle|scriptstyle|limits|nolimits)(?![a-zA-Z])/g, '');
-  s = s.replace(/\\(quad|qquad)(?![a-zA-Z])/g, ' ').replace(/\\[,;:! ]/g, '').replace(/~/g, ' ');
+  s = s
+    .replace(/\\(quad|qquad)(?![a-zA-Z])/g, ' ')
+    .replace(/\\[,;:! ]/g, '')
+    .replace(/~/g, ' ');
   s = s.replace(/\\[dtc]frac(?![a-zA-Z])/g, '\\frac').replace(/\\[dt]binom(?![a-zA-Z])/g, '\\binom');
   s = s.replace(/\\lbrace(?![a-zA-Z])/g, '\\{').replace(/\\rbrace(?![a-zA-Z])/g, '\\}');
   // Degrees and percentages: the number itself is the answer (90^\circ = 90, 10\% = 10).
@@ -160,18 +215,45 @@ function normalizeAnswer(raw: string): string {
 // ---------------------------------------------------------------------------------------------
 // Tokenizer and parser
 
-type Tok =
-  | { k: 'num'; v: number; int: boolean }
-  | { k: 'var'; name: string }
-  | { k: 'cmd'; name: string }
-  | { k: 'op'; v: string };
+type Tok = { k: 'num'; v: number; int: boolean } | { k: 'var'; name: string } | { k: 'cmd'; name: string } | { k: 'op'; v: string };
 
-const GREEK = new Set(['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'varepsilon', 'zeta', 'eta',
-  'theta', 'vartheta', 'iota', 'kappa', 'lambda', 'mu', 'nu', 'xi', 'rho', 'sigma', 'tau', 'upsilon',
-  'phi', 'varphi', 'chi', 'psi', 'omega', 'Gamma', 'Delta', 'Theta', 'Lambda', 'Xi', 'Sigma',
-  'Phi', 'Psi', 'Omega']);
-const FUNCS = new Set(['sin', 'cos', 'tan', 'sec', 'csc', 'cot', 'arcsin', 'arccos', 'arctan',
-  'sinh', 'cosh', 'tanh', 'ln', 'log', 'exp']);
+const GREEK = new Set([
+  'alpha',
+  'beta',
+  'gamma',
+  'delta',
+  'epsilon',
+  'varepsilon',
+  'zeta',
+  'eta',
+  'theta',
+  'vartheta',
+  'iota',
+  'kappa',
+  'lambda',
+  'mu',
+  'nu',
+  'xi',
+  'rho',
+  'sigma',
+  'tau',
+  'upsilon',
+  'phi',
+  'varphi',
+  'chi',
+  'psi',
+  'omega',
+  'Gamma',
+  'Delta',
+  'Theta',
+  'Lambda',
+  'Xi',
+  'Sigma',
+  'Phi',
+  'Psi',
+  'Omega',
+]);
+const FUNCS = new Set(['sin', 'cos', 'tan', 'sec', 'csc', 'cot', 'arcsin', 'arccos', 'arctan', 'sinh', 'cosh', 'tanh', 'ln', 'log', 'exp']);
 
 class ParseError extends Error {}
 
@@ -195,7 +277,10 @@ function tokenize(s: string): Tok[] {
   };
   while (i < s.length) {
     const c = s[i]!;
-    if (c === ' ' || c === '\t' || c === '\n') { i++; continue; }
+    if (c === ' ' || c === '\t' || c === '\n') {
+      i++;
+      continue;
+    }
     const num = /^(\d+\.?\d*|\.\d+)/.exec(s.slice(i));
     if (num) {
       toks.push({ k: 'num', v: Number(num[0]), int: /^\d+$/.test(num[0]) });
@@ -207,8 +292,14 @@ function tokenize(s: string): Tok[] {
       if (!m) throw new ParseError('lone backslash');
       i += m[0].length;
       const name = m[1]!;
-      if (name === '{' || name === '}') { toks.push({ k: 'op', v: `\\${name}` }); continue; }
-      if (GREEK.has(name)) { toks.push({ k: 'var', name: `\\${name}${subscript()}` }); continue; }
+      if (name === '{' || name === '}') {
+        toks.push({ k: 'op', v: `\\${name}` });
+        continue;
+      }
+      if (GREEK.has(name)) {
+        toks.push({ k: 'var', name: `\\${name}${subscript()}` });
+        continue;
+      }
       toks.push({ k: 'cmd', name });
       continue;
     }
@@ -216,7 +307,10 @@ function tokenize(s: string): Tok[] {
       const m = /^[a-zA-Z]+/.exec(s.slice(i))!;
       i += m[0].length;
       const w = m[0];
-      if (w.length === 1) { toks.push({ k: 'var', name: w + subscript() }); continue; }
+      if (w.length === 1) {
+        toks.push({ k: 'var', name: w + subscript() });
+        continue;
+      }
       if (FUNCS.has(w) || w === 'sqrt' || w === 'pi' || w === 'infty' || w === 'inf') {
         toks.push({ k: 'cmd', name: w === 'inf' ? 'infty' : w });
         continue;
@@ -224,7 +318,11 @@ function tokenize(s: string): Tok[] {
       throw new ParseError(`word ${w}`); // text answer, compared as text
     }
     if ('+-*/^()[]{},=!|_'.includes(c)) {
-      if (c === '*' && s[i + 1] === '*') { toks.push({ k: 'op', v: '^' }); i += 2; continue; }
+      if (c === '*' && s[i + 1] === '*') {
+        toks.push({ k: 'op', v: '^' });
+        i += 2;
+        continue;
+      }
       toks.push({ k: 'op', v: c });
       i++;
       continue;
@@ -240,7 +338,9 @@ class Parser {
   private i = 0;
   constructor(private readonly toks: Tok[]) {}
 
-  private peek(o = 0): Tok | undefined { return this.toks[this.i + o]; }
+  private peek(o = 0): Tok | undefined {
+    return this.toks[this.i + o];
+  }
   private isOp(v: string, o = 0): boolean {
     const t = this.peek(o);
     return t !== undefined && t.k === 'op' && t.v === v;
@@ -372,7 +472,8 @@ class Parser {
       return t?.k === 'num' && t.int ? t.v : null;
     };
     if (!this.isCmd('frac') || !this.isOp('{', 1) || !this.isOp('}', 3) || !this.isOp('{', 4) || !this.isOp('}', 6)) return null;
-    const num = lit(2), den = lit(5);
+    const num = lit(2),
+      den = lit(5);
     if (num === null || den === null) return null;
     return { num, den };
   }
@@ -420,10 +521,14 @@ class Parser {
     }
     // commands
     switch (t.name) {
-      case 'pi': return { t: 'num', v: Math.PI };
-      case 'infty': return { t: 'num', v: Infinity };
-      case 'frac': return { t: 'bin', op: '/', a: this.parseGroup(), b: this.parseGroup() };
-      case 'binom': return { t: 'fn', name: 'binom', args: [this.parseGroup(), this.parseGroup()] };
+      case 'pi':
+        return { t: 'num', v: Math.PI };
+      case 'infty':
+        return { t: 'num', v: Infinity };
+      case 'frac':
+        return { t: 'bin', op: '/', a: this.parseGroup(), b: this.parseGroup() };
+      case 'binom':
+        return { t: 'fn', name: 'binom', args: [this.parseGroup(), this.parseGroup()] };
       case 'sqrt': {
         let index: MathNode | null = null;
         if (this.isOp('[')) {
@@ -496,47 +601,76 @@ function binom(n: number, k: number): number {
 
 function evaluate(node: MathNode, env: Map<string, number>): number {
   switch (node.t) {
-    case 'num': return node.v;
-    case 'var': return env.get(node.name) ?? NaN;
-    case 'neg': return -evaluate(node.a, env);
+    case 'num':
+      return node.v;
+    case 'var':
+      return env.get(node.name) ?? NaN;
+    case 'neg':
+      return -evaluate(node.a, env);
     case 'bin': {
-      const a = evaluate(node.a, env), b = evaluate(node.b, env);
+      const a = evaluate(node.a, env),
+        b = evaluate(node.b, env);
       switch (node.op) {
-        case '+': return a + b;
-        case '-': return a - b;
-        case '*': return a * b;
-        case '/': return a / b;
-        case '^': return a ** b;
+        case '+':
+          return a + b;
+        case '-':
+          return a - b;
+        case '*':
+          return a * b;
+        case '/':
+          return a / b;
+        case '^':
+          return a ** b;
       }
       break;
     }
     case 'fn': {
       const x = evaluate(node.args[0]!, env);
       switch (node.name) {
-        case 'sqrt': return Math.sqrt(x);
+        case 'sqrt':
+          return Math.sqrt(x);
         case 'root': {
           const n = evaluate(node.args[1]!, env);
           return x < 0 && Number.isInteger(n) && n % 2 === 1 ? -((-x) ** (1 / n)) : x ** (1 / n);
         }
-        case 'abs': return Math.abs(x);
-        case 'factorial': return factorial(x);
-        case 'binom': return binom(x, evaluate(node.args[1]!, env));
-        case 'sin': return Math.sin(x);
-        case 'cos': return Math.cos(x);
-        case 'tan': return Math.tan(x);
-        case 'sec': return 1 / Math.cos(x);
-        case 'csc': return 1 / Math.sin(x);
-        case 'cot': return 1 / Math.tan(x);
-        case 'arcsin': return Math.asin(x);
-        case 'arccos': return Math.acos(x);
-        case 'arctan': return Math.atan(x);
-        case 'sinh': return Math.sinh(x);
-        case 'cosh': return Math.cosh(x);
-        case 'tanh': return Math.tanh(x);
-        case 'ln': return Math.log(x);
-        case 'log': return Math.log10(x);
-        case 'logb': return Math.log(x) / Math.log(evaluate(node.args[1]!, env));
-        case 'exp': return Math.exp(x);
+        case 'abs':
+          return Math.abs(x);
+        case 'factorial':
+          return factorial(x);
+        case 'binom':
+          return binom(x, evaluate(node.args[1]!, env));
+        case 'sin':
+          return Math.sin(x);
+        case 'cos':
+          return Math.cos(x);
+        case 'tan':
+          return Math.tan(x);
+        case 'sec':
+          return 1 / Math.cos(x);
+        case 'csc':
+          return 1 / Math.sin(x);
+        case 'cot':
+          return 1 / Math.tan(x);
+        case 'arcsin':
+          return Math.asin(x);
+        case 'arccos':
+          return Math.acos(x);
+        case 'arctan':
+          return Math.atan(x);
+        case 'sinh':
+          return Math.sinh(x);
+        case 'cosh':
+          return Math.cosh(x);
+        case 'tanh':
+          return Math.tanh(x);
+        case 'ln':
+          return Math.log(x);
+        case 'log':
+          return Math.log10(x);
+        case 'logb':
+          return Math.log(x) / Math.log(evaluate(node.args[1]!, env));
+        case 'exp':
+          return Math.exp(x);
       }
       return NaN;
     }
@@ -546,11 +680,25 @@ function evaluate(node: MathNode, env: Map<string, number>): number {
 
 function collectVars(node: MathNode, out: Set<string>): Set<string> {
   switch (node.t) {
-    case 'var': out.add(node.name); break;
-    case 'neg': collectVars(node.a, out); break;
-    case 'bin': case 'eq': collectVars(node.a, out); collectVars(node.b, out); break;
-    case 'fn': for (const a of node.args) collectVars(a, out); break;
-    case 'tuple': case 'list': case 'union': for (const a of node.items) collectVars(a, out); break;
+    case 'var':
+      out.add(node.name);
+      break;
+    case 'neg':
+      collectVars(node.a, out);
+      break;
+    case 'bin':
+    case 'eq':
+      collectVars(node.a, out);
+      collectVars(node.b, out);
+      break;
+    case 'fn':
+      for (const a of node.args) collectVars(a, out);
+      break;
+    case 'tuple':
+    case 'list':
+    case 'union':
+      for (const a of node.items) collectVars(a, out);
+      break;
   }
   return out;
 }
@@ -575,7 +723,8 @@ function scalarsEqual(a: MathNode, b: MathNode): boolean {
   let finite = 0;
   for (let s = 0; s < SAMPLES.length; s++) {
     const env = new Map(vars.map((v, k) => [v, SAMPLES[(s + k * 2) % SAMPLES.length]! + 0.1 * k] as const));
-    const x = evaluate(a, env), y = evaluate(b, env);
+    const x = evaluate(a, env),
+      y = evaluate(b, env);
     if (Number.isNaN(x) && Number.isNaN(y)) continue;
     if (!close(x, y, 1e-8)) return false;
     if (Number.isFinite(x)) finite++;
@@ -607,7 +756,8 @@ function orderedEqual(as: MathNode[], bs: MathNode[]): boolean {
 
 /** Structural/numeric equivalence of two parsed answers. */
 function nodesEqual(a0: MathNode, b0: MathNode): boolean {
-  const a = stripAssignment(a0), b = stripAssignment(b0);
+  const a = stripAssignment(a0),
+    b = stripAssignment(b0);
   if (isScalar(a) && isScalar(b)) return scalarsEqual(a, b);
   if (a.t === 'tuple' && b.t === 'tuple') {
     if (a.open !== b.open || a.close !== b.close) return false;
@@ -629,7 +779,11 @@ const MAX_ANSWER_CHARS = 1000;
 
 /** Case-folded text with spacing, braces and a trailing period removed (for non-math answers). */
 function textKey(s: string): string {
-  return s.toLowerCase().replace(/[\s{}]/g, '').replace(/\\/g, '').replace(/\.$/, '');
+  return s
+    .toLowerCase()
+    .replace(/[\s{}]/g, '')
+    .replace(/\\/g, '')
+    .replace(/\.$/, '');
 }
 
 /**
@@ -639,10 +793,12 @@ function textKey(s: string): string {
 export function answersEqual(answer: string, gold: string): boolean {
   // Final answers are short; a runaway "answer" is compared verbatim (keeps grading linear-time).
   if (answer.length > MAX_ANSWER_CHARS || gold.length > MAX_ANSWER_CHARS) return answer.trim() === gold.trim();
-  const na = normalizeAnswer(answer), nb = normalizeAnswer(gold);
+  const na = normalizeAnswer(answer),
+    nb = normalizeAnswer(gold);
   if (na.length === 0 || nb.length === 0) return false;
   if (na === nb) return true;
-  const pa = parseAnswer(na), pb = parseAnswer(nb);
+  const pa = parseAnswer(na),
+    pb = parseAnswer(nb);
   if (pa && pb) return nodesEqual(pa, pb);
   return textKey(na) === textKey(nb);
 }

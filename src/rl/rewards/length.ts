@@ -30,12 +30,7 @@ export const COSINE_PAPER: CosineParams = { correctShort: 2, correctLong: 1, wro
 export const COSINE_OPEN_R1: CosineParams = { correctShort: 1, correctLong: 0.5, wrongShort: -1, wrongLong: -0.5, exceed: null };
 
 /** Cosine length reward for a completion of `length` tokens with budget `maxLength` (L). */
-export function cosineLengthReward(
-  correct: boolean,
-  length: number,
-  maxLength: number,
-  params: CosineParams = COSINE_PAPER,
-): number {
+export function cosineLengthReward(correct: boolean, length: number, maxLength: number, params: CosineParams = COSINE_PAPER): number {
   if (!(maxLength > 0)) throw new Error(`cosineLengthReward: maxLength must be > 0, got ${maxLength}`);
   if (params.exceed !== null && length >= maxLength) return params.exceed;
   const progress = Math.min(Math.max(length, 0), maxLength) / maxLength;

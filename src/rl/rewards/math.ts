@@ -15,7 +15,10 @@ function lastAnswerTag(text: string): string | null {
 function lastHashAnswer(text: string): string | null {
   const k = text.lastIndexOf('####');
   if (k < 0) return null;
-  const line = text.slice(k + 4).split('\n')[0]!.trim();
+  const line = text
+    .slice(k + 4)
+    .split('\n')[0]!
+    .trim();
   return line.length > 0 ? line : null;
 }
 
@@ -38,7 +41,10 @@ export function extractAnswer(completion: string): string | null {
 export function normalizeGold(gold: string): string {
   const k = gold.lastIndexOf('####');
   if (k < 0) return gold.trim();
-  return gold.slice(k + 4).trim().replace(/[,$]/g, '');
+  return gold
+    .slice(k + 4)
+    .trim()
+    .replace(/[,$]/g, '');
 }
 
 /** True when the answer string is equivalent to the gold string (see latex.ts for the rules). */

@@ -19,7 +19,10 @@ const START = /^\s*#\s*@webgrpo-start\s*$/;
 export function templateBody(source: string): string {
   const lines = source.split('\n');
   const start = lines.findIndex((l) => START.test(l));
-  return lines.slice(start + 1).join('\n').trim();
+  return lines
+    .slice(start + 1)
+    .join('\n')
+    .trim();
 }
 
 export interface Fill {
