@@ -7,7 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { openApp, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
-import { errorText, phase, runStep, setKnob, waitForPhase } from './flow.ts';
+import { errorText, exportedTrlScript, phase, runStep, setKnob, waitForPhase } from './flow.ts';
 
 const STEPS = 2;
 const KNOBS = { promptsPerStep: 2, numGenerations: 4, maxCompletionLength: 32, maxSteps: STEPS, evalProblems: 2, evalSamples: 2, evalEvery: 0, saveEvery: 1 };
@@ -94,6 +94,8 @@ test('upload a JSONL file with its own field names: map them, preview the rows a
     asked.length > 0 && asked.every((p: string) => [...questions].some((q) => p.includes(q))),
     `completions answer the file's questions: ${JSON.stringify(asked)}`,
   );
+  // The TRL export reads the same file with the same field mapping.
+  await exportedTrlScript(app, t, /data_files="[^"]*\.jsonl"[\s\S]*raw = raw\.map\(lambda row: \{"question": row\["/);
   await app.screenshot('data-upload-done');
   console.log(`# trained ${STEPS} steps on the upload after ${((performance.now() - started) / 1000).toFixed(0)} s`);
   app.assertNoPageErrors();

@@ -1,7 +1,11 @@
 // Steps the e2e tests share: set up a run on the built-in model and read what the page shows.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { waitFor, type App } from './harness.ts';
+import { tempDir, waitFor, type App } from './harness.ts';
 
 /** Small enough for SwiftShader on 2 shared cores, big enough that rewards vary within groups. */
 export const FAST_KNOBS: Record<string, number> = {
@@ -143,3 +147,17 @@ export async function opfsCheckpoints(page: Page): Promise<Record<string, number
     return out;
   });
 }
+
+/** The shown run's TRL script from the Export panel: it must match `expected` and compile with `python3 -m py_compile` (when python3 exists). */
+export async function exportedTrlScript(app: App, t: TestContext, expected: RegExp): Promise<string> {
+  const dir = tempDir(t, 'webgrpo-e2e-trl-');
+  const path = await app.download('export-trl', dir);
+  const script = readFileSync(path, 'utf8');
+  assert.match(script, expected);
+  if (spawnSync('python3', ['--version']).status === 0) {
+    const compiled = spawnSync('python3', ['-m', 'py_compile', path], { encoding: 'utf8', env: { ...process.env, PYTHONPYCACHEPREFIX: join(dir, 'pycache') } });
+    assert.equal(compiled.status, 0, `the exported TRL script compiles: ${compiled.stderr}`);
+  }
+  return script;
+}
+

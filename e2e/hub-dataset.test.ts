@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { openApp, type PageHooks } from './harness.ts';
-import { FAST_KNOBS, setKnob, waitForPhase } from './flow.ts';
+import { exportedTrlScript, FAST_KNOBS, setKnob, waitForPhase } from './flow.ts';
 
 const SPEC = 'hf:webgrpo-test/sums:default:train';
 const PREFIX = '/datasets/webgrpo-test/sums/resolve/refs%2Fconvert%2Fparquet/default/train';
@@ -61,6 +61,7 @@ test('a Hub dataset id: the Parquet conversion is fetched from the Hub URLs, pre
     prompts.length > 0 && prompts.every((p) => ROWS.some(([q]) => p.includes(q))),
     `completions answer the dataset's problems: ${JSON.stringify(prompts.slice(0, 3))}`,
   );
+  await exportedTrlScript(app, t, /raw = load_dataset\("/);
   await app.screenshot('hub-dataset');
   app.assertNoPageErrors();
 });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { openApp, waitFor } from './harness.ts';
-import { errorText, setKnob, waitForPhase } from './flow.ts';
+import { errorText, exportedTrlScript, setKnob, waitForPhase } from './flow.ts';
 
 const STEPS = 10;
 
@@ -63,6 +63,7 @@ test(`1-shot RLVR on the built-in model: the reward rises over ${STEPS} steps`, 
   const first = mean(rewards.slice(0, 3));
   const last = mean(rewards.slice(-3));
   assert.ok(last > first + 0.15, `reward rises: first 3 steps ${first.toFixed(3)}, last 3 ${last.toFixed(3)}`);
+  await exportedTrlScript(app, t, /ONE_SHOT_PROBLEM = /);
   await app.screenshot('reward-rising');
   app.assertNoPageErrors();
 });

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cli, openApp, readJson, tempDir, unzip, waitFor } from './harness.ts';
-import { chartPoints, completions, FAST_KNOBS, runStep, setUpRun, waitForPhase, waitForStep } from './flow.ts';
+import { chartPoints, completions, exportedTrlScript, FAST_KNOBS, runStep, setUpRun, waitForPhase, waitForStep } from './flow.ts';
 
 const STEPS = 4;
 const LIVE_CHARTS = ['reward', 'accuracy', 'entropy', 'kl', 'length', 'clip', 'grad-norm', 'step-time'];
@@ -130,7 +130,7 @@ test(`train the tiny model ${STEPS} GRPO steps in the page, watch it live, expor
     Array.from({ length: STEPS }, (_, i) => i + 1),
   );
 
-  const trl = readFileSync(await app.download('export-trl', downloads), 'utf8');
+  const trl = await exportedTrlScript(app, t, /arithmetic_problem\(/);
   assert.match(trl, /GRPOConfig/);
   assert.match(trl, /num_generations\s*=\s*4/);
   assert.match(trl, /max_steps\s*=\s*4/);
