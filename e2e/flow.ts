@@ -160,4 +160,3 @@ export async function exportedTrlScript(app: App, t: TestContext, expected: RegE
   }
   return script;
 }
-
