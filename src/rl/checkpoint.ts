@@ -1,6 +1,6 @@
 // GRPO checkpoints: adapter (PEFT), optimizer state, and the trainer's position (step, token count,
 // data cursor), so that `--resume` continues exactly where an uninterrupted run would be. The file
-// layout is the same in a Node run folder (src/cli/checkpoint-dir.ts) and in the web app's OPFS.
+// layout is the same in a Node run folder (src/cli/run-folder.ts) and in the web app's OPFS (DESIGN.md §13).
 
 import { parseSafetensors, toFloat32, writeSafetensors } from '../io/safetensors.ts';
 import type { AdamWState, SgdState } from '../train/optim.ts';

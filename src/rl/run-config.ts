@@ -1,6 +1,6 @@
 // A GRPO run's configuration, one type for the CLI and the page: which model, which data, every
 // setting of the schema (settings.ts). It is written to the run's config.json (TRL/PEFT names,
-// DESIGN.md §9) when a run starts and read back to resume it or to export it as a TRL script.
+// DESIGN.md §14.2) when a run starts and read back to resume it or to export it as a TRL script.
 
 import { TINY_ARITH_LEVEL } from '../data/arithmetic.ts';
 import { parseDatasetSpec } from '../data/dataset.ts';

@@ -1,7 +1,7 @@
 // One GRPO run, for the CLI and the page alike: create or resume it, evaluate before, every N steps
 // and after, train step by step with pause/continue/stop, checkpoint, and report through events.
 // What differs between the two lives behind RunStorage (run folders on disk, OPFS in the page) and
-// in what the caller loads (model, tokenizer, rewards). Run folder layout: DESIGN.md §8.
+// in what the caller loads (model, tokenizer, rewards). Run folder layout: DESIGN.md §13; the session: §14.3.
 
 import type { Gpu } from '../gpu/runtime.ts';
 import { LoraAdapter } from '../lora/adapter.ts';

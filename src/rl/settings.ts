@@ -1,7 +1,7 @@
 // Every setting of a GRPO run, written once: its TRL/PEFT name (snake_case, as in config.json), its
 // CLI flag (kebab-case), type, default, accepted values and a one-line explanation. The CLI's flag
 // parsing, validation and `--help`, the page's Recipe panel and the reading of a run's config.json
-// are all driven by this table (DESIGN.md §9).
+// are all driven by this table (DESIGN.md §14.1).
 
 import { ALL_TARGETS } from '../lora/config.ts';
 import { SCHEDULER_TYPES } from '../train/schedule.ts';
