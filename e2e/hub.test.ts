@@ -8,9 +8,7 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
-import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
-import { writeRandomModel } from '../src/model/random-model.ts';
-import { charTokenizerFiles } from '../src/io/tokenizer.ts';
+import { writeTinyArithmeticModel } from '../test/helpers/tiny-model.ts';
 import { startHubServer, type HubServer } from '../test/helpers/hub-server.ts';
 import { openApp, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
 import { errorText, phase, runStep, setKnob, waitForPhase } from './flow.ts';
@@ -28,24 +26,8 @@ let hub: HubServer;
 
 before(async () => {
   // A random Llama (F32, hidden 32, one layer) with the arithmetic character tokenizer and chat template.
-  const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
-  Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
   for (const dir of [goodDir, badDir]) {
-    writeRandomModel(dir, {
-      architecture: 'llama',
-      dtype: 'F32',
-      tied: true,
-      hiddenSize: 32,
-      numLayers: 1,
-      numHeads: 4,
-      numKvHeads: 2,
-      intermediateSize: 48,
-      vocabSize: ARITHMETIC_ALPHABET.length + 3,
-      eosTokenId: ARITHMETIC_ALPHABET.length + 2,
-      seed: 5,
-    });
-    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-    writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+    writeTinyArithmeticModel(dir, 5);
   }
   // The same files, but a config.json of an architecture webgrpo does not implement.
   const config = JSON.parse(readFileSync(join(badDir, 'config.json'), 'utf8'));

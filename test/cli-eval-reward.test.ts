@@ -2,13 +2,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
-import { writeRandomModel } from '../src/model/random-model.ts';
-import { charTokenizerFiles } from '../src/io/tokenizer.ts';
+import { writeTinyArithmeticModel } from './helpers/tiny-model.ts';
 
 const run = (args: string[]) => spawnSync(process.execPath, ['bin/webgrpo.mjs', ...args], { encoding: 'utf8' });
 
@@ -45,24 +43,7 @@ test('webgrpo reward grades one pair and a JSONL batch', () => {
 test('webgrpo eval prints pass@k and writes per-problem counts', () => {
   const root = mkdtempSync(join(tmpdir(), 'webgrpo-eval-'));
   const modelDir = join(root, 'model');
-  mkdirSync(modelDir);
-  const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
-  Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
-  writeRandomModel(modelDir, {
-    architecture: 'llama',
-    dtype: 'F32',
-    tied: true,
-    hiddenSize: 32,
-    numLayers: 1,
-    numHeads: 4,
-    numKvHeads: 2,
-    intermediateSize: 48,
-    vocabSize: ARITHMETIC_ALPHABET.length + 3,
-    eosTokenId: ARITHMETIC_ALPHABET.length + 2,
-    seed: 4,
-  });
-  writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+  writeTinyArithmeticModel(modelDir, 4);
   const counts = join(root, 'counts.jsonl');
   const res = run([
     'eval',
