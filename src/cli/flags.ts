@@ -97,24 +97,13 @@ export function readSettings(values: Values, cfg: RunConfig, sections: readonly 
 export function settingsHelp(sections: readonly Section[], defaults: RunConfig, except: readonly string[] = []): string {
   return settingsOf(sections, except)
     .map((s) => {
-      const takes =
-        s.type === 'number'
-          ? s.integer
-            ? 'N'
-            : 'X'
-          : s.type === 'choice'
-            ? s.choices.join('|')
-            : s.type === 'list'
-              ? 'a,b,…'
-              : s.type === 'interval'
-                ? 'lo,hi'
-                : s.type === 'text'
-                  ? 'TEXT'
-                  : '';
+      const takes = { number: s.type === 'number' && s.integer ? 'N' : 'X', choice: '', list: 'a,b,…', interval: 'lo,hi', text: 'TEXT', boolean: '' }[s.type];
+      const shown = s.type === 'choice' ? s.choices.join('|') : s.type === 'text' ? (s.placeholder ?? takes) : takes;
       const value = getSetting(defaults, s);
-      const shown = value === null || value === '' ? '' : ` (default ${Array.isArray(value) ? value.join(',') : String(value)})`;
-      const flags = [flagOf(s), ...(s.aliases ?? [])].map((f) => `--${f}`).join('|');
-      return `    ${`${flags} ${takes}`.padEnd(44)}${s.help}${shown}`;
+      const byDefault =
+        value === null || value === '' || typeof value === 'boolean' ? '' : ` (default ${Array.isArray(value) ? value.join(',') : String(value)})`;
+      const flags = `${[flagOf(s), ...(s.aliases ?? [])].map((f) => `--${f}`).join('|')} ${shown}`.trimEnd();
+      return `    ${flags.length < 40 ? flags.padEnd(40) : `${flags}\n${' '.repeat(44)}`}${s.help}${byDefault}`;
     })
     .join('\n');
 }

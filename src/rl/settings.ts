@@ -48,6 +48,8 @@ interface BooleanSetting extends SettingBase {
 /** Free text; empty = not set. */
 interface TextSetting extends SettingBase {
   type: 'text';
+  /** What the CLI's help shows the flag takes (default TEXT). */
+  placeholder?: string;
 }
 /** A non-empty set of names, comma-separated on the CLI. */
 interface ListSetting extends SettingBase {
@@ -207,6 +209,7 @@ export const SETTINGS: readonly Setting[] = [
     type: 'text',
     section: 'run',
     key: 'rewardModule',
+    placeholder: 'FILE.mjs',
     name: 'reward_module',
     help: 'A JavaScript module whose default export (completion, row) => number | null is one more reward (CLI only).',
   },
@@ -244,6 +247,7 @@ export const SETTINGS: readonly Setting[] = [
     type: 'text',
     section: 'run',
     key: 'evalDataset',
+    placeholder: 'SPEC',
     name: 'eval_dataset',
     help: 'Held-out problems for pass@k (a dataset spec); default: fresh problems of a generator, else the first training rows.',
   },
@@ -261,6 +265,7 @@ export const SETTINGS: readonly Setting[] = [
     type: 'text',
     section: 'run',
     key: 'initAdapter',
+    placeholder: 'DIR|hf:repo',
     name: 'init_adapter',
     help: 'Start from this PEFT adapter (a folder or hf: repo) instead of a fresh one (CLI only).',
   },
