@@ -10,18 +10,12 @@ export interface Param {
   grad: Tensor;
 }
 
-/**
- * Set every value of every tensor to 0, ordered after the work already recorded (gpu.write submits
- * it first, since a pooled buffer may still be written by it).
- */
+/** Set every value of every tensor to 0, recorded on the GPU in order with the work before and after it. */
 export function zeroFill(gpu: Gpu, tensors: readonly Tensor[]): void {
-  for (const t of tensors) {
-    if (t.size === 0) continue;
-    gpu.write(t.buffer, new Float32Array(t.size));
-  }
+  for (const t of tensors) if (t.size > 0) gpu.clear(t.buffer, 0, t.size * 4);
 }
 
-/** Allocate a zero-filled tensor safely w.r.t. work already recorded on pooled buffers. */
+/** A new zero-filled tensor (a pooled buffer may hold old values). */
 export function zeroTensor(gpu: Gpu, shape: readonly number[], label: string): Tensor {
   const t = Tensor.empty(gpu, shape, label);
   zeroFill(gpu, [t]);

@@ -245,6 +245,14 @@ export class Gpu {
     this.encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
+  /** Zero `bytes` bytes of a buffer from `offset` (recorded in order with the dispatches; both multiples of 4). */
+  clear(buffer: GPUBuffer, offset: number, bytes: number): void {
+    this.checkAlive();
+    this.endPass();
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'batch' });
+    this.encoder.clearBuffer(buffer, offset, bytes);
+  }
+
   private endPass(): void {
     if (this.pass) {
       this.pass.end();
