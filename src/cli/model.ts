@@ -51,9 +51,10 @@ export async function withModel<T>(
   }
 }
 
-/** A prompt's ids: the text as is, or with --chat as the user turn of the chat template. */
-export function promptIds(tokenizer: ModelTokenizer, text: string, chat: boolean): number[] {
-  if (!chat) return tokenizer.encode(text);
-  const rendered = tokenizer.applyChatTemplate([{ role: 'user', content: text }], { addGenerationPrompt: true });
-  return tokenizer.encode(rendered, { addSpecialTokens: false });
+/**
+ * A prompt's ids (ModelTokenizer.promptIds, DESIGN.md §5.2): the text with the tokenizer's special
+ * tokens (none with `addSpecialTokens: false`), or with --chat as the user turn of the chat template.
+ */
+export function promptIds(tokenizer: ModelTokenizer, text: string, chat: boolean, opts: { addSpecialTokens?: boolean } = {}): number[] {
+  return chat ? tokenizer.promptIds([{ role: 'user', content: text }]) : tokenizer.promptIds(text, opts);
 }

@@ -83,7 +83,8 @@ export class ModelTokenizer {
       const id = this.tok.token_to_id(tokenText);
       if (id !== undefined && !eos.includes(id)) eos.push(id);
     };
-    pushEos(tokenString(tokenizerConfig.eos_token));
+    // eos_token is a string or an AddedToken; a list of them is accepted too.
+    for (const t of Array.isArray(tokenizerConfig.eos_token) ? tokenizerConfig.eos_token : [tokenizerConfig.eos_token]) pushEos(tokenString(t));
     for (const t of ['<|im_end|>', '<|endoftext|>']) if (specialAdded.has(t)) pushEos(t);
     this.eosTokenIds = eos;
 
@@ -148,12 +149,27 @@ export class ModelTokenizer {
    */
   encode(text: string, opts: { addSpecialTokens?: boolean } = {}): number[] {
     if (text.length === 0 && !opts.addSpecialTokens) return [];
+    if (this.strictChars && opts.addSpecialTokens) this.encode(text); // the alphabet check, on the text alone
     const enc = this.tok.encode(text, { add_special_tokens: opts.addSpecialTokens ?? false });
     if (this.strictChars && !opts.addSpecialTokens && enc.tokens.join('') !== text) this.throwUnknownChar(text);
     for (let i = 0; i < enc.ids.length; i++) {
       if (enc.ids[i] === undefined) this.throwUnknownChar(text);
     }
     return enc.ids;
+  }
+
+  /**
+   * The one rule for a prompt's ids (DESIGN.md §5.2), as transformers does it. Plain text is
+   * encoded with the post-processor's special tokens (`addSpecialTokens`, default true, as
+   * `tokenizer(text)`: `<s>` first for Llama/SentencePiece tokenizers, nothing for Qwen). Messages
+   * are rendered with the chat template (`addGenerationPrompt` default true; the template has
+   * `bos_token` etc.) and the render is encoded without adding special tokens again, as
+   * `apply_chat_template(tokenize=True)`.
+   */
+  promptIds(prompt: string | ChatMessage[], opts: { addSpecialTokens?: boolean; addGenerationPrompt?: boolean; enableThinking?: boolean } = {}): number[] {
+    if (typeof prompt === 'string') return this.encode(prompt, { addSpecialTokens: opts.addSpecialTokens ?? true });
+    const rendered = this.applyChatTemplate(prompt, { addGenerationPrompt: opts.addGenerationPrompt ?? true, enableThinking: opts.enableThinking });
+    return this.encode(rendered, { addSpecialTokens: false });
   }
 
   private throwUnknownChar(text: string): never {

@@ -37,12 +37,12 @@ export interface PromptFormat {
   plain?: boolean;
 }
 
-/** The prompt ids of a question: by default the model's chat template (user turn + generation prompt). */
+/** The prompt ids of a question (ModelTokenizer.promptIds): by default the model's chat template (user turn + generation prompt); plain text gets the tokenizer's special tokens. */
 export function chatPromptIds(tokenizer: ModelTokenizer, question: string, format: PromptFormat = {}): number[] {
-  if (format.plain) return tokenizer.encode(format.systemPrompt ? `${format.systemPrompt}\n${question}` : question);
+  if (format.plain) return tokenizer.promptIds(format.systemPrompt ? `${format.systemPrompt}\n${question}` : question);
   const messages: ChatMessage[] = format.systemPrompt ? [{ role: 'system', content: format.systemPrompt }] : [];
   messages.push({ role: 'user', content: question });
-  return tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
+  return tokenizer.promptIds(messages);
 }
 
 export async function evaluatePassAtK<P extends EvalProblem>(

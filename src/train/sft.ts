@@ -24,8 +24,8 @@ function isMessages(x: unknown): x is ChatMessage[] {
 }
 
 /**
- * Rows `{"prompt", "completion"}` (tokenized separately and concatenated, loss on the completion),
- * or `{"messages": [...]}` with `chat` (rendered with the model's chat template, loss on the
+ * Rows `{"prompt", "completion"}` (the prompt as a plain prompt, with the tokenizer's special
+ * tokens (DESIGN.md §5.2), the completion without; concatenated, loss on the completion), or `{"messages": [...]}` with `chat` (rendered with the model's chat template, loss on the
  * assistant turns). Malformed rows are reported together, by line number.
  */
 export function tokenizeSftRows(text: string, fileName: string, tokenizer: ModelTokenizer, chat: boolean): SftExample[] {
@@ -57,7 +57,7 @@ export function tokenizeSftRows(text: string, fileName: string, tokenizer: Model
         problems.push(`line ${line}: needs string fields "prompt" and "completion" (or use --chat with "messages")`);
         continue;
       }
-      const prompt = tokenizer.encode(row.prompt);
+      const prompt = tokenizer.promptIds(row.prompt);
       const completion = tokenizer.encode(row.completion);
       if (completion.length === 0) {
         problems.push(`line ${line}: "completion" is empty`);

@@ -18,7 +18,7 @@ export const score: Command = {
     const src = modelSource(values);
     const temperature = numberFlag(values, 'temperature', 1, (x) => x > 0, 'a positive number');
     if ((values.ids === undefined) === (values.text === undefined)) throw new UsageError('score needs exactly one of --ids or --text.');
-    const ids = typeof values.ids === 'string' ? parseIds(values.ids) : (await ModelTokenizer.load(src)).encode(values.text as string);
+    const ids = typeof values.ids === 'string' ? parseIds(values.ids) : (await ModelTokenizer.load(src)).promptIds(values.text as string);
     const result = await withModel(values, src, (model) => model.score(ids, temperature));
     const table = result.logprobs.map((lp, i) => `${ids[i + 1]}\t${lp.toFixed(6)}\t${result.entropies[i].toFixed(6)}`);
     output(values, result, ['next_id\tlogprob\tentropy', ...table].join('\n'));
