@@ -28,6 +28,8 @@ export const MODEL_OPTIONS = {
   'hub-endpoint': { type: 'string' },
   'cache-dir': { type: 'string' },
   adapter: { type: 'string' },
+  /** Keep the WebGPU driver's start-up messages on stderr (bin/webgrpo.mjs filters them otherwise). */
+  verbose: { type: 'boolean', default: false },
   help: { type: 'boolean', short: 'h', default: false },
 } as const satisfies Options;
 

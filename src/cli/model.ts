@@ -11,9 +11,10 @@ import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { log, UsageError, type Values } from './flags.ts';
 
 /** A folder or hf: repo given as a flag, with the command's Hub endpoint and cache. */
-export function openFlagSource(values: Values, spec: string): ModelSource {
+export function openFlagSource(values: Values, spec: string, folderKind = 'model'): ModelSource {
   let lastShown = 0;
   return openSource(spec, {
+    folderKind,
     endpoint: values['hub-endpoint'] as string | undefined,
     cacheDir: values['cache-dir'] as string | undefined,
     onProgress: (loaded, total, file) => {
@@ -44,7 +45,7 @@ export async function withModel<T>(
   try {
     const { config, weights } = await loadModel(src, gpu, opts.f32Weights ? { weightDtype: 'f32' } : {});
     const model = new LanguageModel(gpu, config, weights);
-    if (typeof values.adapter === 'string') model.adapter = await LoraAdapter.load(openFlagSource(values, values.adapter), gpu, config);
+    if (typeof values.adapter === 'string') model.adapter = await LoraAdapter.load(openFlagSource(values, values.adapter, 'adapter'), gpu, config);
     return await run(model, gpu);
   } finally {
     gpu.destroy();

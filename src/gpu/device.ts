@@ -41,7 +41,24 @@ export class WebGpuUnavailableError extends Error {
   }
 }
 
+/**
+ * The Vulkan loader's window-system probes print "error: XDG_RUNTIME_DIR is invalid or not set in
+ * the environment." when it is missing (containers, CI): give the process a fresh private one
+ * (mode 0700, removed at exit) before Dawn starts. An existing directory is kept.
+ */
+async function privateRuntimeDir(): Promise<void> {
+  const { existsSync, mkdtempSync, rmSync } = await import('node:fs');
+  const current = process.env.XDG_RUNTIME_DIR;
+  if (current && existsSync(current)) return;
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'webgrpo-xdg-'));
+  process.env.XDG_RUNTIME_DIR = dir;
+  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+}
+
 async function nodeGpu(powerPreference?: GPUPowerPreference): Promise<{ adapter: GPUAdapter; backend: 'node'; release: () => void }> {
+  await privateRuntimeDir();
   const webgpu = await import('webgpu');
   Object.assign(globalThis, webgpu.globals);
   // Every Dawn instance stays referenced until the device is destroyed: a failed probe instance

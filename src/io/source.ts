@@ -25,6 +25,8 @@ export interface OpenSourceOptions {
   onProgress?: (loaded: number, total: number | null, file: string) => void;
   /** The fetch to use (default globalThis.fetch). */
   fetch?: typeof fetch;
+  /** What a local folder holds, for the error when it does not exist ("no such model folder: …"); default 'model'. */
+  folderKind?: string;
 }
 
 const isNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
@@ -62,7 +64,7 @@ export function openSource(spec: string, opts: OpenSourceOptions = {}): ModelSou
   const hub = parseHubSpec(spec);
   if (hub) return new HubSource(hub.repo, hub.revision, opts);
   if (!isNode) throw new Error(`model '${spec}': local folders need Node; in the browser use hf:<owner>/<repo>`);
-  return new LocalSource(spec, opts.onProgress);
+  return new LocalSource(spec, opts.onProgress, opts.folderKind);
 }
 
 /**
@@ -95,8 +97,19 @@ class LocalSource implements ModelSource {
   constructor(
     private readonly dir: string,
     private readonly onProgress?: OpenSourceOptions['onProgress'],
+    private readonly kind = 'model',
   ) {
     this.id = dir;
+  }
+
+  /** A missing folder is named as such, not as its first missing file. */
+  private async checkFolder(): Promise<void> {
+    const fs = await import('node:fs/promises');
+    const isDir = await fs.stat(this.dir).then(
+      (st) => st.isDirectory(),
+      () => false,
+    );
+    if (!isDir) throw new Error(`no such ${this.kind} folder: ${this.dir} (use hf:owner/repo for the Hub)`);
   }
 
   private async path(file: string): Promise<string> {
@@ -111,7 +124,10 @@ class LocalSource implements ModelSource {
     try {
       buf = await fs.readFile(await this.path(file));
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`file not found: '${file}' in ${this.dir}`);
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') {
+        await this.checkFolder();
+        throw new Error(`file not found: '${file}' in ${this.dir}`);
+      }
       throw e;
     }
     const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
@@ -125,6 +141,7 @@ class LocalSource implements ModelSource {
     try {
       return (await fs.stat(await this.path(file))).isFile();
     } catch {
+      await this.checkFolder();
       return false;
     }
   }

@@ -106,10 +106,49 @@ async function readCheckpoint(
         throw new Error(`${where}: tensor '${name}' has shape [${entry.shape.join(', ')}], expected [${want.join(', ')}].`);
       }
       if (!READABLE_DTYPES.includes(entry.dtype)) throw unsupportedDtypeError(where, name, entry.dtype);
+      checkFinite(entry, where);
       picked.set(name, entry);
     }
     await take(file, picked);
   }
+}
+
+/**
+ * Throws, naming the tensor, when a stored value is NaN or ±Inf (an all-ones exponent). One pass
+ * over the raw bits before anything is converted or uploaded: integer tests, no decoding.
+ */
+function checkFinite(entry: TensorEntry, where: string): void {
+  let bad = -1;
+  let bits = 0;
+  let wide = false;
+  if (entry.dtype === 'F32') {
+    const d = entry.data;
+    const u = d.byteOffset % 4 === 0 ? new Uint32Array(d.buffer, d.byteOffset, d.byteLength / 4) : new Uint32Array(new Uint8Array(d).buffer);
+    wide = true;
+    for (let i = 0; i < u.length; i++) {
+      if ((u[i] & 0x7f800000) === 0x7f800000) {
+        bad = i;
+        bits = u[i];
+        break;
+      }
+    }
+  } else {
+    const h = entryBits16(entry);
+    const exp = entry.dtype === 'F16' ? 0x7c00 : 0x7f80;
+    for (let i = 0; i < h.length; i++) {
+      if ((h[i] & exp) === exp) {
+        bad = i;
+        bits = h[i];
+        break;
+      }
+    }
+  }
+  if (bad < 0) return;
+  const mantissa = wide ? bits & 0x7fffff : bits & (entry.dtype === 'F16' ? 0x3ff : 0x7f);
+  const negative = wide ? bits >>> 31 === 1 : bits >>> 15 === 1;
+  const value = mantissa !== 0 ? 'NaN' : negative ? '-Inf' : 'Inf';
+  const at = entry.shape.length === 2 ? `[${Math.floor(bad / entry.shape[1])}, ${bad % entry.shape[1]}]` : `[${bad}]`;
+  throw new Error(`${where}: tensor '${entry.name}' holds ${value} at ${at}: the checkpoint is corrupt (every weight must be finite).`);
 }
 
 /** The stored values of a 2-D weight in the requested GPU storage dtype. */
