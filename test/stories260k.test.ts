@@ -140,16 +140,39 @@ test('one SFT step and one GRPO step on the real checkpoint; PEFT export then me
   writeFileSync(reward, 'export default (completion) => completion.length / 100;\n');
   const grpo = join(root, 'grpo');
   ok([
-    'train', '--model', MODEL, '--dataset', rl, '--plain-prompt', '--reward-module', reward, '--steps', '1', '--prompts-per-step', '2',
-    '--num-generations', '4', '--max-completion-length', '12', '--eval-problems', '0', '--learning-rate', '1e-2', '--warmup-ratio', '0',
-    '--out', grpo, '--json',
-  ]); // biome-ignore format: one flag per pair reads better
+    'train',
+    '--model',
+    MODEL,
+    '--dataset',
+    rl,
+    '--plain-prompt',
+    '--reward-module',
+    reward,
+    '--steps',
+    '1',
+    '--prompts-per-step',
+    '2',
+    '--num-generations',
+    '4',
+    '--max-completion-length',
+    '12',
+    '--eval-problems',
+    '0',
+    '--learning-rate',
+    '1e-2',
+    '--warmup-ratio',
+    '0',
+    '--out',
+    grpo,
+    '--json',
+  ]);
   const step = JSON.parse(readFileSync(join(grpo, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]);
   for (const k of ['reward', 'loss', 'grad_norm', 'entropy', 'learning_rate']) assert.ok(Number.isFinite(step[k]), `${k} ${step[k]}`);
   assert.ok(step.learning_rate > 0 && step.grad_norm > 0, JSON.stringify(step));
   assert.ok(loraBNorm(join(grpo, 'adapter')) > 0, 'GRPO moved the adapter');
   const rollout = JSON.parse(readFileSync(join(grpo, 'rollouts.jsonl'), 'utf8').split('\n')[0]);
-  assert.equal(rollout.prompt_ids?.[0] ?? 1, 1, 'plain GRPO prompts start with the BOS');
+  assert.equal(rollout.prompt_ids[0], 1, 'plain GRPO prompts start with the BOS');
+  assert.match(rollout.prompt, /^<s> /);
 
   // Merge the SFT adapter: the merged model alone scores like base + adapter.
   const merged = join(root, 'merged');

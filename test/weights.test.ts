@@ -1,6 +1,6 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Gpu } from '../src/gpu/runtime.ts';
@@ -194,7 +194,10 @@ test('missing tensors, wrong shapes and unsupported dtypes are named', async () 
   await assert.rejects(loadModel(openSource(dir), gpu), /no model\.safetensors or model\.safetensors\.index\.json/);
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'gpt2' }));
   await assert.rejects(loadModel(openSource(dir), gpu), /unsupported model_type 'gpt2' in .*config\.json; supported: llama, qwen2, qwen3/);
-  await assert.rejects(loadModel(openSource(join(root, 'nope')), gpu), /file not found: 'config\.json' in .*nope/);
+  await assert.rejects(loadModel(openSource(join(root, 'nope')), gpu), /no such model folder: .*nope \(use hf:owner\/repo for the Hub\)/);
+  // A folder that exists but lacks the file still names the file.
+  mkdirSync(join(root, 'empty'), { recursive: true });
+  await assert.rejects(loadModel(openSource(join(root, 'empty')), gpu), /file not found: 'config\.json' in .*empty/);
 });
 
 test('extra tensors are ignored; generation_config adds eos ids; weightDtype converts', async () => {
