@@ -37,7 +37,7 @@ export function runFolder(dir: string): RunStorage {
       const step = existsSync(dir) ? newestCheckpointStep(await readdir(dir)) : null;
       if (step === null) return null;
       const where = path(checkpointName(step));
-      return { step, where, read: (file) => readFile(join(where, file)), adapter: openSource(join(where, 'adapter')) };
+      return { step, where, read: (file) => readFile(join(where, file)), adapter: openSource(join(where, 'adapter'), { folderKind: 'adapter' }) };
     },
   };
 }

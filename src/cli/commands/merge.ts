@@ -13,7 +13,7 @@ export const merge: Command = {
     if (typeof values.adapter !== 'string') throw new UsageError('merge needs --adapter DIR.');
     if (typeof values.out !== 'string') throw new UsageError('merge needs --out DIR.');
     const dtype = values.dtype === undefined ? undefined : choice(values, 'dtype', ['bf16', 'f16', 'f32'] as const, 'bf16');
-    const files = await mergeAdapter(src, openSource(values.adapter), values.out, {
+    const files = await mergeAdapter(src, openSource(values.adapter, { folderKind: 'adapter' }), values.out, {
       dtype,
       overwrite: values.overwrite === true,
       onProgress: (done, total) => process.stderr.write(`\r${progressBar(done, total)} ${done}/${total} tensors`),

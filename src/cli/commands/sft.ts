@@ -84,7 +84,7 @@ export const sft: Command = {
         const adapter = full
           ? null
           : typeof values['init-adapter'] === 'string'
-            ? await LoraAdapter.load(openSource(values['init-adapter']), gpu, model.config)
+            ? await LoraAdapter.load(openSource(values['init-adapter'], { folderKind: 'adapter' }), gpu, model.config)
             : LoraAdapter.init(gpu, model.config, lora, { seed: cfg.seed, baseModel: values.model as string });
         model.adapter = adapter;
         writeFileSync(

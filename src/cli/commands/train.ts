@@ -125,7 +125,7 @@ export const train: Command = {
           data,
           rewards,
           storage: runFolder(out),
-          initAdapter: cfg.initAdapter ? openFlagSource(values, cfg.initAdapter) : undefined,
+          initAdapter: cfg.initAdapter ? openFlagSource(values, cfg.initAdapter, 'adapter') : undefined,
         },
         {
           resume,
