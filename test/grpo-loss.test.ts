@@ -227,7 +227,7 @@ test('numCompletionsInStep spreads grpo / bnpo / dr_grpo over the optimizer step
 });
 
 /** Random completions with ρ kept ≥ 0.03 away from the clip bounds [0.8, 1.28] and distinct entropies. */
-function randomBatch(seed: number): CompletionTokens[] {
+function randomBatch(seed: number, avoid: number[] = [0.8, 1.28]): CompletionTokens[] {
   const rand = rng(seed);
   const lens = [5, 3, 6, 4];
   const pads = [1, 2, 0, 1];
@@ -244,7 +244,7 @@ function randomBatch(seed: number): CompletionTokens[] {
       let rho: number;
       do
         rho = 0.5 + rand(); // [0.5, 1.5)
-      while (Math.abs(rho - 0.8) < 0.03 || Math.abs(rho - 1.28) < 0.03);
+      while (avoid.some((b) => Math.abs(rho - b) < 0.03));
       const l = -0.3 - 3 * rand();
       lp.push(l);
       old.push(l - Math.log(rho));
@@ -302,6 +302,123 @@ test('gradients match central finite differences (all loss types, KL, entropy bo
     }
   }
   assert.equal(checked, 8);
+});
+
+test('cispo, sapo, luspo, vespo on the hand-worked example', () => {
+  const c = example();
+  // cispo: −sg(min(ρ, ε_high))·A·logπ with ε_high = 1.28, dapo normaliser (5 tokens).
+  //   c0 (A = 1):    coef [1.28, 1.1, 0.5], logπ = −1 + ln ρ;  c1 (A = −0.5): coef [0.6, 1.28].
+  let r = grpoLoss(c, { ...base, lossType: 'cispo', epsilonHigh: 1.28 });
+  const lp = (rho: number) => -1 + Math.log(rho);
+  const cispo = -(1.28 * lp(1.5) + 1.1 * lp(1.1) + 0.5 * lp(0.5)) + 0.5 * (0.6 * lp(0.6) + 1.28 * lp(1.5));
+  close(r.loss, cispo / 5, 1e-12, 'cispo loss');
+  closeArr(r.gLogprob[0], [-1.28 / 5, -1.1 / 5, -0.5 / 5, 0], 1e-12, 'cispo g0');
+  closeArr(r.gLogprob[1], [(0.5 * 0.6) / 5, (0.5 * 1.28) / 5, 0], 1e-12, 'cispo g1');
+  // cispo_clip_ratio: ρ > ε_high and A > 0: c0 t0 only.
+  close(r.metrics.cispo_clip_ratio, 0.2, 1e-15, 'cispo clip ratio');
+  // sapo: −(4/τ)·σ(τ(ρ−1))·A, τ = 1 for A > 0 and 1.05 for A ≤ 0; grpo normaliser.
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  const sapoTok = (rho: number, A: number) => {
+    const tau = A > 0 ? 1 : 1.05;
+    return -(4 / tau) * sig(tau * (rho - 1)) * A;
+  };
+  r = grpoLoss(c, { ...base, lossType: 'sapo' });
+  const s0 = [1.5, 1.1, 0.5].reduce((a, x) => a + sapoTok(x, 1), 0) / 3;
+  const s1 = [0.6, 1.5].reduce((a, x) => a + sapoTok(x, -0.5), 0) / 2;
+  close(r.loss, (s0 + s1) / 2, 1e-12, 'sapo loss');
+  // d/dlogπ = −4A·σ(1−σ)·ρ.
+  const dSapo = (rho: number, A: number) => {
+    const s = sig((A > 0 ? 1 : 1.05) * (rho - 1));
+    return -4 * A * s * (1 - s) * rho;
+  };
+  closeArr(r.gLogprob[0], [dSapo(1.5, 1) / 6, dSapo(1.1, 1) / 6, dSapo(0.5, 1) / 6, 0], 1e-12, 'sapo g0');
+  // On-policy sapo: σ(0) = ½, so the per-token loss is −2A/τ and the gradient −A·w, as for grpo.
+  const onPolicy = example().map(({ oldLogprobs: _drop, ...rest }) => rest);
+  r = grpoLoss(onPolicy, { ...base, lossType: 'sapo' });
+  close(r.loss, (-2 + (2 * 0.5) / 1.05) / 2, 1e-12, 'sapo on-policy');
+  closeArr(r.gLogprob[1], [0.5 / 4, 0.5 / 4, 0], 1e-15, 'sapo on-policy g1');
+  // luspo at the sequence level: ρ_seq = exp(mean log-ratio) = geometric mean of the token ratios;
+  //   loss = mean over completions of l_seq × length.
+  const g0 = Math.cbrt(1.5 * 1.1 * 0.5); // 0.9378… in [0.8, 1.28]: unclipped, l = −ρ_seq
+  const g1 = Math.sqrt(0.6 * 1.5); // 0.9487…, A < 0: l = 0.5·ρ_seq
+  r = grpoLoss(c, { ...base, lossType: 'luspo', importanceSamplingLevel: 'sequence' });
+  close(r.loss, (-g0 * 3 + 0.5 * g1 * 2) / 2, 1e-12, 'luspo sequence loss');
+  // dl/dlogπ_t = (Σ_t w)·(−A)·ρ_seq / len = (len/2)·(−A)·ρ_seq/len = −A·ρ_seq/2 for each token.
+  closeArr(r.gLogprob[0], [-g0 / 2, -g0 / 2, -g0 / 2, 0], 1e-12, 'luspo g0');
+  closeArr(r.gLogprob[1], [(0.5 * g1) / 2, (0.5 * g1) / 2, 0], 1e-12, 'luspo g1');
+  // vespo: φ = exp(λ + k·ln w − λw) of the summed sequence log-ratio; on-policy w = 1 → φ = 1.
+  r = grpoLoss(onPolicy, { ...base, lossType: 'vespo' });
+  closeArr(r.gLogprob[0], [-1 / 5, -1 / 5, -1 / 5, 0], 1e-15, 'vespo on-policy g0');
+  r = grpoLoss(c, { ...base, lossType: 'vespo' });
+  const w0 = 1.5 * 1.1 * 0.5;
+  const phi0 = Math.exp(3 + 2 * Math.log(w0) - 3 * w0);
+  closeArr(r.gLogprob[0], [-phi0 / 5, -phi0 / 5, -phi0 / 5, 0], 1e-12, 'vespo g0');
+  const w1 = 0.6 * 1.5;
+  const phi1 = Math.exp(2 + 3 * Math.log(w1) - 2 * w1);
+  closeArr(r.gLogprob[1], [(0.5 * phi1) / 5, (0.5 * phi1) / 5, 0], 1e-12, 'vespo g1');
+});
+
+test('delta caps the unclipped branch (two-sided clipping)', () => {
+  // c1 t1: ρ = 1.5, A = −0.5: unclipped branch −0.75 is the min; with δ = 1.4 it becomes −0.7, gradient 0.
+  const c = example();
+  const r = grpoLoss(c, { ...base, delta: 1.4 });
+  close(r.loss, (-0.96 + (0.4 + 0.7) / 2) / 2, 1e-12, 'grpo with delta');
+  closeArr(r.gLogprob[1], [0, 0, 0], 0, 'delta blocks the gradient above δ');
+  closeArr(r.gLogprob[0], [0, -1.1 / 6, -0.5 / 6, 0], 1e-12, 'A > 0 unaffected');
+});
+
+test('gradients match central finite differences (cispo, sapo, luspo, vespo; token and sequence level; delta)', () => {
+  const h = 1e-6;
+  const cases: Partial<GrpoLossConfig>[] = [];
+  for (const lossType of ['cispo', 'sapo', 'luspo', 'vespo', 'grpo', 'dapo'] as LossType[]) {
+    for (const importanceSamplingLevel of ['token', 'sequence'] as const) {
+      cases.push({ lossType, importanceSamplingLevel });
+      if (lossType === 'grpo' || lossType === 'luspo' || lossType === 'dapo') cases.push({ lossType, importanceSamplingLevel, delta: 1.4 });
+    }
+  }
+  cases.forEach((extra, k) => {
+    const cfg: GrpoLossConfig = {
+      lossType: 'grpo',
+      epsilon: 0.2,
+      epsilonHigh: extra.lossType === 'cispo' ? 1.1 : 0.28,
+      beta: 0.05,
+      entropyCoef: 0.02,
+      topEntropyQuantile: 0.7,
+      maxCompletionLength: 8,
+      maskTruncatedCompletions: k % 2 === 1,
+      sapoTemperaturePos: 1.3,
+      sapoTemperatureNeg: 0.9,
+      ...extra,
+    };
+    const opts = { dapoNormalizer: 40, numCompletionsInStep: 6 };
+    // With δ at the token level, take the first seed where δ bites (some A < 0 token with ρ > δ kept).
+    const bites = (b: CompletionTokens[]) => Math.abs(grpoLoss(b, { ...cfg, delta: 0 }, opts).loss - grpoLoss(b, cfg, opts).loss) > 1e-6;
+    let seed = 77 + 100 * k;
+    while (extra.delta && extra.importanceSamplingLevel === 'token' && !bites(randomBatch(seed, [0.8, 1.28, 1.1, 1.4]))) seed++;
+    const batch = randomBatch(seed, [0.8, 1.28, 1.1, 1.4]);
+    const res = grpoLoss(batch, cfg, opts);
+    // cispo and vespo stop the gradient through their coefficient: moving the old log-prob with the
+    // new one holds ρ (hence the coefficient) fixed, so the difference quotient is the detached gradient.
+    const detached = cfg.lossType === 'cispo' || cfg.lossType === 'vespo';
+    const lossAt = (i: number, t: number, field: 'logprobs' | 'entropies', delta: number): number => {
+      const b = batch.map((c) => ({ ...c, logprobs: Array.from(c.logprobs), oldLogprobs: Array.from(c.oldLogprobs!), entropies: Array.from(c.entropies) }));
+      b[i][field][t] += delta;
+      if (detached && field === 'logprobs') b[i].oldLogprobs[t] += delta;
+      return grpoLoss(b, cfg, opts).loss;
+    };
+    let nonzero = 0;
+    batch.forEach((c, i) => {
+      for (let t = 0; t < c.mask.length; t++) {
+        for (const field of ['logprobs', 'entropies'] as const) {
+          const fd = centralDifference((delta) => lossAt(i, t, field, delta), h);
+          const an = field === 'logprobs' ? res.gLogprob[i][t] : res.gEntropy[i][t];
+          assert.ok(Math.abs(fd - an) <= 1e-8 + 1e-6 * Math.abs(fd), `${JSON.stringify(extra)} c${i} t${t} ${field}: fd ${fd} vs ${an}`);
+          if (field === 'logprobs' && Math.abs(an) > 1e-6) nonzero++;
+        }
+      }
+    });
+    assert.ok(nonzero > 5, `${JSON.stringify(extra)}: informative gradients`);
+  });
 });
 
 test('rejects malformed input', () => {

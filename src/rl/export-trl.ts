@@ -411,6 +411,8 @@ export function trlScript(configJson: unknown): string {
     ['epsilon_high', pyFloat(epsilonHigh)],
     ['mask_truncated_completions', pyBool(cfg.bool('mask_truncated_completions'))],
     ['top_entropy_quantile', pyFloat(cfg.num('top_entropy_quantile'))],
+    // TRL 1.10 options whose TRL default is webgrpo's: written only when the run changed them.
+    ...trl110Args(run.grpo),
     ['num_iterations', pyInt(iterations)],
     [
       'max_steps',
@@ -450,4 +452,25 @@ export function trlScript(configJson: unknown): string {
   };
   const flags = { revision: revision !== null, math: rewardNames.includes('math'), rslora: lora.useRslora };
   return `${fillTemplate(PY_SCRIPT, { slots, flags }, 'train_grpo.py').replace(/\n{3,}/g, '\n\n\n')}\n`;
+}
+
+/**
+ * GRPOConfig arguments of TRL 1.10 whose defaults equal webgrpo's (importance_sampling_level "token",
+ * delta None, sapo_temperature_pos 1.0 / _neg 1.05, vespo_k_pos 2 / vespo_lambda_pos 3 / vespo_k_neg 3 /
+ * vespo_lambda_neg 2), as [name, value] lines for the ones this run changed.
+ */
+function trl110Args(g: RunConfig['grpo']): [string, string, string?][] {
+  const out: [string, string, string?][] = [];
+  if (g.importanceSamplingLevel !== 'token') out.push(['importance_sampling_level', pyStr(g.importanceSamplingLevel), 'GSPO']);
+  if (g.delta !== 0) out.push(['delta', pyFloat(g.delta), 'two-sided clipping (webgrpo delta 0 = TRL None)']);
+  const floats: [string, number, number][] = [
+    ['sapo_temperature_pos', g.sapoTemperaturePos, 1],
+    ['sapo_temperature_neg', g.sapoTemperatureNeg, 1.05],
+    ['vespo_k_pos', g.vespoKPos, 2],
+    ['vespo_lambda_pos', g.vespoLambdaPos, 3],
+    ['vespo_k_neg', g.vespoKNeg, 3],
+    ['vespo_lambda_neg', g.vespoLambdaNeg, 2],
+  ];
+  for (const [name, value, trlDefault] of floats) if (value !== trlDefault) out.push([name, pyFloat(value)]);
+  return out;
 }

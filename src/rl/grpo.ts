@@ -13,7 +13,7 @@ import { learningRate, type SchedulerType } from '../train/schedule.ts';
 import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { computeAdvantages, type ScaleRewards } from './advantages.ts';
 import { chatPromptIds, type PromptFormat } from './evaluate.ts';
-import { grpoLoss, type CompletionTokens, type LossType } from './loss.ts';
+import { grpoLoss, type CompletionTokens, type ImportanceSamplingLevel, type LossType } from './loss.ts';
 
 /** TRL GRPOConfig names (camelCase here, kebab-case on the CLI, snake_case in config.json). */
 export interface GrpoConfig {
@@ -41,6 +41,15 @@ export interface GrpoConfig {
   entropyCoef: number;
   topEntropyQuantile: number;
   maskTruncatedCompletions: boolean;
+  importanceSamplingLevel: ImportanceSamplingLevel;
+  /** Two-sided clipping cap on the unclipped ratio; 0 = off (TRL: None). */
+  delta: number;
+  sapoTemperaturePos: number;
+  sapoTemperatureNeg: number;
+  vespoKPos: number;
+  vespoLambdaPos: number;
+  vespoKNeg: number;
+  vespoLambdaNeg: number;
   numIterations: number;
   gradientAccumulationSteps: number;
   maxSteps: number;
@@ -95,6 +104,14 @@ export const GRPO_DEFAULTS: GrpoConfig = {
   entropyCoef: 0,
   topEntropyQuantile: 1,
   maskTruncatedCompletions: false,
+  importanceSamplingLevel: 'token',
+  delta: 0,
+  sapoTemperaturePos: 1,
+  sapoTemperatureNeg: 1.05,
+  vespoKPos: 2,
+  vespoLambdaPos: 3,
+  vespoKNeg: 3,
+  vespoLambdaNeg: 2,
   numIterations: 1,
   gradientAccumulationSteps: 1,
   maxSteps: 90,
@@ -303,6 +320,14 @@ export class GrpoTrainer {
       topEntropyQuantile: cfg.topEntropyQuantile,
       maxCompletionLength: cfg.maxCompletionLength,
       maskTruncatedCompletions: cfg.maskTruncatedCompletions,
+      importanceSamplingLevel: cfg.importanceSamplingLevel,
+      delta: cfg.delta,
+      sapoTemperaturePos: cfg.sapoTemperaturePos,
+      sapoTemperatureNeg: cfg.sapoTemperatureNeg,
+      vespoKPos: cfg.vespoKPos,
+      vespoLambdaPos: cfg.vespoLambdaPos,
+      vespoKNeg: cfg.vespoKNeg,
+      vespoLambdaNeg: cfg.vespoLambdaNeg,
     };
     // A completion with advantage exactly 0 (every completion of a group with equal rewards) adds
     // nothing to the loss or its gradient when the policy term is the only per-token term (β = 0, no

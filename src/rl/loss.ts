@@ -51,7 +51,9 @@
 //                         running total of prompt + completion tokens seen; the trainer accumulates
 //                         that itself.
 
-export const LOSS_TYPES = ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as const;
+export const LOSS_TYPES = ['grpo', 'bnpo', 'dr_grpo', 'dapo', 'cispo', 'sapo', 'luspo', 'vespo'] as const;
+export const IMPORTANCE_SAMPLING_LEVELS = ['token', 'sequence'] as const;
+export type ImportanceSamplingLevel = (typeof IMPORTANCE_SAMPLING_LEVELS)[number];
 export type LossType = (typeof LOSS_TYPES)[number];
 
 export interface GrpoLossConfig {
@@ -70,6 +72,18 @@ export interface GrpoLossConfig {
   maxCompletionLength: number;
   /** Zero the mask of completions that ended without EOS. */
   maskTruncatedCompletions: boolean;
+  /** 'token' (ρ per token, default) or 'sequence' (GSPO: ρ = exp(mean token log-ratio) per completion). */
+  importanceSamplingLevel?: ImportanceSamplingLevel;
+  /** Two-sided clipping (INTELLECT-2): the unclipped branch uses min(ρ, δ); 0 or absent = off. */
+  delta?: number;
+  /** sapo gate temperatures τ for A > 0 (default 1) and A ≤ 0 (default 1.05). */
+  sapoTemperaturePos?: number;
+  sapoTemperatureNeg?: number;
+  /** vespo gamma weight φ(w) = exp(λ + k·ln w − λ·w): k, λ for A ≥ 0 (2, 3) and A < 0 (3, 2). */
+  vespoKPos?: number;
+  vespoLambdaPos?: number;
+  vespoKNeg?: number;
+  vespoLambdaNeg?: number;
 }
 
 export interface CompletionTokens {
@@ -129,6 +143,13 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
   check(Number.isFinite(beta) && beta >= 0, `beta must be ≥ 0, got ${beta}`);
   check(Number.isFinite(entropyCoef), `entropyCoef must be finite, got ${entropyCoef}`);
   check(topEntropyQuantile >= 0 && topEntropyQuantile <= 1, `topEntropyQuantile must be in [0, 1], got ${topEntropyQuantile}`);
+  check(cfg.delta === undefined || (Number.isFinite(cfg.delta) && cfg.delta >= 0), `delta must be ≥ 0 (0 = off), got ${cfg.delta}`);
+  for (const tau of [cfg.sapoTemperaturePos, cfg.sapoTemperatureNeg])
+    check(tau === undefined || (Number.isFinite(tau) && tau > 0), `sapo temperatures must be > 0, got ${tau}`);
+  check(
+    cfg.importanceSamplingLevel === undefined || IMPORTANCE_SAMPLING_LEVELS.includes(cfg.importanceSamplingLevel),
+    `unknown importanceSamplingLevel '${cfg.importanceSamplingLevel}'`,
+  );
   if (lossType === 'dr_grpo') {
     check(Number.isInteger(maxCompletionLength) && maxCompletionLength > 0, `maxCompletionLength must be a positive integer, got ${maxCompletionLength}`);
   }
@@ -178,18 +199,50 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
 
   const lo = 1 - epsilon;
   const hi = 1 + epsilonHigh;
+  const delta = cfg.delta ?? 0;
+  const tauPos = cfg.sapoTemperaturePos ?? 1;
+  const tauNeg = cfg.sapoTemperatureNeg ?? 1.05;
+  const vespo = {
+    kPos: cfg.vespoKPos ?? 2,
+    lambdaPos: cfg.vespoLambdaPos ?? 3,
+    kNeg: cfg.vespoKNeg ?? 3,
+    lambdaNeg: cfg.vespoLambdaNeg ?? 2,
+  };
+  // cispo and vespo weigh log π by a detached coefficient; the rest are functions of the ratio ρ.
+  const detached = lossType === 'cispo' || lossType === 'vespo';
+  // vespo's weight is always of the summed sequence log-ratio; the level applies to the others.
+  const sequenceLevel = (cfg.importanceSamplingLevel ?? 'token') === 'sequence' && lossType !== 'vespo';
   const haveRef = completions.every((c) => c.refLogprobs !== undefined);
   let loss = 0;
   let klSum = 0;
   let entSum = 0;
   let lowClip = 0;
   let highClip = 0;
+  let cispoClip = 0;
   const gLogprob: Float64Array[] = [];
   const gEntropy: Float64Array[] = [];
+
+  /** The ratio-family policy term −f(ρ)·A and its derivative d/dρ (autograd's subgradient). */
+  const policy = (rho: number, A: number): { value: number; dRho: number } => {
+    if (lossType === 'sapo') {
+      const tau = A > 0 ? tauPos : tauNeg;
+      const s = 1 / (1 + Math.exp(-tau * (rho - 1)));
+      return { value: -(4 / tau) * s * A, dRho: -4 * A * s * (1 - s) };
+    }
+    const capped = delta > 0 ? Math.min(rho, delta) : rho;
+    const dCapped = delta > 0 && rho > delta ? 0 : 1;
+    const clipped = Math.min(Math.max(rho, lo), hi);
+    const u = capped * A;
+    const v = clipped * A;
+    const inRange = rho >= lo && rho <= hi ? 1 : 0;
+    const f = u < v ? dCapped : u > v ? inRange : 0.5 * dCapped + 0.5 * inRange;
+    return { value: -Math.min(u, v), dRho: -A * f };
+  };
 
   completions.forEach((c, i) => {
     const T = c.mask.length;
     const m = masks[i];
+    const n = counts[i];
     const A = c.advantage;
     const gl = new Float64Array(T);
     const ge = new Float64Array(T);
@@ -198,7 +251,8 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
     let w: number;
     switch (lossType) {
       case 'grpo':
-        w = 1 / (S * Math.max(1, counts[i]));
+      case 'sapo':
+        w = 1 / (S * Math.max(1, n));
         break;
       case 'bnpo':
         w = B / S / Math.max(1, N);
@@ -206,22 +260,62 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
       case 'dr_grpo':
         w = 1 / (S * maxCompletionLength);
         break;
+      case 'luspo':
+        w = 1 / S;
+        break;
       default:
         w = 1 / Math.max(1, dapoNorm);
+    }
+    const logRatio = (t: number) => (c.oldLogprobs ? c.logprobs[t] - c.oldLogprobs[t] : 0);
+    // Sequence-level ratio (GSPO): exp of the mean token log-ratio; vespo's w: exp of the clamped sum.
+    let seqRho = 1;
+    let vespoCoef = 1;
+    if (sequenceLevel || lossType === 'vespo') {
+      let sum = 0;
+      let sumClamped = 0;
+      for (let t = 0; t < T; t++) {
+        if (!m[t]) continue;
+        sum += logRatio(t);
+        sumClamped += Math.min(Math.max(logRatio(t), -20), 20);
+      }
+      seqRho = Math.exp(sum / Math.max(1, n));
+      if (lossType === 'vespo') {
+        const logW = Math.min(Math.max(sumClamped, Math.log(1e-8)), 20);
+        const k = A >= 0 ? vespo.kPos : vespo.kNeg;
+        const lambda = Math.max(A >= 0 ? vespo.lambdaPos : vespo.lambdaNeg, 1e-4);
+        const phi = Math.exp(lambda + k * logW - lambda * Math.exp(logW));
+        vespoCoef = Number.isFinite(phi) ? phi : 0;
+      }
+    }
+    const seqPolicy = sequenceLevel && !detached ? policy(seqRho, A) : null;
+    // Σ_t w·(policy multipliers) over the completion: the sequence ratio's gradient spreads it over the tokens.
+    let seqWeight = 0;
+    let seqClipLow = false;
+    let seqClipHigh = false;
+    if (sequenceLevel && lossType !== 'sapo') {
+      seqClipLow = !detached && seqRho < lo && A < 0;
+      seqClipHigh = detached ? seqRho > epsilonHigh && A > 0 : seqRho > hi && A > 0;
     }
     for (let t = 0; t < T; t++) {
       if (!m[t]) continue;
       const lp = c.logprobs[t];
       const H = c.entropies[t];
       const rho = c.oldLogprobs ? Math.exp(lp - c.oldLogprobs[t]) : 1;
-      const clipped = Math.min(Math.max(rho, lo), hi);
-      const u = rho * A;
-      const v = clipped * A;
-      const inRange = rho >= lo && rho <= hi ? 1 : 0;
-      const f = u < v ? 1 : u > v ? inRange : 0.5 + 0.5 * inRange;
       const keep = topEntropyQuantile >= 1 || H >= threshold ? 1 : 0;
-      let lt = -Math.min(u, v) * keep;
-      let g = -A * rho * f * keep;
+      let lt = 0;
+      let g = 0;
+      if (detached) {
+        const coef = lossType === 'vespo' ? vespoCoef : Math.min(sequenceLevel ? seqRho : rho, epsilonHigh);
+        lt = -coef * A * lp * keep;
+        g = -coef * A * keep;
+      } else if (seqPolicy) {
+        lt = seqPolicy.value * keep;
+        seqWeight += w * keep;
+      } else {
+        const p = policy(rho, A);
+        lt = p.value * keep;
+        g = p.dRho * rho * keep;
+      }
       if (c.refLogprobs) {
         const d = c.refLogprobs[t] - lp;
         const ed = Math.exp(d);
@@ -237,8 +331,19 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
       gl[t] = w * g;
       ge[t] = -entropyCoef * w;
       entSum += H;
-      if (rho < lo && A < 0) lowClip++;
-      if (rho > hi && A > 0) highClip++;
+      if (sequenceLevel) {
+        if (seqClipLow) lowClip++;
+        if (seqClipHigh) lossType === 'cispo' ? cispoClip++ : highClip++;
+      } else if (lossType === 'cispo') {
+        if (rho > epsilonHigh && A > 0) cispoClip++;
+      } else if (lossType !== 'sapo' && lossType !== 'vespo') {
+        if (rho < lo && A < 0) lowClip++;
+        if (rho > hi && A > 0) highClip++;
+      }
+    }
+    if (seqPolicy) {
+      const gSeq = (seqWeight * seqPolicy.dRho * seqRho) / Math.max(1, n);
+      for (let t = 0; t < T; t++) if (m[t]) gl[t] += gSeq;
     }
   });
 
@@ -250,6 +355,7 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
     'clip_ratio/region_mean': (lowClip + highClip) / denom,
     num_tokens: N,
   };
+  if (lossType === 'cispo') metrics.cispo_clip_ratio = cispoClip / denom;
   if (haveRef) metrics.kl = klSum / denom;
   return { loss, gLogprob, gEntropy, metrics };
 }

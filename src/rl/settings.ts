@@ -6,7 +6,7 @@
 import { ALL_TARGETS } from '../lora/config.ts';
 import { SCHEDULER_TYPES } from '../train/schedule.ts';
 import { SCALE_REWARDS } from './advantages.ts';
-import { LOSS_TYPES } from './loss.ts';
+import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPES } from './loss.ts';
 import { BUILTIN_REWARD_NAMES } from './rewards/index.ts';
 
 /** Where a setting lives in a RunConfig: `grpo.<key>`, `lora.<key>` or `<key>` at the top. */
@@ -148,7 +148,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'lossType',
     name: 'loss_type',
     choices: LOSS_TYPES,
-    help: 'How token losses are averaged: per completion (grpo), per token of the batch (bnpo), over B×max length (dr_grpo), per token of the step (dapo).',
+    help: 'The policy loss: clipped ratio averaged per completion (grpo), per token of the batch (bnpo), over B×max length (dr_grpo), per token of the step (dapo), per completion × its length (luspo); cispo weighs log π by the capped ratio; sapo gates the ratio softly; vespo weighs by a gamma function of the sequence ratio.',
   },
   {
     type: 'choice',
@@ -182,6 +182,33 @@ export const SETTINGS: readonly Setting[] = [
     name: 'mask_truncated_completions',
     help: 'Leave out completions that hit the length limit, since their reward is unreliable.',
   },
+  {
+    type: 'choice',
+    section: 'grpo',
+    key: 'importanceSamplingLevel',
+    name: 'importance_sampling_level',
+    choices: IMPORTANCE_SAMPLING_LEVELS,
+    help: 'One probability ratio per token, or one per completion (sequence: GSPO, the exp of the mean token log-ratio).',
+  },
+  number(
+    'grpo',
+    'delta',
+    'delta',
+    NON_NEGATIVE,
+    'Two-sided clipping (INTELLECT-2): the unclipped ratio is also capped at δ, so a token far above 1 + ε cannot push a negative update (0 = off; use δ > 1 + ε_high).',
+  ),
+  number('grpo', 'sapoTemperaturePos', 'sapo_temperature_pos', POSITIVE, 'sapo: temperature of the soft gate for tokens with a positive advantage.'),
+  number(
+    'grpo',
+    'sapoTemperatureNeg',
+    'sapo_temperature_neg',
+    POSITIVE,
+    'sapo: temperature of the soft gate for tokens with a negative advantage (higher = tighter).',
+  ),
+  number('grpo', 'vespoKPos', 'vespo_k_pos', NON_NEGATIVE, 'vespo: shape k of the gamma weight φ(w) = e^λ·w^k·e^(−λw) when the advantage is ≥ 0.'),
+  number('grpo', 'vespoLambdaPos', 'vespo_lambda_pos', POSITIVE, 'vespo: rate λ of the gamma weight when the advantage is ≥ 0.'),
+  number('grpo', 'vespoKNeg', 'vespo_k_neg', NON_NEGATIVE, 'vespo: shape k of the gamma weight when the advantage is negative.'),
+  number('grpo', 'vespoLambdaNeg', 'vespo_lambda_neg', POSITIVE, 'vespo: rate λ of the gamma weight when the advantage is negative.'),
   // LoRA (PEFT LoraConfig names)
   number('lora', 'r', 'r', COUNT_FROM_1, 'Rank of the low-rank update: more capacity and more memory as it grows.', { flag: 'lora-r' }),
   number('lora', 'alpha', 'lora_alpha', POSITIVE, 'Scales the update by α / r (α / √r with rsLoRA); a larger α acts like a larger learning rate.'),
