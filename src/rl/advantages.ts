@@ -100,3 +100,101 @@ export function computeAdvantages(rewards: number[], numGenerations: number, sca
     rewardMean: mean(rewards, 0, rewards.length),
   };
 }
+
+/** How several reward functions become one advantage (TRL `multi_objective_aggregation`). */
+export const MULTI_OBJECTIVE_AGGREGATIONS = ['sum_then_normalize', 'normalize_then_sum'] as const;
+export type MultiObjectiveAggregation = (typeof MULTI_OBJECTIVE_AGGREGATIONS)[number];
+
+export interface MultiRewardAdvantages extends Advantages {
+  /** The weighted sum of each completion's non-null rewards (0 when all are null). */
+  rewards: number[];
+  /** Completions for which every reward function returned null: out of every baseline, advantage 0. */
+  excluded: boolean[];
+}
+
+/** Mean and ddof = 1 std of xs at the indices kept; std 0 with fewer than two values. */
+function keptStats(xs: number[], keep: (i: number) => boolean, start: number, end: number): { mean: number; std: number; n: number } {
+  let s = 0,
+    n = 0;
+  for (let i = start; i < end; i++) if (keep(i)) (s += xs[i]), n++;
+  const m = n > 0 ? s / n : 0;
+  let ss = 0;
+  for (let i = start; i < end; i++) if (keep(i)) ss += (xs[i] - m) ** 2;
+  return { mean: m, std: n > 1 ? Math.sqrt(ss / (n - 1)) : 0, n };
+}
+
+/**
+ * Advantages from per-function rewards (`perFunction[i][k]`: completion i, reward function k; null =
+ * the function does not apply), with one weight per function (DESIGN.md §8.2):
+ * - 'sum_then_normalize' (TRL's default): r_i = Σ_k w_k·r_ik over the non-null r_ik, then the group
+ *   advantages of `computeAdvantages` with `scale`.
+ * - 'normalize_then_sum' (GDPO): each function's rewards are z-scored within the group over its non-null
+ *   values, z = (r − mean)/(std + 1e-4) (ddof = 1; a null contributes 0), s_i = Σ_k w_k·z_ik, and
+ *   A_i = (s_i − mean(s))/(std(s) + 1e-4) over the batch (`scale` does not apply).
+ * Either way a completion whose every function returned null is left out of its group's (and the
+ * batch's) mean and std and gets advantage 0 (TRL's rule).
+ */
+export function computeRewardAdvantages(
+  perFunction: (number | null)[][],
+  weights: number[],
+  numGenerations: number,
+  scale: ScaleRewards,
+  aggregation: MultiObjectiveAggregation,
+): MultiRewardAdvantages {
+  const G = numGenerations;
+  const B = perFunction.length;
+  if (!Number.isInteger(G) || G < 2) throw new Error(`computeRewardAdvantages: numGenerations must be an integer ≥ 2, got ${G}`);
+  if (B === 0 || B % G !== 0) throw new Error(`computeRewardAdvantages: ${B} completions is not a positive multiple of numGenerations=${G}`);
+  const K = weights.length;
+  for (const row of perFunction) {
+    if (row.length !== K) throw new Error(`computeRewardAdvantages: ${row.length} rewards for ${K} weights`);
+    for (const r of row) if (r !== null && !Number.isFinite(r)) throw new Error(`computeRewardAdvantages: non-finite reward ${r}`);
+  }
+  if (!MULTI_OBJECTIVE_AGGREGATIONS.includes(aggregation)) throw new Error(`computeRewardAdvantages: unknown aggregation '${aggregation}'`);
+  const excluded = perFunction.map((row) => row.every((r) => r === null));
+  const keep = (i: number) => !excluded[i];
+  const rewards = perFunction.map((row) => row.reduce<number>((a, r, k) => (r === null ? a : a + weights[k] * r), 0));
+  const groups = B / G;
+  const groupMean: number[] = [];
+  const groupStd: number[] = [];
+  for (let g = 0; g < groups; g++) {
+    const st = keptStats(rewards, keep, g * G, (g + 1) * G);
+    groupMean.push(st.mean);
+    groupStd.push(st.std);
+  }
+  const batch = keptStats(rewards, keep, 0, B);
+  let advantages: number[];
+  if (aggregation === 'sum_then_normalize') {
+    advantages = rewards.map((r, i) => {
+      if (excluded[i]) return 0;
+      const g = Math.floor(i / G);
+      const centred = r - groupMean[g];
+      if (scale === 'none') return centred;
+      return centred / ((scale === 'group' ? groupStd[g] : batch.std) + ADVANTAGE_STD_EPS);
+    });
+  } else {
+    const summed = new Array<number>(B).fill(0);
+    for (let k = 0; k < K; k++) {
+      const col = perFunction.map((row) => row[k] ?? 0);
+      const present = (i: number) => perFunction[i][k] !== null;
+      for (let g = 0; g < groups; g++) {
+        const st = keptStats(col, present, g * G, (g + 1) * G);
+        for (let i = g * G; i < (g + 1) * G; i++) if (present(i)) summed[i] += (weights[k] * (col[i] - st.mean)) / (st.std + ADVANTAGE_STD_EPS);
+      }
+    }
+    const st = keptStats(summed, keep, 0, B);
+    advantages = summed.map((s, i) => (excluded[i] ? 0 : (s - st.mean) / (st.std + ADVANTAGE_STD_EPS)));
+  }
+  const zero = groupStd.filter((s) => Math.abs(s) <= ZERO_STD_ATOL).length;
+  return {
+    advantages,
+    groupMean,
+    groupStd,
+    fracRewardZeroStd: zero / groups,
+    rewardStd: groupStd.reduce((a, b) => a + b, 0) / groups,
+    batchStd: batch.std,
+    rewardMean: batch.mean,
+    rewards,
+    excluded,
+  };
+}

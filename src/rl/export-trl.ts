@@ -457,7 +457,8 @@ export function trlScript(configJson: unknown): string {
 /**
  * GRPOConfig arguments of TRL 1.10 whose defaults equal webgrpo's (importance_sampling_level "token",
  * delta None, sapo_temperature_pos 1.0 / _neg 1.05, vespo_k_pos 2 / vespo_lambda_pos 3 / vespo_k_neg 3 /
- * vespo_lambda_neg 2), as [name, value] lines for the ones this run changed.
+ * vespo_lambda_neg 2, multi_objective_aggregation "sum_then_normalize", reward_weights None = all 1), as
+ * [name, value] lines for the ones this run changed.
  */
 function trl110Args(g: RunConfig['grpo']): [string, string, string?][] {
   const out: [string, string, string?][] = [];
@@ -472,5 +473,16 @@ function trl110Args(g: RunConfig['grpo']): [string, string, string?][] {
     ['vespo_lambda_neg', g.vespoLambdaNeg, 2],
   ];
   for (const [name, value, trlDefault] of floats) if (value !== trlDefault) out.push([name, pyFloat(value)]);
+  if (g.multiObjectiveAggregation !== 'sum_then_normalize') out.push(['multi_objective_aggregation', pyStr(g.multiObjectiveAggregation), 'GDPO']);
+  const weights = g.rewardWeights?.trim();
+  if (weights)
+    out.push([
+      'reward_weights',
+      `[${weights
+        .split(',')
+        .map((w) => pyFloat(Number(w.trim())))
+        .join(', ')}]`,
+      'one per entry of REWARD_FUNCS',
+    ]);
   return out;
 }

@@ -11,7 +11,7 @@ import { keepGroup, type GroupFilter } from './filter.ts';
 import { AdamW, clipGradNorm, readScalar, Sgd, type AdamWState, type SgdState } from '../train/optim.ts';
 import { learningRate, type SchedulerType } from '../train/schedule.ts';
 import type { ModelTokenizer } from '../io/tokenizer.ts';
-import { computeAdvantages, type ScaleRewards } from './advantages.ts';
+import { computeRewardAdvantages, type MultiObjectiveAggregation, type ScaleRewards } from './advantages.ts';
 import { chatPromptIds, type PromptFormat } from './evaluate.ts';
 import { grpoLoss, type CompletionTokens, type ImportanceSamplingLevel, type LossType } from './loss.ts';
 
@@ -50,6 +50,9 @@ export interface GrpoConfig {
   vespoLambdaPos: number;
   vespoKNeg: number;
   vespoLambdaNeg: number;
+  /** TRL reward_weights, comma-separated (one per reward function, in order); null = all 1. */
+  rewardWeights: string | null;
+  multiObjectiveAggregation: MultiObjectiveAggregation;
   numIterations: number;
   gradientAccumulationSteps: number;
   maxSteps: number;
@@ -112,6 +115,8 @@ export const GRPO_DEFAULTS: GrpoConfig = {
   vespoLambdaPos: 3,
   vespoKNeg: 3,
   vespoLambdaNeg: 2,
+  rewardWeights: null,
+  multiObjectiveAggregation: 'sum_then_normalize',
   numIterations: 1,
   gradientAccumulationSteps: 1,
   maxSteps: 90,
@@ -294,10 +299,14 @@ export class GrpoTrainer {
     const completions = groups.flatMap((g, p) => g.completions.map((c) => ({ ...c, prompt: p })));
     const texts = groups.flatMap((g) => g.texts);
     const rewards = groups.flatMap((g) => g.rewards);
-    const adv = computeAdvantages(
-      rewards.map((r) => r.total),
+    const functionNames = Object.keys(rewards[0].perFunction);
+    const weights = parseRewardWeights(cfg.rewardWeights, functionNames.length);
+    const adv = computeRewardAdvantages(
+      rewards.map((r) => functionNames.map((name) => r.perFunction[name] ?? null)),
+      weights,
       cfg.numGenerations,
       cfg.scaleRewards,
+      cfg.multiObjectiveAggregation,
     );
     prompts.forEach((p, g) => {
       const group = adv.advantages.slice(g * cfg.numGenerations, (g + 1) * cfg.numGenerations);
@@ -387,8 +396,10 @@ export class GrpoTrainer {
             }));
             const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: samples.length });
             loss += result.loss;
+            // Loss metrics (clip ratios, entropy, kl) are averaged over every update of the step, as TRL
+            // logs them: with num_iterations > 1 the clip ratios of the later updates are the informative ones.
+            for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
             if (iteration === 0) {
-              for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
               batch.forEach((s, i) =>
                 tokenEntropies.set(
                   s,
@@ -424,7 +435,7 @@ export class GrpoTrainer {
     this.tokensSeen += samples.reduce((a, s) => a + s.ids.length, 0);
     const metrics: StepMetrics = {
       step: this.step + 1,
-      reward: mean(rewards.map((r) => r.total)),
+      reward: mean(adv.rewards),
       reward_std: adv.rewardStd,
       frac_reward_zero_std: adv.fracRewardZeroStd,
       'completions/mean_length': mean(lengths),
@@ -437,7 +448,7 @@ export class GrpoTrainer {
       learning_rate: lr,
       num_tokens: this.tokensSeen,
     };
-    for (const [k, v] of Object.entries(sums)) if (k !== 'num_tokens') metrics[k] = v / trained.length;
+    for (const [k, v] of Object.entries(sums)) if (k !== 'num_tokens') metrics[k] = v / (trained.length * cfg.numIterations);
     for (const name of Object.keys(rewards[0].perFunction)) {
       const values = rewards.map((r) => r.perFunction[name]).filter((v): v is number => v !== null);
       metrics[`rewards/${name}/mean`] = mean(values);
@@ -453,13 +464,22 @@ export class GrpoTrainer {
       completion_ids: c.ids,
       answer: prompts[c.prompt].answer,
       rewards: rewards[i].perFunction,
-      reward: rewards[i].total,
+      reward: adv.rewards[i],
       advantage: adv.advantages[i],
       completion_entropies: tokenEntropies.get(samples[i]) ?? [],
     }));
     this.stepsDone++;
     return { metrics, rollouts };
   }
+}
+
+/** reward_weights as numbers, one per reward function; null = all 1. */
+export function parseRewardWeights(text: string | null, count: number): number[] {
+  if (text === null || text.trim() === '') return new Array<number>(count).fill(1);
+  const weights = text.split(',').map((t) => Number(t.trim()));
+  if (weights.some((w) => !Number.isFinite(w))) throw new Error(`reward_weights must be comma-separated numbers, got "${text}"`);
+  if (weights.length !== count) throw new Error(`reward_weights has ${weights.length} weights for ${count} reward functions`);
+  return weights;
 }
 
 function mean(xs: number[]): number {

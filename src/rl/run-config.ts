@@ -131,6 +131,13 @@ export function configProblems(cfg: RunConfig): string[] {
   }
   if (cfg.lora.targetModules.length === 0) problems.push('Pick at least one LoRA target module.');
   if (cfg.rewards.length === 0 && !cfg.rewardModule) problems.push('Pick at least one reward.');
+  const weights = cfg.grpo.rewardWeights?.trim();
+  if (weights) {
+    const ws = weights.split(',').map((t) => Number(t.trim()));
+    const count = cfg.rewards.length + (cfg.rewardModule ? 1 : 0);
+    if (ws.some((w) => !Number.isFinite(w))) problems.push(`reward_weights must be comma-separated numbers, got "${weights}".`);
+    else if (ws.length !== count) problems.push(`reward_weights has ${ws.length} weights for ${count} reward functions.`);
+  }
   const data = cfg.data;
   if (data.kind === 'one-shot' && (!data.question.trim() || !data.answer.trim())) problems.push('The one-shot problem needs a question and an answer.');
   return problems;

@@ -5,7 +5,7 @@
 
 import { ALL_TARGETS } from '../lora/config.ts';
 import { SCHEDULER_TYPES } from '../train/schedule.ts';
-import { SCALE_REWARDS } from './advantages.ts';
+import { MULTI_OBJECTIVE_AGGREGATIONS, SCALE_REWARDS } from './advantages.ts';
 import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPES } from './loss.ts';
 import { BUILTIN_REWARD_NAMES } from './rewards/index.ts';
 
@@ -157,6 +157,22 @@ export const SETTINGS: readonly Setting[] = [
     name: 'scale_rewards',
     choices: SCALE_REWARDS,
     help: 'Divide advantages by the reward std of the group, of the batch, or not at all (Dr. GRPO).',
+  },
+  {
+    type: 'choice',
+    section: 'grpo',
+    key: 'multiObjectiveAggregation',
+    name: 'multi_objective_aggregation',
+    choices: MULTI_OBJECTIVE_AGGREGATIONS,
+    help: 'Several rewards: add them (weighted) and then normalise, or z-score each within its group first and then add (GDPO).',
+  },
+  {
+    type: 'text',
+    section: 'grpo',
+    key: 'rewardWeights',
+    placeholder: 'W1,W2,…',
+    name: 'reward_weights',
+    help: 'One weight per reward function, in order (built-in rewards, then the reward module); empty = all 1.',
   },
   number('grpo', 'beta', 'beta', NON_NEGATIVE, 'Weight of the KL penalty that keeps the policy near the base model (adapter off); 0 skips it.'),
   number('grpo', 'epsilon', 'epsilon', BELOW_ONE, 'The probability ratio is clipped below at 1 − ε, limiting how far one step lowers a token.'),

@@ -118,6 +118,8 @@ export const KNOBS: Knob[] = [
 
   knob('lossType', 'Loss type', 'Loss', false),
   knob('scaleRewards', 'Scale rewards', 'Loss', true),
+  knob('multiObjectiveAggregation', 'Combine rewards', 'Loss', true),
+  knob('rewardWeights', 'Reward weights', 'Loss', true),
   knob('beta', 'KL coefficient (β)', 'Loss', false),
   knob('epsilon', 'Clip ε (low)', 'Loss', true),
   knob('epsilonHigh', 'Clip ε (high)', 'Loss', true),

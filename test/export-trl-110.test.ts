@@ -1,0 +1,49 @@
+// The TRL 1.10 options reach the exported GRPOConfig under TRL's names, and only when they differ
+// from TRL's defaults (which are webgrpo's).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { trlScript } from '../src/rl/export-trl.ts';
+
+function grpoConfigLines(script: string): string[] {
+  const lines = script.split('\n');
+  const start = lines.findIndex((l) => l.trimEnd().endsWith('GRPOConfig('));
+  const end = lines.findIndex((l, i) => i > start && /^\s*\)\s*$/.test(l));
+  return lines.slice(start + 1, end).map((l) => l.trim());
+}
+
+test('TRL 1.10 options are exported under their TRL names', () => {
+  const lines = grpoConfigLines(
+    trlScript({
+      loss_type: 'sapo',
+      importance_sampling_level: 'sequence',
+      delta: 1.5,
+      sapo_temperature_pos: 0.9,
+      sapo_temperature_neg: 1.2,
+      vespo_k_neg: 4,
+      multi_objective_aggregation: 'normalize_then_sum',
+      reward_funcs: ['math', 'format'],
+      reward_weights: '1, 0.25',
+    }),
+  );
+  const has = (prefix: string) =>
+    assert.ok(
+      lines.some((l) => l.startsWith(prefix)),
+      `${prefix} in ${lines.join(' | ')}`,
+    );
+  has('loss_type="sapo",');
+  has('importance_sampling_level="sequence",');
+  has('delta=1.5,');
+  has('sapo_temperature_pos=0.9,');
+  has('sapo_temperature_neg=1.2,');
+  has('vespo_k_neg=4.0,');
+  has('multi_objective_aggregation="normalize_then_sum",');
+  has('reward_weights=[1.0, 0.25],');
+  assert.ok(!lines.some((l) => l.startsWith('vespo_k_pos')), 'defaults are left to TRL');
+});
+
+test('defaults add no TRL 1.10 lines', () => {
+  const lines = grpoConfigLines(trlScript({}));
+  for (const name of ['importance_sampling_level', 'delta', 'sapo_', 'vespo_', 'multi_objective_aggregation', 'reward_weights']) {
+    assert.ok(!lines.some((l) => l.startsWith(name)), name);
+  }
+});
