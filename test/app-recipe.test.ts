@@ -38,10 +38,10 @@ test('defaultSettings are the CLI quick demo: GRPO_DEFAULTS, the tiny model, ari
   assert.equal(defaultSettings().lora.targetModules.length, 7);
 });
 
-test('the five presets exist, each with a label and a one-line explanation', () => {
+test('the presets exist, each with a label and a one-line explanation', () => {
   assert.deepEqual(
     PRESETS.map((p) => p.id),
-    ['quick', 'one-shot', 'tina', 'dr-grpo', 'dapo'],
+    ['quick', 'one-shot', 'tina', 'dr-grpo', 'dapo', 'gspo', 'cispo', 'sapo'],
   );
   for (const p of PRESETS) {
     assert.ok(p.label.length > 0);

@@ -18,7 +18,7 @@ import { grpoLoss, type LossType } from '../src/rl/loss.ts';
 import { charTokenizerFiles } from '../src/io/tokenizer.ts';
 import { rng } from './helpers/gpu.ts';
 import { peftKey, writePeftAdapter } from './helpers/peft.ts';
-import { directionalDerivative } from './helpers/finite-diff.ts';
+import { directionalDerivative, numericGradient } from './helpers/finite-diff.ts';
 
 const r = 2,
   alpha = 4,
@@ -209,5 +209,156 @@ for (const v of variants) {
       assert.ok(Math.abs(numeric) > 1e-4, `directional derivative is informative (${numeric})`);
       assert.ok(Math.abs(analytic - numeric) <= 1e-3 * Math.abs(numeric), `direction ${trial}: update/lr ${analytic} vs finite differences ${numeric}`);
     }
+  });
+}
+
+// Two updates from one batch (num_iterations 2): the adapter must end where two SGD steps of TRL's
+// loss over the logged rollouts take it, with the old log-probs fixed at the starting adapter θ0:
+//   θ1 = θ0 − lr·∇L(θ0),  θ2 = θ1 − lr·∇L(θ1),
+// each gradient by central differences of the float64 reference, coordinate by coordinate. ε is small
+// enough that the second update clips. cispo and vespo stop the gradient through their coefficient:
+// their reference holds the ratio at its value at the point of differentiation.
+interface TwoStepVariant {
+  lossType: LossType;
+  level?: 'token' | 'sequence';
+  delta?: number;
+  epsilon: number;
+  epsilonHigh: number;
+  /** The loss reports clipping in the second update (cispo_clip_ratio for cispo). */
+  clips: boolean;
+}
+const twoStep: TwoStepVariant[] = [
+  { lossType: 'cispo', epsilon: 0.2, epsilonHigh: 1, clips: true },
+  { lossType: 'sapo', epsilon: 0.2, epsilonHigh: 0.2, clips: false },
+  { lossType: 'luspo', epsilon: 0.01, epsilonHigh: 0.01, clips: true },
+  { lossType: 'vespo', epsilon: 0.2, epsilonHigh: 0.2, clips: false },
+  { lossType: 'grpo', level: 'sequence', epsilon: 0.002, epsilonHigh: 0.002, clips: true },
+  { lossType: 'luspo', level: 'sequence', epsilon: 0.002, epsilonHigh: 0.002, clips: true },
+  { lossType: 'dapo', delta: 1.02, epsilon: 0.01, epsilonHigh: 0.01, clips: true },
+];
+
+for (const v of twoStep) {
+  const what = `${v.lossType}${v.level ? ` ${v.level}-level` : ''}${v.delta ? ` delta ${v.delta}` : ''}`;
+  test(`num_iterations 2: webgrpo train makes the two SGD updates of the ${what} loss`, async (t) => {
+    const { root, modelDir, adapterDir, rewardModule, config } = fixture;
+    const run = join(root, `two-${what.replace(/\W+/g, '-')}`);
+    const res = spawnSync(
+      process.execPath,
+      [
+        'bin/webgrpo.mjs',
+        'train',
+        ...['--model', modelDir, '--init-adapter', adapterDir, '--out', run, '--reward-module', rewardModule],
+        ...['--optimizer', 'sgd', '--lr', String(lr), '--lr-scheduler-type', 'constant', '--warmup-ratio', '0', '--max-grad-norm', '0'],
+        ...['--steps', '1', '--num-iterations', '2', '--prompts-per-step', '2', '--num-generations', '3'],
+        ...['--max-completion-length', String(maxLen), '--temperature', String(temperature), '--eval-problems', '0', '--seed', '4'],
+        ...['--loss-type', v.lossType, '--epsilon', String(v.epsilon), '--epsilon-high', String(v.epsilonHigh), '--beta', '0'],
+        ...(v.level ? ['--importance-sampling-level', v.level] : []),
+        ...(v.delta ? ['--delta', String(v.delta)] : []),
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(res.status, 0, res.stderr);
+    const rollouts: { prompt_ids: number[]; completion_ids: number[]; advantage: number }[] = readFileSync(join(run, 'rollouts.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    assert.ok(
+      rollouts.some((x) => x.advantage !== 0),
+      'some advantage is not 0',
+    );
+    const eos = config.eosTokenIds;
+    const names = [...parseSafetensors(readFileSync(join(adapterDir, 'adapter_model.safetensors')), 'a').tensors.keys()].sort();
+    const before = parseSafetensors(readFileSync(join(adapterDir, 'adapter_model.safetensors')), 'before').tensors;
+    const after = parseSafetensors(readFileSync(join(run, 'adapter', 'adapter_model.safetensors')), 'after').tensors;
+    const theta0 = names.map((n) => Float64Array.from(toFloat32(before.get(n)!)));
+    const theta2 = names.map((n) => Float64Array.from(toFloat32(after.get(n)!)));
+    const cpu = await loadCpuWeights(openSource(modelDir));
+    const adapterOf = (vals: Float64Array[]): CpuAdapter => {
+      const sites: CpuAdapter = new Map();
+      for (let layer = 0; layer < config.numLayers; layer++) {
+        for (const module of modules) {
+          const key = peftKey(layer, module);
+          sites.set(`${layer}.${module}`, {
+            A: vals[names.indexOf(`${key}.lora_A.weight`)],
+            B: vals[names.indexOf(`${key}.lora_B.weight`)],
+            r,
+            scale: alpha / r,
+          });
+        }
+      }
+      return sites;
+    };
+    const scores = (vals: Float64Array[]) =>
+      rollouts.map((x) => {
+        const s = referenceScore(cpu.config, cpu.tensors, [...x.prompt_ids, ...x.completion_ids], temperature, adapterOf(vals));
+        const from = x.prompt_ids.length - 1;
+        return { logprobs: s.logprobs.slice(from), entropies: s.entropies.slice(from) };
+      });
+    const old = scores(theta0).map((s) => s.logprobs);
+    const detached = v.lossType === 'cispo' || v.lossType === 'vespo';
+    const lossAt = (vals: Float64Array[], frozen: number[][] | null) => {
+      const sc = scores(vals);
+      return grpoLoss(
+        rollouts.map((x, i) => ({
+          logprobs: sc[i].logprobs,
+          // Detached coefficient: ρ = exp(frozen − old) whatever θ is (old moves with logπ).
+          oldLogprobs: frozen ? sc[i].logprobs.map((l, t) => old[i][t] + l - frozen[i][t]) : old[i],
+          entropies: sc[i].entropies,
+          mask: new Float64Array(x.completion_ids.length).fill(1),
+          advantage: x.advantage,
+          truncated: !eos.includes(x.completion_ids[x.completion_ids.length - 1]),
+        })),
+        {
+          lossType: v.lossType,
+          epsilon: v.epsilon,
+          epsilonHigh: v.epsilonHigh,
+          beta: 0,
+          entropyCoef: 0,
+          topEntropyQuantile: 1,
+          maxCompletionLength: maxLen,
+          maskTruncatedCompletions: false,
+          importanceSamplingLevel: v.level ?? 'token',
+          delta: v.delta ?? 0,
+        },
+      );
+    };
+    const sgdStep = (vals: Float64Array[]) => {
+      const frozen = detached ? scores(vals).map((s) => s.logprobs) : null;
+      const point = vals.map((t) => Float64Array.from(t));
+      const f = () => lossAt(point, frozen).loss;
+      return point.map((t) => {
+        const g = numericGradient(f, t, 1e-5);
+        return Float64Array.from(t, (x, j) => x - lr * g[j]);
+      });
+    };
+    const theta1 = sgdStep(theta0);
+    const second = lossAt(theta1, detached ? scores(theta1).map((s) => s.logprobs) : null).metrics;
+    if (v.clips) {
+      const clip = v.lossType === 'cispo' ? second.cispo_clip_ratio : second['clip_ratio/region_mean'];
+      assert.ok(clip > 0, `the second update clips (${clip})`);
+    }
+    if (v.delta) {
+      // δ must bite in the second update: some token with A < 0 whose ratio exceeds δ.
+      const s1 = scores(theta1);
+      const above = rollouts.some((x, i) => x.advantage < 0 && s1[i].logprobs.some((l, t) => Math.exp(l - old[i][t]) > v.delta!));
+      assert.ok(above, 'a token with A < 0 and ρ > δ in the second update');
+    }
+    const theta2Ref = sgdStep(theta1);
+    let num = 0,
+      den = 0;
+    theta2Ref.forEach((t, k) =>
+      t.forEach((x, j) => {
+        const dRef = x - theta0[k][j];
+        const dGot = theta2[k][j] - theta0[k][j];
+        num += (dGot - dRef) ** 2;
+        den += dRef ** 2;
+      }),
+    );
+    const rel = Math.sqrt(num / den);
+    t.diagnostic(
+      `${what}: |θ2 − θ0| = ${Math.sqrt(den).toExponential(3)}, relative error ${rel.toExponential(3)}, second-update clip ${JSON.stringify(v.lossType === 'cispo' ? second.cispo_clip_ratio : second['clip_ratio/region_mean'])}`,
+    );
+    assert.ok(den > 0, 'the adapter moved');
+    assert.ok(rel <= 1e-3, `${what}: relative error of θ2 − θ0 is ${rel}`);
   });
 }

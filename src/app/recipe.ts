@@ -75,6 +75,24 @@ export const PRESETS: Preset[] = [
       dynamicSampling: true,
     }),
   },
+  {
+    id: 'gspo',
+    label: 'GSPO',
+    about: 'Zheng et al. 2025: one importance ratio per completion (the geometric mean of its token ratios), clipped tightly (ε 3e-4, ε_high 4e-4).',
+    apply: (s) => ({ ...s, grpo: { ...s.grpo, importanceSamplingLevel: 'sequence', lossType: 'grpo', epsilon: 3e-4, epsilonHigh: 4e-4 } }),
+  },
+  {
+    id: 'cispo',
+    label: 'CISPO',
+    about: 'MiniMax-M1 2025: every token keeps its gradient, weighted by its importance ratio capped at ε_high = 5 and detached.',
+    apply: (s) => ({ ...s, grpo: { ...s.grpo, lossType: 'cispo', epsilonHigh: 5 } }),
+  },
+  {
+    id: 'sapo',
+    label: 'SAPO',
+    about: 'Gao et al. 2025: a soft sigmoid gate (τ 1.0 for positive, 1.05 for negative advantages) instead of hard clipping.',
+    apply: (s) => ({ ...s, grpo: { ...s.grpo, lossType: 'sapo', sapoTemperaturePos: 1, sapoTemperatureNeg: 1.05, scaleRewards: 'group' } }),
+  },
 ];
 
 /**

@@ -17,6 +17,12 @@
 //   bnpo    w   = (B / S) / max(1, N)
 //   dr_grpo w   = 1 / (S · L)
 //   dapo    w   = 1 / max(1, opts.dapoNormalizer ?? N)
+//   sapo    w_i as grpo;  cispo, vespo  w as dapo;  luspo  w = 1 / S
+// TRL 1.10 policy terms (DESIGN.md §8.3): cispo pol = −sg(min(ρ, ε_high))·A·logπ; sapo pol =
+// −(4/τ)·σ(τ(ρ−1))·A (τ by the sign of A); vespo pol = −sg(φ(w))·A·logπ with w the summed sequence
+// ratio; luspo the clipped ratio with w = 1/S (mean over completions of l_seq × length).
+// importanceSamplingLevel 'sequence' (GSPO) replaces ρ by exp(mean token log-ratio) of the completion
+// (gradient ρ_seq/n to each active token); delta > 0 uses min(ρ, δ) in the unclipped branch.
 // TRL divides grpo/bnpo/dr_grpo by gradient_accumulation_steps per micro-batch; dividing by the step's
 // completion count S instead is the same thing for equal-sized micro-batches and stays right for
 // unequal ones. For bnpo, B/S plays the role of 1/gradient_accumulation_steps.
