@@ -163,7 +163,8 @@ async function tokenizerMetadata(source: ModelSource, config: ModelConfig, confi
   const byId = new Map<number, string>();
   for (const [t, id] of Object.entries(model.vocab)) byId.set(id, t);
   for (const t of added) byId.set(t.id, t.content);
-  const maxId = Math.max(...byId.keys());
+  let maxId = -1;
+  for (const id of byId.keys()) maxId = Math.max(maxId, id);
   if (maxId >= config.vocabSize) {
     throw new Error(`export-gguf: the tokenizer has token id ${maxId}, beyond the model's vocabulary (${config.vocabSize} embedding rows).`);
   }
