@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, type Llama } from 'node-llama-cpp';
+import { getLlama, type Llama, type Token } from 'node-llama-cpp';
 import { decodeTensor, encodeTensor, GGML_TYPE, parseGguf, quantizeQ8_0, writeGguf } from '../src/io/gguf.ts';
 import { openSource, type ModelSource } from '../src/io/source.ts';
 import { ModelTokenizer } from '../src/io/tokenizer.ts';
@@ -53,7 +53,7 @@ async function llamaGreedy(modelPath: string, prompt: number[], n: number, lora?
     const ctx = await model.createContext({ contextSize: 128, ...(lora ? { lora: { adapters: [{ filePath: lora }] } } : {}) });
     const ids: number[] = [];
     const probs: number[] = [];
-    for await (const t of ctx.getSequence().evaluateWithMetadata(prompt, { confidence: true }, { temperature: 0 })) {
+    for await (const t of ctx.getSequence().evaluateWithMetadata(prompt as Token[], { confidence: true }, { temperature: 0 })) {
       ids.push(t.token);
       probs.push(t.confidence);
       if (ids.length >= n) break;
