@@ -9,8 +9,8 @@ export const GGML_TYPE = { F32: 0, F16: 1, Q8_0: 8 } as const;
 export type GgmlType = (typeof GGML_TYPE)[keyof typeof GGML_TYPE];
 
 /** Metadata value types of the GGUF format. */
-export const GGUF_VALUE = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 } as const;
-export type GgufScalarType = Exclude<keyof typeof GGUF_VALUE, 'array'>;
+const GGUF_VALUE = { u8: 0, i8: 1, u16: 2, i16: 3, u32: 4, i32: 5, f32: 6, bool: 7, string: 8, array: 9, u64: 10, i64: 11, f64: 12 } as const;
+type GgufScalarType = Exclude<keyof typeof GGUF_VALUE, 'array'>;
 
 export type GgufValue =
   | { type: Exclude<GgufScalarType, 'string' | 'bool'>; value: number }
@@ -32,7 +32,7 @@ export interface GgufTensor {
   data: Uint8Array;
 }
 
-export const GGUF_ALIGNMENT = 32;
+const GGUF_ALIGNMENT = 32;
 const MAGIC = 0x46554747; // "GGUF" little-endian
 export const Q8_0_BLOCK = 32;
 const Q8_0_BYTES = 34;
@@ -86,7 +86,7 @@ export function decodeTensor(data: Uint8Array, type: GgmlType, count: number): F
 }
 
 /** Bytes of `count` values of a type. */
-export function tensorBytes(type: GgmlType, count: number): number {
+function tensorBytes(type: GgmlType, count: number): number {
   if (type === GGML_TYPE.F32) return count * 4;
   if (type === GGML_TYPE.F16) return count * 2;
   if (type === GGML_TYPE.Q8_0) return (count / Q8_0_BLOCK) * Q8_0_BYTES;
@@ -236,7 +236,7 @@ export function writeGguf(metadata: GgufMetadata, tensors: GgufTensor[], alignme
 // -------------------------------------------------------------------------------------------------
 // Reader
 
-export type GgufReadValue = number | bigint | boolean | string | (number | bigint | boolean | string)[];
+type GgufReadValue = number | bigint | boolean | string | (number | bigint | boolean | string)[];
 
 export interface ParsedGguf {
   version: number;

@@ -41,7 +41,7 @@ const MODULE_GGUF: Record<TargetModule, string> = {
 };
 
 /** The llama.cpp name of a Hugging Face tensor, or null for one llama.cpp does not use. */
-export function ggufTensorName(name: string): string | null {
+function ggufTensorName(name: string): string | null {
   if (name === 'model.embed_tokens.weight') return 'token_embd.weight';
   if (name === 'model.norm.weight') return 'output_norm.weight';
   if (name === 'lm_head.weight') return 'output.weight';
