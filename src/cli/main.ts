@@ -3,6 +3,7 @@
 
 import { parseArgs } from 'node:util';
 import { evaluate } from './commands/eval.ts';
+import { exportGguf } from './commands/export-gguf.ts';
 import { exportTrl } from './commands/export-trl.ts';
 import { generate } from './commands/generate.ts';
 import { info } from './commands/info.ts';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   eval: evaluate,
   reward,
   merge,
+  'export-gguf': exportGguf,
   sft,
 };
 

@@ -77,7 +77,7 @@ type Json = Record<string, unknown>;
 type Fs = typeof import('node:fs/promises');
 
 /** One LoRA site read from a PEFT adapter on the CPU. */
-interface CpuLoraSite {
+export interface CpuLoraSite {
   layer: number;
   module: TargetModule;
   /** [r, in] */
@@ -86,7 +86,7 @@ interface CpuLoraSite {
   B: Float32Array;
 }
 
-interface CpuPeftAdapter {
+export interface CpuPeftAdapter {
   config: LoraConfig;
   scale: number;
   /** Keyed by the base weight's tensor name, e.g. model.layers.0.self_attn.q_proj.weight. */
@@ -101,7 +101,7 @@ interface CpuPeftAdapter {
  * LoraAdapter.fromPeft (config, tensor names, layers, target modules, A/B pairs, shapes against
  * the model's projections), plus finite values. A and B come back as f32 (widened from F16/BF16).
  */
-function parsePeftAdapterCpu(
+export function parsePeftAdapterCpu(
   model: ModelConfig,
   adapterConfig: unknown,
   safetensors: Uint8Array,
@@ -423,6 +423,28 @@ function checkF16Overflow(name: string, values: ArrayLike<number>, bits: Uint16A
       throw new Error(`merge: tensor '${name}' has value ${values[i]} at index ${start + i}, beyond the f16 range (±65504); use dtype bf16 or f32.`);
     }
   }
+}
+
+/**
+ * W' = W + s·(B·A) for a whole [rows, cols] f32 weight, in float64 with the same sum order as
+ * mergeSite (for exporters that round the result themselves, e.g. GGUF).
+ */
+export function mergeWeightF64(w: Float32Array, rows: number, cols: number, site: CpuLoraSite, scale: number): Float64Array {
+  const r = site.A.length / cols;
+  const At = new Float64Array(cols * r);
+  for (let k = 0; k < r; k++) for (let i = 0; i < cols; i++) At[i * r + k] = site.A[k * cols + i];
+  const merged = new Float64Array(rows * cols);
+  const b = new Float64Array(r);
+  for (let o = 0; o < rows; o++) {
+    for (let k = 0; k < r; k++) b[k] = site.B[o * r + k];
+    for (let i = 0; i < cols; i++) {
+      let s = 0;
+      const a = i * r;
+      for (let k = 0; k < r; k++) s += b[k] * At[a + k];
+      merged[o * cols + i] = w[o * cols + i] + scale * s;
+    }
+  }
+  return merged;
 }
 
 /** W' = W + s·(B·A), row block by row block: float64 like mergeLoraRef, rounded once. */
