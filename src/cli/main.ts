@@ -7,6 +7,7 @@ import { exportTrl } from './commands/export-trl.ts';
 import { generate } from './commands/generate.ts';
 import { info } from './commands/info.ts';
 import { merge } from './commands/merge.ts';
+import { push } from './commands/push.ts';
 import { reward } from './commands/reward.ts';
 import { score } from './commands/score.ts';
 import { sft } from './commands/sft.ts';
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   reward,
   merge,
   sft,
+  push,
 };
 
 const USAGE = `webgrpo — GRPO on WebGPU
