@@ -5,6 +5,9 @@
 // Authorization header: never into a message, a log or a file.
 
 import { createRepo, HubApiError, uploadFilesWithProgress } from '@huggingface/hub';
+import { trlScript } from './export-trl.ts';
+import { modelCard, REWARD_CHART, rewardChartSvg, RUN_FILES_DIR, type RunSummary } from './model-card.ts';
+import { runConfigFromJson } from './run-config.ts';
 
 export interface PublishFile {
   /** Path inside the repository. */
@@ -48,6 +51,56 @@ export class PublishError extends Error {
     super(message);
     this.name = 'PublishError';
   }
+}
+
+/** The run's own files that go up under run/ (when present). */
+export const RUN_FILES = ['config.json', 'metrics.jsonl', 'summary.json', 'passk.json'] as const;
+
+export interface RunForHub {
+  /** owner/name */
+  repo: string;
+  /** Files for the repository's root, by name: the adapter's PEFT files and any GGUF exports. */
+  rootFiles: { name: string; content: Blob }[];
+  /** The run's files of RUN_FILES that exist, by name; config.json is required. */
+  runFiles: Partial<Record<(typeof RUN_FILES)[number], Blob>>;
+}
+
+function parseJsonLines(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
+
+/**
+ * Everything a push uploads, in the repository's layout (DESIGN.md §13.4): the root files, the run's
+ * files, the reward chart and TRL script under run/, and the model card README.md.
+ */
+export async function hubFilesOfRun(run: RunForHub): Promise<PublishFile[]> {
+  const configBlob = run.runFiles['config.json'];
+  if (!configBlob) throw new PublishError('usage', 'The run has no config.json.');
+  const configJson = JSON.parse(await configBlob.text()) as Record<string, unknown>;
+  const config = runConfigFromJson(configJson);
+  const metrics = parseJsonLines((await run.runFiles['metrics.jsonl']?.text()) ?? '');
+  const summaryText = await run.runFiles['summary.json']?.text();
+  const summary = summaryText ? (JSON.parse(summaryText) as RunSummary) : null;
+  const files: PublishFile[] = run.rootFiles.map((f) => ({ path: f.name, content: f.content }));
+  for (const name of RUN_FILES) {
+    const blob = run.runFiles[name];
+    if (blob) files.push({ path: `${RUN_FILES_DIR}/${name}`, content: blob });
+  }
+  const text = (path: string, body: string, type: string) => files.push({ path, content: new Blob([body], { type }) });
+  text(REWARD_CHART, rewardChartSvg(metrics), 'image/svg+xml');
+  text(`${RUN_FILES_DIR}/train_trl.py`, trlScript(configJson), 'text/x-python');
+  const names = [...files.map((f) => f.path), 'README.md'];
+  text('README.md', modelCard({ repo: run.repo, config, summary, metrics, files: names }), 'text/markdown');
+  return files;
 }
 
 const REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;

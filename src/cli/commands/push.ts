@@ -5,39 +5,25 @@
 
 import { existsSync, openAsBlob, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { trlScript } from '../../rl/export-trl.ts';
-import { modelCard, REWARD_CHART, rewardChartSvg, RUN_FILES_DIR, type RunSummary } from '../../rl/model-card.ts';
-import { PublishError, publishToHub, repoIdProblem, type PublishFile } from '../../rl/publish.ts';
+import { RUN_FILES_DIR } from '../../rl/model-card.ts';
+import { hubFilesOfRun, PublishError, publishToHub, repoIdProblem, RUN_FILES, type RunForHub } from '../../rl/publish.ts';
 import { runConfigFromJson } from '../../rl/run-config.ts';
 import { log, output, UsageError, type Command } from '../flags.ts';
 
 const USAGE = 'push RUN --repo owner/name [--private] [--new-repo] [--token-env HF_TOKEN]   (upload the adapter, GGUF files and a model card to the Hub)';
 
-/** The run's files that go up unchanged, read lazily from disk. */
-async function runFiles(run: string): Promise<PublishFile[]> {
-  const files: PublishFile[] = [];
-  const add = async (path: string, file: string) => files.push({ path, content: await openAsBlob(file) });
+/** The run folder's files for hubFilesOfRun, read lazily from disk. */
+async function runForHub(run: string, repo: string): Promise<RunForHub> {
+  const rootFiles: RunForHub['rootFiles'] = [];
   const adapter = join(run, 'adapter');
-  for (const name of readdirSync(adapter).sort()) if (statSync(join(adapter, name)).isFile()) await add(name, join(adapter, name));
-  for (const name of readdirSync(run).sort()) if (name.endsWith('.gguf') && statSync(join(run, name)).isFile()) await add(name, join(run, name));
-  for (const name of ['config.json', 'metrics.jsonl', 'summary.json', 'passk.json']) {
-    if (existsSync(join(run, name))) await add(`${RUN_FILES_DIR}/${name}`, join(run, name));
+  for (const name of readdirSync(adapter).sort())
+    if (statSync(join(adapter, name)).isFile()) rootFiles.push({ name, content: await openAsBlob(join(adapter, name)) });
+  for (const name of readdirSync(run).sort()) {
+    if (name.endsWith('.gguf') && statSync(join(run, name)).isFile()) rootFiles.push({ name, content: await openAsBlob(join(run, name)) });
   }
-  return files;
-}
-
-function readJsonLines(file: string): Record<string, unknown>[] {
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter((l) => l.trim())
-    .flatMap((l) => {
-      try {
-        return [JSON.parse(l) as Record<string, unknown>];
-      } catch {
-        return [];
-      }
-    });
+  const runFiles: RunForHub['runFiles'] = {};
+  for (const name of RUN_FILES) if (existsSync(join(run, name))) runFiles[name] = await openAsBlob(join(run, name));
+  return { repo, rootFiles, runFiles };
 }
 
 export const push: Command = {
@@ -79,17 +65,9 @@ export const push: Command = {
     if (!existsSync(configFile)) throw new UsageError(`${configFile} not found: is ${run} a webgrpo train run?`);
     if (!existsSync(join(run, 'adapter', 'adapter_model.safetensors')))
       throw new UsageError(`${run} has no adapter/adapter_model.safetensors yet: push a finished or stopped run.`);
-    const configJson = JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>;
-    const config = runConfigFromJson(configJson, configFile);
-    const metrics = readJsonLines(join(run, 'metrics.jsonl'));
-    const summary = existsSync(join(run, 'summary.json')) ? (JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as RunSummary) : null;
-
-    const files = await runFiles(run);
-    const text = (path: string, body: string, type: string) => files.push({ path, content: new Blob([body], { type }) });
-    text(REWARD_CHART, rewardChartSvg(metrics), 'image/svg+xml');
-    text(`${RUN_FILES_DIR}/train_trl.py`, trlScript(configJson), 'text/x-python');
-    const names = [...files.map((f) => f.path), 'README.md'];
-    text('README.md', modelCard({ repo, config, summary, metrics, files: names }), 'text/markdown');
+    runConfigFromJson(JSON.parse(readFileSync(configFile, 'utf8')), configFile);
+    const files = await hubFilesOfRun(await runForHub(run, repo));
+    const names = files.map((f) => f.path);
 
     const endpoint = ((values['hub-endpoint'] as string | undefined) ?? process.env.HF_ENDPOINT ?? 'https://huggingface.co').replace(/\/+$/, '');
     log(`pushing ${basename(run)} to ${endpoint}/${repo}: ${names.length} files`);
