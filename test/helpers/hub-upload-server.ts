@@ -2,7 +2,9 @@
 // uploadFiles call them: POST /api/repos/create, POST /api/models/{repo}/preupload/{rev},
 // POST /{repo}.git/info/lfs/objects/batch (answering the "basic" transfer, so the client PUTs each
 // large file to the href given), PUT /lfs/{oid}, POST /api/models/{repo}/commit/{rev} (NDJSON).
-// LFS objects are kept per repository, as on the Hub. Checks the Bearer token on every API call, keeps what was committed, and can cut a connection.
+// LFS objects are kept per repository, as on the Hub. Checks the Bearer token on every API call,
+// keeps what was committed, can cut a connection, and answers CORS preflights (the page's Publish
+// part calls it from another origin).
 
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -53,6 +55,18 @@ export async function startHubUploadServer(opts: HubUploadServerOptions): Promis
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? '/').split('?')[0];
     const method = req.method ?? 'GET';
+    // CORS as the Hub answers it, so the page (another origin) can call this server too.
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Expose-Headers', 'ETag, X-Request-Id');
+    if (method === 'OPTIONS') {
+      res.writeHead(204, {
+        'Access-Control-Allow-Methods': 'GET, POST, PUT',
+        'Access-Control-Allow-Headers': 'Authorization, Content-Type, Accept, X-Request-Id',
+        'Access-Control-Max-Age': '600',
+      });
+      res.end();
+      return;
+    }
     const send = (status: number, json: unknown) => {
       requests.push({ method, path, status });
       res.writeHead(status, { 'Content-Type': 'application/json' });
