@@ -43,14 +43,14 @@ function rewardSeries(metrics: Record<string, unknown>[]): { step: number; rewar
   );
 }
 
-const fmt = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(3));
+const fmt = (x: number) => String(Number(x.toFixed(3)));
 
 /** The mean reward per step as a standalone SVG line chart (plus a 10-step moving average). */
 export function rewardChartSvg(metrics: Record<string, unknown>[]): string {
   const points = rewardSeries(metrics);
   const [w, h, left, right, top, bottom] = [640, 320, 56, 16, 28, 40];
   const head = `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" viewBox="0 0 ${w} ${h}" font-family="sans-serif" font-size="12">`;
-  const title = `<text x="${left}" y="18" font-size="14">Mean reward per step</text>`;
+  const title = `<text x="${left}" y="18" font-size="14">Mean reward per step</text><text x="${w - right}" y="18" text-anchor="end" fill="#08519c">— 10-step moving average</text>`;
   if (points.length === 0) return `${head}<rect width="${w}" height="${h}" fill="white"/>${title}<text x="${left}" y="${h / 2}">no steps logged</text></svg>\n`;
   const steps = points.map((p) => p.step);
   const rewards = points.map((p) => p.reward);
