@@ -82,7 +82,7 @@ test('one SGD step of webgrpo sft moves the adapter by −lr × the true gradien
     '3',
     '--init-adapter',
     adapterDir,
-    '--lr-scheduler',
+    '--lr-scheduler-type',
     'constant',
   ]);
   assert.equal(result.status, 0, result.stderr);
@@ -209,7 +209,7 @@ test('webgrpo sft --full moves every kind of weight by −lr × the true gradien
     '1',
     '--batch-size',
     '2',
-    '--lr-scheduler',
+    '--lr-scheduler-type',
     'constant',
   ]);
   assert.equal(result.status, 0, result.stderr);

@@ -13,7 +13,7 @@ import { opfsSource } from '../io/opfs.ts';
 import { openSource, openUrlFolder, type ModelSource } from '../io/source.ts';
 import { destroyWeights, loadModel } from '../model/weights.ts';
 import { chatPromptIds } from '../rl/evaluate.ts';
-import { builtinRewards, checkRunFits, openRunData, promptFormat } from '../rl/run.ts';
+import { builtinRewards, checkRunFits, openRunData, promptFormat, promptNotice } from '../rl/run.ts';
 import { defaultRunConfig } from '../rl/run-config.ts';
 import { GrpoSession } from '../rl/session.ts';
 import { ModelTokenizer } from '../io/tokenizer.ts';
@@ -53,13 +53,18 @@ async function runTraining(runId: string, cfg: RunConfig, resume: boolean): Prom
     type: 'phase',
     runId,
     phase: 'loading',
-    message: await checkRunFits(
-      source,
-      g.limits.maxStorageBufferBindingSize,
-      cfg,
-      tokenizer,
-      sample.map((p) => p.question),
-    ),
+    message: [
+      await checkRunFits(
+        source,
+        g.limits.maxStorageBufferBindingSize,
+        cfg,
+        tokenizer,
+        sample.map((p) => p.question),
+      ),
+      promptNotice(cfg, tokenizer),
+    ]
+      .filter(Boolean)
+      .join(' Note: '),
   });
   const { config, weights } = await loadModel(source, g);
   let session: GrpoSession | null = null;
@@ -137,7 +142,7 @@ async function preview(msg: Extract<ToWorker, { type: 'preview' }>): Promise<voi
   const { sources } = await openRunData({ ...defaultRunConfig(), data: msg.data, evalProblems: 0 }, { readUpload: storage.readUpload });
   const train = sources[0];
   const rows = train.problems?.slice(0, 5) ?? Array.from({ length: 5 }, () => train.next());
-  const prompt = tokenizer.decode(chatPromptIds(tokenizer, rows[0].question, promptFormat(msg)));
+  const prompt = tokenizer.decode(chatPromptIds(tokenizer, rows[0].question, promptFormat(msg, tokenizer)));
   post({ type: 'preview', rows: rows.map((r) => ({ question: r.question, answer: r.answer })), size: train.size, prompt });
 }
 

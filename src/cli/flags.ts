@@ -37,6 +37,18 @@ export function log(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
+/**
+ * An old spelling of a flag: still accepted, with a deprecation note on stderr, and read as `--name`
+ * from then on. Both spellings at once is a UsageError.
+ */
+export function renamedFlag(values: Values, old: string, name: string): void {
+  if (values[old] === undefined) return;
+  if (values[name] !== undefined) throw new UsageError(`Give --${name}, not both it and its old spelling --${old}.`);
+  log(`webgrpo: --${old} is deprecated, use --${name} (the same name as in webgrpo train).`);
+  values[name] = values[old];
+  delete values[old];
+}
+
 /** With --json the last line of stdout is one JSON object; otherwise the text. */
 export function output(values: Values, json: object, text: string): void {
   process.stdout.write(`${values.json ? JSON.stringify(json) : text}\n`);

@@ -8,6 +8,7 @@ import { exportTrl } from './commands/export-trl.ts';
 import { generate } from './commands/generate.ts';
 import { info } from './commands/info.ts';
 import { merge } from './commands/merge.ts';
+import { push } from './commands/push.ts';
 import { reward } from './commands/reward.ts';
 import { score } from './commands/score.ts';
 import { sft } from './commands/sft.ts';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, Command> = {
   merge,
   'export-gguf': exportGguf,
   sft,
+  push,
 };
 
 const USAGE = `webgrpo — GRPO on WebGPU

@@ -412,6 +412,14 @@ class FileDataset implements Dataset {
     this.size = problems.length;
   }
 
+  /** n problems chosen by `seed` (in file order) and a dataset of the others (same name, seed and sampling). */
+  split(n: number, seed: number): { rest: FileDataset; chosen: Problem[] } {
+    const ranked = this.problems.map((_, i) => i).sort((a, b) => mix(seed, a) - mix(seed, b) || a - b);
+    const chosen = new Set(ranked.slice(0, n));
+    const rest = this.problems.filter((_, i) => !chosen.has(i));
+    return { rest: new FileDataset(this.name, rest, this.seed, this.shuffle, this.skipped), chosen: this.problems.filter((_, i) => chosen.has(i)) };
+  }
+
   /** The order of epoch e: a Fisher–Yates permutation seeded by (seed, e). */
   private epochOrder(): number[] {
     if (this.order) return this.order;
@@ -490,6 +498,16 @@ class GeneratorDataset implements Dataset {
 }
 
 /** One-shot mode (1-shot RLVR): a single problem repeated. */
+/**
+ * Hold out n problems of a file (or Hub) dataset for evaluation: a choice seeded by `seed`, in file
+ * order, and the dataset without them for training. Null for a generator or a one-shot set.
+ */
+export function holdOutProblems(dataset: Dataset, n: number, seed: number): { train: Dataset; heldOut: Problem[] } | null {
+  if (!(dataset instanceof FileDataset)) return null;
+  const { rest, chosen } = dataset.split(n, seed);
+  return { train: rest, heldOut: chosen };
+}
+
 export function oneShotDataset(question: string, answer: string): Dataset {
   if (question.trim() === '') throw new DatasetError('one-shot dataset: empty question');
   const gold = extractGoldAnswer(answer);

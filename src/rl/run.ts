@@ -2,7 +2,7 @@
 // problems), its rewards, and held-out pass@k. Shared by `webgrpo train` and the page through
 // GrpoSession (session.ts).
 
-import { datasetFromBytes, loadDataset, oneShotDataset, type Dataset, type LoadDatasetOptions, type Problem } from '../data/dataset.ts';
+import { datasetFromBytes, holdOutProblems, loadDataset, oneShotDataset, type Dataset, type LoadDatasetOptions, type Problem } from '../data/dataset.ts';
 import type { LanguageModel } from '../model/model.ts';
 import type { ModelSource } from '../io/source.ts';
 import { readModelConfig } from '../model/weights.ts';
@@ -49,9 +49,19 @@ export function accuracyReward(data: DataSource): RewardFn {
   return BUILTIN_REWARDS[describeData(data).startsWith('countdown') ? 'countdown' : 'math'];
 }
 
-/** The prompt format of a run: its system prompt, or plain text instead of the chat template. */
-export function promptFormat(cfg: Pick<RunConfig, 'systemPrompt' | 'plainPrompt'>): PromptFormat {
-  return { systemPrompt: cfg.systemPrompt || undefined, plain: cfg.plainPrompt };
+/**
+ * The prompt format of a run: its system prompt, and plain text instead of the chat template when
+ * plain_prompt is set or the model has no chat template (DESIGN.md §5.2; `promptNotice` says so).
+ */
+export function promptFormat(cfg: Pick<RunConfig, 'systemPrompt' | 'plainPrompt'>, tokenizer: Pick<ModelTokenizer, 'hasChatTemplate'>): PromptFormat {
+  return { systemPrompt: cfg.systemPrompt || undefined, plain: cfg.plainPrompt || !tokenizer.hasChatTemplate };
+}
+
+/** The notice for a run whose model has no chat template: its prompts are plain text. */
+export function promptNotice(cfg: Pick<RunConfig, 'plainPrompt'>, tokenizer: Pick<ModelTokenizer, 'hasChatTemplate'>): string | null {
+  return cfg.plainPrompt || tokenizer.hasChatTemplate
+    ? null
+    : 'the model has no chat template (tokenizer_config.json has no "chat_template"): prompts are plain text, as with plain_prompt (an Instruct/chat model usually learns faster)';
 }
 
 /** The first n problems of a dataset in file order, or n fresh ones from a generator. */
@@ -103,9 +113,17 @@ async function openSource(data: DataSource, seed: number, access: DataAccess): P
   }
 }
 
+/** A file (or Hub) dataset of at least this many rows gives up a held-out split when no eval_dataset is given (DESIGN.md §9.2). */
+export const HOLD_OUT_MIN_ROWS = 200;
+/** The held-out split's share of the rows, and its largest size. */
+const HOLD_OUT_FRACTION = 0.05;
+const HOLD_OUT_MAX = 64;
+
 /**
  * The training sources and held-out problems of a run. Held out: `evalDataset` when given, else
- * fresh problems of a built-in generator (another seed), else the first training rows (with a note).
+ * fresh problems of a built-in generator (another seed), else for a single file or Hub dataset of at
+ * least 200 rows 5% of them (at most 64 and eval_problems, a seeded choice, left out of training),
+ * else the first training rows; the last two with a note saying there is no held-out split.
  */
 export async function openRunData(cfg: RunConfig, access: DataAccess = {}): Promise<RunData> {
   const parts = leaves(cfg.data);
@@ -116,12 +134,24 @@ export async function openRunData(cfg: RunConfig, access: DataAccess = {}): Prom
   if (cfg.evalDataset) return { sources, heldOut: await heldOutProblems(cfg.evalDataset, n, cfg.grpo.seed, opts), heldOutNote: null };
   const first = parts[0];
   if (parts.length === 1 && first.kind === 'builtin') return { sources, heldOut: await heldOutProblems(first.spec, n, cfg.grpo.seed, opts), heldOutNote: null };
+  const size = sources[0].size ?? 0;
+  if (parts.length === 1 && (first.kind === 'upload' || first.kind === 'hub') && size >= HOLD_OUT_MIN_ROWS) {
+    const count = Math.min(n, HOLD_OUT_MAX, Math.floor(size * HOLD_OUT_FRACTION));
+    const split = holdOutProblems(sources[0], count, 2_000_000 + cfg.grpo.seed);
+    if (split) {
+      return {
+        sources: [split.train],
+        heldOut: split.heldOut,
+        heldOutNote: `no held-out split given (eval_dataset): ${count} of the ${size} rows of ${describeData(first)} (5%, seeded) are held out for pass@k and left out of training`,
+      };
+    }
+  }
   const heldOutNote =
     first.kind === 'one-shot'
-      ? 'pass@k is measured on the one training problem (a one-shot set has no held-out split)'
-      : first.kind === 'upload'
-        ? `pass@k is measured on the first ${n} training rows (the file has no held-out split)`
-        : `pass@k is measured on the first ${n} rows of ${describeData(first)}`;
+      ? 'no held-out split: pass@k is measured on the one training problem (a one-shot set has none; give eval_dataset for one)'
+      : first.kind === 'upload' || first.kind === 'hub'
+        ? `no held-out split: pass@k is measured on the first ${Math.min(n, size)} training rows (${describeData(first)} has ${size} rows, under ${HOLD_OUT_MIN_ROWS}; give eval_dataset for one)`
+        : `no held-out split: pass@k is measured on the first ${n} rows of ${describeData(first)} (give eval_dataset for one)`;
   return { sources, heldOut: takeProblems(sources[0], n), heldOutNote };
 }
 
@@ -135,7 +165,7 @@ export async function checkRunFits(
 ): Promise<string> {
   const config = await readModelConfig(source);
   const { torch_dtype: dtype } = await source.readJson<{ torch_dtype?: string }>('config.json');
-  const promptTokens = Math.max(...prompts.map((p) => chatPromptIds(tokenizer, p, promptFormat(cfg)).length));
+  const promptTokens = Math.max(...prompts.map((p) => chatPromptIds(tokenizer, p, promptFormat(cfg, tokenizer)).length));
   const shape = {
     batch: (cfg.grpo.promptsPerStep * cfg.grpo.numGenerations) / cfg.grpo.gradientAccumulationSteps,
     tokens: promptTokens + cfg.grpo.maxCompletionLength,

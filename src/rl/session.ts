@@ -186,7 +186,7 @@ export class GrpoSession {
       },
       problemReward(parts.rewards, parts.tokenizer, config.grpo.maxCompletionLength),
       {
-        promptFormat: promptFormat(config),
+        promptFormat: promptFormat(config, parts.tokenizer),
         groupFilter: { accuracy: config.filterAccuracy ?? undefined, dropZeroStd: config.dynamicSampling },
         onGroup: curriculum ? (prompt, meanAbs) => curriculum.update(origin.get(prompt)!, meanAbs) : undefined,
       },
@@ -233,7 +233,7 @@ export class GrpoSession {
         samples: cfg.evalSamples,
         temperature: cfg.grpo.temperature,
         maxNewTokens: cfg.grpo.maxCompletionLength,
-        promptFormat: promptFormat(cfg),
+        promptFormat: promptFormat(cfg, tokenizer),
         accuracy: accuracyReward(cfg.data),
       });
     } finally {

@@ -3,6 +3,7 @@
 import { downloadBytes, downloadText, zipFiles } from '../export.ts';
 import { adapterFiles, runConfigJson } from '../storage.ts';
 import { metricsCsv, useApp, type RunView } from '../store.ts';
+import { PublishPanel } from './PublishPanel.tsx';
 import { reportError } from './run-actions.ts';
 
 const ADAPTER_CONFIG = 'adapter_config.json';
@@ -88,6 +89,7 @@ export function ExportPanel() {
           train_{run.id}.py
         </button>
       </div>
+      <PublishPanel key={run.id} runId={run.id} hasAdapter={hasAdapter} />
     </section>
   );
 }

@@ -11,15 +11,28 @@ import { defaultRunConfig } from '../../rl/run-config.ts';
 import { ModelTokenizer } from '../../io/tokenizer.ts';
 import { SCHEDULER_TYPES } from '../../train/schedule.ts';
 import { tokenizeSftRows, trainSft, type SftConfig } from '../../train/sft.ts';
-import { choice, log, MODEL_OPTIONS, numberFlag, output, positiveInt, progressBar, readSettings, settingOptions, UsageError, type Command } from '../flags.ts';
+import {
+  choice,
+  log,
+  renamedFlag,
+  MODEL_OPTIONS,
+  numberFlag,
+  output,
+  positiveInt,
+  progressBar,
+  readSettings,
+  settingOptions,
+  UsageError,
+  type Command,
+} from '../flags.ts';
 import { modelSource, withModel } from '../model.ts';
 
 export const sft: Command = {
   usage: `sft       --model M --data file.jsonl --out RUN [--chat] [--init-adapter DIR] [--lora-r 16]
             [--lora-alpha 32] [--lora-dropout 0] [--target-modules q_proj,v_proj,…] [--use-rslora] [--full]
-            [--optimizer adamw|sgd] [--lr 1e-4] [--weight-decay 0] [--steps N | --epochs E]
-            [--batch-size 4] [--grad-accum 1] [--max-grad-norm 1 (0 = off)]
-            [--lr-scheduler linear|cosine|constant|constant_with_warmup] [--warmup-ratio 0]
+            [--optimizer adamw|sgd] [--learning-rate|--lr 1e-4] [--weight-decay 0] [--steps N | --epochs E]
+            [--batch-size 4] [--gradient-accumulation-steps 1] [--max-grad-norm 1 (0 = off)]
+            [--lr-scheduler-type linear|cosine|constant|constant_with_warmup] [--warmup-ratio 0]
             [--gradient-checkpointing] [--seed S]`,
   options: {
     ...MODEL_OPTIONS,
@@ -30,13 +43,17 @@ export const sft: Command = {
     ...settingOptions(['lora']),
     full: { type: 'boolean', default: false },
     optimizer: { type: 'string' },
+    'learning-rate': { type: 'string' },
     lr: { type: 'string' },
     'weight-decay': { type: 'string' },
     steps: { type: 'string' },
     epochs: { type: 'string' },
     'batch-size': { type: 'string' },
+    'gradient-accumulation-steps': { type: 'string' },
+    /** Old spellings (deprecated): --grad-accum, --lr-scheduler. */
     'grad-accum': { type: 'string' },
     'max-grad-norm': { type: 'string' },
+    'lr-scheduler-type': { type: 'string' },
     'lr-scheduler': { type: 'string' },
     'warmup-ratio': { type: 'string' },
     'gradient-checkpointing': { type: 'boolean', default: false },
@@ -50,19 +67,23 @@ export const sft: Command = {
     if (full && (values['init-adapter'] !== undefined || values.adapter !== undefined))
       throw new UsageError('--full trains every weight; it cannot start from an adapter.');
     if (values.steps !== undefined && values.epochs !== undefined) throw new UsageError('Give --steps or --epochs, not both.');
+    renamedFlag(values, 'lr-scheduler', 'lr-scheduler-type');
+    renamedFlag(values, 'grad-accum', 'gradient-accumulation-steps');
+    if (values.lr !== undefined && values['learning-rate'] !== undefined) throw new UsageError('Give --learning-rate or its alias --lr, not both.');
+    const lrFlag = values['learning-rate'] !== undefined ? 'learning-rate' : 'lr';
     const lora = readSettings(values, defaultRunConfig(), ['lora']).lora;
     const cfg: SftConfig = {
       optimizer: choice(values, 'optimizer', ['adamw', 'sgd'] as const, 'adamw'),
-      learningRate: numberFlag(values, 'lr', 1e-4, (x) => x > 0, 'a positive number'),
+      learningRate: numberFlag(values, lrFlag, 1e-4, (x) => x > 0, 'a positive number'),
       weightDecay: numberFlag(values, 'weight-decay', 0, (x) => x >= 0, 'a number ≥ 0'),
       adamBeta1: 0.9,
       adamBeta2: 0.999,
       adamEpsilon: 1e-8,
       maxGradNorm: numberFlag(values, 'max-grad-norm', 1, (x) => x >= 0, 'a number ≥ 0 (0 = off)'),
-      lrSchedulerType: choice(values, 'lr-scheduler', SCHEDULER_TYPES, 'linear'),
+      lrSchedulerType: choice(values, 'lr-scheduler-type', SCHEDULER_TYPES, 'linear'),
       warmupRatio: numberFlag(values, 'warmup-ratio', 0, (x) => x >= 0 && x < 1, 'in [0, 1)'),
       perDeviceTrainBatchSize: numberFlag(values, 'batch-size', 4, positiveInt, 'an integer ≥ 1'),
-      gradientAccumulationSteps: numberFlag(values, 'grad-accum', 1, positiveInt, 'an integer ≥ 1'),
+      gradientAccumulationSteps: numberFlag(values, 'gradient-accumulation-steps', 1, positiveInt, 'an integer ≥ 1'),
       maxSteps: 0,
       seed: numberFlag(values, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'an integer ≥ 0'),
       gradientCheckpointing: values['gradient-checkpointing'] === true,

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RewardFn } from '../../rl/rewards/index.ts';
-import { builtinRewards, openRunData } from '../../rl/run.ts';
+import { builtinRewards, openRunData, promptNotice } from '../../rl/run.ts';
 import { configProblems, dataSourceFromSpec, defaultRunConfig, modelSpec, parseModelSpec, runConfigFromJson, type RunConfig } from '../../rl/run-config.ts';
 import { GrpoSession } from '../../rl/session.ts';
 import { ModelTokenizer } from '../../io/tokenizer.ts';
@@ -112,6 +112,8 @@ export const train: Command = {
     if (cfg.rewardModule) rewards.push({ name: 'reward_module', fn: await loadRewardModule(cfg.rewardModule), weight: 1 });
     const src = openFlagSource(values, modelSpec(cfg.model));
     const tokenizer = await ModelTokenizer.load(src);
+    const notice = promptNotice(cfg, tokenizer);
+    if (notice) log(`note: ${notice}`);
     const data = await openRunData(cfg, { endpoint: values['hub-endpoint'] as string | undefined, cacheDir: values['cache-dir'] as string | undefined });
     const maxSteps = cfg.grpo.maxSteps;
     let noteShown = false;
