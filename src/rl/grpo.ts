@@ -161,6 +161,13 @@ export interface Rollout {
 
 export type StepMetrics = Record<string, number>;
 
+/** The parts of a step whose seconds every metrics line reports as `timing/<part>` (evaluation is the session's: `timing/eval`). */
+export type StepPhase = 'generate' | 'logprobs' | 'backward' | 'optimizer' | 'reward';
+
+function emptyTiming(): Record<StepPhase, number> {
+  return { generate: 0, logprobs: 0, backward: 0, optimizer: 0, reward: 0 };
+}
+
 /** A sequence of the step: prompt + completion ids, and where the completion starts. */
 interface Sample {
   ids: number[];
@@ -186,6 +193,18 @@ export class GrpoTrainer {
   private readonly optimizer: AdamW | Sgd;
   private stepsDone = 0;
   private tokensSeen = 0;
+  /** Seconds spent in each part of the step in flight (DESIGN.md §8.9: timing/*). */
+  private timing: Record<StepPhase, number> = emptyTiming();
+
+  /** Run `part`, adding its wall-clock seconds to the step's `phase`. */
+  private async timed<T>(phase: StepPhase, part: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    try {
+      return await part();
+    } finally {
+      this.timing[phase] += (performance.now() - start) / 1000;
+    }
+  }
 
   constructor(
     readonly model: LanguageModel,
@@ -233,19 +252,21 @@ export class GrpoTrainer {
   private async rollout(prompts: Prompt[], round: number): Promise<Group[]> {
     const { model, tokenizer, cfg } = this;
     const promptIds = prompts.map((p) => chatPromptIds(tokenizer, p.question, this.options.promptFormat));
-    const completions = await generate(model, promptIds, {
-      maxNewTokens: cfg.maxCompletionLength,
-      temperature: cfg.temperature,
-      topP: cfg.topP,
-      topK: cfg.topK,
-      minP: cfg.minP,
-      seed: (cfg.seed * 1_000_003 + this.step) * MAX_FILTER_ROUNDS + round,
-      n: cfg.numGenerations,
-      eosTokenIds: [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])],
-      validVocab: Math.min(model.config.vocabSize, tokenizer.vocabSize),
-    });
+    const completions = await this.timed('generate', () =>
+      generate(model, promptIds, {
+        maxNewTokens: cfg.maxCompletionLength,
+        temperature: cfg.temperature,
+        topP: cfg.topP,
+        topK: cfg.topK,
+        minP: cfg.minP,
+        seed: (cfg.seed * 1_000_003 + this.step) * MAX_FILTER_ROUNDS + round,
+        n: cfg.numGenerations,
+        eosTokenIds: [...new Set([...model.config.eosTokenIds, ...tokenizer.eosTokenIds])],
+        validVocab: Math.min(model.config.vocabSize, tokenizer.vocabSize),
+      }),
+    );
     const texts = completions.map((c) => tokenizer.decode(c.ids, { skipSpecialTokens: true }));
-    const rewards = await Promise.all(completions.map((c, i) => this.reward(texts[i], prompts[c.prompt])));
+    const rewards = await this.timed('reward', () => Promise.all(completions.map((c, i) => this.reward(texts[i], prompts[c.prompt]))));
     const G = cfg.numGenerations;
     return prompts.map((prompt, p) => ({
       prompt,
@@ -293,6 +314,7 @@ export class GrpoTrainer {
     const { model, tokenizer, cfg } = this;
     const adapter = model.adapter!;
     const start = performance.now();
+    this.timing = emptyTiming();
     const { groups, sampledGroups } = await this.sampleGroups();
     const prompts = groups.map((g) => g.prompt);
     const promptIds = groups.map((g) => g.promptIds);
@@ -364,8 +386,8 @@ export class GrpoTrainer {
           return completionSlices(batch, data.tokens, lp);
         }),
       );
-    const ref = cfg.beta > 0 ? await fixed(false) : null;
-    const old = cfg.numIterations > 1 ? await fixed(true) : null;
+    const ref = cfg.beta > 0 ? await this.timed('logprobs', () => fixed(false)) : null;
+    const old = cfg.numIterations > 1 ? await this.timed('logprobs', () => fixed(true)) : null;
 
     const sums: Record<string, number> = {};
     const add = (k: string, v: number) => (sums[k] = (sums[k] ?? 0) + v);
@@ -377,58 +399,64 @@ export class GrpoTrainer {
     for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
       adapter.zeroGrads();
       loss = 0;
-      for (const [k, batch] of micro.entries()) {
-        const data = padBatch(batch.map((s) => s.ids));
-        await forwardBackward(
-          model,
-          data,
-          (logprobs, entropies) => {
-            const lp = completionSlices(batch, data.tokens, logprobs);
-            const ent = completionSlices(batch, data.tokens, entropies);
-            const tokensIn: CompletionTokens[] = batch.map((s, i) => ({
-              logprobs: lp[i],
-              oldLogprobs: old?.[k][i],
-              refLogprobs: ref?.[k][i],
-              entropies: ent[i],
-              mask: new Float64Array(s.completionLength).fill(1),
-              advantage: s.advantage,
-              truncated: s.truncated,
-            }));
-            const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: samples.length });
-            loss += result.loss;
-            // Loss metrics (clip ratios, entropy, kl) are averaged over every update of the step, as TRL
-            // logs them: with num_iterations > 1 the clip ratios of the later updates are the informative ones.
-            for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
-            if (iteration === 0) {
-              batch.forEach((s, i) =>
-                tokenEntropies.set(
-                  s,
-                  Array.from(ent[i], (x) => Math.round(x * 1e4) / 1e4),
-                ),
-              );
-            }
-            const gLogprob = new Float32Array(data.batch * data.tokens);
-            const gEntropy = new Float32Array(data.batch * data.tokens);
-            batch.forEach((s, b) => {
-              for (let j = 0; j < s.completionLength; j++) {
-                gLogprob[b * data.tokens + s.promptLength - 1 + j] = result.gLogprob[b][j];
-                gEntropy[b * data.tokens + s.promptLength - 1 + j] = result.gEntropy[b][j];
+      // The backward's GPU work is waited for here, so that it is not counted as the optimizer's.
+      await this.timed('backward', async () => {
+        for (const [k, batch] of micro.entries()) {
+          const data = padBatch(batch.map((s) => s.ids));
+          await forwardBackward(
+            model,
+            data,
+            (logprobs, entropies) => {
+              const lp = completionSlices(batch, data.tokens, logprobs);
+              const ent = completionSlices(batch, data.tokens, entropies);
+              const tokensIn: CompletionTokens[] = batch.map((s, i) => ({
+                logprobs: lp[i],
+                oldLogprobs: old?.[k][i],
+                refLogprobs: ref?.[k][i],
+                entropies: ent[i],
+                mask: new Float64Array(s.completionLength).fill(1),
+                advantage: s.advantage,
+                truncated: s.truncated,
+              }));
+              const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: samples.length });
+              loss += result.loss;
+              // Loss metrics (clip ratios, entropy, kl) are averaged over every update of the step, as TRL
+              // logs them: with num_iterations > 1 the clip ratios of the later updates are the informative ones.
+              for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
+              if (iteration === 0) {
+                batch.forEach((s, i) =>
+                  tokenEntropies.set(
+                    s,
+                    Array.from(ent[i], (x) => Math.round(x * 1e4) / 1e4),
+                  ),
+                );
               }
-            });
-            return { gLogprob, gEntropy };
-          },
-          { temperature: cfg.temperature, dropoutStep: (this.step * cfg.numIterations + iteration) * cfg.gradientAccumulationSteps + k },
+              const gLogprob = new Float32Array(data.batch * data.tokens);
+              const gEntropy = new Float32Array(data.batch * data.tokens);
+              batch.forEach((s, b) => {
+                for (let j = 0; j < s.completionLength; j++) {
+                  gLogprob[b * data.tokens + s.promptLength - 1 + j] = result.gLogprob[b][j];
+                  gEntropy[b * data.tokens + s.promptLength - 1 + j] = result.gEntropy[b][j];
+                }
+              });
+              return { gLogprob, gEntropy };
+            },
+            { temperature: cfg.temperature, dropoutStep: (this.step * cfg.numIterations + iteration) * cfg.gradientAccumulationSteps + k },
+          );
+        }
+        await model.gpu.sync();
+      });
+      await this.timed('optimizer', async () => {
+        const { norm, clipCoef } = clipGradNorm(
+          model.gpu,
+          adapter.params().map((p) => p.grad),
+          cfg.maxGradNorm,
         );
-      }
-      const { norm, clipCoef } = clipGradNorm(
-        model.gpu,
-        adapter.params().map((p) => p.grad),
-        cfg.maxGradNorm,
-      );
-      lr = learningRate(this.step, cfg.maxSteps, { lr: cfg.learningRate, scheduler: cfg.lrSchedulerType, warmupRatio: cfg.warmupRatio });
-      this.optimizer.step({ lr, clipCoef });
-      gradNorm = await readScalar(norm);
-      norm.release(), clipCoef?.release();
+        lr = learningRate(this.step, cfg.maxSteps, { lr: cfg.learningRate, scheduler: cfg.lrSchedulerType, warmupRatio: cfg.warmupRatio });
+        this.optimizer.step({ lr, clipCoef });
+        gradNorm = await readScalar(norm);
+        norm.release(), clipCoef?.release();
+      });
     }
 
     const lengths = samples.map((s) => s.completionLength);
@@ -454,6 +482,7 @@ export class GrpoTrainer {
       metrics[`rewards/${name}/mean`] = mean(values);
       metrics[`rewards/${name}/std`] = std(values);
     }
+    for (const [phase, seconds] of Object.entries(this.timing)) metrics[`timing/${phase}`] = seconds;
     metrics.step_time = (performance.now() - start) / 1000;
     const rollouts: Rollout[] = completions.map((c, i) => ({
       step: this.step + 1,

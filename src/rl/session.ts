@@ -94,6 +94,8 @@ export class GrpoSession {
   private paused = false;
   private wake: (() => void) | null = null;
   private request: 'stop' | 'interrupt' | null = null;
+  /** Seconds of held-out evaluation since the last step's metrics line (reported in the next one as timing/eval). */
+  private evalSeconds = 0;
 
   private constructor(
     private readonly parts: SessionParts,
@@ -228,6 +230,7 @@ export class GrpoSession {
     const cfg = this.config;
     this.events.phase?.('evaluating', data.heldOutNote ?? undefined);
     model.adapter = withAdapter ? this.adapter : null;
+    const start = performance.now();
     try {
       return await heldOutPassAtK(model, tokenizer, data.heldOut, {
         samples: cfg.evalSamples,
@@ -238,6 +241,7 @@ export class GrpoSession {
       });
     } finally {
       model.adapter = this.adapter;
+      this.evalSeconds += (performance.now() - start) / 1000;
     }
   }
 
@@ -284,6 +288,8 @@ export class GrpoSession {
       }
       this.events.phase?.('training');
       const { metrics, rollouts } = await this.trainer.trainStep();
+      metrics['timing/eval'] = this.evalSeconds;
+      this.evalSeconds = 0;
       const step = this.trainer.step;
       await storage.append(METRICS, `${JSON.stringify(metrics)}\n`);
       await storage.append(ROLLOUTS, rollouts.map((r) => `${JSON.stringify(r)}\n`).join(''));

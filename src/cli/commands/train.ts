@@ -64,6 +64,19 @@ async function loadRewardModule(path: string): Promise<RewardFn> {
   };
 }
 
+/** Where a step's seconds went: "gen 4.1 lp 0.0 bwd 2.0 opt 0.1 rwd 0.0 eval 0.0 s". */
+function stepTiming(metrics: Record<string, number>): string {
+  const parts = [
+    ['gen', 'generate'],
+    ['lp', 'logprobs'],
+    ['bwd', 'backward'],
+    ['opt', 'optimizer'],
+    ['rwd', 'reward'],
+    ['eval', 'eval'],
+  ];
+  return `${parts.map(([short, name]) => `${short} ${(metrics[`timing/${name}`] ?? 0).toFixed(1)}`).join(' ')} s`;
+}
+
 const fmt = (p: Record<number, number>) =>
   Object.entries(p)
     .map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`)
@@ -148,7 +161,7 @@ export const train: Command = {
             step: ({ metrics, etaSeconds }) =>
               log(
                 `${progressBar(metrics.step, maxSteps)} step ${metrics.step}/${maxSteps} reward ${metrics.reward.toFixed(3)} entropy ${(metrics.entropy ?? 0).toFixed(3)} ` +
-                  `len ${metrics['completions/mean_length'].toFixed(1)} ETA ${etaSeconds.toFixed(0)} s`,
+                  `len ${metrics['completions/mean_length'].toFixed(1)} ETA ${etaSeconds.toFixed(0)} s | ${stepTiming(metrics)}`,
               ),
           },
         },
