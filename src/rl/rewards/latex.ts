@@ -190,6 +190,7 @@ export function normalizeAnswer(raw: string): string {
     .replace(/[\u20ac\u00a3\u00a5]|\\euro(?![a-zA-Z])|\\pounds(?![a-zA-Z])/g, ' ')
     .replace(/\u00a0/g, ' ');
   s = s.replace(/\\\\(?=[a-zA-Z])/g, '\\'); // "\\frac" typed with a doubled backslash
+  s = s.replace(/\\\\/g, ' \\rowsep '); // a matrix row break, kept apart from \, \! \  spacing
   s = s.replace(/\\\(|\\\)|\\\[|\\\]/g, ' ');
   s = s.replace(/\\\$/g, ' ').replace(/\$/g, ' ');
   s = s.replace(/^(the\s+)?(final\s+)?answer(\s+is)?\s*[:=]?\s*/i, '');
@@ -361,6 +362,10 @@ function tokenize(s: string): Tok[] {
       const name = m[1]!;
       if (name === '{' || name === '}') {
         toks.push({ k: 'op', v: `\\${name}` });
+        continue;
+      }
+      if (name === 'rowsep') {
+        if (toks[toks.length - 1]?.k !== 'op' || (toks[toks.length - 1] as { v: string }).v !== '\\\\') toks.push({ k: 'op', v: '\\\\' });
         continue;
       }
       if (REL_CMDS[name]) {
@@ -1020,9 +1025,15 @@ function isName(n: MathNode): boolean {
   return false;
 }
 
+/** name = value with a name on the left (x = 5, (p,q) = (3,2), AB = 4). */
+function isAssignment(n: Extract<MathNode, { t: 'rel' }>): boolean {
+  return n.ops.length === 1 && n.ops[0] === '=' && isName(n.items[0]!);
+}
+
 /**
- * The answer a relation states: a chain a = b = … = z gives z; `x = 5` gives 5; `x = 1/3 ≈ 0.33`
- * gives 1/3 (the part before ≈ unless that is a bare name); other relations are kept.
+ * The answer a relation chain states: a = b = … = z gives z; `x = 1/3 ≈ 0.33` gives x = 1/3 (the
+ * part before ≈ unless that is a bare name); other relations are kept (assignments are read in
+ * nodesEqual, where the other side is known).
  */
 function reduceRelation(n: Extract<MathNode, { t: 'rel' }>): MathNode {
   let { ops, items } = n;
@@ -1039,11 +1050,7 @@ function reduceRelation(n: Extract<MathNode, { t: 'rel' }>): MathNode {
     }
   }
   if (ops.length === 0) return items[0]!;
-  if (ops.every((o) => o === '=')) {
-    if (ops.length >= 2) return items[items.length - 1]!;
-    if (isName(items[0]!) && !isName(items[1]!)) return items[1]!;
-    if (isName(items[0]!) && isName(items[1]!) && items[0]!.t === 'var') return items[1]!;
-  }
+  if (ops.length >= 2 && ops.every((o) => o === '=')) return items[items.length - 1]!;
   return { t: 'rel', ops, items };
 }
 
@@ -1193,10 +1200,18 @@ const isSetLike = (n: MathNode) => n.t === 'union' || (n.t === 'tuple' && n.item
 
 /** Structural/numeric equivalence of a parsed gold `g` and a parsed prediction `p`. */
 function nodesEqual(g0: MathNode, p0: MathNode): boolean {
-  const g = reduce(g0),
+  let g = reduce(g0),
     p = reduce(p0);
+  if (g.t === 'rel' && p.t === 'rel') {
+    if (relationsEqual(g, p)) return true;
+    // x = 5 against y = 5: the stated values
+    if (!isAssignment(g) || !isAssignment(p)) return false;
+    return nodesEqual(g.items[1]!, p.items[1]!);
+  }
+  // a gold "k = 1" states 1; a predicted "… = v" states v (Math-Verify reads the right-hand side)
+  if (g.t === 'rel' && isAssignment(g) && p.t !== 'rel') g = g.items[1]!;
+  else if (p.t === 'rel' && p.ops.length === 1 && p.ops[0] === '=' && g.t !== 'rel') p = p.items[1]!;
   if (isScalar(g) && isScalar(p)) return scalarsEqual(g, p);
-  if (g.t === 'rel' && p.t === 'rel') return relationsEqual(g, p);
   if (g.t === 'rel' && isSetLike(p)) {
     const iv = relationToInterval(g);
     return iv !== null && nodesEqual(iv, p);

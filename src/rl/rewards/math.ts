@@ -68,7 +68,9 @@ const LATEX_ENV = /\$\$([\s\S]{1,2000}?)\$\$|\\\[([\s\S]{1,2000}?)\\\]|\\\(([^\n
 
 /** A number written in prose: 7,425,000 · 1 000 · 1,000.99 · 2,74 (decimal comma) · .4 · 2/3 · 28%. */
 const PLAIN_NUMBER =
-  /(?<![A-Za-z0-9.,\\])-?(?:0,\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?![\d,.])|\d+(?:[.,]\d+)?|\.\d+)(?:\s*\/\s*\d+(?![\d,.]))?/g;
+  /(?<![A-Za-z0-9.,\\])-?(?:0,\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?!\d|[.,]\d)|\d+(?:[.,]\d+)?|\.\d+)(?:\s*\/\s*\d+(?!\d|[.,]\d))?/g;
+
+const wholeNumber = new RegExp(`^${PLAIN_NUMBER.source}$`);
 
 /** The plain-number text as a parseable number (separators removed, decimal comma → point). */
 function plainValue(s: string): string {
@@ -128,7 +130,7 @@ function lastExpression(text: string): Extracted | null {
   for (let m = PLAIN_NUMBER.exec(prose); m; m = PLAIN_NUMBER.exec(prose)) found.push({ answer: plainValue(m[0]), source: 'last number', at: m.index });
   found.sort((a, b) => b.at - a.at);
   for (const e of found.slice(0, 50)) if (parses(e.answer)) return e;
-  return null;
+  return found.find((e) => e.source === 'last math expression') ?? null; // unparsed: compared as text
 }
 
 /** Completions longer than this are graded on their last 64 KiB (the final answer is at the end). */
@@ -158,7 +160,7 @@ export function extractFinal(text0: string, gold = false): Extracted | null {
   if (plain) return plain;
   const whole = text.trim();
   if (whole.length > 0 && whole.length <= 300 && !whole.includes('\n') && (parses(whole) || (gold && normalizeAnswer(whole).split(' ').length <= 3)))
-    return { answer: whole, source: 'whole text', at: 0 };
+    return { answer: wholeNumber.test(whole) ? plainValue(whole) : whole, source: 'whole text', at: 0 };
   return lastExpression(text);
 }
 
