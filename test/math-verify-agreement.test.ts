@@ -342,8 +342,8 @@ const CASES: [string, string, string, number][] = [
     r`Isolating $\overrightarrow{P},$ we find \[\overrightarrow{P} = \frac{4}{3} \overrightarrow{A} - \frac{1}{3} \overrightarrow{B}.\]Thus, $(t,u) = \boxed{\left( \frac{4}{3}, -\frac{1}{3} \right)}.$`,
     1,
   ],
-  ['additional', '$(3,1)$', '${1,3}$', 0],
-  ['additional', '$(1,3)$', '${1,3}$', 1],
+  ['additional', '$(3,1)$', '$' + '{1,3}$', 0], // the prediction is "${1,3}$"
+  ['additional', '$(1,3)$', '$' + '{1,3}$', 1],
   [
     'additional',
     '$100%$',

@@ -159,7 +159,7 @@ export function extractFinal(text0: string, gold = false): Extracted | null {
   if (hash !== null) return { answer: hash.replace(/[$]/g, ''), source: '#### N', at: 0 };
   if (plain) return plain;
   const whole = text.trim();
-  if (whole.length > 0 && whole.length <= 300 && !whole.includes('\n') && (parses(whole) || (gold && normalizeAnswer(whole).split(' ').length <= 3)))
+  if (whole.length > 0 && whole.length <= 300 && !whole.includes('\n') && (parses(whole) || (gold && normalizeAnswer(whole).split(' ').length <= 2)))
     return { answer: wholeNumber.test(whole) ? plainValue(whole) : whole, source: 'whole text', at: 0 };
   return lastExpression(text);
 }
@@ -186,8 +186,16 @@ export function normalizeGold(gold: string): string {
 /** The gold's final answer (extractFinal on the gold text), or null when it states none. */
 export function extractGold(gold: string): string | null {
   if (gold.includes('####')) return normalizeGold(gold);
-  return extractFinal(gold, true)?.answer ?? null;
+  const hit = goldCache.get(gold);
+  if (hit !== undefined) return hit;
+  const answer = extractFinal(gold, true)?.answer ?? null;
+  if (goldCache.size >= 4096) goldCache.clear();
+  goldCache.set(gold, answer);
+  return answer;
 }
+
+/** Golds repeat across a group's completions: their extraction is cached. */
+const goldCache = new Map<string, string | null>();
 
 /** True when the answer string is equivalent to the gold (the gold's final answer is extracted first). */
 export function mathEquivalent(answer: string, gold: string): boolean {
