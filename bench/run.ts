@@ -4,7 +4,7 @@ export {};
 // named figures, printed as one JSON object on stdout with --json (the human-readable lines go to
 // stderr then).
 
-type Bench = (args: string[]) => Promise<void | Record<string, number>>;
+type Bench = (args: string[]) => Promise<unknown>;
 const benches: [string, () => Promise<Bench>][] = [
   ['matmul', async () => (await import('./matmul.ts')).benchMatmul],
   ['decode', async () => (await import('./decode.ts')).benchDecode],
@@ -20,7 +20,8 @@ if (json) console.log = (...a: unknown[]) => console.error(...a);
 for (const [name, load] of benches) {
   if (only.length > 0 && !only.includes(name)) continue;
   console.log(`\n== ${name} ==`);
-  Object.assign(figures, (await (await load())(args)) ?? {});
+  const result = await (await load())(args);
+  if (result !== null && typeof result === 'object') Object.assign(figures, result);
 }
 if (json) log(JSON.stringify(figures));
 // Dawn keeps the process alive while its instance is referenced: exit explicitly.
