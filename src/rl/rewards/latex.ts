@@ -318,6 +318,8 @@ class ParseError extends Error {}
 
 function tokenize(s: string): Tok[] {
   const toks: Tok[] = [];
+  // Short letter runs are products of variables inside formulas, words elsewhere ("yes").
+  const mathContext = /[\d\\^_=+*/]/.test(s) && !/(^|[^\\a-zA-Z])[a-zA-Z]{2,}\s+[a-zA-Z]{2,}/.test(s);
   let i = 0;
   const subscript = (): string => {
     // after a name: _x or _{…}
@@ -391,8 +393,8 @@ function tokenize(s: string): Tok[] {
         toks.push({ k: 'cmd', name: w === 'inf' ? 'infty' : w });
         continue;
       }
-      if (/^[A-Z]{2,3}$/.test(w)) {
-        for (const ch of w) toks.push({ k: 'var', name: ch }); // segment names AB, CD: products of points
+      if (/^[A-Z]{2,3}$/.test(w) || (w.length <= 4 && mathContext)) {
+        for (const ch of w) toks.push({ k: 'var', name: ch }); // AB, CD (segments), xy in \frac{x+y}{xy}: products
         continue;
       }
       throw new ParseError(`word ${w}`); // text answer, compared as text

@@ -159,7 +159,8 @@ export function extractFinal(text0: string, gold = false): Extracted | null {
   if (hash !== null) return { answer: hash.replace(/[$]/g, ''), source: '#### N', at: 0 };
   if (plain) return plain;
   const whole = text.trim();
-  if (whole.length > 0 && whole.length <= 300 && !whole.includes('\n') && (parses(whole) || (gold && normalizeAnswer(whole).split(' ').length <= 2)))
+  const prose = /(^|[^\\a-zA-Z])[a-zA-Z]{2,}\s+[a-zA-Z]{2,}/.test(whole);
+  if (whole.length > 0 && whole.length <= 300 && !whole.includes('\n') && !prose && (parses(whole) || (gold && normalizeAnswer(whole).split(' ').length <= 2)))
     return { answer: wholeNumber.test(whole) ? plainValue(whole) : whole, source: 'whole text', at: 0 };
   return lastExpression(text);
 }
