@@ -7,7 +7,7 @@ import { answersEqual, judgeAnswers, normalizeAnswer, parseAnswer } from './late
 export { lastBoxed };
 
 /** An extracted final answer and where it came from. */
-export type Extracted = { answer: string; source: string; at: number };
+type Extracted = { answer: string; source: string; at: number };
 
 /** The content of the last complete `<answer>…</answer>` block, trimmed, or null. */
 function lastAnswerTag(text: string): string | null {
@@ -144,7 +144,7 @@ const MAX_SCAN = 65_536;
  * prose number that parses. A gold may also be a short text answer ("Evelyn"). Null when the text
  * states none.
  */
-export function extractFinal(text0: string, gold = false): Extracted | null {
+function extractFinal(text0: string, gold = false): Extracted | null {
   const text = text0.length > MAX_SCAN ? text0.slice(-MAX_SCAN) : text0;
   const tagged = lastAnswerTag(text);
   if (tagged !== null) {
