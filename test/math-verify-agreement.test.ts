@@ -1,7 +1,9 @@
 // Agreement of the `math` reward with Math-Verify (the verifier behind TRL's accuracy_reward).
-// The cases below are transcribed as data from huggingface/Math-Verify, tests/test_all.py
+// The cases below are transcribed as data from huggingface/Math-Verify: tests/test_all.py
 // (compare_strings(gold, pred) with its default options: float_rounding 6, strict, no set/relation
-// comparison in the gold→pred direction). Each row is [group, gold, prediction, Math-Verify verdict].
+// comparison in the gold→pred direction), tests/test_yujianll.py (verify(parse(gold), parse(pred))),
+// and as verdicts the extraction facts of tests/test_mixed_number_extraction.py and
+// tests/test_failed_latex_span.py. Each row is [group, gold, prediction, Math-Verify verdict].
 // Left out: the cases run with precision ≠ 6 or allow_set_relation_comp=True, and the two
 // "inline math on separate lines" cases, whose verdict depends on leaving out the expression target.
 // A few very long predictions are kept as their final sentences (the part that holds the answer).
@@ -455,6 +457,45 @@ const CASES: [string, string, string, number][] = [
   ['punctuation', '$2$', '$2^{10}.$', 0],
   ['punctuation', '$1$', 'The answer is $1/3.$', 0],
   ['punctuation', '$1, 2, 3$', '$1, 2, 3, ...$', 0],
+  // test_yujianll.py
+  ['yujianll', '$n=1, 2, 3$', '$n=1, 2, 3$', 1],
+  ['yujianll', '$n=2, 3, 4$', '$n=1, 2, 3$', 0],
+  ['yujianll', '$D = (0, 1)$', '$D = (0, 1)$', 1],
+  ['yujianll', '$D = (0, 1)$', '$D = (0, 1.5)$', 0],
+  ['yujianll', r`$F_n = \sum_{k=0}^{n-1} F_k F_{n-k-1}$`, r`$F_n = \sum_{k=0}^{n-2} F_k F_{n-k-2}$`, 0],
+  ['yujianll', r`$F_n = \sum_{k=0}^{n-1} F_k F_{n-k-1}$`, r`$F_n = \sum_{k=0}^{n-1} F_{n-k-1} F_k$`, 1],
+  ['yujianll', '$19, 46, and 82$', r`$19, 46, \text{ and } 82$`, 1],
+  ['yujianll', '$19, 46, and 82$', '$21, 36, and 82$', 0],
+  ['yujianll', r`$1 - \frac{1}{\mathrm{e}}$`, r`$1 - \frac{1}{\mathrm{e}}$`, 1],
+  ['yujianll', r`$1 - \frac{1}{\mathrm{e}}$`, r`$1 + \frac{1}{\mathrm{e}}$`, 0],
+  ['yujianll', r`$\pm 2021$`, '$2021$', 0],
+  ['yujianll', r`$\pm 2021$`, '$' + '{-2021, 2021}$', 1],
+  ['yujianll', '$12:00$', '$1:00$', 0],
+  ['yujianll', '$12:00$', '$12:00$', 1],
+  // test_mixed_number_extraction.py (a mixed number in prose is its whole value)
+  ['mixed', '40/9', 'The answer is 4 4/9.', 1],
+  ['mixed', '4', 'The answer is 4 4/9.', 0],
+  ['mixed', '-40/9', '-4 4/9', 1],
+  ['mixed', '71/6', '+11 5/6', 1],
+  ['mixed', '4/9', '0 4/9', 1],
+  ['mixed', '9004/9', '1 000 4/9', 1],
+  ['mixed', '4', '4 4/0', 0],
+  ['mixed', '12', '11 6/6', 0],
+  ['mixed', '11', 'The answer is 11 6/6.', 0],
+  ['mixed', '73/6', '11 7/6', 0],
+  ['mixed', '139/90', '11/10 4/9', 0],
+  ['mixed', '103/9', '(11) 4/9', 0],
+  ['mixed', '103/9', '11 - 4/9', 0],
+  ['mixed', '4/9', 'There are 4 objects and 4/9 remain.', 1],
+  ['mixed', '2', '4 4/9 2', 1],
+  ['mixed', '5', '10/2', 1],
+  // test_failed_latex_span.py (an unparsed formula gives way to the other answers)
+  ['failed-span', '42', r`Final answer is $\sum_{k=0}^n\bigl(k\bigr)$. I hope. 42`, 1],
+  ['failed-span', '42', r`Final answer is $\sum_{k=0}^n\bigl(k\bigr)$. I hope. $42$`, 1],
+  ['failed-span', '1/2', r`Final answer is $\sum_{k=0}^n\bigl(k\bigr)$. I hope. 1/2`, 1],
+  ['failed-span', '42', r`$\sum_{k=0}^n\bigl(k\bigr)$ and $42$`, 1],
+  ['failed-span', '42', r`$42$ and $\sum_{k=0}^n\bigl(k\bigr)$`, 1],
+  ['failed-span', '0', r`$\sum_{k=0}^n\bigl(k\bigr)$`, 0],
 ];
 
 test(`agreement with Math-Verify's regression cases (${CASES.length} transcribed)`, () => {

@@ -219,6 +219,7 @@ export function normalizeAnswer(raw: string): string {
   s = unwrapTextCommands(s);
   s = braceArguments(s);
   s = s.replace(/(^|[\s\d])(and|or)(?=[\s\d-])/g, '$1,'); // "12 and 13", "-2 or 1"
+  s = s.replace(/,(\s*,)+/g, ','); // "19, 46, and 82"
   // Thousands separators 1,000 / 1{,}000 in a lone number (not inside a tuple or interval).
   s = s.replace(/\{,\}/g, ',');
   if (!/[([\]{}]|\\\{/.test(s.replace(/\\frac\{[^{}]*\}\{[^{}]*\}/g, ''))) {
@@ -294,6 +295,8 @@ const REL_CMDS: Record<string, string> = {
   neq: '!=',
   approx: '~',
 };
+/** Operators the parser does not evaluate: an answer using them is compared as text. */
+const UNSUPPORTED = new Set(['sum', 'prod', 'int', 'iint', 'oint', 'lim', 'limsup', 'liminf', 'max', 'min', 'sup', 'inf']);
 /** Commands the parser knows; any other `\name` is read as a symbol (`\zzz`, `\dots`). */
 const KNOWN_CMDS = new Set([
   'frac',
@@ -374,6 +377,7 @@ function tokenize(s: string): Tok[] {
         toks.push({ k: 'op', v: REL_CMDS[name]! });
         continue;
       }
+      if (UNSUPPORTED.has(name)) throw new ParseError(`unsupported \\${name}`);
       if (GREEK.has(name) || !(KNOWN_CMDS.has(name) || FUNCS.has(name))) {
         toks.push({ k: 'var', name: `\\${name}${subscript()}` });
         continue;
@@ -486,7 +490,12 @@ class Parser {
 
   /** Sums; `a \pm b` gives the list of both values. */
   private parseExpr(): MathNode {
-    let alts: MathNode[] = [this.parseTerm()];
+    let alts: MathNode[];
+    if (this.isCmd('pm') || this.isCmd('mp')) {
+      this.i++; // \pm 2021: both signs
+      const b = this.parseTerm();
+      alts = [b, { t: 'neg', a: b }];
+    } else alts = [this.parseTerm()];
     for (;;) {
       if (this.isOp('+') || this.isOp('-')) {
         const op = (this.peek() as { v: '+' | '-' }).v;

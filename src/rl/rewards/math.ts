@@ -68,12 +68,19 @@ const LATEX_ENV = /\$\$([\s\S]{1,2000}?)\$\$|\\\[([\s\S]{1,2000}?)\\\]|\\\(([^\n
 
 /** A number written in prose: 7,425,000 · 1 000 · 1,000.99 · 2,74 (decimal comma) · .4 · 2/3 · 28%. */
 const PLAIN_NUMBER =
-  /(?<![A-Za-z0-9.,\\])-?(?:0,\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?!\d|[.,]\d)|\d+(?:[.,]\d+)?|\.\d+)(?:\s*\/\s*\d+(?!\d|[.,]\d))?/g;
+  /(?<![A-Za-z0-9.,\\])[-+]?(?:(?:\d{1,3}(?: \d{3})+|\d+) \d+\/\d+(?!\d|[.,]\d|\/)|0,\d+|\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d{1,3}(?: \d{3})+(?!\d|[.,]\d)|\d+(?:[.,]\d+)?|\.\d+)(?:\s*\/\s*\d+(?!\d|[.,]\d))?/g;
 
 const wholeNumber = new RegExp(`^${PLAIN_NUMBER.source}$`);
 
 /** The plain-number text as a parseable number (separators removed, decimal comma → point). */
 function plainValue(s: string): string {
+  const mixed = /^([-+]?)([\d ]+) (\d+)\/(\d+)$/.exec(s);
+  if (mixed) {
+    // 4 4/9 = 40/9; an improper or undefined fraction part (11 6/6, 4 4/0) is no number (kept as text)
+    const [, sign, whole, num, den] = mixed as unknown as [string, string, string, string, string];
+    if (Number(den) === 0 || Number(num) >= Number(den)) return s;
+    return `${sign === '-' ? '-' : ''}(${whole.replace(/ /g, '')}+${num}/${den})`;
+  }
   let v = s.replace(/\s+(?=\d{3})/g, '');
   if (/^-?0,\d+$/.test(v) || /^-?\d+,\d{1,2}$/.test(v) || /^-?\d{4,},\d+$/.test(v)) v = v.replace(',', '.');
   return v.replace(/,/g, '').replace(/\s+/g, '');
@@ -100,7 +107,7 @@ function anchoredAnswers(text: string): { hope: Extracted | null; plain: Extract
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const rest = text.slice(m.index + m[0].length, m.index + m[0].length + 2100);
     const ans = leadingAnswer(rest);
-    if (ans === null) continue;
+    if (ans === null || !parses(ans)) continue; // an anchored answer that does not parse gives way to the others
     const hoped = /^[\s:]*(?:\$\$[\s\S]*?\$\$|\\\[[\s\S]*?\\\]|\\\([^\n]*?\\\)|\$[^$\n]*\$|[^\s]+)\s?\.?\s?I hope/.test(rest);
     const e = { answer: ans, source: hoped ? '"final answer is … I hope"' : '"answer is …"', at: m.index };
     if (hoped) hope = e;
