@@ -189,7 +189,7 @@ export function normalizeAnswer(raw: string): string {
     .replace(/\u00b3/g, '^3')
     .replace(/[\u20ac\u00a3\u00a5]|\\euro(?![a-zA-Z])|\\pounds(?![a-zA-Z])/g, ' ')
     .replace(/\u00a0/g, ' ');
-  s = s.replace(/\\\\(?=[a-zA-Z])/g, '\\'); // "\\frac" typed with a doubled backslash
+  s = s.replace(/(?<!\\)\\\\(?=[a-zA-Z])/g, '\\'); // "\\frac" typed with a doubled backslash
   s = s.replace(/\\\\/g, ' \\rowsep '); // a matrix row break, kept apart from \, \! \  spacing
   s = s.replace(/\\\(|\\\)|\\\[|\\\]/g, ' ');
   s = s.replace(/\\\$/g, ' ').replace(/\$/g, ' ');
