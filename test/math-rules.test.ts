@@ -329,6 +329,11 @@ test('every input is graded in bounded time', () => {
     `\\boxed{${'1+'.repeat(400)}1}`,
     `\\boxed{${'x'.repeat(900)}}`,
     `${'\\boxed{1}'.repeat(20_000)}`,
+    '1'.repeat(1_000_000),
+    `${'1 '.repeat(300_000)}`,
+    `${'$'.repeat(100_000)}1`,
+    `final answer is ${'answer is '.repeat(50_000)}`,
+    `\\boxed{1}${' '.repeat(100_000)}x\\boxed{2}`,
     `\\boxed{1 \\pm 2 \\pm 3 \\pm 4 \\pm 5 \\pm 6 \\pm 7 \\pm 8 \\pm 9 \\pm 10 \\pm 11 \\pm 12}`,
   ];
   const golds = ['1', '(x+y+z+w+1)^{12}', r`\{1, 2\}`, '$x \\geq 5$'];

@@ -58,7 +58,8 @@ function lastBoxRun(text: string): Extracted | null {
   const boxes = allBoxes(text);
   if (boxes.length === 0) return null;
   let k = boxes.length - 1;
-  while (k > 0 && boxes[k - 1]!.end <= boxes[k]!.start && BOX_JOINER.test(text.slice(boxes[k - 1]!.end, boxes[k]!.start))) k--;
+  const joined = (a: { end: number }, b: { start: number }) => b.start - a.end <= 200 && BOX_JOINER.test(text.slice(a.end, b.start));
+  while (k > 0 && boxes[k - 1]!.end <= boxes[k]!.start && joined(boxes[k - 1]!, boxes[k]!)) k--;
   const run = boxes.slice(k);
   return { answer: run.map((b) => b.content).join(', '), source: run.length > 1 ? `${run.length} adjacent \\boxed{}` : '\\boxed{}', at: run[0]!.start };
 }
@@ -129,12 +130,18 @@ function lastExpression(text: string): Extracted | null {
   LATEX_ENV.lastIndex = 0;
   for (let m = LATEX_ENV.exec(text); m; m = LATEX_ENV.exec(text)) {
     found.push({ answer: (m[1] ?? m[2] ?? m[3] ?? m[4])!, source: 'last math expression', at: m.index });
+    if (found.length > 100) found.splice(0, 50);
     prose += text.slice(last, m.index) + ' '.repeat(m[0].length); // mask math out of the prose
     last = m.index + m[0].length;
   }
   prose += text.slice(last);
+  const numbers: { raw: string; at: number }[] = [];
   PLAIN_NUMBER.lastIndex = 0;
-  for (let m = PLAIN_NUMBER.exec(prose); m; m = PLAIN_NUMBER.exec(prose)) found.push({ answer: plainValue(m[0]), source: 'last number', at: m.index });
+  for (let m = PLAIN_NUMBER.exec(prose); m; m = PLAIN_NUMBER.exec(prose)) {
+    numbers.push({ raw: m[0], at: m.index });
+    if (numbers.length > 100) numbers.splice(0, 50); // only the last ones can win
+  }
+  for (const n of numbers.slice(-50)) found.push({ answer: plainValue(n.raw), source: 'last number', at: n.at });
   found.sort((a, b) => b.at - a.at);
   for (const e of found.slice(0, 50)) if (parses(e.answer)) return e;
   return found.find((e) => e.source === 'last math expression') ?? null; // unparsed: compared as text
