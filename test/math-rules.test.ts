@@ -350,3 +350,15 @@ test('every input is graded in bounded time', () => {
   console.log(`slowest hostile grading: ${slowest.toFixed(1)} ms`);
   assert.equal(extractAnswer(`\\boxed{${'{'.repeat(1000)}`), null);
 });
+
+test('10,000 (completion, gold) pairs grade in well under 10 s', () => {
+  const cases = TABLE.flatMap(([, c]) => c);
+  const t0 = performance.now();
+  for (let k = 0; k < 10_000; k++) {
+    const [completion, gold] = cases[k % cases.length]!;
+    mathAccuracyReward(`Step ${k}: we add ${k} and ${k + 1}. ${completion}`, gold);
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  console.log(`10,000 pairs in ${seconds.toFixed(2)} s`);
+  assert.ok(seconds < 10);
+});
