@@ -1,18 +1,28 @@
-// `npm run bench [-- --quick | --full]`: runs every benchmark in this list, in order.
+// `npm run bench [-- --quick | --full] [--json]`: runs every benchmark in this list, in order.
 export {};
-// Add a bench by appending [name, loader] here; each takes the command-line flags.
+// Add a bench by appending [name, loader] here; each takes the command-line flags and may return
+// named figures, printed as one JSON object on stdout with --json (the human-readable lines go to
+// stderr then).
 
-const benches: [string, () => Promise<(args: string[]) => Promise<void>>][] = [
+type Bench = (args: string[]) => Promise<unknown>;
+const benches: [string, () => Promise<Bench>][] = [
   ['matmul', async () => (await import('./matmul.ts')).benchMatmul],
   ['decode', async () => (await import('./decode.ts')).benchDecode],
+  ['reward', async () => (await import('./reward.ts')).benchReward],
 ];
 
 const args = process.argv.slice(2);
+const json = args.includes('--json');
 const only = args.filter((a) => !a.startsWith('--'));
+const figures: Record<string, number> = {};
+const log = console.log;
+if (json) console.log = (...a: unknown[]) => console.error(...a);
 for (const [name, load] of benches) {
   if (only.length > 0 && !only.includes(name)) continue;
   console.log(`\n== ${name} ==`);
-  await (await load())(args);
+  const result = await (await load())(args);
+  if (result !== null && typeof result === 'object') Object.assign(figures, result);
 }
+if (json) log(JSON.stringify(figures));
 // Dawn keeps the process alive while its instance is referenced: exit explicitly.
 process.exit(0);

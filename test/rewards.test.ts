@@ -169,7 +169,7 @@ test('gold normalisation and answer extraction', () => {
   assert.equal(extractAnswer('<answer>so \\boxed{6}</answer>'), '6');
   assert.equal(extractAnswer('<answer>1</answer> <answer> 2 </answer>'), '2');
   assert.equal(extractAnswer('<answer>unclosed'), null);
-  assert.equal(extractAnswer('the answer is 5'), null);
+  assert.equal(extractAnswer('the answer is 5'), '5'); // an "answer is" anchor counts, as in Math-Verify
 });
 
 test('mathAccuracyReward grades the final answer against the gold string as given', () => {
@@ -177,8 +177,10 @@ test('mathAccuracyReward grades the final answer against the gold string as give
   assert.equal(mathAccuracyReward('... ∛2048 ≈ \\boxed{12.70}', '12.8'), 0); // One-shot RLVR π₁
   assert.equal(mathAccuracyReward('<think>14/3</think><answer>4\\frac{2}{3}</answer>', '\\frac{14}{3}'), 1);
   assert.equal(mathAccuracyReward('Total: 2,125 apples.\n#### 2,125', 'x\n#### 2,125'), 1);
-  assert.equal(mathAccuracyReward('no final answer, 85', '85'), 0);
-  assert.equal(mathAccuracyReward('\\boxed{85', '85'), 0);
+  // Math-Verify falls back to the last number of the text (also after an unclosed \boxed{)
+  assert.equal(mathAccuracyReward('no final answer, 85', '85'), 1);
+  assert.equal(mathAccuracyReward('no final answer, 84', '85'), 0);
+  assert.equal(mathAccuracyReward('\\boxed{85', '85'), 1);
   // a runaway answer is graded quickly
   const t0 = performance.now();
   assert.equal(mathAccuracyReward(`\\boxed{${'ab'.repeat(50_000)}!}`, '85'), 0);
@@ -265,7 +267,7 @@ test('DAPO soft overlong penalty', () => {
 
 test('BUILTIN_REWARDS read their inputs from the row', async () => {
   const { math, format, countdown, cosine, overlong } = BUILTIN_REWARDS;
-  assert.deepEqual(Object.keys(BUILTIN_REWARDS).sort(), ['cosine', 'countdown', 'format', 'math', 'overlong']);
+  assert.deepEqual(Object.keys(BUILTIN_REWARDS).sort(), ['boxed_math', 'cosine', 'countdown', 'format', 'math', 'overlong']);
   assert.equal(await math!('\\boxed{18}', { answer: 'Janet ... \n#### 18' }), 1);
   assert.equal(await math!('\\boxed{17}', { answer: '#### 18' }), 0);
   assert.equal(await math!('\\boxed{18}', {}), null);

@@ -2,7 +2,7 @@
 import { countdownReward } from './countdown.ts';
 import { formatReward } from './format.ts';
 import { COSINE_PAPER, cosineLengthReward, overlongPenalty, type CosineParams } from './length.ts';
-import { mathAccuracyReward } from './math.ts';
+import { boxedAnswerReward, extractGold, mathAccuracyReward } from './math.ts';
 
 export * from './countdown.ts';
 export * from './format.ts';
@@ -25,6 +25,26 @@ function goldOf(row: RewardRow): string | null {
   const a = row.answer;
   if (typeof a === 'number') return String(a);
   return typeof a === 'string' && a.trim().length > 0 ? a : null;
+}
+
+const warnedGolds = new Set<string>();
+
+/**
+ * `row.answer` when its final answer can be extracted, else null; an unreadable gold is reported
+ * once (console.warn) per gold string.
+ */
+function gradableGold(row: RewardRow): string | null {
+  const gold = goldOf(row);
+  if (gold === null) return null;
+  if (extractGold(gold) !== null) return gold;
+  if (!warnedGolds.has(gold) && warnedGolds.size < 10_000) {
+    warnedGolds.add(gold);
+    const id = ['id', 'idx', 'index', 'unique_id', 'problem'].map((k) => row[k]).find((v) => typeof v === 'string' || typeof v === 'number');
+    console.warn(
+      `math reward: the gold answer ${JSON.stringify(gold.slice(0, 120))}${id !== undefined ? ` (row ${JSON.stringify(String(id).slice(0, 80))})` : ''} states no answer that can be parsed; the row is not graded (reward null).`,
+    );
+  }
+  return null;
 }
 
 /**
@@ -73,8 +93,10 @@ function makeOverlongReward(cacheLength?: number): RewardFn {
 
 /**
  * Built-in rewards by name:
- * - `math`: 1/0 accuracy of the final answer (`<answer>`, last \boxed{}, or `#### N`) against
- *   `row.answer` (GSM8K solutions are reduced to the text after `####`); null without an answer.
+ * - `math`: 1/0 accuracy of the final answer (extractFinal: `<answer>`, \boxed{}, "final answer
+ *   is", `#### N`, the last expression) against the final answer of `row.answer`, with TRL's
+ *   verifier's equivalence rules; null without a gold or when the gold states no parseable answer.
+ * - `boxed_math`: the same, with only the completion's last \boxed{} counting (no box: 0).
  * - `format`: 1/0 R1 format, `<think>…</think>` then `<answer>…</answer>`.
  * - `countdown`: TinyZero Countdown (1 / 0.1 / 0) with `row.target` and `row.nums` (or
  *   `row.numbers`); null without them.
@@ -84,8 +106,12 @@ function makeOverlongReward(cacheLength?: number): RewardFn {
  */
 export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   math: (completion, row) => {
-    const gold = goldOf(row);
+    const gold = gradableGold(row);
     return gold === null ? null : mathAccuracyReward(completion, gold);
+  },
+  boxed_math: (completion, row) => {
+    const gold = gradableGold(row);
+    return gold === null ? null : boxedAnswerReward(completion, gold);
   },
   format: (completion) => formatReward(completion),
   countdown: (completion, row) => {
