@@ -349,8 +349,10 @@ export function trlScript(configJson: unknown): string {
   const rewardFns: string[] = [];
   const rewardBlocks: string[] = [];
   for (const name of rewardNames) {
-    if (name === 'math') rewardFns.push('math_reward'), rewardBlocks.push(block(PY_MATH_REWARD));
-    else if (name === 'format') rewardFns.push('format_reward'), rewardBlocks.push(block(PY_FORMAT_REWARD));
+    if (name === 'math' || name === 'boxed_math') {
+      rewardFns.push(`${name}_reward`);
+      if (!rewardNames.slice(0, rewardNames.indexOf(name)).some((n) => n === 'math' || n === 'boxed_math')) rewardBlocks.push(block(PY_MATH_REWARD));
+    } else if (name === 'format') rewardFns.push('format_reward'), rewardBlocks.push(block(PY_FORMAT_REWARD));
     else if (name === 'countdown') rewardFns.push('countdown_reward'), rewardBlocks.push(block(PY_COUNTDOWN_REWARD));
     else {
       const fn = `${name.replace(/\W/g, '_')}_reward`;
@@ -450,7 +452,7 @@ export function trlScript(configJson: unknown): string {
       `use_rslora=${pyBool(lora.useRslora)},`,
     ],
   };
-  const flags = { revision: revision !== null, math: rewardNames.includes('math'), rslora: lora.useRslora };
+  const flags = { revision: revision !== null, math: rewardNames.includes('math') || rewardNames.includes('boxed_math'), rslora: lora.useRslora };
   return `${fillTemplate(PY_SCRIPT, { slots, flags }, 'train_grpo.py').replace(/\n{3,}/g, '\n\n\n')}\n`;
 }
 

@@ -80,17 +80,39 @@ def answers_equal(answer, gold):
     return _clean(answer) == _clean(gold)
 
 
-def math_reward(completions, answer=None, **kwargs):
-    """webgrpo 'math': 1 when the final answer equals the gold answer, else 0; None without a gold answer."""
-    golds = answer if answer is not None else [None] * len(completions)
+def _grade(completions, golds, math_verify_whole_text):
     rewards = []
     for completion, gold in zip(completions, golds):
         if gold is None or str(gold).strip() == "":
             rewards.append(None)
             continue
-        predicted = extract_answer(completion_text(completion))
-        rewards.append(1.0 if predicted is not None and answers_equal(predicted, normalize_gold(gold)) else 0.0)
+        text, gold = completion_text(completion), normalize_gold(gold)
+        if math_verify_whole_text and MATH_VERIFY:
+            try:
+                gold_parsed = _mv_parse(gold)
+                if len(gold_parsed) == 0:
+                    rewards.append(None)  # a gold math_verify cannot parse: not applicable
+                    continue
+                rewards.append(1.0 if _mv_verify(gold_parsed, _mv_parse(text)) else 0.0)
+                continue
+            except Exception:
+                pass
+        predicted = extract_answer(text)
+        rewards.append(1.0 if predicted is not None and answers_equal(predicted, gold) else 0.0)
     return rewards
 
 
+def math_reward(completions, answer=None, **kwargs):
+    """webgrpo 'math' (Math-Verify's semantics, as TRL's accuracy_reward): math_verify parses the gold and
+    the whole completion; None for a gold it cannot parse. Without math_verify: the last <answer>,
+    \\boxed{} or '#### N' compared by the fallback below."""
+    return _grade(completions, answer if answer is not None else [None] * len(completions), True)
+
+
+def boxed_math_reward(completions, answer=None, **kwargs):
+    """webgrpo 'boxed_math': only the final \\boxed{} (or <answer>, '#### N') counts, compared with the gold."""
+    return _grade(completions, answer if answer is not None else [None] * len(completions), False)
+
+
 math_reward.__name__ = "math"  # TRL logs rewards/<__name__>/mean, as webgrpo's rewards/math/mean
+boxed_math_reward.__name__ = "boxed_math"
