@@ -49,23 +49,15 @@ async function runTraining(runId: string, cfg: RunConfig, resume: boolean): Prom
   const tokenizer = await ModelTokenizer.load(source);
   const data = await openRunData(cfg, { readUpload: storage.readUpload });
   const sample = data.heldOut.length ? data.heldOut : [data.sources[0].next()];
-  post({
-    type: 'phase',
-    runId,
-    phase: 'loading',
-    message: [
-      await checkRunFits(
-        source,
-        g.limits.maxStorageBufferBindingSize,
-        cfg,
-        tokenizer,
-        sample.map((p) => p.question),
-      ),
-      promptNotice(cfg, tokenizer),
-    ]
-      .filter(Boolean)
-      .join(' Note: '),
-  });
+  const fits = await checkRunFits(
+    source,
+    g.limits.maxStorageBufferBindingSize,
+    cfg,
+    tokenizer,
+    sample.map((p) => p.question),
+  );
+  const notice = promptNotice(cfg, tokenizer);
+  post({ type: 'phase', runId, phase: 'loading', message: notice ? `${fits} Note: ${notice}` : fits });
   const { config, weights } = await loadModel(source, g);
   let session: GrpoSession | null = null;
   // The GPU buffers of this run are freed however it ends (a lost device has freed them already).
