@@ -105,7 +105,11 @@ test('the built-in stories260k model: config.json names public/models/stories260
   assert.equal(modelSpec({ kind: 'builtin', name: 'stories260k' }), 'public/models/stories260k');
   assert.deepEqual(parseModelSpec('public/models/tiny-arith'), { kind: 'builtin' });
   assert.deepEqual(parseModelSpec('public/models/stories260k/'), { kind: 'builtin', name: 'stories260k' });
-  const cfg = { ...defaultRunConfig(), model: { kind: 'builtin' as const, name: 'stories260k' as const }, data: { kind: 'builtin' as const, spec: 'stories:happy_ending' } };
+  const cfg = {
+    ...defaultRunConfig(),
+    model: { kind: 'builtin' as const, name: 'stories260k' as const },
+    data: { kind: 'builtin' as const, spec: 'stories:happy_ending' },
+  };
   const json = runConfigToJson(cfg);
   assert.equal(json.model, 'public/models/stories260k');
   assert.deepEqual(runConfigFromJson(JSON.parse(JSON.stringify(json))), cfg);

@@ -97,7 +97,10 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
   }
   if (s.startsWith('stories:')) {
     const story = parseStorySpec(s.slice('stories:'.length));
-    if (!story) throw new DatasetError(`bad dataset spec '${spec}': expected stories:mention_word[:<word>], stories:happy_ending, stories:target_length or stories:no_repeat`);
+    if (!story)
+      throw new DatasetError(
+        `bad dataset spec '${spec}': expected stories:mention_word[:<word>], stories:happy_ending, stories:target_length or stories:no_repeat`,
+      );
     return { kind: 'stories', ...story };
   }
   if (s.startsWith('hf:')) {

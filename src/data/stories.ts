@@ -2,7 +2,7 @@
 // naming what its story task checks (`stories:<task>`, rewards in src/rl/rewards/story.ts).
 
 /** The story tasks, each a reward of the same name (src/rl/rewards/story.ts) and a `stories:<task>` dataset. */
-export const STORY_TASKS = ['mention_word', 'happy_ending', 'target_length', 'no_repeat'] as const;
+const STORY_TASKS = ['mention_word', 'happy_ending', 'target_length', 'no_repeat'] as const;
 export type StoryTask = (typeof STORY_TASKS)[number];
 
 export interface StoryProblem {

@@ -10,11 +10,11 @@ import { GRPO_DEFAULTS, type GrpoConfig } from './grpo.ts';
 import { SETTINGS, valueProblem, type Setting } from './settings.ts';
 
 /** The built-in models: folders of the repository (public/models/<name>), served with the site. */
-export const BUILTIN_MODELS = ['tiny-arith', 'stories260k'] as const;
+const BUILTIN_MODELS = ['tiny-arith', 'stories260k'] as const;
 export type BuiltinModel = (typeof BUILTIN_MODELS)[number];
 
 /** The folder of a built-in model: `public/models/<name>`. */
-export function builtinModelFolder(name: BuiltinModel): string {
+function builtinModelFolder(name: BuiltinModel): string {
   return `public/models/${name}`;
 }
 

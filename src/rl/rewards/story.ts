@@ -4,7 +4,7 @@
 import type { StoryTask } from '../../data/stories.ts';
 
 /** Words that make the last sentence a happy ending (lower case; matched as whole words). */
-export const HAPPY_WORDS: readonly string[] = [
+const HAPPY_WORDS: readonly string[] = [
   'happy',
   'happily',
   'smile',
@@ -26,12 +26,12 @@ export const HAPPY_WORDS: readonly string[] = [
 ];
 
 /** Target length of `target_length` when the row gives none (words). */
-export const DEFAULT_TARGET_WORDS = 30;
+const DEFAULT_TARGET_WORDS = 30;
 
-const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** The words of a text: runs of letters, digits and apostrophes, lower case. */
-export function storyWords(text: string): string[] {
+function storyWords(text: string): string[] {
   return text.toLowerCase().match(/[a-z0-9']+/g) ?? [];
 }
 
@@ -47,7 +47,7 @@ export function storySentences(text: string): string[] {
 export function mentionWordReward(completion: string, word: string): number {
   const w = word.trim().toLowerCase();
   if (!w) return 0;
-  return new RegExp(`(^|[^a-z])${escape(w)}(s|es)?([^a-z]|$)`, 'i').test(completion) ? 1 : 0;
+  return new RegExp(`(^|[^a-z])${escapeRegExp(w)}(s|es)?([^a-z]|$)`, 'i').test(completion) ? 1 : 0;
 }
 
 /** 1 when the story's last sentence holds a word of `happyWords`, else 0 (also 0 for an empty story). */
