@@ -110,7 +110,7 @@ test(`stories260K in the page: mention_word raises its reward over ${STEPS} step
   const second = await storyRun(app, { maxSteps: 4, learningRate: 0.001, evalProblems: 0, seed: 1 });
   assert.notEqual(second.id, first.id);
   const item = page.locator(`[data-testid="run-item"][data-run-id="${first.id}"]`);
-  await item.getByTestId('run-compare').check();
+  await item.getByTestId('run-compare').click(); // controlled: it shows checked once the metrics are read
   await waitFor(
     'the overlaid run',
     () => chartSeries(page, 'reward'),
@@ -123,7 +123,7 @@ test(`stories260K in the page: mention_word raises its reward over ${STEPS} step
   assert.ok(legend.includes(second.id) && legend.includes('lr 0.001'), `legend names the shown run: ${legend}`);
   assert.ok(Number(await page.getByTestId('chart-reward').getAttribute('data-points')) >= STEPS, 'the rows span the longer run');
   await chartsScreenshot(app, 'story-two-runs');
-  await item.getByTestId('run-compare').uncheck();
+  await item.getByTestId('run-compare').click();
   await waitFor(
     'the overlay removed',
     () => chartSeries(page, 'reward'),
