@@ -41,7 +41,7 @@ test('defaultSettings are the CLI quick demo: GRPO_DEFAULTS, the tiny model, ari
 test('the presets exist, each with a label and a one-line explanation', () => {
   assert.deepEqual(
     PRESETS.map((p) => p.id),
-    ['quick', 'one-shot', 'tina', 'dr-grpo', 'dapo', 'gspo', 'cispo', 'sapo'],
+    ['quick', 'one-shot', 'tina', 'dr-grpo', 'dapo', 'gspo', 'cispo', 'sapo', 'stories-word', 'stories-happy'],
   );
   for (const p of PRESETS) {
     assert.ok(p.label.length > 0);
@@ -163,4 +163,19 @@ test('hubModelMemory equals trainingMemory of the parsed config and grows with b
   assert.ok(hubModelMemory(HUB_MODELS[0], preset('tina')) > m, 'a rank-32 adapter needs more');
   // Qwen3-0.6B needs more than SmolLM2-135M at the same settings
   assert.ok(hubModelMemory(HUB_MODELS[1], s) > hubModelMemory(HUB_MODELS[2], s));
+});
+
+test('the story presets train stories260K on a story task with its reward and plain prompts', () => {
+  for (const [id, spec, reward] of [
+    ['stories-word', 'stories:mention_word:ball', 'mention_word'],
+    ['stories-happy', 'stories:happy_ending', 'happy_ending'],
+  ]) {
+    const s = preset(id);
+    assert.deepEqual(s.model, { kind: 'builtin', name: 'stories260k' });
+    assert.deepEqual(s.data, { kind: 'builtin', spec });
+    assert.deepEqual(s.rewards, [reward]);
+    assert.equal(s.plainPrompt, true);
+    assert.equal((s.grpo.promptsPerStep * s.grpo.numGenerations) % s.grpo.gradientAccumulationSteps, 0);
+  }
+  assert.deepEqual(preset('quick', preset('stories-word')), defaultSettings());
 });

@@ -93,7 +93,35 @@ export const PRESETS: Preset[] = [
     about: 'Gao et al. 2025: a soft sigmoid gate (τ 1.0 for positive, 1.05 for negative advantages) instead of hard clipping.',
     apply: (s) => ({ ...s, grpo: { ...s.grpo, lossType: 'sapo', sapoTemperaturePos: 1, sapoTemperatureNeg: 1.05, scaleRewards: 'group' } }),
   },
+  {
+    id: 'stories-word',
+    label: 'Stories: say “ball”',
+    about: 'Shape the pretrained stories260K: its stories earn 1 when they mention “ball” (mention_word), a visible change in a few steps.',
+    apply: (s) => storyPreset(s, 'stories:mention_word:ball', 'mention_word'),
+  },
+  {
+    id: 'stories-happy',
+    label: 'Stories: happy endings',
+    about: 'stories260K learns to end on a happy word (happy_ending: the last sentence holds happy, smiled, hug, …).',
+    apply: (s) => storyPreset(s, 'stories:happy_ending', 'happy_ending'),
+  },
 ];
+
+/** A story task on the built-in stories260K: plain prompts (it has no chat template), its reward, small fast steps. */
+function storyPreset(s: RunConfig, spec: string, reward: string): RunConfig {
+  return {
+    ...s,
+    model: { kind: 'builtin', name: 'stories260k' },
+    data: { kind: 'builtin', spec },
+    rewards: [reward],
+    plainPrompt: true,
+    systemPrompt: null,
+    grpo: { ...s.grpo, promptsPerStep: 4, numGenerations: 8, maxCompletionLength: 48, temperature: 1, learningRate: 1e-2, maxSteps: 20, seed: 0 },
+    evalProblems: 8,
+    evalSamples: 4,
+    evalEvery: 10,
+  };
+}
 
 /**
  * The one-shot editor's pre-filled example: for the built-in model a level-2 sum in its own format

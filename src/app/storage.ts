@@ -93,7 +93,7 @@ export async function deleteRun(id: string): Promise<void> {
 }
 
 /** The training steps' metrics (metrics.jsonl without its held-out evaluation lines, which passk.json holds). */
-async function readMetrics(id: string): Promise<StepMetrics[]> {
+export async function readMetrics(id: string): Promise<StepMetrics[]> {
   const text = (await readText(runPath(id, 'metrics.jsonl'))) ?? '';
   return text
     .split('\n')

@@ -6,6 +6,7 @@ import { useStore } from 'zustand';
 import type { StepMetrics } from '../rl/grpo.ts';
 import type { CompletionView, DataSource, DeviceInfo, FromWorker, PassAtK, RunPhase, RunConfig, ToWorker } from './protocol.ts';
 import { defaultSettings } from './recipe.ts';
+import { MAX_SMOOTHING } from './series.ts';
 
 export interface RunView {
   id: string;
@@ -34,10 +35,32 @@ export interface AppData {
   error: string | null;
   /** A one-off message for the user, e.g. that a run resumed from its checkpoint after a reload. */
   notice: string | null;
+  /** The charts' smoothing weight w in [0, 0.99] (a debiased EMA of the drawn series; 0 = raw). */
+  smoothing: number;
+  /** Stored runs overlaid on the charts (picked in the Runs panel), with their metrics. */
+  compare: CompareRun[];
+}
+
+/** A stored run drawn on the charts beside the shown one. */
+export interface CompareRun {
+  id: string;
+  settings: RunConfig;
+  metrics: StepMetrics[];
 }
 
 export function initialData(): AppData {
-  return { device: null, noWebGpu: null, settings: defaultSettings(), preset: 'quick', preview: null, run: null, error: null, notice: null };
+  return {
+    device: null,
+    noWebGpu: null,
+    settings: defaultSettings(),
+    preset: 'quick',
+    preview: null,
+    run: null,
+    error: null,
+    notice: null,
+    smoothing: 0,
+    compare: [],
+  };
 }
 
 export function newRun(id: string, settings: RunConfig, history: Partial<RunView> = {}): RunView {
@@ -132,6 +155,9 @@ interface AppActions {
   showRun: (run: RunView | null) => void;
   clearError: () => void;
   setNotice: (notice: string | null) => void;
+  setSmoothing: (weight: number) => void;
+  /** Overlay a stored run on the charts (replacing an earlier copy of it), or remove it (null metrics). */
+  setCompare: (id: string, run: CompareRun | null) => void;
 }
 
 export type AppState = AppData & AppActions;
@@ -146,6 +172,8 @@ export function createAppStore(initial: AppData = initialData()) {
     showRun: (run) => set({ run }),
     clearError: () => set({ error: null }),
     setNotice: (notice) => set({ notice }),
+    setSmoothing: (smoothing) => set({ smoothing: Math.min(Math.max(smoothing, 0), MAX_SMOOTHING) }),
+    setCompare: (id, run) => set((s) => ({ compare: [...s.compare.filter((c) => c.id !== id), ...(run ? [run] : [])] })),
   }));
 }
 

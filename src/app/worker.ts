@@ -14,7 +14,7 @@ import { openSource, openUrlFolder, type ModelSource } from '../io/source.ts';
 import { destroyWeights, loadModel } from '../model/weights.ts';
 import { chatPromptIds } from '../rl/evaluate.ts';
 import { builtinRewards, checkRunFits, openRunData, promptFormat, promptNotice } from '../rl/run.ts';
-import { defaultRunConfig } from '../rl/run-config.ts';
+import { builtinModelName, defaultRunConfig } from '../rl/run-config.ts';
 import { GrpoSession } from '../rl/session.ts';
 import { ModelTokenizer } from '../io/tokenizer.ts';
 import { completionViews, type FromWorker, type ModelRef, type RunConfig, type ToWorker } from './protocol.ts';
@@ -37,7 +37,9 @@ async function device(): Promise<Gpu> {
 }
 
 function modelSource(model: ModelRef, onProgress?: (loaded: number, total: number | null, file: string) => void): ModelSource {
-  if (model.kind === 'builtin') return openUrlFolder(new URL(`${import.meta.env.BASE_URL}models/tiny-arith/`, self.location.origin).href, { onProgress });
+  if (model.kind === 'builtin') {
+    return openUrlFolder(new URL(`${import.meta.env.BASE_URL}models/${builtinModelName(model)}/`, self.location.origin).href, { onProgress });
+  }
   if (model.kind === 'hub') return openSource(`hf:${model.repo}${model.revision ? `@${model.revision}` : ''}`, { onProgress });
   return opfsSource(storage.localModelFolder(model.name));
 }

@@ -9,6 +9,7 @@ import { seededRandom } from '../gpu/random.ts';
 import { openHubRepo, type OpenSourceOptions } from '../io/source.ts';
 import { arithmeticProblem, type ArithmeticLevel } from './arithmetic.ts';
 import { countdownProblem } from './countdown.ts';
+import { parseStorySpec, storyProblem, type StorySpec } from './stories.ts';
 import { parseCsv } from './csv.ts';
 import { DatasetError } from '../io/jsonl.ts';
 import { readParquetRows } from '../io/parquet.ts';
@@ -30,6 +31,7 @@ export type FileFormat = 'jsonl' | 'json' | 'csv' | 'parquet';
 export type DatasetSpec =
   | { kind: 'arithmetic'; level: ArithmeticLevel }
   | { kind: 'countdown'; count?: 3 | 4 }
+  | ({ kind: 'stories' } & StorySpec)
   | { kind: 'file'; path: string; format: FileFormat }
   | { kind: 'hub'; repo: string; config: string; split: string };
 
@@ -77,7 +79,7 @@ const isNode = typeof process !== 'undefined' && typeof process.versions?.node =
 
 /**
  * "arithmetic" (level 3, the built-in tiny model's task) | "arithmetic:1|2|3" | "countdown"
- * (3 or 4 numbers) | "countdown:3|4" | "hf:<owner>/<repo>[:<config>[:<split>]]" (config default
+ * (3 or 4 numbers) | "countdown:3|4" | "stories:<task>" (story prompts, src/data/stories.ts) | "hf:<owner>/<repo>[:<config>[:<split>]]" (config default
  * "default", split "train") | a path ending in .jsonl/.ndjson, .json, .csv or .parquet.
  */
 export function parseDatasetSpec(spec: string): DatasetSpec {
@@ -92,6 +94,14 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
     const count = s.slice('countdown:'.length);
     if (count !== '3' && count !== '4') throw new DatasetError(`bad dataset spec '${spec}': countdown takes 3 or 4 numbers`);
     return { kind: 'countdown', count: Number(count) as 3 | 4 };
+  }
+  if (s.startsWith('stories:')) {
+    const story = parseStorySpec(s.slice('stories:'.length));
+    if (!story)
+      throw new DatasetError(
+        `bad dataset spec '${spec}': expected stories:mention_word[:<word>], stories:happy_ending, stories:target_length or stories:no_repeat`,
+      );
+    return { kind: 'stories', ...story };
   }
   if (s.startsWith('hf:')) {
     const parts = s.slice(3).split(':');
@@ -112,7 +122,7 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
     ext === 'jsonl' || ext === 'ndjson' ? 'jsonl' : ext === 'json' ? 'json' : ext === 'csv' ? 'csv' : ext === 'parquet' ? 'parquet' : undefined;
   if (!format) {
     throw new DatasetError(
-      `unknown dataset '${spec}': expected arithmetic[:1|2|3], countdown[:3|4], hf:<owner>/<repo>:<config>:<split>, or a .jsonl/.json/.csv/.parquet file`,
+      `unknown dataset '${spec}': expected arithmetic[:1|2|3], countdown[:3|4], stories:<task>, hf:<owner>/<repo>:<config>:<split>, or a .jsonl/.json/.csv/.parquet file`,
     );
   }
   return { kind: 'file', path: s, format };
@@ -142,6 +152,10 @@ export async function loadDataset(spec: string, opts: LoadDatasetOptions = {}): 
         const answer = String(p.target);
         return { question: p.question, answer, row: { nums: p.nums, target: p.target, question: p.question, answer, solution: p.solution } };
       });
+    }
+    case 'stories': {
+      const story: StorySpec = parsed.word ? { task: parsed.task, word: parsed.word } : { task: parsed.task };
+      return new GeneratorDataset(spec.trim(), seed, (random) => storyProblem(story, random));
     }
     case 'file': {
       if (!isNode) throw new DatasetError(`dataset '${spec}': local files need Node; in the browser use datasetFromBytes or hf:<repo>`);

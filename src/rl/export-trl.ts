@@ -23,6 +23,7 @@
 // TRL lacks) at the templates' marker lines (trl/template.ts).
 
 import { parseDatasetSpec, type DatasetSpec } from '../data/dataset.ts';
+import { STORY_OPENINGS, STORY_TARGET_WORDS, STORY_WORDS } from '../data/stories.ts';
 import { describeData, modelSpec, runConfigFromJson, runConfigToJson, type DataSource, type RunConfig } from './run-config.ts';
 import { parseHubSpec } from '../io/source.ts';
 import { fillTemplate, templateBody } from './trl/template.ts';
@@ -226,6 +227,26 @@ function datasetCode(data: DataSource, cfg: Cfg): DatasetCode {
           ')',
         ],
       };
+    case 'stories': {
+      const list = (xs: readonly (string | number)[]) => `[${xs.map((x) => (typeof x === 'number' ? pyInt(x) : pyStr(x))).join(', ')}]`;
+      const words = spec.word ? [spec.word] : STORY_WORDS;
+      return {
+        helpers: [],
+        notes: [
+          `# Dataset ${inline(specString)}: webgrpo's story openings (plain prompts; stories260K has no chat template),`,
+          `# each row with the field its story reward reads. ${generated} rows are drawn up front.`,
+        ],
+        build: [
+          `rng = random.Random(${pyInt(seed)})`,
+          `openings = ${list(STORY_OPENINGS)}`,
+          `words = ${list(words)}`,
+          `lengths = ${list(STORY_TARGET_WORDS)}`,
+          'train_dataset = Dataset.from_list(',
+          `    [{"prompt": rng.choice(openings), "word": rng.choice(words), "target_words": rng.choice(lengths)} for _ in range(${generated})]`,
+          ')',
+        ],
+      };
+    }
     case 'hub':
       return {
         helpers: [block(PY_DATA_HELPERS)],

@@ -9,13 +9,27 @@ import { parseHubSpec } from '../io/source.ts';
 import { GRPO_DEFAULTS, type GrpoConfig } from './grpo.ts';
 import { SETTINGS, valueProblem, type Setting } from './settings.ts';
 
-/** The built-in tiny model: a folder of the repository, served with the site. */
-const BUILTIN_MODEL = 'public/models/tiny-arith';
+/** The built-in models: folders of the repository (public/models/<name>), served with the site. */
+const BUILTIN_MODELS = ['tiny-arith', 'stories260k'] as const;
+export type BuiltinModel = (typeof BUILTIN_MODELS)[number];
+
+/** The folder of a built-in model: `public/models/<name>`. */
+function builtinModelFolder(name: BuiltinModel): string {
+  return `public/models/${name}`;
+}
+
+/** Which built-in model a `{kind: 'builtin'}` ref means: tiny-arith unless it names another. */
+export function builtinModelName(model: { name?: BuiltinModel }): BuiltinModel {
+  return model.name ?? 'tiny-arith';
+}
 
 /** Where the model comes from. */
 export type ModelRef =
-  /** The built-in tiny model (public/models/tiny-arith). */
-  | { kind: 'builtin' }
+  /**
+   * A built-in model: without a name the tiny arithmetic model (public/models/tiny-arith), or the
+   * pretrained stories260K (public/models/stories260k).
+   */
+  | { kind: 'builtin'; name?: BuiltinModel }
   /** A Hub repository (downloaded once and cached). */
   | { kind: 'hub'; repo: string; revision?: string }
   /** A local folder: a path for the CLI; for the page, a picked folder copied into OPFS models/<name>/. */
@@ -83,13 +97,15 @@ export function defaultRunConfig(): RunConfig {
 
 /** The model as config.json and the CLI spell it: the built-in folder, hf:owner/repo[@rev], or a folder. */
 export function modelSpec(model: ModelRef): string {
-  if (model.kind === 'builtin') return BUILTIN_MODEL;
+  if (model.kind === 'builtin') return builtinModelFolder(builtinModelName(model));
   if (model.kind === 'hub') return `hf:${model.repo}${model.revision ? `@${model.revision}` : ''}`;
   return model.name;
 }
 
 export function parseModelSpec(spec: string): ModelRef {
-  if (spec.replace(/\/+$/, '') === BUILTIN_MODEL) return { kind: 'builtin' };
+  const folder = spec.replace(/\/+$/, '');
+  if (folder === builtinModelFolder('tiny-arith')) return { kind: 'builtin' };
+  for (const name of BUILTIN_MODELS) if (folder === builtinModelFolder(name)) return { kind: 'builtin', name };
   const hub = parseHubSpec(spec);
   if (hub) return spec.includes('@') ? { kind: 'hub', repo: hub.repo, revision: hub.revision } : { kind: 'hub', repo: hub.repo };
   return { kind: 'local', name: spec };

@@ -10,7 +10,8 @@ import { bindingLimitProblem, trainingMemory } from '../train/memory.ts';
 import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { chatPromptIds, evaluatePassAtK, type PromptFormat } from './evaluate.ts';
 import type { Prompt, RewardResult } from './grpo.ts';
-import { BUILTIN_REWARDS, combineRewards, type RewardFn } from './rewards/index.ts';
+import { parseStorySpec } from '../data/stories.ts';
+import { BUILTIN_REWARDS, combineRewards, storySuccess, type RewardFn } from './rewards/index.ts';
 import { describeData, type DataSource, type RunConfig } from './run-config.ts';
 
 export interface NamedReward {
@@ -44,9 +45,12 @@ export function problemReward(
     );
 }
 
-/** Held-out accuracy of a task: Countdown's equation check for countdown data, else math equivalence. */
+/** Held-out accuracy of a task: Countdown's equation check for countdown data, a story task's success for story prompts, else math equivalence. */
 export function accuracyReward(data: DataSource): RewardFn {
-  return BUILTIN_REWARDS[describeData(data).startsWith('countdown') ? 'countdown' : 'math'];
+  const spec = describeData(data);
+  const story = spec.startsWith('stories:') ? parseStorySpec(spec.slice('stories:'.length)) : null;
+  if (story) return storySuccess(story.task);
+  return BUILTIN_REWARDS[spec.startsWith('countdown') ? 'countdown' : 'math'];
 }
 
 /**

@@ -1,9 +1,46 @@
 // The shown run's live charts: training metrics by step (TRL names, DESIGN.md §8.9) and held-out pass@k.
+// A smoothing slider draws the step charts smoothed (raw values faint behind); stored runs picked in
+// the Runs panel are overlaid on the step charts, each named with its key settings.
 
 import type { PassAtK } from '../protocol.ts';
-import type { RunView } from '../store.ts';
+import { overlayRuns, runKey, runSettingsLabel, MAX_SMOOTHING } from '../series.ts';
+import { appStore, useApp, type CompareRun, type RunView } from '../store.ts';
 import { formatPercent } from './format.ts';
 import { MetricChart, type ChartRow, type Series } from './MetricChart.tsx';
+
+/** Colours of overlaid runs (apart from the shown run's series colours). */
+const RUN_COLORS = ['#f59e0b', '#db2777', '#65a30d', '#7c3aed', '#0d9488', '#78716c'];
+
+/** The step chart's series plus, for each compared run, its first series under the run's key. */
+function withCompared(series: Series[], compared: CompareRun[], shown: RunView): Series[] {
+  if (compared.length === 0 || series.length === 0) return series;
+  const [head, ...rest] = series;
+  return [
+    { ...head, label: `${head.label}: ${shown.id} (${runSettingsLabel(shown.settings)})` },
+    ...rest,
+    ...compared.map((c, i) => ({ key: runKey(c.id, head.key), label: `${c.id} (${runSettingsLabel(c.settings)})`, color: RUN_COLORS[i % RUN_COLORS.length] })),
+  ];
+}
+
+function SmoothingSlider({ value }: { value: number }) {
+  return (
+    <label className="smoothing">
+      Smoothing{' '}
+      <input
+        type="range"
+        data-testid="chart-smoothing"
+        min={0}
+        max={MAX_SMOOTHING}
+        step={0.01}
+        value={value}
+        onChange={(e) => appStore.getState().setSmoothing(Number(e.target.value))}
+        aria-label="Chart smoothing weight"
+      />{' '}
+      <output data-testid="chart-smoothing-value">{value.toFixed(2)}</output>
+      <span className="muted"> (debiased moving average; the stored metrics stay raw)</span>
+    </label>
+  );
+}
 
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2'];
 const ACCURACY_KEY = 'rewards/math/mean';
@@ -33,14 +70,23 @@ function passAt1Rows(run: RunView): ChartRow[] {
 }
 
 export function Charts({ run }: { run: RunView }) {
-  const rows: ChartRow[] = run.metrics;
-  const byStep = { rows, xKey: 'step', xLabel: 'step', fileStem: run.id };
+  const smoothing = useApp((s) => s.smoothing);
+  const compared = useApp((s) => s.compare).filter((c) => c.id !== run.id);
+  const own: ChartRow[] = run.metrics;
   const waiting = 'Appears after the first training step.';
   const rewardSeries: Series[] = [
     { key: 'reward', label: 'total', color: COLORS[0] },
-    ...rewardFunctions(rows).map((fn, i) => ({ key: `rewards/${fn}/mean`, label: fn, color: COLORS[(i + 1) % COLORS.length], dashed: true })),
+    ...rewardFunctions(own).map((fn, i) => ({ key: `rewards/${fn}/mean`, label: fn, color: COLORS[(i + 1) % COLORS.length], dashed: true })),
   ];
-  const hasAccuracy = rows.some((r) => r[ACCURACY_KEY] !== undefined);
+  const firstKeys = [rewardSeries[0].key, ACCURACY_KEY, 'entropy', 'kl', 'completions/mean_length', 'clip_ratio/region_mean', 'grad_norm', 'step_time'];
+  const rows = overlayRuns(
+    own,
+    compared.map((c) => ({ id: c.id, rows: c.metrics })),
+    firstKeys,
+  );
+  const byStep = { rows, xKey: 'step', xLabel: 'step', fileStem: run.id, smoothing };
+  const over = (series: Series[]) => withCompared(series, compared, run);
+  const hasAccuracy = own.some((r) => r[ACCURACY_KEY] !== undefined);
   const latest = run.passAtK.at(-1);
   const percent = { yDomain: [0, 1] as const, formatY: formatPercent };
   // Keep 0 and 1 (a correct answer) in view, so a flat reward reads as flat rather than zoomed noise.
@@ -49,93 +95,96 @@ export function Charts({ run }: { run: RunView }) {
   const fractionDomain = [0, (max: number) => Math.max(0.01, max)] as const;
 
   return (
-    <div className="charts">
-      <MetricChart name="reward" title="Reward" series={rewardSeries} emptyNote={waiting} yDomain={rewardDomain} {...byStep} />
-      <MetricChart
-        name="accuracy"
-        title="Accuracy (math reward)"
-        series={[{ key: ACCURACY_KEY, label: 'correct answers', color: COLORS[2] }]}
-        emptyNote={hasAccuracy || rows.length === 0 ? waiting : 'This run does not use the math reward, which measures accuracy.'}
-        {...byStep}
-        {...percent}
-      />
-      <MetricChart
-        name="entropy"
-        title="Entropy (nats per token)"
-        series={[{ key: 'entropy', label: 'mean token entropy', color: COLORS[3] }]}
-        emptyNote={waiting}
-        {...byStep}
-      />
-      <MetricChart
-        name="kl"
-        title="KL to the base model"
-        series={[{ key: 'kl', label: 'kl', color: COLORS[4] }]}
-        emptyNote={rows.length === 0 ? waiting : 'KL is measured only when β > 0.'}
-        {...byStep}
-      />
-      <MetricChart
-        name="length"
-        title="Completion length (tokens)"
-        series={[
-          { key: 'completions/mean_length', label: 'mean', color: COLORS[0] },
-          { key: 'completions/min_length', label: 'min', color: COLORS[5], dashed: true },
-          { key: 'completions/max_length', label: 'max', color: COLORS[1], dashed: true },
-        ]}
-        emptyNote={waiting}
-        {...byStep}
-      />
-      <MetricChart
-        name="clip"
-        title="Clip ratio"
-        series={[
-          { key: 'clip_ratio/region_mean', label: 'clipped', color: COLORS[0] },
-          { key: 'clip_ratio/low_mean', label: 'low', color: COLORS[1], dashed: true },
-          { key: 'clip_ratio/high_mean', label: 'high', color: COLORS[2], dashed: true },
-        ]}
-        emptyNote={waiting}
-        yDomain={fractionDomain}
-        {...byStep}
-      />
-      <MetricChart
-        name="grad-norm"
-        title="Gradient norm"
-        series={[{ key: 'grad_norm', label: 'before clipping', color: COLORS[3] }]}
-        emptyNote={waiting}
-        {...byStep}
-      />
-      <MetricChart
-        name="step-time"
-        title="Step time (s)"
-        series={[{ key: 'step_time', label: 'seconds per step', color: COLORS[5] }]}
-        emptyNote={waiting}
-        {...byStep}
-      />
-      <MetricChart
-        name="passk"
-        title="Held-out pass@k (log k)"
-        rows={passAtKRows(run.basePassAtK, latest?.passAtK)}
-        xKey="k"
-        xLabel="k"
-        logX
-        series={[
-          { key: 'base', label: 'base model', color: COLORS[5], dashed: true },
-          { key: 'adapter', label: latest ? `adapter (step ${latest.step})` : 'adapter', color: COLORS[0] },
-        ]}
-        emptyNote="Appears after the held-out evaluation of the base model."
-        fileStem={run.id}
-        {...percent}
-      />
-      <MetricChart
-        name="passk-steps"
-        title="Held-out pass@1 by step"
-        rows={passAt1Rows(run)}
-        xKey="step"
-        xLabel="step"
-        series={[{ key: 'pass1', label: 'pass@1 (step 0 = base model)', color: COLORS[2] }]}
-        emptyNote="Appears after the held-out evaluation of the base model."
-        fileStem={run.id}
-        {...percent}
-      />
-    </div>
+    <>
+      <SmoothingSlider value={smoothing} />
+      <div className="charts">
+        <MetricChart name="reward" title="Reward" series={over(rewardSeries)} emptyNote={waiting} yDomain={rewardDomain} {...byStep} />
+        <MetricChart
+          name="accuracy"
+          title="Accuracy (math reward)"
+          series={over([{ key: ACCURACY_KEY, label: 'correct answers', color: COLORS[2] }])}
+          emptyNote={hasAccuracy || own.length === 0 ? waiting : 'This run does not use the math reward, which measures accuracy.'}
+          {...byStep}
+          {...percent}
+        />
+        <MetricChart
+          name="entropy"
+          title="Entropy (nats per token)"
+          series={over([{ key: 'entropy', label: 'mean token entropy', color: COLORS[3] }])}
+          emptyNote={waiting}
+          {...byStep}
+        />
+        <MetricChart
+          name="kl"
+          title="KL to the base model"
+          series={over([{ key: 'kl', label: 'kl', color: COLORS[4] }])}
+          emptyNote={own.length === 0 ? waiting : 'KL is measured only when β > 0.'}
+          {...byStep}
+        />
+        <MetricChart
+          name="length"
+          title="Completion length (tokens)"
+          series={over([
+            { key: 'completions/mean_length', label: 'mean', color: COLORS[0] },
+            { key: 'completions/min_length', label: 'min', color: COLORS[5], dashed: true },
+            { key: 'completions/max_length', label: 'max', color: COLORS[1], dashed: true },
+          ])}
+          emptyNote={waiting}
+          {...byStep}
+        />
+        <MetricChart
+          name="clip"
+          title="Clip ratio"
+          series={over([
+            { key: 'clip_ratio/region_mean', label: 'clipped', color: COLORS[0] },
+            { key: 'clip_ratio/low_mean', label: 'low', color: COLORS[1], dashed: true },
+            { key: 'clip_ratio/high_mean', label: 'high', color: COLORS[2], dashed: true },
+          ])}
+          emptyNote={waiting}
+          yDomain={fractionDomain}
+          {...byStep}
+        />
+        <MetricChart
+          name="grad-norm"
+          title="Gradient norm"
+          series={over([{ key: 'grad_norm', label: 'before clipping', color: COLORS[3] }])}
+          emptyNote={waiting}
+          {...byStep}
+        />
+        <MetricChart
+          name="step-time"
+          title="Step time (s)"
+          series={over([{ key: 'step_time', label: 'seconds per step', color: COLORS[5] }])}
+          emptyNote={waiting}
+          {...byStep}
+        />
+        <MetricChart
+          name="passk"
+          title="Held-out pass@k (log k)"
+          rows={passAtKRows(run.basePassAtK, latest?.passAtK)}
+          xKey="k"
+          xLabel="k"
+          logX
+          series={[
+            { key: 'base', label: 'base model', color: COLORS[5], dashed: true },
+            { key: 'adapter', label: latest ? `adapter (step ${latest.step})` : 'adapter', color: COLORS[0] },
+          ]}
+          emptyNote="Appears after the held-out evaluation of the base model."
+          fileStem={run.id}
+          {...percent}
+        />
+        <MetricChart
+          name="passk-steps"
+          title="Held-out pass@1 by step"
+          rows={passAt1Rows(run)}
+          xKey="step"
+          xLabel="step"
+          series={[{ key: 'pass1', label: 'pass@1 (step 0 = base model)', color: COLORS[2] }]}
+          emptyNote="Appears after the held-out evaluation of the base model."
+          fileStem={run.id}
+          {...percent}
+        />
+      </div>
+    </>
   );
 }

@@ -14,6 +14,11 @@ const BUILTIN_SETS = [
   { spec: 'arithmetic:2', label: 'Arithmetic 2: two-digit sums (the tiny model’s level)' },
   { spec: 'arithmetic:3', label: 'Arithmetic 3: differences and products' },
   { spec: 'countdown', label: 'Countdown: reach a target with + − × ÷' },
+  { spec: 'stories:mention_word', label: 'Stories: mention the row’s word (stories260K)' },
+  { spec: 'stories:mention_word:ball', label: 'Stories: mention “ball” (stories260K)' },
+  { spec: 'stories:happy_ending', label: 'Stories: a happy last sentence (stories260K)' },
+  { spec: 'stories:target_length', label: 'Stories: close to a target word count (stories260K)' },
+  { spec: 'stories:no_repeat', label: 'Stories: no sentence twice (stories260K)' },
 ];
 
 const setData = (data: DataSource) => appStore.getState().setData(data);
@@ -242,6 +247,9 @@ export function DataPanel() {
       </ul>
       {data.kind === 'builtin' && data.spec === 'countdown' && !rewards.includes('countdown') && (
         <p className="warning">Countdown answers are graded by the countdown reward: tick it under Recipe → Rewards.</p>
+      )}
+      {data.kind === 'builtin' && data.spec.startsWith('stories:') && !rewards.includes(data.spec.split(':')[1]) && (
+        <p className="warning">These story prompts are graded by the {data.spec.split(':')[1]} reward: tick it under Recipe → Rewards.</p>
       )}
       <Preview />
     </section>

@@ -1,13 +1,16 @@
 // One live line chart: a title, an HTML legend, the recharts plot and a PNG download. Rows may lack
-// any metric (e.g. `kl` when β = 0): missing values are simply not drawn.
+// any metric (e.g. `kl` when β = 0): missing values are simply not drawn. With smoothing, each
+// series is drawn smoothed (a debiased EMA, series.ts) over its raw values drawn faint; the hover
+// read-out gives both exactly. The rows passed in are never changed.
 
 import { useRef } from 'react';
 import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis, type AxisDomain } from 'recharts';
 import { chartPng, downloadBlob } from '../export.ts';
+import { smoothedKey, withSmoothed, type ChartRow } from '../series.ts';
 import { formatValue } from './format.ts';
 import { reportError } from './run-actions.ts';
 
-export type ChartRow = Record<string, number | undefined>;
+export type { ChartRow };
 
 export interface Series {
   key: string;
@@ -31,16 +34,33 @@ interface Props {
   logX?: boolean;
   yDomain?: AxisDomain;
   formatY?: (v: number) => string;
+  /** Smoothing weight w in [0, 1) (0: the raw series only). */
+  smoothing?: number;
 }
+
+/** A value as the hover read-out gives it: 6 significant digits, not the axis's rounding. */
+const exact = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(6))) : String(v));
 
 function numberAt(row: ChartRow, key: string): number | null {
   const v = row[key];
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote, fileStem, logX, yDomain, formatY = formatValue }: Props) {
+export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote, fileStem, logX, yDomain, formatY = formatValue, smoothing = 0 }: Props) {
   const plotRef = useRef<HTMLDivElement>(null);
-  const plotted = rows.filter((row) => series.some((s) => numberAt(row, s.key) !== null));
+  const smooth = smoothing > 0;
+  const raw = rows.filter((row) => series.some((s) => numberAt(row, s.key) !== null));
+  const plotted = smooth
+    ? withSmoothed(
+        raw,
+        series.map((s) => s.key),
+        smoothing,
+      )
+    : raw;
+  // The first series as drawn, for tests and readers of the DOM: its raw and its drawn (smoothed) values.
+  const first = series[0]?.key;
+  const drawnKey = first && smooth ? smoothedKey(first) : first;
+  const valuesOf = (key: string | undefined) => (key ? plotted.map((r) => numberAt(r, key)).filter((v) => v !== null) : []);
 
   async function downloadPng() {
     const svg = plotRef.current?.querySelector<SVGSVGElement>('svg.recharts-surface');
@@ -53,7 +73,14 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
   }
 
   return (
-    <figure className="chart" data-testid={`chart-${name}`} data-points={plotted.length}>
+    <figure
+      className="chart"
+      data-testid={`chart-${name}`}
+      data-points={plotted.length}
+      data-series={series.length}
+      data-raw={valuesOf(first).join(',')}
+      data-drawn={valuesOf(drawnKey).join(',')}
+    >
       <figcaption>
         <span className="chart-title">{title}</span>
         <button
@@ -94,20 +121,35 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
                 height={34}
               />
               <YAxis width={48} tick={{ fontSize: 11 }} tickFormatter={formatY} domain={yDomain ?? ['auto', 'auto']} />
-              <Tooltip formatter={(v) => (typeof v === 'number' ? formatY(v) : String(v))} labelFormatter={(x) => `${xLabel} ${x}`} />
+              <Tooltip formatter={(v) => (typeof v === 'number' ? exact(v) : String(v))} labelFormatter={(x) => `${xLabel} ${x}`} />
               {series.map((s) => (
                 <Line
                   key={s.key}
-                  name={s.label}
+                  name={smooth ? `${s.label} (raw)` : s.label}
                   dataKey={(row: ChartRow) => numberAt(row, s.key)}
                   stroke={s.color}
-                  strokeWidth={s.dashed ? 1 : 2}
+                  strokeOpacity={smooth ? 0.25 : 1}
+                  strokeWidth={s.dashed || smooth ? 1 : 2}
                   strokeDasharray={s.dashed ? '4 3' : undefined}
-                  dot={plotted.length <= 12}
+                  dot={!smooth && plotted.length <= 12}
                   connectNulls
                   isAnimationActive={false}
                 />
               ))}
+              {smooth &&
+                series.map((s) => (
+                  <Line
+                    key={smoothedKey(s.key)}
+                    name={`${s.label} (smoothed)`}
+                    dataKey={(row: ChartRow) => numberAt(row, smoothedKey(s.key))}
+                    stroke={s.color}
+                    strokeWidth={s.dashed ? 1.5 : 2}
+                    strokeDasharray={s.dashed ? '4 3' : undefined}
+                    dot={false}
+                    connectNulls
+                    isAnimationActive={false}
+                  />
+                ))}
             </LineChart>
           </ResponsiveContainer>
         )}

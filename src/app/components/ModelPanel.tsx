@@ -1,7 +1,9 @@
-// Which model to train: the built-in tiny model, a listed or any Hub model, or a local folder.
+// Which model to train: a built-in model (the tiny arithmetic model or the pretrained stories260K),
+// a listed or any Hub model, or a local folder.
 
 import { useState, type ChangeEvent } from 'react';
 import type { ModelRef } from '../protocol.ts';
+import { builtinModelName } from '../../rl/run-config.ts';
 import { HUB_MODELS, hubModelMemory } from '../recipe.ts';
 import { saveLocalModel } from '../storage.ts';
 import { appStore, useApp } from '../store.ts';
@@ -103,8 +105,26 @@ export function ModelPanel() {
       <ul className="choices">
         <li>
           <label>
-            <input type="radio" name="model" data-testid="model-builtin" checked={model.kind === 'builtin'} onChange={() => setModel({ kind: 'builtin' })} />
+            <input
+              type="radio"
+              name="model"
+              data-testid="model-builtin"
+              checked={model.kind === 'builtin' && builtinModelName(model) === 'tiny-arith'}
+              onChange={() => setModel({ kind: 'builtin' })}
+            />
             Built-in tiny model <span className="muted">(offline, instant; learns arithmetic)</span>
+          </label>
+        </li>
+        <li>
+          <label>
+            <input
+              type="radio"
+              name="model"
+              data-testid="model-stories260k"
+              checked={model.kind === 'builtin' && builtinModelName(model) === 'stories260k'}
+              onChange={() => setModel({ kind: 'builtin', name: 'stories260k' })}
+            />
+            stories260K <span className="muted">(built in, 1 MB; Karpathy’s pretrained TinyStories model, MIT: shape its stories)</span>
           </label>
         </li>
         {HUB_MODELS.map((hub) => {

@@ -1,12 +1,21 @@
-// Past runs kept in browser storage (OPFS): show one, resume an interrupted one, delete one.
+// Past runs kept in browser storage (OPFS): show one, resume an interrupted one, delete one, or
+// tick "compare" to overlay its metrics on the charts.
 
 import { useCallback, useEffect, useState } from 'react';
-import { deleteRun, listRuns, type StoredRun } from '../storage.ts';
+import { deleteRun, listRuns, readMetrics, type StoredRun } from '../storage.ts';
 import { appStore, useApp } from '../store.ts';
 import { isActive, reportError, resumeStoredRun, showStoredRun } from './run-actions.ts';
 
+/** Overlay a stored run's metrics on the charts, or take it off. */
+async function setCompared(stored: StoredRun, on: boolean): Promise<void> {
+  const { setCompare } = appStore.getState();
+  if (!on) return setCompare(stored.id, null);
+  setCompare(stored.id, { id: stored.id, settings: stored.settings, metrics: await readMetrics(stored.id) });
+}
+
 export function RunsPanel() {
   const run = useApp((s) => s.run);
+  const compared = useApp((s) => s.compare);
   const [runs, setRuns] = useState<StoredRun[] | null>(null);
   // While a run trains, showing another would hide its live updates: browsing waits until it ends.
   const busy = isActive(run);
@@ -31,6 +40,7 @@ export function RunsPanel() {
     if (!confirm(`Delete run ${stored.id} and its checkpoints?`)) return;
     try {
       await deleteRun(stored.id);
+      appStore.getState().setCompare(stored.id, null);
       if (appStore.getState().run?.id === stored.id) appStore.getState().showRun(null);
       await refresh();
     } catch (e) {
@@ -55,6 +65,15 @@ export function RunsPanel() {
                   {stored.id}
                 </button>
                 <span className={`status status-${stored.status}`}>{stored.status}</span>
+                <label className="compare" title="Overlay this run's metrics on the charts">
+                  <input
+                    type="checkbox"
+                    data-testid="run-compare"
+                    checked={compared.some((c) => c.id === stored.id)}
+                    onChange={(e) => setCompared(stored, e.target.checked).catch(reportError)}
+                  />
+                  compare
+                </label>
                 <span className="muted">
                   {stored.steps} / {stored.settings.grpo.maxSteps} steps · {new Date(stored.created).toLocaleString()}
                 </span>

@@ -3,11 +3,13 @@ import { countdownReward } from './countdown.ts';
 import { formatReward } from './format.ts';
 import { COSINE_PAPER, cosineLengthReward, overlongPenalty, type CosineParams } from './length.ts';
 import { boxedAnswerReward, extractGold, mathAccuracyReward } from './math.ts';
+import { STORY_REWARDS } from './story.ts';
 
 export * from './countdown.ts';
 export * from './format.ts';
 export * from './length.ts';
 export * from './math.ts';
+export * from './story.ts';
 
 /** Row fields a reward may read: the dataset columns plus what the trainer adds (see below). */
 export type RewardRow = { answer?: string; [k: string]: unknown };
@@ -103,6 +105,7 @@ function makeOverlongReward(cacheLength?: number): RewardFn {
  * - `cosine`: cosine length reward with the paper's values (COSINE_PAPER); see makeCosineReward for
  *   the row fields it needs (length, budget, correctness).
  * - `overlong`: DAPO soft overlong penalty; see makeOverlongReward.
+ * - `mention_word`, `happy_ending`, `target_length`, `no_repeat`: the story tasks (story.ts).
  */
 export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   math: (completion, row) => {
@@ -122,6 +125,7 @@ export const BUILTIN_REWARDS: Record<string, RewardFn> = {
   },
   cosine: makeCosineReward(COSINE_PAPER),
   overlong: makeOverlongReward(),
+  ...STORY_REWARDS,
 };
 
 /** The built-in reward names, in the order the CLI and the page list them. */
