@@ -3,9 +3,11 @@
 // drawn reward series and not the stored metrics; a second run is overlaid on the charts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { smoothSeries } from '../src/app/series.ts';
-import { openApp, waitFor, type App, type PageHooks } from './harness.ts';
+import { cli, openApp, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
 import { errorText, setKnob, waitForPhase } from './flow.ts';
 
 const STEPS = 20;
@@ -78,6 +80,28 @@ test(`stories260K in the page: mention_word raises its reward over ${STEPS} step
   const late = mean(rewards.slice(-5));
   assert.ok(late > early + 0.2, `reward rises: first 5 steps ${early.toFixed(3)}, last 5 ${late.toFixed(3)}`);
   await chartsScreenshot(app, 'story-reward-raw');
+
+  // GGUF from the page (the model with the adapter merged, f32, and the adapter alone): byte for byte
+  // what `webgrpo export-gguf` writes from the same PEFT adapter, downloaded from the page.
+  const downloads = tempDir(t, 'webgrpo-e2e-story-gguf-');
+  const adapterDir = join(downloads, 'adapter');
+  mkdirSync(adapterDir);
+  copyFileSync(await app.download('export-adapter-config', downloads), join(adapterDir, 'adapter_config.json'));
+  copyFileSync(await app.download('export-adapter-weights', downloads), join(adapterDir, 'adapter_model.safetensors'));
+  await page.getByTestId('export-gguf-dtype').selectOption('f32');
+  const fromPage = {
+    merged: readFileSync(await app.download('export-gguf-merged', downloads)),
+    lora: readFileSync(await app.download('export-gguf-lora', downloads)),
+  };
+  for (const [kind, flags] of [
+    ['merged', ['--dtype', 'f32']],
+    ['lora', ['--lora']],
+  ] as const) {
+    const out = join(downloads, `cli-${kind}.gguf`);
+    const r = cli(['export-gguf', '--model', 'public/models/stories260k', '--adapter', adapterDir, ...flags, '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.ok(fromPage[kind].equals(readFileSync(out)), `the page's ${kind} GGUF (${fromPage[kind].length} bytes) equals webgrpo export-gguf's`);
+  }
 
   // 2. Smoothing: the drawn series changes to the debiased EMA; the stored metrics do not.
   const before = await chartSeries(page, 'reward');

@@ -13,6 +13,7 @@ import { checkpointName, newestCheckpointStep } from '../rl/checkpoint.ts';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../lora/adapter.ts';
 import { dirHandle, fileHandle, opfsSource, readFile } from '../io/opfs.ts';
 import type { RunStorage, StoredPassAtK } from '../rl/session.ts';
+import type { ModelSource } from '../io/source.ts';
 import type { CompletionView, RunConfig } from './protocol.ts';
 import type { RunView } from './store.ts';
 
@@ -186,12 +187,7 @@ export async function loadRunHistory(id: string): Promise<Partial<RunView>> {
 
 /** The adapter's PEFT files: the final adapter, else the newest checkpoint's. */
 export async function adapterFiles(id: string): Promise<{ name: string; bytes: Uint8Array }[]> {
-  let folder = runPath(id, 'adapter');
-  if (!(await fileHandle(`${folder}/${ADAPTER_WEIGHTS_FILE}`, false))) {
-    const checkpoint = await newestRunCheckpoint(id);
-    if (!checkpoint) throw new Error(`Run ${id} has no adapter yet: it is saved at the first checkpoint.`);
-    folder = `${checkpoint.folder}/adapter`;
-  }
+  const folder = await adapterFolder(id);
   const files: { name: string; bytes: Uint8Array }[] = [];
   for (const name of [ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE]) {
     const bytes = await readFile(`${folder}/${name}`);
@@ -199,6 +195,20 @@ export async function adapterFiles(id: string): Promise<{ name: string; bytes: U
     files.push({ name, bytes });
   }
   return files;
+}
+
+/** The folder of the run's adapter: the final one, else the newest checkpoint's. */
+async function adapterFolder(id: string): Promise<string> {
+  const final = runPath(id, 'adapter');
+  if (await fileHandle(`${final}/${ADAPTER_WEIGHTS_FILE}`, false)) return final;
+  const checkpoint = await newestRunCheckpoint(id);
+  if (!checkpoint) throw new Error(`Run ${id} has no adapter yet: it is saved at the first checkpoint.`);
+  return `${checkpoint.folder}/adapter`;
+}
+
+/** The run's adapter (final, else newest checkpoint) as a model source. */
+export async function adapterSource(id: string): Promise<ModelSource> {
+  return opfsSource(await adapterFolder(id));
 }
 
 export async function runConfigJson(id: string): Promise<Record<string, unknown>> {

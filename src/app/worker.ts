@@ -9,15 +9,14 @@
 import { acquireGpu, describeDevice, WebGpuUnavailableError } from '../gpu/device.ts';
 import { GpuDeviceLostError, type Gpu } from '../gpu/runtime.ts';
 import { LanguageModel } from '../model/model.ts';
-import { opfsSource } from '../io/opfs.ts';
-import { openSource, openUrlFolder, type ModelSource } from '../io/source.ts';
 import { destroyWeights, loadModel } from '../model/weights.ts';
 import { chatPromptIds } from '../rl/evaluate.ts';
 import { builtinRewards, checkRunFits, openRunData, promptFormat, promptNotice } from '../rl/run.ts';
-import { builtinModelName, defaultRunConfig } from '../rl/run-config.ts';
+import { defaultRunConfig } from '../rl/run-config.ts';
 import { GrpoSession } from '../rl/session.ts';
 import { ModelTokenizer } from '../io/tokenizer.ts';
-import { completionViews, type FromWorker, type ModelRef, type RunConfig, type ToWorker } from './protocol.ts';
+import { completionViews, type FromWorker, type RunConfig, type ToWorker } from './protocol.ts';
+import { modelSource } from './model-source.ts';
 import * as storage from './storage.ts';
 
 declare const self: DedicatedWorkerGlobalScope;
@@ -34,14 +33,6 @@ let active: { runId: string; session: GrpoSession | null; paused: boolean; stop:
 async function device(): Promise<Gpu> {
   if (!gpu || gpu.lost) gpu = await acquireGpu();
   return gpu;
-}
-
-function modelSource(model: ModelRef, onProgress?: (loaded: number, total: number | null, file: string) => void): ModelSource {
-  if (model.kind === 'builtin') {
-    return openUrlFolder(new URL(`${import.meta.env.BASE_URL}models/${builtinModelName(model)}/`, self.location.origin).href, { onProgress });
-  }
-  if (model.kind === 'hub') return openSource(`hf:${model.repo}${model.revision ? `@${model.revision}` : ''}`, { onProgress });
-  return opfsSource(storage.localModelFolder(model.name));
 }
 
 async function runTraining(runId: string, cfg: RunConfig, resume: boolean): Promise<void> {

@@ -246,7 +246,7 @@ export const SETTINGS: readonly Setting[] = [
     name: 'reward_funcs',
     flag: 'reward',
     choices: BUILTIN_REWARD_NAMES,
-    help: 'Summed with weight 1: math = correct final answer, format = <think>/<answer> layout, countdown = valid equation, cosine = shorter when right, overlong = penalty near the limit.',
+    help: 'Summed with weight 1: math = correct final answer (Math-Verify rules), boxed_math = the final \\boxed{} only, format = <think>/<answer> layout, countdown = valid equation, cosine = shorter when right, overlong = penalty near the limit; story tasks: mention_word, happy_ending, target_length, no_repeat.',
   },
   {
     type: 'text',

@@ -1,7 +1,10 @@
 // Downloads for the shown run: the PEFT adapter (two files or a zip), metrics, and a TRL script.
 
-import { downloadBytes, downloadText, zipFiles } from '../export.ts';
-import { adapterFiles, runConfigJson } from '../storage.ts';
+import { useState } from 'react';
+import type { GgufDType } from '../../lora/gguf-export.ts';
+import { downloadBlob, downloadBytes, downloadText, zipFiles } from '../export.ts';
+import { modelSource } from '../model-source.ts';
+import { adapterFiles, adapterSource, runConfigJson } from '../storage.ts';
 import { metricsCsv, useApp, type RunView } from '../store.ts';
 import { PublishPanel } from './PublishPanel.tsx';
 import { reportError } from './run-actions.ts';
@@ -30,7 +33,26 @@ async function downloadTrlScript(runId: string): Promise<void> {
   downloadText(`train_${runId}.py`, trlScript(await runConfigJson(runId)), 'text/x-python');
 }
 
+/** The run's model with its adapter merged (`lora: false`), or the adapter alone, as llama.cpp GGUF (the same bytes as `webgrpo export-gguf`). */
+async function downloadGguf(run: RunView, lora: boolean, dtype: GgufDType): Promise<void> {
+  // Loaded on demand: the exporter is only needed for this download.
+  const { exportGgufLora, exportGgufModel } = await import('../../lora/gguf-export.ts');
+  const source = modelSource(run.settings.model);
+  const adapter = await adapterSource(run.id);
+  const parts = lora ? await exportGgufLora(source, adapter) : await exportGgufModel(source, { adapter, dtype });
+  downloadBlob(
+    `${run.id}-${lora ? 'lora' : `merged-${dtype}`}.gguf`,
+    new Blob(
+      parts.map((p) => p.slice()),
+      { type: 'application/octet-stream' },
+    ),
+  );
+}
+
+const GGUF_CHOICES: GgufDType[] = ['f16', 'f32', 'q8_0'];
+
 export function ExportPanel() {
+  const [ggufDtype, setGgufDtype] = useState<GgufDType>('f16');
   const run = useApp((s) => s.run);
   if (!run) return null;
   // The adapter exists once a checkpoint is saved or the run has finished.
@@ -66,6 +88,35 @@ export function ExportPanel() {
         </button>
         <button type="button" data-testid="export-adapter-zip" disabled={!hasAdapter} title={noAdapter} onClick={act(() => downloadAdapterZip(run.id))}>
           both as .zip
+        </button>
+      </div>
+      <div className="export-row">
+        <span className="label">llama.cpp (GGUF)</span>
+        <label>
+          type{' '}
+          <select data-testid="export-gguf-dtype" value={ggufDtype} onChange={(e) => setGgufDtype(e.target.value as GgufDType)}>
+            {GGUF_CHOICES.map((d) => (
+              <option key={d}>{d}</option>
+            ))}
+          </select>
+        </label>
+        <button
+          type="button"
+          data-testid="export-gguf-merged"
+          disabled={!hasAdapter}
+          title={noAdapter ?? 'The model with the adapter merged in, for llama.cpp, Ollama, LM Studio'}
+          onClick={act(() => downloadGguf(run, false, ggufDtype))}
+        >
+          GGUF (merged)
+        </button>
+        <button
+          type="button"
+          data-testid="export-gguf-lora"
+          disabled={!hasAdapter}
+          title={noAdapter ?? 'The adapter alone, for llama.cpp --lora'}
+          onClick={act(() => downloadGguf(run, true, ggufDtype))}
+        >
+          GGUF LoRA
         </button>
       </div>
       <div className="export-row">
