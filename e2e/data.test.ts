@@ -57,8 +57,11 @@ async function preview(app: App): Promise<'prompt' | string> {
   );
 }
 
+/** The question and answer cells of the preview's rows. */
 async function previewRows(page: Page): Promise<string[][]> {
-  return page.locator('.preview tbody tr').evaluateAll((rows) => rows.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+  return page
+    .locator('.preview tbody tr')
+    .evaluateAll((rows) => rows.map((tr) => [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent ?? '')));
 }
 
 test('upload a JSONL file with its own field names: map them, preview the rows and the exact prompt, train on it', async (t) => {
@@ -74,6 +77,11 @@ test('upload a JSONL file with its own field names: map them, preview the rows a
     shown,
     ROWS.slice(0, 5).map((r) => [r.q, r.gold]),
     'the first rows, in file order, with the mapped fields',
+  );
+  assert.deepEqual(
+    await page.getByTestId('preview-gold').allTextContents(),
+    ROWS.slice(0, 5).map((r) => r.gold),
+    'each gold as the math reward parses it',
   );
   assert.match(await page.locator('.preview').innerText(), new RegExp(`${ROWS.length} problems`));
   // The built-in model's chat template: "Q: <question>\n" then the generation prompt "A: ".

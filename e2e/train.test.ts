@@ -58,6 +58,13 @@ test(`train the tiny model ${STEPS} GRPO steps in the page, watch it live, expor
   assert.ok((await chartPoints(page, 'passk')) >= 1, 'pass@k curve of the base model');
   const shown = await completions(page);
   assert.ok(shown.length >= 1, 'completions are shown');
+  // Each completion shows the final answer the math reward read from it.
+  const answers = await page.getByTestId('completion-answer').allTextContents();
+  assert.equal(answers.length, shown.length);
+  assert.ok(
+    answers.every((a) => /answer (-?\d+|none found)/.test(a)),
+    `answers shown: ${answers.slice(0, 3).join(' | ')}`,
+  );
   for (const c of shown) {
     assert.ok(Number.isFinite(c.reward) && Number.isFinite(c.advantage), `reward ${c.reward}, advantage ${c.advantage}`);
     assert.ok(c.entropies.length > 0 && c.entropies.every((e) => Number.isFinite(e) && e >= 0), 'tokens carry their entropy');

@@ -3,6 +3,7 @@
 
 import type { DeviceInfo } from '../gpu/device.ts';
 import type { ModelTokenizer } from '../io/tokenizer.ts';
+import { extractAnswer } from '../rl/rewards/math.ts';
 import type { Rollout, StepMetrics } from '../rl/grpo.ts';
 import type { DataSource, ModelRef, RunConfig } from '../rl/run-config.ts';
 import type { PassAtK } from '../rl/session.ts';
@@ -22,6 +23,8 @@ export interface CompletionView {
   reward: number;
   rewards: Record<string, number | null>;
   advantage: number;
+  /** The final answer the math reward reads from the completion (absent in runs stored before it was kept). */
+  extracted?: string | null;
 }
 
 /** The page's view of a step's rollouts: each completion token decoded on its own. */
@@ -32,6 +35,7 @@ export function completionViews(rollouts: Rollout[], tokenizer: ModelTokenizer):
     prompt: r.prompt,
     answer: r.answer,
     tokens: r.completion_ids.map((id) => tokenizer.decode([id])),
+    extracted: extractAnswer(r.completion),
     entropies: r.completion_entropies,
     reward: r.reward,
     rewards: r.rewards,
@@ -63,5 +67,6 @@ export type FromWorker =
   /** pass@k on the held-out problems: of the base model (adapter off) or of the adapter at `step`. */
   | { type: 'passk'; runId: string; step: number; which: 'base' | 'adapter'; passAtK: PassAtK }
   | { type: 'checkpoint'; runId: string; step: number }
-  | { type: 'preview'; rows: { question: string; answer: string }[]; size: number | null; prompt: string }
+  /** `gold`: the gold's final answer as the math reward parses it (null: none, so the reward does not apply). */
+  | { type: 'preview'; rows: { question: string; answer: string; gold?: string | null }[]; size: number | null; prompt: string }
   | { type: 'error'; runId?: string; message: string };

@@ -30,7 +30,7 @@ export interface AppData {
   noWebGpu: string | null;
   settings: RunConfig;
   preset: string;
-  preview: { rows: { question: string; answer: string }[]; size: number | null; prompt: string } | null;
+  preview: Omit<Extract<FromWorker, { type: 'preview' }>, 'type'> | null;
   run: RunView | null;
   error: string | null;
   /** A one-off message for the user, e.g. that a run resumed from its checkpoint after a reload. */

@@ -11,6 +11,7 @@ import { GpuDeviceLostError, type Gpu } from '../gpu/runtime.ts';
 import { LanguageModel } from '../model/model.ts';
 import { destroyWeights, loadModel } from '../model/weights.ts';
 import { chatPromptIds } from '../rl/evaluate.ts';
+import { extractGold } from '../rl/rewards/math.ts';
 import { builtinRewards, checkRunFits, openRunData, promptFormat, promptNotice } from '../rl/run.ts';
 import { defaultRunConfig } from '../rl/run-config.ts';
 import { GrpoSession } from '../rl/session.ts';
@@ -128,7 +129,7 @@ async function preview(msg: Extract<ToWorker, { type: 'preview' }>): Promise<voi
   const train = sources[0];
   const rows = train.problems?.slice(0, 5) ?? Array.from({ length: 5 }, () => train.next());
   const prompt = tokenizer.decode(chatPromptIds(tokenizer, rows[0].question, promptFormat(msg, tokenizer)));
-  post({ type: 'preview', rows: rows.map((r) => ({ question: r.question, answer: r.answer })), size: train.size, prompt });
+  post({ type: 'preview', rows: rows.map((r) => ({ question: r.question, answer: r.answer, gold: extractGold(r.answer) })), size: train.size, prompt });
 }
 
 async function hello(): Promise<void> {

@@ -73,6 +73,12 @@ export function Completions({ completions }: { completions: CompletionView[] }) 
                 <span className={`score ${c.reward > 0 ? 'good' : ''}`} title={rewardBreakdown(c)}>
                   reward {formatValue(c.reward)} · advantage {formatValue(c.advantage)}
                 </span>
+                {c.extracted !== undefined && (
+                  <span className="muted" data-testid="completion-answer" title="The final answer the math reward read from this completion">
+                    {' '}
+                    · answer {c.extracted ?? 'none found'}
+                  </span>
+                )}
                 <Tokens completion={c} />
               </li>
             ))}

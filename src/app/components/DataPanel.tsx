@@ -213,6 +213,7 @@ function Preview() {
               <tr>
                 <th>Question</th>
                 <th>Answer</th>
+                <th title="The gold's final answer as the math reward reads it">Graded as</th>
               </tr>
             </thead>
             <tbody>
@@ -221,6 +222,7 @@ function Preview() {
                 <tr key={i}>
                   <td>{row.question}</td>
                   <td>{row.answer}</td>
+                  <td data-testid="preview-gold">{row.gold ?? <span className="muted">no answer found: the math reward does not apply</span>}</td>
                 </tr>
               ))}
             </tbody>
