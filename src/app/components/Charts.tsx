@@ -43,6 +43,16 @@ function SmoothingSlider({ value }: { value: number }) {
 }
 
 const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2'];
+
+/** The parts of a step's seconds (timing/* metrics, DESIGN.md §8.9), stacked under the total. */
+const STEP_PARTS: Series[] = [
+  ['generate', 'generation', '#60a5fa'],
+  ['logprobs', 'log-prob passes', '#a78bfa'],
+  ['backward', 'forward + backward', '#f87171'],
+  ['optimizer', 'optimizer', '#fbbf24'],
+  ['reward', 'rewards', '#34d399'],
+  ['eval', 'held-out evaluation', '#9ca3af'],
+].map(([part, label, color]) => ({ key: `timing/${part}`, label, color, stacked: true }));
 const ACCURACY_KEY = 'rewards/math/mean';
 
 /** The reward functions a run logged, from its `rewards/{fn}/mean` metric names. */
@@ -153,8 +163,8 @@ export function Charts({ run }: { run: RunView }) {
         />
         <MetricChart
           name="step-time"
-          title="Step time (s)"
-          series={over([{ key: 'step_time', label: 'seconds per step', color: COLORS[5] }])}
+          title="Step time (s): where it goes"
+          series={over([{ key: 'step_time', label: 'total', color: COLORS[5] }, ...STEP_PARTS])}
           emptyNote={waiting}
           {...byStep}
         />

@@ -4,7 +4,7 @@
 // read-out gives both exactly. The rows passed in are never changed.
 
 import { useRef } from 'react';
-import { CartesianGrid, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis, type AxisDomain } from 'recharts';
+import { Area, CartesianGrid, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis, type AxisDomain } from 'recharts';
 import { chartPng, downloadBlob } from '../export.ts';
 import { smoothedKey, withSmoothed, type ChartRow } from '../series.ts';
 import { formatValue } from './format.ts';
@@ -17,6 +17,8 @@ export interface Series {
   label: string;
   color: string;
   dashed?: boolean;
+  /** Drawn as an area stacked on the other stacked series (parts of a total), never smoothed. */
+  stacked?: boolean;
 }
 
 interface Props {
@@ -107,7 +109,7 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
           <p className="empty">{emptyNote}</p>
         ) : (
           <ResponsiveContainer width="100%" height="100%">
-            <LineChart data={plotted} margin={{ top: 6, right: 10, bottom: 2, left: 0 }}>
+            <ComposedChart data={plotted} margin={{ top: 6, right: 10, bottom: 2, left: 0 }}>
               <CartesianGrid stroke="#e5e7eb" strokeDasharray="3 3" />
               <XAxis
                 dataKey={xKey}
@@ -122,35 +124,53 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
               />
               <YAxis width={48} tick={{ fontSize: 11 }} tickFormatter={formatY} domain={yDomain ?? ['auto', 'auto']} />
               <Tooltip formatter={(v) => (typeof v === 'number' ? exact(v) : String(v))} labelFormatter={(x) => `${xLabel} ${x}`} />
-              {series.map((s) => (
-                <Line
-                  key={s.key}
-                  name={smooth ? `${s.label} (raw)` : s.label}
-                  dataKey={(row: ChartRow) => numberAt(row, s.key)}
-                  stroke={s.color}
-                  strokeOpacity={smooth ? 0.25 : 1}
-                  strokeWidth={s.dashed || smooth ? 1 : 2}
-                  strokeDasharray={s.dashed ? '4 3' : undefined}
-                  dot={!smooth && plotted.length <= 12}
-                  connectNulls
-                  isAnimationActive={false}
-                />
-              ))}
-              {smooth &&
-                series.map((s) => (
-                  <Line
-                    key={smoothedKey(s.key)}
-                    name={`${s.label} (smoothed)`}
-                    dataKey={(row: ChartRow) => numberAt(row, smoothedKey(s.key))}
+              {series
+                .filter((s) => s.stacked)
+                .map((s) => (
+                  <Area
+                    key={s.key}
+                    name={s.label}
+                    dataKey={(row: ChartRow) => numberAt(row, s.key) ?? 0}
+                    stackId="parts"
                     stroke={s.color}
-                    strokeWidth={s.dashed ? 1.5 : 2}
+                    fill={s.color}
+                    fillOpacity={0.35}
+                    isAnimationActive={false}
+                  />
+                ))}
+              {series
+                .filter((s) => !s.stacked)
+                .map((s) => (
+                  <Line
+                    key={s.key}
+                    name={smooth ? `${s.label} (raw)` : s.label}
+                    dataKey={(row: ChartRow) => numberAt(row, s.key)}
+                    stroke={s.color}
+                    strokeOpacity={smooth ? 0.25 : 1}
+                    strokeWidth={s.dashed || smooth ? 1 : 2}
                     strokeDasharray={s.dashed ? '4 3' : undefined}
-                    dot={false}
+                    dot={!smooth && plotted.length <= 12}
                     connectNulls
                     isAnimationActive={false}
                   />
                 ))}
-            </LineChart>
+              {smooth &&
+                series
+                  .filter((s) => !s.stacked)
+                  .map((s) => (
+                    <Line
+                      key={smoothedKey(s.key)}
+                      name={`${s.label} (smoothed)`}
+                      dataKey={(row: ChartRow) => numberAt(row, smoothedKey(s.key))}
+                      stroke={s.color}
+                      strokeWidth={s.dashed ? 1.5 : 2}
+                      strokeDasharray={s.dashed ? '4 3' : undefined}
+                      dot={false}
+                      connectNulls
+                      isAnimationActive={false}
+                    />
+                  ))}
+            </ComposedChart>
           </ResponsiveContainer>
         )}
       </div>
