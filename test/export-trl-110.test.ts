@@ -47,3 +47,26 @@ test('defaults add no TRL 1.10 lines', () => {
     assert.ok(!lines.some((l) => l.startsWith(name)), name);
   }
 });
+
+test('bias-corrected KL and the off-policy mask export under TRL names; passk and zero-std exclusion are commented', () => {
+  const script = trlScript({
+    use_bias_correction_kl: true,
+    off_policy_mask_threshold: 0.5,
+    advantage_estimator: 'passk',
+    exclude_zero_std_from_denominator: true,
+  });
+  const lines = grpoConfigLines(script);
+  assert.ok(
+    lines.some((l) => l.startsWith('use_bias_correction_kl=True,')),
+    lines.join(' | '),
+  );
+  assert.ok(
+    lines.some((l) => l.startsWith('off_policy_mask_threshold=0.5,')),
+    lines.join(' | '),
+  );
+  assert.ok(!lines.some((l) => l.startsWith('advantage_estimator') || l.startsWith('exclude_zero_std')), 'not TRL arguments');
+  assert.match(script, /# advantage_estimator: this run used 'passk'/);
+  assert.match(script, /# exclude_zero_std_from_denominator: /);
+  const plain = trlScript({});
+  for (const name of ['use_bias_correction_kl', 'off_policy_mask_threshold', 'advantage_estimator', 'exclude_zero_std']) assert.ok(!plain.includes(name), name);
+});

@@ -428,3 +428,100 @@ test('rejects malformed input', () => {
   assert.throws(() => grpoLoss(c, { ...base, topEntropyQuantile: 1.5 }), /topEntropyQuantile/);
   assert.throws(() => grpoLoss(c, { ...base, lossType: 'ppo' as LossType }), /unknown lossType/);
 });
+
+test('exclude_zero_std_from_denominator: zero-std completions add no loss, tokens or completions', () => {
+  const [c0, c1] = example();
+  const z = { ...c1, zeroStdGroup: true };
+  const cfg = { ...base, beta: 0.1, entropyCoef: 0.01, excludeZeroStdFromDenominator: true };
+  // Hand value, grpo: only c0 counts (S = 1): policy −2.88/3, KL 0.1·(0.5/3), entropy −0.01·3.5/3.
+  const r = grpoLoss([c0, z], cfg);
+  close(r.loss, -2.88 / 3 + (0.1 * 0.5) / 3 - (0.01 * 3.5) / 3, 1e-12, 'grpo hand value');
+  closeArr(r.gLogprob[1], [0, 0, 0], 0, 'excluded gLogprob');
+  closeArr(r.gEntropy[1], [0, 0, 0], 0, 'excluded gEntropy');
+  for (const lossType of ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as LossType[]) {
+    for (const opts of [{}, { numCompletionsInStep: 3, dapoNormalizer: 7 }]) {
+      const a = grpoLoss([c0, z], { ...cfg, lossType }, opts);
+      const b = grpoLoss([c0], { ...cfg, lossType }, opts);
+      close(a.loss, b.loss, 1e-15, `${lossType} ${JSON.stringify(opts)} loss`);
+      closeArr(a.gLogprob[0], Array.from(b.gLogprob[0]), 1e-15, `${lossType} g0`);
+      closeArr(a.gEntropy[0], Array.from(b.gEntropy[0]), 1e-15, `${lossType} ge0`);
+      assert.equal(a.metrics.num_tokens, 3);
+    }
+    // Without the option the flag changes nothing.
+    const off = grpoLoss([c0, z], { ...cfg, lossType, excludeZeroStdFromDenominator: false });
+    close(off.loss, grpoLoss([c0, c1], { ...cfg, lossType, excludeZeroStdFromDenominator: false }).loss, 0, `${lossType} off`);
+  }
+  // numCompletionsInStep counts only the completions that are not left out.
+  assert.throws(() => grpoLoss([c0, z], { ...cfg, excludeZeroStdFromDenominator: false }, { numCompletionsInStep: 1 }), /numCompletionsInStep/);
+  assert.doesNotThrow(() => grpoLoss([c0, z], cfg, { numCompletionsInStep: 1 }));
+  // Gradients stay exact (central differences) with a zero-std completion in the batch, every normaliser.
+  for (const lossType of ['grpo', 'bnpo', 'dr_grpo', 'dapo'] as LossType[]) {
+    const batch = randomBatch(99).map((c, i) => (i === 1 ? { ...c, zeroStdGroup: true } : c));
+    const lc: GrpoLossConfig = { ...base, lossType, beta: 0.05, entropyCoef: 0.02, maxCompletionLength: 8, excludeZeroStdFromDenominator: true };
+    const opts = { numCompletionsInStep: 5, dapoNormalizer: 30 };
+    const res = grpoLoss(batch, lc, opts);
+    batch.forEach((c, i) => {
+      for (let t = 0; t < c.mask.length; t++) {
+        const fd = centralDifference((d) => {
+          const b = batch.map((x) => ({ ...x, logprobs: Array.from(x.logprobs) }));
+          b[i].logprobs[t] += d;
+          return grpoLoss(b, lc, opts).loss;
+        }, 1e-6);
+        assert.ok(Math.abs(fd - res.gLogprob[i][t]) <= 1e-8 + 1e-6 * Math.abs(fd), `${lossType} c${i} t${t}: fd ${fd} vs ${res.gLogprob[i][t]}`);
+        if (i === 1) assert.equal(res.gLogprob[i][t], 0);
+      }
+    });
+  }
+});
+
+test('use_bias_correction_kl: k3 × ratio, gradient through the ratio (token and sequence level)', () => {
+  const c = example();
+  // c0: Σ k3·ρ = 1.5(1 − ln2) + 0·1.1 + 0.5(ln2 − 0.5) = 1.25 − ln2; c1: 0·0.6 + 1.5(1 − ln2).
+  const r = grpoLoss(c, { ...base, beta: 0.1, useBiasCorrectionKl: true });
+  close(r.loss, -0.1925 + (0.1 * ((1.25 - LN2) / 3 + (1.5 * (1 - LN2)) / 2)) / 2, 1e-12, 'grpo + bias-corrected kl');
+  // d(k3·ρ)/dθ = (1 − e^(ref−θ))·ρ + k3·ρ: c0 t0 (−1 + 1 − ln2)·1.5, t2 (0.5 + ln2 − 0.5)·0.5.
+  closeArr(r.gLogprob[0], [(0.1 * -LN2 * 1.5) / 6, -1.1 / 6, -0.5 / 6 + (0.1 * LN2 * 0.5) / 6, 0], 1e-12, 'g0');
+  close(r.metrics.kl, (1.25 - LN2 + 1.5 * (1 - LN2)) / 5, 1e-12, 'kl metric is the corrected k3');
+  const h = 1e-6;
+  for (const lossType of ['grpo', 'bnpo', 'dr_grpo', 'dapo', 'sapo', 'luspo'] as LossType[]) {
+    for (const importanceSamplingLevel of ['token', 'sequence'] as const) {
+      const cfg: GrpoLossConfig = { ...base, lossType, importanceSamplingLevel, beta: 0.3, maxCompletionLength: 8, useBiasCorrectionKl: true };
+      const batch = randomBatch(555, [0.8, 1.28]);
+      const res = grpoLoss(batch, cfg, { numCompletionsInStep: 6, dapoNormalizer: 40 });
+      assert.ok(
+        Math.abs(res.loss - grpoLoss(batch, { ...cfg, useBiasCorrectionKl: false }, { numCompletionsInStep: 6, dapoNormalizer: 40 }).loss) > 1e-6,
+        'the correction bites',
+      );
+      batch.forEach((cc, i) => {
+        for (let t = 0; t < cc.mask.length; t++) {
+          const fd = centralDifference((d) => {
+            const b = batch.map((x) => ({ ...x, logprobs: Array.from(x.logprobs) }));
+            b[i].logprobs[t] += d;
+            return grpoLoss(b, cfg, { numCompletionsInStep: 6, dapoNormalizer: 40 }).loss;
+          }, h);
+          const an = res.gLogprob[i][t];
+          assert.ok(Math.abs(fd - an) <= 1e-8 + 1e-6 * Math.abs(fd), `${lossType} ${importanceSamplingLevel} c${i} t${t}: fd ${fd} vs ${an}`);
+        }
+      });
+    }
+  }
+});
+
+test('off_policy_mask_threshold: completions with A < 0 and mean(logπold − logπ) above it lose the policy term', () => {
+  const c = example();
+  // c1 (A = −0.5): mean(old − θ) = mean(−ln 0.6, −ln 1.5) = 0.0526802…; c0 has A > 0 and is always kept.
+  let r = grpoLoss(c, { ...base, offPolicyMaskThreshold: 0.05 });
+  close(r.loss, -2.88 / 3 / 2, 1e-12, 'c1 masked');
+  closeArr(r.gLogprob[1], [0, 0, 0], 0, 'masked c1 has no policy gradient');
+  assert.equal(r.metrics.off_policy_masked_ratio, 0.5);
+  r = grpoLoss(c, { ...base, offPolicyMaskThreshold: 0.06 });
+  close(r.loss, grpoLoss(c, base).loss, 0, 'below the threshold: kept');
+  // The KL term is not masked.
+  r = grpoLoss(c, { ...base, beta: 0.1, offPolicyMaskThreshold: 0.05 });
+  close(r.loss, -2.88 / 3 / 2 + (0.1 * (0.5 / 3 + (1 - LN2) / 2)) / 2, 1e-12, 'kl stays');
+  closeArr(r.gLogprob[1], [0, (0.1 * -1) / 4, 0], 1e-12, 'only the kl gradient');
+  // On-policy (no old log-probs) the mean is 0: nothing is masked.
+  const onPolicy = example().map(({ oldLogprobs: _o, ...rest }) => rest);
+  assert.equal(grpoLoss(onPolicy, { ...base, offPolicyMaskThreshold: 0.01 }).metrics.off_policy_masked_ratio, 0);
+  assert.throws(() => grpoLoss(c, { ...base, offPolicyMaskThreshold: 0 }), /offPolicyMaskThreshold/);
+});

@@ -70,3 +70,22 @@ test('reward_weights parse: one number per function, empty = all 1', () => {
   assert.throws(() => parseRewardWeights('1,x', 2), /numbers/);
   assert.throws(() => computeRewardAdvantages([[1], [2]], [1, 1], 2, 'group', 'sum_then_normalize'), /1 rewards for 2 weights/);
 });
+
+test('passk (verl grpo_passk): only the best completion of a group gets r_max − r_second, scaled like grpo', () => {
+  // Group 1: rewards 1, 4, 2, 0 → the 4 gets 4 − 2 = 2 over (std + 1e-4), std = √(8.75/3) (mean 1.75).
+  // Group 2: 3, 1, 3, 0 → the two 3s tie: r_max − r_second = 0 for the first 3, 0 for everyone.
+  // Group 3: null, 5, 1, 2 → the null is out: the 5 gets 5 − 2 = 3 over the std of {5, 1, 2} = √(78/18).
+  const rows = [[1], [4], [2], [0], [3], [1], [3], [0], [null], [5], [1], [2]];
+  const r = computeRewardAdvantages(rows, [1], 4, 'group', 'sum_then_normalize', 'passk');
+  closeArr(r.advantages, [0, 2 / (Math.sqrt(8.75 / 3) + 1e-4), 0, 0, 0, 0, 0, 0, 0, 3 / (Math.sqrt(78 / 18) + 1e-4), 0, 0], 'group');
+  closeArr(computeRewardAdvantages(rows, [1], 4, 'none', 'sum_then_normalize', 'passk').advantages, [0, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0], 'none');
+  // batch: the ddof=1 std of the 11 kept rewards.
+  const kept = [1, 4, 2, 0, 3, 1, 3, 0, 5, 1, 2];
+  const m = kept.reduce((a, b) => a + b, 0) / kept.length;
+  const batchStd = Math.sqrt(kept.reduce((a, x) => a + (x - m) ** 2, 0) / (kept.length - 1));
+  const b = computeRewardAdvantages(rows, [1], 4, 'batch', 'sum_then_normalize', 'passk').advantages;
+  closeArr([b[1], b[9]], [2 / (batchStd + 1e-4), 3 / (batchStd + 1e-4)], 'batch');
+  assert.throws(() => computeRewardAdvantages(rows, [1], 4, 'group', 'normalize_then_sum', 'passk'), /sum_then_normalize/);
+  assert.deepEqual(r.zeroStd, [false, false, false, false, false, false, false, false, false, false, false, false]);
+  assert.deepEqual(computeRewardAdvantages([[1], [1], [0], [2]], [1], 2, 'group', 'sum_then_normalize').zeroStd, [true, true, false, false]);
+});

@@ -101,6 +101,10 @@ export function computeAdvantages(rewards: number[], numGenerations: number, sca
   };
 }
 
+/** How a group's rewards become advantages: 'grpo' (centred, scaled) or 'passk' (verl's grpo_passk). */
+export const ADVANTAGE_ESTIMATORS = ['grpo', 'passk'] as const;
+export type AdvantageEstimator = (typeof ADVANTAGE_ESTIMATORS)[number];
+
 /** How several reward functions become one advantage (TRL `multi_objective_aggregation`). */
 export const MULTI_OBJECTIVE_AGGREGATIONS = ['sum_then_normalize', 'normalize_then_sum'] as const;
 export type MultiObjectiveAggregation = (typeof MULTI_OBJECTIVE_AGGREGATIONS)[number];
@@ -110,6 +114,8 @@ export interface MultiRewardAdvantages extends Advantages {
   rewards: number[];
   /** Completions for which every reward function returned null: out of every baseline, advantage 0. */
   excluded: boolean[];
+  /** One per completion: its group's rewards all agree (std ≈ 0, the groups `fracRewardZeroStd` counts). */
+  zeroStd: boolean[];
 }
 
 /** Mean and ddof = 1 std of xs at the indices kept; std 0 with fewer than two values. */
@@ -133,6 +139,10 @@ function keptStats(xs: number[], keep: (i: number) => boolean, start: number, en
  *   A_i = (s_i − mean(s))/(std(s) + 1e-4) over the batch (`scale` does not apply).
  * Either way a completion whose every function returned null is left out of its group's (and the
  * batch's) mean and std and gets advantage 0 (TRL's rule).
+ * estimator 'passk' (verl's grpo_passk; TRL has none): per group only the completion with the highest
+ * r_i (the first one on a tie) gets A = r_max − r_second (the two highest kept rewards), divided by
+ * (std + 1e-4) with the std `scale` picks (group or batch, none = no division), as 'grpo' would; the
+ * others get 0. It needs 'sum_then_normalize' and at least two kept completions in a group (else 0).
  */
 export function computeRewardAdvantages(
   perFunction: (number | null)[][],
@@ -140,6 +150,7 @@ export function computeRewardAdvantages(
   numGenerations: number,
   scale: ScaleRewards,
   aggregation: MultiObjectiveAggregation,
+  estimator: AdvantageEstimator = 'grpo',
 ): MultiRewardAdvantages {
   const G = numGenerations;
   const B = perFunction.length;
@@ -151,6 +162,10 @@ export function computeRewardAdvantages(
     for (const r of row) if (r !== null && !Number.isFinite(r)) throw new Error(`computeRewardAdvantages: non-finite reward ${r}`);
   }
   if (!MULTI_OBJECTIVE_AGGREGATIONS.includes(aggregation)) throw new Error(`computeRewardAdvantages: unknown aggregation '${aggregation}'`);
+  if (!ADVANTAGE_ESTIMATORS.includes(estimator)) throw new Error(`computeRewardAdvantages: unknown advantage estimator '${estimator}'`);
+  if (estimator === 'passk' && aggregation !== 'sum_then_normalize') {
+    throw new Error("computeRewardAdvantages: the passk estimator needs multi_objective_aggregation 'sum_then_normalize'");
+  }
   const excluded = perFunction.map((row) => row.every((r) => r === null));
   const keep = (i: number) => !excluded[i];
   const rewards = perFunction.map((row) => row.reduce<number>((a, r, k) => (r === null ? a : a + weights[k] * r), 0));
@@ -164,7 +179,21 @@ export function computeRewardAdvantages(
   }
   const batch = keptStats(rewards, keep, 0, B);
   let advantages: number[];
-  if (aggregation === 'sum_then_normalize') {
+  if (estimator === 'passk') {
+    advantages = new Array<number>(B).fill(0);
+    for (let g = 0; g < groups; g++) {
+      let best = -1;
+      let second = -1;
+      for (let i = g * G; i < (g + 1) * G; i++) {
+        if (excluded[i]) continue;
+        if (best < 0 || rewards[i] > rewards[best]) (second = best), (best = i);
+        else if (second < 0 || rewards[i] > rewards[second]) second = i;
+      }
+      if (second < 0) continue;
+      const gap = rewards[best] - rewards[second];
+      advantages[best] = scale === 'none' ? gap : gap / ((scale === 'group' ? groupStd[g] : batch.std) + ADVANTAGE_STD_EPS);
+    }
+  } else if (aggregation === 'sum_then_normalize') {
     advantages = rewards.map((r, i) => {
       if (excluded[i]) return 0;
       const g = Math.floor(i / G);
@@ -196,5 +225,6 @@ export function computeRewardAdvantages(
     rewardMean: batch.mean,
     rewards,
     excluded,
+    zeroStd: rewards.map((_, i) => Math.abs(groupStd[Math.floor(i / G)]) <= ZERO_STD_ATOL),
   };
 }

@@ -458,6 +458,7 @@ export function trlScript(configJson: unknown): string {
       `# entropy_coef: TRL's GRPOConfig has no entropy bonus, so it is not supported here; this run used`,
       `# entropy_coef=${pyFloat(entropyCoef)}${entropyCoef === 0 ? ' (off), so nothing is lost' : ' (loss -= entropy_coef × mean token entropy); TRL trains as with 0'}.`,
       ...filterNotes(runConfig),
+      ...trlLacks(run.grpo),
     ],
     text_helpers: block(PY_TEXT_HELPERS),
     reward_functions: rewardBlocks.map((b) => b.trim()).join('\n\n\n'),
@@ -477,6 +478,25 @@ export function trlScript(configJson: unknown): string {
   return `${fillTemplate(PY_SCRIPT, { slots, flags }, 'train_grpo.py').replace(/\n{3,}/g, '\n\n\n')}\n`;
 }
 
+/** Comments for the webgrpo options TRL 1.10 has no equivalent of, when the run changed them. */
+function trlLacks(g: RunConfig['grpo']): string[] {
+  const out: string[] = [];
+  if (g.advantageEstimator === 'passk') {
+    out.push(
+      "# advantage_estimator: this run used 'passk' (verl's grpo_passk: in each group only the best completion",
+      '# gets r_max - r_second, divided by the std as scale_rewards says; the others get 0). TRL has no such',
+      '# option and computes the usual group advantages.',
+    );
+  }
+  if (g.excludeZeroStdFromDenominator) {
+    out.push(
+      '# exclude_zero_std_from_denominator: this run left groups with equal rewards out of the loss and of its',
+      "# normaliser (tokens / completions). TRL has no such option: those groups' tokens still count there.",
+    );
+  }
+  return out;
+}
+
 /**
  * GRPOConfig arguments of TRL 1.10 whose defaults equal webgrpo's (importance_sampling_level "token",
  * delta None, sapo_temperature_pos 1.0 / _neg 1.05, vespo_k_pos 2 / vespo_lambda_pos 3 / vespo_k_neg 3 /
@@ -487,6 +507,9 @@ function trl110Args(g: RunConfig['grpo']): [string, string, string?][] {
   const out: [string, string, string?][] = [];
   if (g.importanceSamplingLevel !== 'token') out.push(['importance_sampling_level', pyStr(g.importanceSamplingLevel), 'GSPO']);
   if (g.delta !== 0) out.push(['delta', pyFloat(g.delta), 'two-sided clipping (webgrpo delta 0 = TRL None)']);
+  if (g.useBiasCorrectionKl) out.push(['use_bias_correction_kl', 'True']);
+  if (g.offPolicyMaskThreshold !== 0)
+    out.push(['off_policy_mask_threshold', pyFloat(g.offPolicyMaskThreshold), 'webgrpo 0 = TRL None; webgrpo compares with the old log-probs (no vLLM)']);
   const floats: [string, number, number][] = [
     ['sapo_temperature_pos', g.sapoTemperaturePos, 1],
     ['sapo_temperature_neg', g.sapoTemperatureNeg, 1.05],

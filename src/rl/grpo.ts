@@ -11,7 +11,7 @@ import { keepGroup, type GroupFilter } from './filter.ts';
 import { AdamW, clipGradNorm, readScalar, Sgd, type AdamWState, type SgdState } from '../train/optim.ts';
 import { learningRate, type SchedulerType } from '../train/schedule.ts';
 import type { ModelTokenizer } from '../io/tokenizer.ts';
-import { computeRewardAdvantages, type MultiObjectiveAggregation, type ScaleRewards } from './advantages.ts';
+import { computeRewardAdvantages, type AdvantageEstimator, type MultiObjectiveAggregation, type ScaleRewards } from './advantages.ts';
 import { chatPromptIds, type PromptFormat } from './evaluate.ts';
 import { grpoLoss, type CompletionTokens, type ImportanceSamplingLevel, type LossType } from './loss.ts';
 
@@ -53,6 +53,14 @@ export interface GrpoConfig {
   /** TRL reward_weights, comma-separated (one per reward function, in order); null = all 1. */
   rewardWeights: string | null;
   multiObjectiveAggregation: MultiObjectiveAggregation;
+  /** 'grpo' (group-centred, scaled) or 'passk' (verl grpo_passk: only each group's best gets r_max − r_second). */
+  advantageEstimator: AdvantageEstimator;
+  /** Groups with equal rewards add no loss, tokens or completions to the normaliser. */
+  excludeZeroStdFromDenominator: boolean;
+  /** TRL use_bias_correction_kl: k3 × importance ratio. */
+  useBiasCorrectionKl: boolean;
+  /** TRL off_policy_mask_threshold; 0 = off (TRL: None). */
+  offPolicyMaskThreshold: number;
   numIterations: number;
   gradientAccumulationSteps: number;
   maxSteps: number;
@@ -117,6 +125,10 @@ export const GRPO_DEFAULTS: GrpoConfig = {
   vespoLambdaNeg: 2,
   rewardWeights: null,
   multiObjectiveAggregation: 'sum_then_normalize',
+  advantageEstimator: 'grpo',
+  excludeZeroStdFromDenominator: false,
+  useBiasCorrectionKl: false,
+  offPolicyMaskThreshold: 0,
   numIterations: 1,
   gradientAccumulationSteps: 1,
   maxSteps: 90,
@@ -175,6 +187,7 @@ interface Sample {
   completionLength: number;
   truncated: boolean;
   advantage: number;
+  zeroStdGroup: boolean;
 }
 
 /**
@@ -329,6 +342,7 @@ export class GrpoTrainer {
       cfg.numGenerations,
       cfg.scaleRewards,
       cfg.multiObjectiveAggregation,
+      cfg.advantageEstimator,
     );
     prompts.forEach((p, g) => {
       const group = adv.advantages.slice(g * cfg.numGenerations, (g + 1) * cfg.numGenerations);
@@ -340,6 +354,7 @@ export class GrpoTrainer {
       completionLength: c.ids.length,
       truncated: c.finishReason === 'length',
       advantage: adv.advantages[i],
+      zeroStdGroup: adv.zeroStd[i],
     }));
 
     const lossCfg = {
@@ -359,6 +374,9 @@ export class GrpoTrainer {
       vespoLambdaPos: cfg.vespoLambdaPos,
       vespoKNeg: cfg.vespoKNeg,
       vespoLambdaNeg: cfg.vespoLambdaNeg,
+      excludeZeroStdFromDenominator: cfg.excludeZeroStdFromDenominator,
+      useBiasCorrectionKl: cfg.useBiasCorrectionKl,
+      offPolicyMaskThreshold: cfg.offPolicyMaskThreshold > 0 ? cfg.offPolicyMaskThreshold : undefined,
     };
     // A completion with advantage exactly 0 (every completion of a group with equal rewards) adds
     // nothing to the loss or its gradient when the policy term is the only per-token term (β = 0, no
@@ -367,12 +385,15 @@ export class GrpoTrainer {
     // is per call). Such completions skip the forward/backward: the same update, a cheaper step. The
     // loss metrics (entropy, clip ratios) then cover the completions that were trained on.
     const skipZero = cfg.beta === 0 && cfg.entropyCoef === 0 && cfg.topEntropyQuantile === 1 && cfg.lossType !== 'bnpo';
-    const trained = skipZero ? samples.filter((s) => s.advantage !== 0) : samples;
+    // exclude_zero_std_from_denominator: completions of zero-std groups contribute nothing at all, so
+    // they skip the forward/backward too; the step's counts below leave them out.
+    const counted = cfg.excludeZeroStdFromDenominator ? samples.filter((s) => !s.zeroStdGroup) : samples;
+    const trained = skipZero ? counted.filter((s) => s.advantage !== 0) : counted;
     const microSize = Math.ceil(trained.length / cfg.gradientAccumulationSteps);
     const micro = Array.from({ length: cfg.gradientAccumulationSteps }, (_, k) => trained.slice(k * microSize, (k + 1) * microSize)).filter(
       (b) => b.length > 0,
     );
-    const activeTokens = samples.reduce((a, s) => a + (cfg.maskTruncatedCompletions && s.truncated ? 0 : s.completionLength), 0);
+    const activeTokens = counted.reduce((a, s) => a + (cfg.maskTruncatedCompletions && s.truncated ? 0 : s.completionLength), 0);
 
     // Log-probs that stay fixed during the step: the base model (adapter off) for the KL term, and
     // the generating policy when the batch is reused for several updates.
@@ -417,8 +438,9 @@ export class GrpoTrainer {
                 mask: new Float64Array(s.completionLength).fill(1),
                 advantage: s.advantage,
                 truncated: s.truncated,
+                zeroStdGroup: s.zeroStdGroup,
               }));
-              const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: samples.length });
+              const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: counted.length });
               loss += result.loss;
               // Loss metrics (clip ratios, entropy, kl) are averaged over every update of the step, as TRL
               // logs them: with num_iterations > 1 the clip ratios of the later updates are the informative ones.

@@ -27,6 +27,11 @@
 // completion count S instead is the same thing for equal-sized micro-batches and stays right for
 // unequal ones. For bnpo, B/S plays the role of 1/gradient_accumulation_steps.
 //
+// excludeZeroStdFromDenominator: completions flagged zeroStdGroup get m = 0 and leave S's default
+// (neither loss nor tokens nor completions). useBiasCorrectionKl (TRL): k3·ρ with the gradient through
+// ρ (TRL's coef_1 is not detached). offPolicyMaskThreshold δ (TRL): A < 0 and mean_t(logπold − logπ) > δ
+// zeroes the completion's policy term (a constant mask; KL and entropy terms stay).
+//
 // Semantics pinned where TRL leaves a choice or has no equivalent:
 // - Subgradient of min/clip, as PyTorch autograd takes it: torch.clamp passes the gradient when
 //   1−ε_low ≤ ρ ≤ 1+ε_high (bounds inclusive) and blocks it outside; torch.min (binary `minimum`) sends
@@ -90,6 +95,12 @@ export interface GrpoLossConfig {
   vespoLambdaPos?: number;
   vespoKNeg?: number;
   vespoLambdaNeg?: number;
+  /** Completions of zero-std groups (`zeroStdGroup`) add neither loss nor tokens nor completions to any normaliser. */
+  excludeZeroStdFromDenominator?: boolean;
+  /** TRL use_bias_correction_kl: the k3 term is multiplied by the importance ratio (gradient through it, as in TRL). */
+  useBiasCorrectionKl?: boolean;
+  /** TRL off_policy_mask_threshold: drop the policy term of completions with A < 0 and mean(logπold − logπ) > this; absent = off. */
+  offPolicyMaskThreshold?: number;
 }
 
 export interface CompletionTokens {
@@ -106,12 +117,15 @@ export interface CompletionTokens {
   advantage: number;
   /** Ended without EOS (hit max_completion_length). */
   truncated: boolean;
+  /** Its group's rewards all agree (std ≈ 0); with excludeZeroStdFromDenominator it is left out entirely. */
+  zeroStdGroup?: boolean;
 }
 
 export interface GrpoLossOptions {
   /** dapo: active completion tokens of the whole optimizer step (≥ this call's). Default: this call's. */
   dapoNormalizer?: number;
-  /** grpo / bnpo / dr_grpo: completions in the whole optimizer step (≥ this call's). Default: this call's. */
+  /** grpo / bnpo / dr_grpo: completions in the whole optimizer step (≥ this call's). Default: this call's
+   * (those not left out by excludeZeroStdFromDenominator). */
   numCompletionsInStep?: number;
 }
 
@@ -153,6 +167,10 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
   for (const tau of [cfg.sapoTemperaturePos, cfg.sapoTemperatureNeg])
     check(tau === undefined || (Number.isFinite(tau) && tau > 0), `sapo temperatures must be > 0, got ${tau}`);
   check(
+    cfg.offPolicyMaskThreshold === undefined || (Number.isFinite(cfg.offPolicyMaskThreshold) && cfg.offPolicyMaskThreshold > 0),
+    `offPolicyMaskThreshold must be > 0 (absent = off), got ${cfg.offPolicyMaskThreshold}`,
+  );
+  check(
     cfg.importanceSamplingLevel === undefined || IMPORTANCE_SAMPLING_LEVELS.includes(cfg.importanceSamplingLevel),
     `unknown importanceSamplingLevel '${cfg.importanceSamplingLevel}'`,
   );
@@ -166,6 +184,7 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
   const masks: Uint8Array[] = [];
   const counts: number[] = [];
   let N = 0;
+  let included = 0;
   completions.forEach((c, i) => {
     const T = c.mask.length;
     check(c.logprobs.length === T && c.entropies.length === T, `completion ${i}: logprobs/entropies/mask lengths differ`);
@@ -173,7 +192,8 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
     check(!c.refLogprobs || c.refLogprobs.length === T, `completion ${i}: refLogprobs length differs from mask`);
     check(beta === 0 || c.refLogprobs !== undefined, `completion ${i}: refLogprobs are required when beta ≠ 0`);
     check(Number.isFinite(c.advantage), `completion ${i}: advantage must be finite, got ${c.advantage}`);
-    const drop = cfg.maskTruncatedCompletions && c.truncated;
+    const drop = (cfg.maskTruncatedCompletions && c.truncated) || (cfg.excludeZeroStdFromDenominator === true && c.zeroStdGroup === true);
+    if (!(cfg.excludeZeroStdFromDenominator && c.zeroStdGroup)) included++;
     const m = new Uint8Array(T);
     let n = 0;
     for (let t = 0; t < T; t++) {
@@ -187,8 +207,10 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
     N += n;
   });
 
-  const S = opts.numCompletionsInStep ?? B;
-  check(Number.isInteger(S) && S >= B, `numCompletionsInStep must be an integer ≥ ${B} (this call's completions), got ${S}`);
+  // Completions of this call that count: all but those left out by excludeZeroStdFromDenominator.
+  const Bc = included;
+  const S = opts.numCompletionsInStep ?? Bc;
+  check(Number.isInteger(S) && S >= Bc, `numCompletionsInStep must be an integer ≥ ${Bc} (this call's completions), got ${S}`);
   const dapoNorm = opts.dapoNormalizer ?? N;
   check(Number.isFinite(dapoNorm) && dapoNorm >= N, `dapoNormalizer must be ≥ ${N} (this call's active tokens), got ${dapoNorm}`);
 
@@ -225,6 +247,7 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
   let lowClip = 0;
   let highClip = 0;
   let cispoClip = 0;
+  let maskedOffPolicy = 0;
   const gLogprob: Float64Array[] = [];
   const gEntropy: Float64Array[] = [];
 
@@ -258,16 +281,16 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
     switch (lossType) {
       case 'grpo':
       case 'sapo':
-        w = 1 / (S * Math.max(1, n));
+        w = 1 / (Math.max(1, S) * Math.max(1, n));
         break;
       case 'bnpo':
-        w = B / S / Math.max(1, N);
+        w = Bc / Math.max(1, S) / Math.max(1, N);
         break;
       case 'dr_grpo':
-        w = 1 / (S * maxCompletionLength);
+        w = 1 / (Math.max(1, S) * maxCompletionLength);
         break;
       case 'luspo':
-        w = 1 / S;
+        w = 1 / Math.max(1, S);
         break;
       default:
         w = 1 / Math.max(1, dapoNorm);
@@ -294,6 +317,18 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
       }
     }
     const seqPolicy = sequenceLevel && !detached ? policy(seqRho, A) : null;
+    // Off-policy sequence mask (TRL, DeepSeek-V3.2 eq. 9): a completion with A < 0 whose mean
+    // logπold − logπ over its active tokens exceeds the threshold loses its policy term.
+    let offPolicyKeep = 1;
+    if (cfg.offPolicyMaskThreshold !== undefined && A < 0) {
+      let sum = 0;
+      for (let t = 0; t < T; t++) if (m[t] && c.oldLogprobs) sum += c.oldLogprobs[t] - c.logprobs[t];
+      if (sum / Math.max(1, n) > cfg.offPolicyMaskThreshold) offPolicyKeep = 0;
+    }
+    if (offPolicyKeep === 0) maskedOffPolicy++;
+    // use_bias_correction_kl: k3 × ratio (the token ratio, or the sequence ratio at the sequence level).
+    const klSequence = (cfg.importanceSamplingLevel ?? 'token') === 'sequence';
+    let klSeqGrad = 0;
     // Σ_t w·(policy multipliers) over the completion: the sequence ratio's gradient spreads it over the tokens.
     let seqWeight = 0;
     let seqClipLow = false;
@@ -307,7 +342,7 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
       const lp = c.logprobs[t];
       const H = c.entropies[t];
       const rho = c.oldLogprobs ? Math.exp(lp - c.oldLogprobs[t]) : 1;
-      const keep = topEntropyQuantile >= 1 || H >= threshold ? 1 : 0;
+      const keep = (topEntropyQuantile >= 1 || H >= threshold ? 1 : 0) * offPolicyKeep;
       let lt = 0;
       let g = 0;
       if (detached) {
@@ -326,10 +361,22 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
         const d = c.refLogprobs[t] - lp;
         const ed = Math.exp(d);
         const k3 = ed - d - 1;
-        klSum += k3;
-        if (beta !== 0) {
-          lt += beta * k3;
-          g += beta * (1 - ed);
+        if (cfg.useBiasCorrectionKl) {
+          const r = klSequence ? seqRho : rho;
+          klSum += k3 * r;
+          if (beta !== 0) {
+            lt += beta * k3 * r;
+            g += beta * (1 - ed) * r;
+            // d ratio / d logπ: ρ for the token's own ratio, ρ_seq / n to every token for the sequence's.
+            if (klSequence) klSeqGrad += w * beta * k3 * seqRho;
+            else g += beta * k3 * rho;
+          }
+        } else {
+          klSum += k3;
+          if (beta !== 0) {
+            lt += beta * k3;
+            g += beta * (1 - ed);
+          }
         }
       }
       lt -= entropyCoef * H;
@@ -351,6 +398,7 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
       const gSeq = (seqWeight * seqPolicy.dRho * seqRho) / Math.max(1, n);
       for (let t = 0; t < T; t++) if (m[t]) gl[t] += gSeq;
     }
+    if (klSeqGrad !== 0) for (let t = 0; t < T; t++) if (m[t]) gl[t] += klSeqGrad / Math.max(1, n);
   });
 
   const denom = Math.max(1, N);
@@ -363,5 +411,6 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
   };
   if (lossType === 'cispo') metrics.cispo_clip_ratio = cispoClip / denom;
   if (haveRef) metrics.kl = klSum / denom;
+  if (cfg.offPolicyMaskThreshold !== undefined) metrics.off_policy_masked_ratio = maskedOffPolicy / B;
   return { loss, gLogprob, gEntropy, metrics };
 }

@@ -5,7 +5,7 @@
 
 import { ALL_TARGETS } from '../lora/config.ts';
 import { SCHEDULER_TYPES } from '../train/schedule.ts';
-import { MULTI_OBJECTIVE_AGGREGATIONS, SCALE_REWARDS } from './advantages.ts';
+import { ADVANTAGE_ESTIMATORS, MULTI_OBJECTIVE_AGGREGATIONS, SCALE_REWARDS } from './advantages.ts';
 import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPES } from './loss.ts';
 import { BUILTIN_REWARD_NAMES } from './rewards/index.ts';
 
@@ -161,6 +161,21 @@ export const SETTINGS: readonly Setting[] = [
   {
     type: 'choice',
     section: 'grpo',
+    key: 'advantageEstimator',
+    name: 'advantage_estimator',
+    choices: ADVANTAGE_ESTIMATORS,
+    help: 'grpo: every completion gets its reward minus the group mean (scaled); passk (verl): only the best of each group learns, by how much it beat the runner-up (scaled the same way).',
+  },
+  {
+    type: 'boolean',
+    section: 'grpo',
+    key: 'excludeZeroStdFromDenominator',
+    name: 'exclude_zero_std_from_denominator',
+    help: 'Groups whose rewards are all equal add no loss and no tokens to the normaliser (they teach nothing; not in TRL).',
+  },
+  {
+    type: 'choice',
+    section: 'grpo',
     key: 'multiObjectiveAggregation',
     name: 'multi_objective_aggregation',
     choices: MULTI_OBJECTIVE_AGGREGATIONS,
@@ -175,6 +190,20 @@ export const SETTINGS: readonly Setting[] = [
     help: 'One weight per reward function, in order (built-in rewards, then the reward module); empty = all 1.',
   },
   number('grpo', 'beta', 'beta', NON_NEGATIVE, 'Weight of the KL penalty that keeps the policy near the base model (adapter off); 0 skips it.'),
+  {
+    type: 'boolean',
+    section: 'grpo',
+    key: 'useBiasCorrectionKl',
+    name: 'use_bias_correction_kl',
+    help: 'Multiply the KL term by the importance ratio, unbiased when the batch is reused (DeepSeek-V3.2).',
+  },
+  number(
+    'grpo',
+    'offPolicyMaskThreshold',
+    'off_policy_mask_threshold',
+    NON_NEGATIVE,
+    'Drop the policy loss of completions with a negative advantage whose mean log-ratio old − new exceeds this (DeepSeek-V3.2; 0 = off; only bites with num_iterations > 1).',
+  ),
   number('grpo', 'epsilon', 'epsilon', BELOW_ONE, 'The probability ratio is clipped below at 1 − ε, limiting how far one step lowers a token.'),
   number(
     'grpo',
