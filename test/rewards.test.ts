@@ -267,7 +267,18 @@ test('DAPO soft overlong penalty', () => {
 
 test('BUILTIN_REWARDS read their inputs from the row', async () => {
   const { math, format, countdown, cosine, overlong } = BUILTIN_REWARDS;
-  assert.deepEqual(Object.keys(BUILTIN_REWARDS).sort(), ['boxed_math', 'cosine', 'countdown', 'format', 'happy_ending', 'math', 'mention_word', 'no_repeat', 'overlong', 'target_length']);
+  assert.deepEqual(Object.keys(BUILTIN_REWARDS).sort(), [
+    'boxed_math',
+    'cosine',
+    'countdown',
+    'format',
+    'happy_ending',
+    'math',
+    'mention_word',
+    'no_repeat',
+    'overlong',
+    'target_length',
+  ]);
   assert.equal(await math!('\\boxed{18}', { answer: 'Janet ... \n#### 18' }), 1);
   assert.equal(await math!('\\boxed{17}', { answer: '#### 18' }), 0);
   assert.equal(await math!('\\boxed{18}', {}), null);
