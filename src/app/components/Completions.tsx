@@ -42,6 +42,24 @@ function Tokens({ completion }: { completion: CompletionView }) {
   );
 }
 
+/**
+ * The shading in words, so colour is not the only carrier: the mean entropy and the most uncertain
+ * token (each token's own value is in its tooltip and its data-entropy).
+ */
+function EntropyText({ completion }: { completion: CompletionView }) {
+  const { entropies, tokens } = completion;
+  if (entropies.length === 0) return null;
+  let top = 0;
+  for (let i = 1; i < entropies.length; i++) if (entropies[i] > entropies[top]) top = i;
+  const mean = entropies.reduce((a, b) => a + b, 0) / entropies.length;
+  return (
+    <span className="muted" data-testid="completion-entropy">
+      {' '}
+      · entropy mean {mean.toFixed(2)}, highest {entropies[top].toFixed(2)} nats at “{tokens[top]?.trim() || tokens[top]}”
+    </span>
+  );
+}
+
 function EntropyLegend() {
   const stops = [0, 0.25, 0.5, 0.75, 1].map((t) => entropyColor(t * ENTROPY_SCALE_MAX));
   return (
@@ -49,6 +67,7 @@ function EntropyLegend() {
       <span>entropy 0</span>
       <span className="gradient" style={{ background: `linear-gradient(to right, ${stops.join(', ')})` }} />
       <span>≥ {ENTROPY_SCALE_MAX} nats</span>
+      <span className="hint">(darker = less sure; hover a token for its value)</span>
     </div>
   );
 }
@@ -56,7 +75,9 @@ function EntropyLegend() {
 export function Completions({ completions }: { completions: CompletionView[] }) {
   if (completions.length === 0) return <p className="muted">Completions of the newest step appear here while training.</p>;
   return (
-    <div className="completions">
+    // A scrolling box: focusable, so keyboard users can scroll it (it holds no focusable element).
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: WCAG 2.1.1, a scrollable region must be reachable by keyboard
+    <section className="completions" aria-label="Completions of the newest step" tabIndex={0}>
       <EntropyLegend />
       {groupsOf(completions).map((group) => (
         <section key={group[0].group} className="group">
@@ -79,13 +100,14 @@ export function Completions({ completions }: { completions: CompletionView[] }) 
                     · answer {c.extracted ?? 'none found'}
                   </span>
                 )}
+                <EntropyText completion={c} />
                 <Tokens completion={c} />
               </li>
             ))}
           </ol>
         </section>
       ))}
-    </div>
+    </section>
   );
 }
 

@@ -3,7 +3,7 @@
 // series is drawn smoothed (a debiased EMA, series.ts) over its raw values drawn faint; the hover
 // read-out gives both exactly. The rows passed in are never changed.
 
-import { useRef } from 'react';
+import { useId, useRef, useState } from 'react';
 import { Area, CartesianGrid, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis, type AxisDomain } from 'recharts';
 import { chartPng, downloadBlob } from '../export.ts';
 import { smoothedKey, withSmoothed, type ChartRow } from '../series.ts';
@@ -48,8 +48,78 @@ function numberAt(row: ChartRow, key: string): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
+/**
+ * The chart's last values in words, its text alternative: "step 2: total 0.25, math 0.25 (2 points,
+ * step 1 to 2)". Each series gives its newest value (with the smoothed one when smoothing is on).
+ */
+function chartSummary(rows: ChartRow[], series: Series[], xKey: string, xLabel: string, smooth: boolean): string {
+  if (rows.length === 0) return '';
+  const last = rows.at(-1) as ChartRow;
+  const values = series.map((s) => {
+    let at: ChartRow | undefined;
+    for (let i = rows.length - 1; i >= 0 && !at; i--) if (numberAt(rows[i], s.key) !== null) at = rows[i];
+    if (!at) return `${s.label} no value`;
+    const v = exact(numberAt(at, s.key) as number);
+    const smoothed = smooth ? numberAt(at, smoothedKey(s.key)) : null;
+    const when = at === last ? '' : ` at ${xLabel} ${at[xKey]}`;
+    return `${s.label} ${v}${smoothed !== null ? ` (smoothed ${exact(smoothed)})` : ''}${when}`;
+  });
+  const span = rows.length === 1 ? '1 point' : `${rows.length} points, ${xLabel} ${rows[0][xKey]} to ${last[xKey]}`;
+  return `Last values, ${xLabel} ${last[xKey]}: ${values.join('; ')} (${span}).`;
+}
+
+/** The series as a table: one row per x, one column per series (raw values, exactly). */
+function DataTable({
+  id,
+  testId,
+  title,
+  rows,
+  series,
+  xKey,
+  xLabel,
+}: {
+  id: string;
+  testId: string;
+  title: string;
+  rows: ChartRow[];
+  series: Series[];
+  xKey: string;
+  xLabel: string;
+}) {
+  return (
+    <div className="chart-table" id={id}>
+      <table data-testid={testId}>
+        <caption>{title}: data</caption>
+        <thead>
+          <tr>
+            <th scope="col">{xLabel}</th>
+            {series.map((s) => (
+              <th key={s.key} scope="col">
+                {s.label}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={String(row[xKey])}>
+              <th scope="row">{String(row[xKey])}</th>
+              {series.map((s) => {
+                const v = numberAt(row, s.key);
+                return <td key={s.key}>{v === null ? '–' : exact(v)}</td>;
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
 export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote, fileStem, logX, yDomain, formatY = formatValue, smoothing = 0 }: Props) {
   const plotRef = useRef<HTMLDivElement>(null);
+  const ids = useId();
+  const [showTable, setShowTable] = useState(false);
   const smooth = smoothing > 0;
   const raw = rows.filter((row) => series.some((s) => numberAt(row, s.key) !== null));
   const plotted = smooth
@@ -63,6 +133,8 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
   const first = series[0]?.key;
   const drawnKey = first && smooth ? smoothedKey(first) : first;
   const valuesOf = (key: string | undefined) => (key ? plotted.map((r) => numberAt(r, key)).filter((v) => v !== null) : []);
+
+  const summary = plotted.length === 0 ? emptyNote : chartSummary(plotted, series, xKey, xLabel, smooth);
 
   async function downloadPng() {
     const svg = plotRef.current?.querySelector<SVGSVGElement>('svg.recharts-surface');
@@ -82,9 +154,25 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
       data-series={series.length}
       data-raw={valuesOf(first).join(',')}
       data-drawn={valuesOf(drawnKey).join(',')}
+      aria-labelledby={`${ids}-title`}
+      aria-describedby={`${ids}-summary`}
     >
       <figcaption>
-        <span className="chart-title">{title}</span>
+        <span className="chart-title" id={`${ids}-title`}>
+          {title}
+        </span>
+        <button
+          type="button"
+          className="small"
+          data-testid={`chart-table-toggle-${name}`}
+          disabled={plotted.length === 0}
+          aria-expanded={showTable}
+          aria-controls={`${ids}-table`}
+          onClick={() => setShowTable((shown) => !shown)}
+          title={`Show “${title}” as a data table`}
+        >
+          {showTable ? 'Hide table' : 'Table'}
+        </button>
         <button
           type="button"
           className="small"
@@ -92,6 +180,7 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
           disabled={plotted.length === 0}
           onClick={downloadPng}
           title={`Download “${title}” as PNG`}
+          aria-label={`Download “${title}” as PNG`}
         >
           PNG
         </button>
@@ -104,12 +193,15 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
           </li>
         ))}
       </ul>
+      <p className="sr-only" id={`${ids}-summary`} data-testid={`chart-summary-${name}`}>
+        {summary}
+      </p>
       <div ref={plotRef} className="plot">
         {plotted.length === 0 ? (
           <p className="empty">{emptyNote}</p>
         ) : (
           <ResponsiveContainer width="100%" height="100%">
-            <ComposedChart data={plotted} margin={{ top: 6, right: 10, bottom: 2, left: 0 }}>
+            <ComposedChart data={plotted} title={title} desc={summary} margin={{ top: 6, right: 10, bottom: 2, left: 0 }}>
               <CartesianGrid stroke="#e5e7eb" strokeDasharray="3 3" />
               <XAxis
                 dataKey={xKey}
@@ -174,6 +266,9 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
           </ResponsiveContainer>
         )}
       </div>
+      {showTable && plotted.length > 0 && (
+        <DataTable id={`${ids}-table`} testId={`chart-table-${name}`} title={title} rows={plotted} series={series} xKey={xKey} xLabel={xLabel} />
+      )}
     </figure>
   );
 }
