@@ -89,16 +89,13 @@ export function computeAdvantages(rewards: number[], numGenerations: number, sca
     return centred / (std + ADVANTAGE_STD_EPS);
   });
 
+  return { advantages, groupMean, ...groupSummary(groupStd), batchStd, rewardMean: mean(rewards, 0, rewards.length) };
+}
+
+/** What the step logs of the groups' spreads: each std, the fraction with equal rewards, and their mean (reward_std). */
+function groupSummary(groupStd: number[]): { groupStd: number[]; fracRewardZeroStd: number; rewardStd: number } {
   const zero = groupStd.filter((s) => Math.abs(s) <= ZERO_STD_ATOL).length;
-  return {
-    advantages,
-    groupMean,
-    groupStd,
-    fracRewardZeroStd: zero / groups,
-    rewardStd: groupStd.reduce((a, b) => a + b, 0) / groups,
-    batchStd,
-    rewardMean: mean(rewards, 0, rewards.length),
-  };
+  return { groupStd, fracRewardZeroStd: zero / groupStd.length, rewardStd: groupStd.reduce((a, b) => a + b, 0) / groupStd.length };
 }
 
 /** How a group's rewards become advantages: 'grpo' (centred, scaled) or 'passk' (verl's grpo_passk). */
@@ -214,13 +211,10 @@ export function computeRewardAdvantages(
     const st = keptStats(summed, keep, 0, B);
     advantages = summed.map((s, i) => (excluded[i] ? 0 : (s - st.mean) / (st.std + ADVANTAGE_STD_EPS)));
   }
-  const zero = groupStd.filter((s) => Math.abs(s) <= ZERO_STD_ATOL).length;
   return {
     advantages,
     groupMean,
-    groupStd,
-    fracRewardZeroStd: zero / groups,
-    rewardStd: groupStd.reduce((a, b) => a + b, 0) / groups,
+    ...groupSummary(groupStd),
     batchStd: batch.std,
     rewardMean: batch.mean,
     rewards,
