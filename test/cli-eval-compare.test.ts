@@ -38,7 +38,20 @@ test('webgrpo eval --compare-base writes base and adapter counts with their cate
   const adapter = join(root, 'adapter');
   // Small random LoRA on the attention projections: the adapter changes the samples, not every answer.
   writePeftAdapter(adapter, { layers: 2, dims: { q_proj: [64, 64], v_proj: [64, 32] }, r: 2, alpha: 1, seed: 5 });
-  const common = ['--model', MODEL, '--dataset', 'arithmetic:2', '--problems', String(PROBLEMS), '--samples', String(SAMPLES), '--max-new-tokens', '40', '--seed', '3'];
+  const common = [
+    '--model',
+    MODEL,
+    '--dataset',
+    'arithmetic:2',
+    '--problems',
+    String(PROBLEMS),
+    '--samples',
+    String(SAMPLES),
+    '--max-new-tokens',
+    '40',
+    '--seed',
+    '3',
+  ];
   const out = join(root, 'counts.jsonl');
   const res = run(['eval', ...common, '--adapter', adapter, '--compare-base', '--k', '1,2,4,8', '--out', out, '--json']);
   const summary = JSON.parse(res.stdout.trim().split('\n').pop()!);
@@ -81,7 +94,12 @@ test('webgrpo eval --compare-base writes base and adapter counts with their cate
   const text = run(['eval', ...common, '--adapter', adapter, '--compare-base', '--k', '1,8']).stdout;
   assert.match(text, /^base +pass@1 [\d.]+% +pass@8 [\d.]+%$/m);
   assert.match(text, /^adapter +pass@1 [\d.]+% +pass@8 [\d.]+%$/m);
-  assert.match(text, new RegExp(`solved by: base-only ${counts['base-only']}, adapter-only ${counts['adapter-only']}, both ${counts.both}, neither ${counts.neither} \\(of ${PROBLEMS}\\)`));
+  assert.match(
+    text,
+    new RegExp(
+      `solved by: base-only ${counts['base-only']}, adapter-only ${counts['adapter-only']}, both ${counts.both}, neither ${counts.neither} \\(of ${PROBLEMS}\\)`,
+    ),
+  );
   assert.match(text, /the curves (cross at k ≈ [\d.]+|do not cross)/);
 
   const bad = spawnSync(process.execPath, ['bin/webgrpo.mjs', 'eval', ...common, '--compare-base'], { encoding: 'utf8' });

@@ -8,6 +8,7 @@ import { DevicePanel } from './components/DevicePanel.tsx';
 import { ExportPanel } from './components/ExportPanel.tsx';
 import { ModelPanel } from './components/ModelPanel.tsx';
 import { NoWebGpuPage } from './components/NoWebGpuPage.tsx';
+import { PassKExplorer } from './components/PassKExplorer.tsx';
 import { RecipePanel } from './components/RecipePanel.tsx';
 import { RunsPanel } from './components/RunsPanel.tsx';
 import { TrainPanel } from './components/TrainPanel.tsx';
@@ -41,6 +42,7 @@ function RunResults() {
         <h2 id="completions-heading">Recent completions{newestStep !== undefined && ` (step ${newestStep})`}</h2>
         <Completions completions={run.completions} />
       </section>
+      <PassKExplorer run={run} />
     </>
   );
 }

@@ -28,7 +28,7 @@ export interface EvalOptions<P extends EvalProblem = EvalProblem> {
 }
 
 /** One sampled completion and its grade. */
-export interface GradedSample {
+interface GradedSample {
   text: string;
   grade: number;
 }
@@ -103,7 +103,7 @@ export async function evaluatePassAtK<P extends EvalProblem>(
 }
 
 /** A problem of a base-vs-adapter comparison: its correct counts out of n, category and samples. */
-export interface ComparedProblem {
+interface ComparedProblem {
   question: string;
   answer: string;
   base: number;

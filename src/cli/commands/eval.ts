@@ -24,7 +24,14 @@ function passAtKLine(passAtK: Record<number, number>): string {
 function reportComparison(values: Values, result: PassAtKComparison, ks: number[], temperature: number): void {
   if (typeof values.out === 'string') {
     const rows = result.problems.map((p) =>
-      JSON.stringify({ question: p.question, answer: p.answer, samples: result.samples, correct_base: p.base, correct_adapter: p.adapter, category: p.solvedBy }),
+      JSON.stringify({
+        question: p.question,
+        answer: p.answer,
+        samples: result.samples,
+        correct_base: p.base,
+        correct_adapter: p.adapter,
+        category: p.solvedBy,
+      }),
     );
     writeFileSync(values.out, `${rows.join('\n')}\n`);
   }
@@ -113,6 +120,10 @@ export const evaluate: Command = {
         `${problems.map((p, i) => JSON.stringify({ question: p.question, answer: p.answer, samples, [`correct_${label}`]: result.correct[i] })).join('\n')}\n`,
       );
     }
-    output(values, { problems: problems.length, samples, temperature, [label]: passAtKNames(result.passAtK) }, `${label.padEnd(8)} ${passAtKLine(result.passAtK)}`);
+    output(
+      values,
+      { problems: problems.length, samples, temperature, [label]: passAtKNames(result.passAtK) },
+      `${label.padEnd(8)} ${passAtKLine(result.passAtK)}`,
+    );
   },
 };
