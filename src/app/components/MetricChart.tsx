@@ -91,7 +91,9 @@ function DataTable({
   xLabel: string;
 }) {
   return (
-    <div className="chart-table" id={id}>
+    // A scrolling box once the table is long: focusable, so keyboard users can scroll it (WCAG 2.1.1).
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
+    <div className="chart-table" id={id} tabIndex={0}>
       <table data-testid={testId}>
         <caption>{title}: data</caption>
         <thead>

@@ -84,7 +84,7 @@ function NumberField({
 function Samples({ result, index }: { result: PassAtKComparison; index: number }) {
   const problem = result.problems[index];
   return (
-    <div className="passk-samples" data-testid="passk-samples" data-problem={index + 1}>
+    <div className="passk-samples" data-testid="passk-problem-samples" data-problem={index + 1}>
       <h3>
         Problem {index + 1}: its {result.samples} samples from each model
       </h3>
@@ -96,7 +96,9 @@ function Samples({ result, index }: { result: PassAtKComparison; index: number }
             <h4>
               {which === 'base' ? 'Base model' : 'Adapter'}: {problem[which]} of {result.samples} correct
             </h4>
-            <ol>
+            {/* A scrolling box with no focusable element: focusable, so keyboard users can scroll it. */}
+            {/* biome-ignore lint/a11y/noNoninteractiveTabindex: WCAG 2.1.1, a scrollable region must be reachable by keyboard */}
+            <ol tabIndex={0} aria-label={`${which === 'base' ? 'Base model' : 'Adapter'} samples of problem ${index + 1}`}>
               {problem.samples[which].map((s, i) => (
                 // The samples are fixed once drawn; their position is their identity.
                 // biome-ignore lint/suspicious/noArrayIndexKey: see above
