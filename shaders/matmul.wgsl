@@ -2,8 +2,10 @@
 //  * mm_tiled / mm_scalar / mm_gemv: Y[M, n] = X[M, K] · W[rows]ᵀ (+ bias) over one weight chunk, W
 //    stored as f32, packed f16 or packed bf16 (override DTYPE) and decoded here, f32 accumulation.
 //    mm_tiled: 4×4 outputs per thread, vec4 loads (K % 4 == 0). mm_scalar: any K (even for packed).
-//    mm_gemv: decode-sized M ≤ 4, one workgroup per 8 weight rows, X in workgroup memory.
-//    mm_narrow: M ≤ 4 without workgroup memory (for CPU-emulated adapters).
+//    mm_narrow: decode-sized M ≤ 4, 2 weight rows per invocation, no workgroup memory.
+//    mm_gemv (after the subgroups marker, compiled only where the `subgroups` feature exists):
+//    M ≤ 4, one subgroup per weight row, lanes read consecutive vec4s, subgroupAdd reduces.
+//    Every one of them can add into Y (accumulate) instead of overwriting it.
 //  * gemm_vec / gemm_scalar: f32 C[M, N] = alpha · op(A) · op(B) (+ C) for backward passes, with
 //    TRANS_A / TRANS_B overrides; 4×4 outputs per thread.
 //  * mm_igrad_vec / mm_igrad_scalar: input gradient dX[M, K] (+)= dY[M, chunk cols] · W_chunk over
@@ -22,6 +24,7 @@ struct MmParams {
   yCol0: u32,    // Y column written for the first row
   bias0: u32,    // bias index of the first row
   hasBias: u32,
+  accumulate: u32, // 1: Y += result (Y holds the residual), 0: Y = result
 }
 
 @group(0) @binding(0) var<uniform> mp: MmParams;
@@ -46,22 +49,29 @@ fn loadW1(e: u32) -> f32 {
   return decode_weight(DTYPE, w1[weight_word(DTYPE, e)], e);
 }
 
+// The epilogue of one output (input row m, weight row n of this dispatch, n < N): + bias, and
+// + the value already in Y when accumulating (the residual add of DESIGN.md §5.3).
+fn storeOne(m: u32, n: u32, v: f32) {
+  let idx = m * mp.yStride + mp.yCol0 + n;
+  var r = v;
+  if (mp.hasBias != 0u) {
+    r += bias[mp.bias0 + n];
+  }
+  if (mp.accumulate != 0u) {
+    r += y[idx];
+  }
+  y[idx] = r;
+}
+
 // Write a 4×4 tile (acc[i] holds rows m0+i, columns n0 .. n0+3), masked at the edges.
 fn storeTile(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
-  var b = vec4<f32>();
-  if (mp.hasBias != 0u) {
-    for (var j = 0u; j < 4u; j++) {
-      b[j] = bias[mp.bias0 + min(n0 + j, mp.N - 1u)];
-    }
-  }
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + i;
     if (m >= mp.M) { break; }
-    let v = acc[i] + b;
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + j;
       if (n < mp.N) {
-        y[m * mp.yStride + mp.yCol0 + n] = v[j];
+        storeOne(m, n, acc[i][j]);
       }
     }
   }
@@ -131,109 +141,120 @@ fn mm_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
   storeTile(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
-// Small-M kernel without workgroup memory or barriers (M ≤ 4, K % 4 == 0): each thread computes 4
-// weight rows for all M inputs. Used where barriers are expensive (SwiftShader's CPU coroutines make
-// mm_gemv ~50× slower there); on real GPUs mm_gemv's coalesced row reads win.
-@compute @workgroup_size(64)
-fn mm_narrow(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let n0 = flat_index(id, groups, 64u) * 4u;
-  if (n0 >= mp.N) { return; }
-  let M = mp.M;
-  let K4 = mp.K >> 2u;
-  let c0 = (mp.wRow0 + n0) * mp.K;
-  let c1 = (mp.wRow0 + min(n0 + 1u, mp.N - 1u)) * mp.K;
-  let c2 = (mp.wRow0 + min(n0 + 2u, mp.N - 1u)) * mp.K;
-  let c3 = (mp.wRow0 + min(n0 + 3u, mp.N - 1u)) * mp.K;
-  var acc0 = vec4<f32>();
-  var acc1 = vec4<f32>();
-  var acc2 = vec4<f32>();
-  var acc3 = vec4<f32>();
-  for (var k = 0u; k < K4; k++) {
-    let e = k << 2u;
-    let b0 = loadW4(c0 + e);
-    let b1 = loadW4(c1 + e);
-    let b2 = loadW4(c2 + e);
-    let b3 = loadW4(c3 + e);
-    var a = x4[k];
-    acc0 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
-    if (M > 1u) {
-      a = x4[K4 + k];
-      acc1 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
-      if (M > 2u) {
-        a = x4[2u * K4 + k];
-        acc2 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
-        if (M > 3u) {
-          a = x4[3u * K4 + k];
-          acc3 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
-        }
-      }
-    }
+// Small-M kernel without workgroup memory, barriers or subgroup operations (M ≤ 4, K % 4 == 0, and
+// K % 8 == 0 for packed weights): each invocation computes 2 weight rows for all M inputs, 16
+// weights per row per loop iteration, read as whole vec4<u32> words. Chosen on CPU adapters and on
+// GPUs without subgroups. SwiftShader pays a large fixed cost per loop iteration, per gathered load
+// and per live register (private arrays, array arguments and unused accumulators spill), so the
+// input count MROWS is an override (dead accumulators fold away) and everything is plain variables.
+override MROWS: u32 = 1u;
+const NW_ROWS = 2u;
+@group(0) @binding(2) var<storage, read> wq: array<vec4<u32>>;
+
+// Weights e .. e+3 of the chunk (e % 4 == 0) from the vec4<u32> view.
+fn narrowW4(e: u32) -> vec4<f32> {
+  if (DTYPE == DTYPE_F32) {
+    return bitcast<vec4<f32>>(wq[e >> 2u]);
   }
-  storeTile(0u, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+  let v = wq[e >> 3u];
+  return decode_quad(DTYPE, select(v.xy, v.zw, (e & 4u) != 0u));
 }
 
-// GEMV for decode (M ≤ 4, K % 4 == 0): 256 threads = 8 weight rows × 32 lanes. X is staged through
-// workgroup memory in K tiles of 1024; each lane accumulates every 32nd vec4 of its row for all M
-// inputs at once (acc[m]), then the 32 lanes of a row are summed by a tree in workgroup memory.
-const GV_ROWS = 8u;
-const GV_LANES = 32u;
-const GV_KT4 = 256u; // vec4s of X per row per K tile
-var<workgroup> gvX: array<vec4<f32>, 1024>; // 4 rows × GV_KT4
-var<workgroup> gvSum: array<vec4<f32>, 256>;
+// 16 weights e .. e+15 (e % 16 == 0 within an 8-aligned row) as four vec4s.
+struct W16 {
+  a: vec4<f32>,
+  b: vec4<f32>,
+  c: vec4<f32>,
+  d: vec4<f32>,
+}
 
-@compute @workgroup_size(256)
-fn mm_gemv(
-  @builtin(local_invocation_index) t: u32,
-  @builtin(workgroup_id) wg: vec3<u32>,
-  @builtin(num_workgroups) groups: vec3<u32>,
-) {
-  let r = t / GV_LANES;
-  let lane = t % GV_LANES;
-  let n = (wg.x + wg.y * groups.x) * GV_ROWS + r;
-  let wBase = (mp.wRow0 + min(n, mp.N - 1u)) * mp.K;
+fn narrowW16(e: u32) -> W16 {
+  if (DTYPE == DTYPE_F32) {
+    let i = e >> 2u;
+    return W16(bitcast<vec4<f32>>(wq[i]), bitcast<vec4<f32>>(wq[i + 1u]), bitcast<vec4<f32>>(wq[i + 2u]), bitcast<vec4<f32>>(wq[i + 3u]));
+  }
+  let v0 = wq[e >> 3u];
+  let v1 = wq[(e >> 3u) + 1u];
+  return W16(decode_quad(DTYPE, v0.xy), decode_quad(DTYPE, v0.zw), decode_quad(DTYPE, v1.xy), decode_quad(DTYPE, v1.zw));
+}
+
+// The 4 partial dot products of one 16-weight step with X vec4s xb .. xb+3.
+fn dot16(xb: u32, w: W16) -> vec4<f32> {
+  return vec4<f32>(dot(x4[xb], w.a), dot(x4[xb + 1u], w.b), dot(x4[xb + 2u], w.c), dot(x4[xb + 3u], w.d));
+}
+
+@compute @workgroup_size(64)
+fn mm_narrow(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let n0 = flat_index(id, groups, 64u) * NW_ROWS;
+  if (n0 >= mp.N) { return; }
   let K4 = mp.K >> 2u;
-  let M = mp.M;
-  var acc = vec4<f32>();
-  for (var kt = 0u; kt < K4; kt += GV_KT4) {
-    let len = min(GV_KT4, K4 - kt);
-    workgroupBarrier();
-    for (var i = t; i < M * GV_KT4; i += 256u) {
-      let m = i / GV_KT4;
-      let k = i % GV_KT4;
-      if (k < len) {
-        gvX[i] = x4[m * K4 + kt + k];
-      }
+  let K16 = K4 & ~3u;
+  let c0 = (mp.wRow0 + n0) * mp.K;
+  let c1 = (mp.wRow0 + min(n0 + 1u, mp.N - 1u)) * mp.K;
+  // aMr: input m, weight row n0 + r; four partial sums each.
+  var a00 = vec4<f32>();
+  var a01 = vec4<f32>();
+  var a10 = vec4<f32>();
+  var a11 = vec4<f32>();
+  var a20 = vec4<f32>();
+  var a21 = vec4<f32>();
+  var a30 = vec4<f32>();
+  var a31 = vec4<f32>();
+  for (var k = 0u; k < K16; k += 4u) {
+    let e = k << 2u;
+    let u = narrowW16(c0 + e);
+    let v = narrowW16(c1 + e);
+    a00 += dot16(k, u);
+    a01 += dot16(k, v);
+    if (MROWS > 1u) {
+      a10 += dot16(K4 + k, u);
+      a11 += dot16(K4 + k, v);
     }
-    workgroupBarrier();
-    for (var k = lane; k < len; k += GV_LANES) {
-      let wv = loadW4(wBase + ((kt + k) << 2u));
-      acc.x += dot(gvX[k], wv);
-      if (M > 1u) {
-        acc.y += dot(gvX[GV_KT4 + k], wv);
-        if (M > 2u) {
-          acc.z += dot(gvX[2u * GV_KT4 + k], wv);
-          if (M > 3u) {
-            acc.w += dot(gvX[3u * GV_KT4 + k], wv);
-          }
-        }
-      }
+    if (MROWS > 2u) {
+      a20 += dot16(2u * K4 + k, u);
+      a21 += dot16(2u * K4 + k, v);
+    }
+    if (MROWS > 3u) {
+      a30 += dot16(3u * K4 + k, u);
+      a31 += dot16(3u * K4 + k, v);
     }
   }
-  gvSum[t] = acc;
-  workgroupBarrier();
-  for (var s = GV_LANES / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) {
-      gvSum[t] += gvSum[t + s];
+  for (var k = K16; k < K4; k++) {
+    let u = narrowW4(c0 + (k << 2u));
+    let v = narrowW4(c1 + (k << 2u));
+    a00.x += dot(x4[k], u);
+    a01.x += dot(x4[k], v);
+    if (MROWS > 1u) {
+      a10.x += dot(x4[K4 + k], u);
+      a11.x += dot(x4[K4 + k], v);
     }
-    workgroupBarrier();
+    if (MROWS > 2u) {
+      a20.x += dot(x4[2u * K4 + k], u);
+      a21.x += dot(x4[2u * K4 + k], v);
+    }
+    if (MROWS > 3u) {
+      a30.x += dot(x4[3u * K4 + k], u);
+      a31.x += dot(x4[3u * K4 + k], v);
+    }
   }
-  // Lane m of each row writes output row m.
-  if (lane < M && n < mp.N) {
-    var v = gvSum[r * GV_LANES][lane];
-    if (mp.hasBias != 0u) {
-      v += bias[mp.bias0 + n];
-    }
-    y[lane * mp.yStride + mp.yCol0 + n] = v;
+  let one = vec4<f32>(1.0);
+  narrowStore(0u, n0, dot(a00, one), dot(a01, one));
+  if (MROWS > 1u) {
+    narrowStore(1u, n0, dot(a10, one), dot(a11, one));
+  }
+  if (MROWS > 2u) {
+    narrowStore(2u, n0, dot(a20, one), dot(a21, one));
+  }
+  if (MROWS > 3u) {
+    narrowStore(3u, n0, dot(a30, one), dot(a31, one));
+  }
+}
+
+// mm_narrow's two outputs of input m (the second skipped past N).
+fn narrowStore(m: u32, n0: u32, v0: f32, v1: f32) {
+  storeOne(m, n0, v0);
+  if (n0 + 1u < mp.N) {
+    storeOne(m, n0 + 1u, v1);
   }
 }
 
@@ -475,4 +496,50 @@ fn mm_igrad_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
     e += K;
   }
   igStore(m0, k0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}
+
+// ---- subgroups ----
+// Everything below needs the `subgroups` feature: matmul.ts compiles it (with `enable subgroups;`
+// in front) only on devices that have it.
+
+// GEMV for decode on GPUs (M = MROWS ≤ 4, K % 4 == 0): GV_ROWS weight rows per workgroup of 128; each
+// subgroup takes one row at a time, its lanes read consecutive vec4s of the row (coalesced) and
+// accumulate all M inputs at once, and subgroupAdd sums the lanes. Any subgroup size
+// up to 128 works (a larger subgroup count just takes fewer rows each).
+const GV_ROWS = 16u;
+const GV_THREADS = 128u;
+
+@compute @workgroup_size(128)
+fn mm_gemv(
+  @builtin(local_invocation_index) t: u32,
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) sgSize: u32,
+) {
+  let rowBase = (wg.x + wg.y * groups.x) * GV_ROWS;
+  let K4 = mp.K >> 2u;
+  for (var r = t / sgSize; r < GV_ROWS; r += max(1u, GV_THREADS / sgSize)) {
+    let n = rowBase + r;
+    if (n >= mp.N) { break; }
+    let wBase = (mp.wRow0 + n) * mp.K;
+    var acc = vec4<f32>(); // input m in component m
+    for (var k = lane; k < K4; k += sgSize) {
+      let wv = loadW4(wBase + (k << 2u));
+      acc.x += dot(x4[k], wv);
+      if (MROWS > 1u) {
+        acc.y += dot(x4[K4 + k], wv);
+      }
+      if (MROWS > 2u) {
+        acc.z += dot(x4[2u * K4 + k], wv);
+      }
+      if (MROWS > 3u) {
+        acc.w += dot(x4[3u * K4 + k], wv);
+      }
+    }
+    let sum = subgroupAdd(acc);
+    if (lane < MROWS) {
+      storeOne(lane, n, sum[lane]);
+    }
+  }
 }

@@ -76,6 +76,13 @@ function makeWeight(gpu: Gpu, values: Float32Array, rows: number, cols: number, 
   return { w: WeightMatrix.upload(gpu, `w_${dtype}`, bits, rows, cols, dtype, maxChunkBytes), held };
 }
 
+/** The small-M kernels this device can run for K (mm_gemv needs subgroups, mm_narrow 8-aligned packed rows). */
+function smallMKernels(gpu: Gpu, K: number, dtype: WeightDType): MatmulKernel[] {
+  const kernels: MatmulKernel[] = gpu.hasSubgroups ? ['mm_gemv'] : [];
+  if (K % (dtype === 'f32' ? 4 : 8) === 0) kernels.push('mm_narrow');
+  return kernels;
+}
+
 function scaleOf(ref: ArrayLike<number>): number {
   let s = 1;
   for (let i = 0; i < ref.length; i++) s = Math.max(s, Math.abs(ref[i]));
@@ -99,7 +106,8 @@ test('matmul matches the reference for every shape, dtype and kernel', async () 
   const gpu = await testGpu();
   let seed = 1;
   await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
-    for (const K of [8, 30, 96]) {
+    // K = 36 and 200 leave a tail after mm_narrow's 16-wide steps; 200 also spans several subgroup strides.
+    for (const K of [8, 30, 36, 200]) {
       for (const N of [1, 7, 33, 130]) {
         const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
         const biasValues = randomArray(N, seed++);
@@ -113,8 +121,8 @@ test('matmul matches the reference for every shape, dtype and kernel', async () 
           // Every kernel that applies (matmul picks one by shape and adapter).
           const kernels: MatmulKernel[] = ['mm_scalar'];
           if (K % 4 === 0) kernels.push('mm_tiled');
-          if (K % 4 === 0 && M <= 4) kernels.push('mm_gemv', 'mm_narrow');
-          assert.ok(kernels.includes(matmulKernel(M, K, gpu)));
+          if (K % 4 === 0 && M <= 4) kernels.push(...smallMKernels(gpu, K, dtype));
+          assert.ok(kernels.includes(matmulKernel(M, K, gpu, dtype)));
           for (const kernel of kernels) {
             const y = matmul(x, w, { bias: withBias ? bias : undefined, kernel });
             assert.deepEqual(y.shape, [M, N]);
@@ -125,6 +133,38 @@ test('matmul matches the reference for every shape, dtype and kernel', async () 
         }
         w.destroy();
       }
+    }
+  });
+});
+
+test('matmul with accumulate adds X·Wᵀ + bias into out (the fused residual add), every kernel', async () => {
+  const gpu = await testGpu();
+  let seed = 300;
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
+    for (const [M, K, N] of [
+      [1, 40, 9],
+      [3, 24, 21],
+      [6, 16, 5],
+    ]) {
+      const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
+      const biasValues = randomArray(N, seed++);
+      const bias = Tensor.from(gpu, biasValues, [N]);
+      const xv = randomArray(M * K, seed++);
+      const x = Tensor.from(gpu, xv, [M, K]);
+      const residual = randomArray(M * N, seed++);
+      const product = matmulRef(xv, held, M, K, N, biasValues);
+      const ref = product.map((v, i) => v + residual[i]);
+      const kernels: MatmulKernel[] = ['mm_scalar', 'mm_tiled', ...(M <= 4 ? smallMKernels(gpu, K, dtype) : [])];
+      for (const kernel of kernels) {
+        const out = Tensor.from(gpu, residual, [M, N]);
+        matmul(x, w, { bias, out, accumulate: true, kernel });
+        assertClose(await out.read(), ref, 1e-4 * scaleOf(ref), `${dtype} ${kernel} M=${M} K=${K} N=${N}`);
+        out.release();
+      }
+      assert.throws(() => matmul(x, w, { accumulate: true }), /matmul\(w.*\): accumulate needs an output tensor/);
+      x.release();
+      bias.release();
+      w.destroy();
     }
   });
 });
@@ -153,7 +193,7 @@ test('matmul over row chunks with rowStart / count subsets and bias', async () =
       ]) {
         const ref = new Float64Array(M * count);
         for (let m = 0; m < M; m++) for (let j = 0; j < count; j++) ref[m * count + j] = full[m * N + rowStart + j];
-        const kernels: (MatmulKernel | undefined)[] = M === 1 ? ['mm_gemv', 'mm_narrow'] : [undefined];
+        const kernels: (MatmulKernel | undefined)[] = M === 1 ? smallMKernels(gpu, K, dtype) : [undefined];
         for (const kernel of kernels) {
           const y = matmul(x, w, { bias, rowStart, count, kernel });
           assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} chunks ${kernel ?? ''} M=${M} rows ${rowStart}+${count}`);
@@ -222,7 +262,8 @@ test('matmulInputGrad matches the reference for every shape and dtype', async ()
   const gpu = await testGpu();
   let seed = 2000;
   await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
-    for (const K of [8, 30, 96]) {
+    // K = 36 and 200 leave a tail after mm_narrow's 16-wide steps; 200 also spans several subgroup strides.
+    for (const K of [8, 30, 36, 200]) {
       for (const N of [7, 64, 130]) {
         const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
         for (const M of [1, 5, 33]) {

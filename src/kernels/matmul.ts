@@ -1,33 +1,46 @@
 // Matmul kernels: the weight projection Y = X·Wᵀ (+ bias) over f32 / packed f16 / packed bf16 weight
-// matrices in row chunks (register-tiled for prefill, GEMV for decode), an f32 GEMM with transpose
+// matrices in row chunks (register-tiled for prefill, GEMV for decode; optionally added into the
+// output, the fused residual add), an f32 GEMM with transpose
 // flags for backward passes, the input gradient dX = dY·W through a frozen weight matrix, the f32
 // weight gradient dW = dYᵀ·X, and their float64 CPU references.
 
 import familySource from '../../shaders/matmul.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
-import { Tensor, type WeightMatrix } from '../gpu/tensor.ts';
+import { Tensor, type WeightDType, type WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
 import { DTYPE_CODE, withPrelude } from './prelude.ts';
 
-const source = withPrelude(familySource);
-/** Up to this many input rows take the GEMV kernel (when K % 4 == 0). */
+// The family's subgroup kernels follow this marker; they compile only with `enable subgroups;`.
+const [baseSource, subgroupSource] = familySource.split('// ---- subgroups ----');
+const source = withPrelude(baseSource);
+// The same entry points plus the subgroup ones (uniformity is per subgroup there: each subgroup
+// works on its own weight row, which WGSL's workgroup-wide analysis cannot see).
+const subgroupFamily = `enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n${withPrelude(baseSource + subgroupSource)}`;
+/** Up to this many input rows take a GEMV kernel (when K % 4 == 0). */
 const GEMV_MAX_M = 4;
-const GEMV_ROWS = 8; // weight rows per GEMV workgroup
-const NARROW_ROWS = 256; // weight rows per mm_narrow workgroup (64 threads × 4)
+const GEMV_ROWS = 16; // weight rows per mm_gemv workgroup (GV_ROWS)
+const NARROW_ROWS = 128; // weight rows per mm_narrow workgroup (64 invocations × NW_ROWS)
 const TILE = 32; // outputs per workgroup edge in the tiled kernels (8×8 threads × 4×4 each)
 
 export type MatmulKernel = 'mm_tiled' | 'mm_scalar' | 'mm_gemv' | 'mm_narrow';
 
 /**
  * Which kernel `matmul` uses for M input rows of length K on this GPU (exported for tests and
- * benches). Small M takes the GEMV kernel, except on SwiftShader where workgroup barriers cost
- * ~50× more than the math (measured: 896×896 at M=1 takes 2.4 s with mm_gemv, 40 ms without
- * barriers), so it takes the barrier-free mm_narrow instead.
+ * benches). Small M takes the subgroup GEMV `mm_gemv` on GPUs with the `subgroups` feature, and the
+ * plain-loop `mm_narrow` elsewhere: on SwiftShader (which has subgroups) each loop iteration and
+ * gathered load has a large fixed cost, and mm_narrow's 2 rows × 16 weights per iteration measured
+ * ~2× faster than one subgroup per row (DESIGN.md §4.1).
  */
-export function matmulKernel(M: number, K: number, gpu?: Gpu): MatmulKernel {
+export function matmulKernel(M: number, K: number, gpu?: Gpu, dtype: WeightDType = 'f32'): MatmulKernel {
   if (K % 4 !== 0) return 'mm_scalar';
   if (M > GEMV_MAX_M) return 'mm_tiled';
-  return gpu && isCpuEmulated(gpu) ? 'mm_narrow' : 'mm_gemv';
+  if (gpu?.hasSubgroups && !isCpuEmulated(gpu)) return 'mm_gemv';
+  return narrowFits(K, dtype) ? 'mm_narrow' : 'mm_tiled';
+}
+
+/** mm_narrow reads whole vec4<u32> words: 8-aligned rows for packed weights. */
+function narrowFits(K: number, dtype: WeightDType): boolean {
+  return K % (dtype === 'f32' ? 4 : 8) === 0;
 }
 
 function isCpuEmulated(gpu: Gpu): boolean {
@@ -43,6 +56,8 @@ export interface MatmulOptions {
   rowStart?: number;
   /** Number of weight rows to compute; the output row stride. Default w.rows - rowStart. */
   count?: number;
+  /** Y += X·Wᵀ (+ bias) into `out` (needs `out`): the residual add fused into the projection. */
+  accumulate?: boolean;
   /** Force a kernel (tests and benches). */
   kernel?: MatmulKernel;
 }
@@ -50,7 +65,8 @@ export interface MatmulOptions {
 /**
  * Y[M, count] = X[M, K] · W[rowStart : rowStart+count, :]ᵀ (+ bias[rowStart : rowStart+count]).
  * X is any tensor whose last dimension is K = w.cols; W is a WeightMatrix [N, K] in f32 / packed
- * f16 / packed bf16, possibly in several row chunks (one dispatch per chunk touched).
+ * f16 / packed bf16, possibly in several row chunks (one dispatch per chunk touched). With
+ * `accumulate`, the result is added to what `out` holds.
  */
 export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Tensor {
   const gpu = x.gpu;
@@ -66,15 +82,20 @@ export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Te
   }
   const out = opts.out ?? Tensor.empty(gpu, [...x.shape.slice(0, -1), count], `matmul(${w.name})`);
   if (out.size !== M * count) throw new Error(`matmul(${w.name}): output has ${out.size} values, need ${M}×${count}`);
+  if (opts.accumulate && !opts.out) throw new Error(`matmul(${w.name}): accumulate needs an output tensor`);
   if (opts.bias && opts.bias.size !== w.rows) {
     throw new Error(`matmul(${w.name}): bias has ${opts.bias.size} values, need ${w.rows}`);
   }
   if (M === 0 || count === 0) return out;
 
-  const kernel = opts.kernel ?? matmulKernel(M, K, gpu);
+  const kernel = opts.kernel ?? matmulKernel(M, K, gpu, w.dtype);
   if (kernel !== 'mm_scalar' && K % 4 !== 0) throw new Error(`matmul: ${kernel} needs K % 4 == 0, K = ${K}`);
   if ((kernel === 'mm_gemv' || kernel === 'mm_narrow') && M > GEMV_MAX_M) throw new Error(`matmul: ${kernel} takes at most ${GEMV_MAX_M} rows, M = ${M}`);
-  const pipeline = gpu.pipeline('matmul', source, kernel, { DTYPE: DTYPE_CODE[w.dtype] });
+  if (kernel === 'mm_gemv' && !gpu.hasSubgroups) throw new Error('matmul: mm_gemv needs the subgroups feature, which this device lacks');
+  if (kernel === 'mm_narrow' && !narrowFits(K, w.dtype)) throw new Error(`matmul: mm_narrow needs K % 8 == 0 for ${w.dtype} weights, K = ${K}`);
+  const small = kernel === 'mm_gemv' || kernel === 'mm_narrow';
+  const constants = small ? { DTYPE: DTYPE_CODE[w.dtype], MROWS: M } : { DTYPE: DTYPE_CODE[w.dtype] };
+  const pipeline = gpu.pipeline('matmul', kernel === 'mm_gemv' ? subgroupFamily : source, kernel, constants);
   const biasBuffer = (opts.bias ?? x).buffer; // unused binding when there is no bias
   const end = rowStart + count;
   for (const chunk of w.chunks) {
@@ -97,6 +118,7 @@ export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Te
       lo - rowStart,
       lo,
       opts.bias ? 1 : 0,
+      opts.accumulate ? 1 : 0,
     ]);
   }
   return out;
