@@ -94,7 +94,7 @@ export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Te
   if (kernel === 'mm_gemv' && !gpu.hasSubgroups) throw new Error('matmul: mm_gemv needs the subgroups feature, which this device lacks');
   if (kernel === 'mm_narrow' && !narrowFits(K, w.dtype)) throw new Error(`matmul: mm_narrow needs K % 8 == 0 for ${w.dtype} weights, K = ${K}`);
   const small = kernel === 'mm_gemv' || kernel === 'mm_narrow';
-  const constants = small ? { DTYPE: DTYPE_CODE[w.dtype], MROWS: M } : { DTYPE: DTYPE_CODE[w.dtype] };
+  const constants: Record<string, number> = small ? { DTYPE: DTYPE_CODE[w.dtype], MROWS: M } : { DTYPE: DTYPE_CODE[w.dtype] };
   const pipeline = gpu.pipeline('matmul', kernel === 'mm_gemv' ? subgroupFamily : source, kernel, constants);
   const biasBuffer = (opts.bias ?? x).buffer; // unused binding when there is no bias
   const end = rowStart + count;

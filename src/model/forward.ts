@@ -6,7 +6,6 @@
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import { attention, type KvCache, writeKv } from '../kernels/attention.ts';
-import { add } from '../kernels/elementwise.ts';
 import { embed } from '../kernels/embedding.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { rmsNorm } from '../kernels/norm.ts';
@@ -66,11 +65,24 @@ export function embedTokens(m: ForwardModel, ids: GPUBuffer, n: number): Tensor 
   return embed(ids, n, m.weights.embed, Tensor.empty(m.gpu, [n, m.config.hiddenSize], 'residual'));
 }
 
-/** y = x·Wᵀ (+ b) (+ LoRA), keeping the LoRA intermediate when training. */
-function project(m: ForwardModel, x: Tensor, layer: number, module: TargetModule, w: LayerWeights, save?: LayerActivations, train?: TrainingContext): Tensor {
+/**
+ * y = x·Wᵀ (+ b) (+ LoRA), keeping the LoRA intermediate when training. With `residual`, the
+ * projection is added into that tensor (the residual add fused into the matmul epilogue,
+ * DESIGN.md §5.3), which is returned.
+ */
+function project(
+  m: ForwardModel,
+  x: Tensor,
+  layer: number,
+  module: TargetModule,
+  w: LayerWeights,
+  save?: LayerActivations,
+  train?: TrainingContext,
+  residual?: Tensor,
+): Tensor {
   const weight = { q_proj: w.q, k_proj: w.k, v_proj: w.v, o_proj: w.o, gate_proj: w.gate, up_proj: w.up, down_proj: w.down }[module];
   const bias = { q_proj: w.qBias, k_proj: w.kBias, v_proj: w.vBias }[module as 'q_proj'];
-  const y = matmul(x, weight, { bias });
+  const y = matmul(x, weight, { bias, out: residual, accumulate: !!residual });
   const lora = m.adapter?.get(layer, module);
   if (lora) {
     const d = loraForward(x, lora, y, { dropout: loraDropout(m, layer, module, train) });
@@ -131,10 +143,9 @@ export function decoderLayer(
   const lse = save ? Tensor.empty(m.gpu, [batch, cfg.numHeads, tokens], 'lse') : undefined;
   const attended = attention(qr, cache, positions, { tokens, heads: cfg.numHeads, lse });
   releaseUnlessSaved(qr);
-  const o = project(m, attended, l, 'o_proj', w, save, train);
+  // x2 = x + o_proj(attended): in place on the residual stream unless the layer input is saved.
+  const x2 = project(m, attended, l, 'o_proj', w, save, train, save ? copyOf(x, 'x2') : x);
   releaseUnlessSaved(attended);
-  const x2 = add(x, o);
-  releaseUnlessSaved(x), o.release();
   const rstd2 = save ? Tensor.empty(m.gpu, [n], 'rstd2') : undefined;
   const xn2 = rmsNorm(x2, w.postNorm, eps, { saveRstd: rstd2 });
   const gate = project(m, xn2, l, 'gate_proj', w, save, train);
@@ -142,16 +153,21 @@ export function decoderLayer(
   releaseUnlessSaved(xn2);
   const act = swiglu(gate, up);
   releaseUnlessSaved(gate), releaseUnlessSaved(up);
-  const down = project(m, act, l, 'down_proj', w, save, train);
+  const out = project(m, act, l, 'down_proj', w, save, train, save ? copyOf(x2, 'residual') : x2);
   releaseUnlessSaved(act);
-  const out = add(x2, down);
-  releaseUnlessSaved(x2), down.release();
   if (save) {
     Object.assign(save, { x, xn, rstd1: rstd1!, qPre, kPre, rstdQ, rstdK, qr, attended, lse: lse!, x2, xn2, rstd2: rstd2!, gate, up, act });
   } else {
     xn.release();
   }
   return out;
+}
+
+/** A new tensor holding t's values (a buffer copy, no dispatch). */
+function copyOf(t: Tensor, label: string): Tensor {
+  const c = Tensor.empty(t.gpu, t.shape, label);
+  t.gpu.copy(t.buffer, 0, c.buffer, 0, t.size * 4);
+  return c;
 }
 
 /**
