@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  fusesSwiglu,
   gemm,
   gemmRef,
   matmul,
+  matmulConcat,
   matmulInputGrad,
+  matmulSwiglu,
   matmulInputGradRef,
   matmulKernel,
   matmulRef,
@@ -14,6 +17,7 @@ import {
 } from '../src/kernels/matmul.ts';
 import { Tensor, WeightMatrix, type WeightDType } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
+import { swigluRef } from '../src/kernels/swiglu.ts';
 import { assertClose, forEachVariant, randomArray, testGpu, WEIGHT_DTYPES } from './helpers/gpu.ts';
 import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 
@@ -167,6 +171,86 @@ test('matmul with accumulate adds X·Wᵀ + bias into out (the fused residual ad
       w.destroy();
     }
   });
+});
+
+test('matmulConcat: q/k/v-style weights (with biases, chunked, odd sizes) in one projection, every kernel', async () => {
+  const gpu = await testGpu();
+  let seed = 400;
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
+    for (const [M, K, rows] of [
+      [1, 40, [12, 5, 5]],
+      [3, 24, [9, 3, 3]],
+      [7, 16, [8, 4, 4]],
+      [2, 30, [6, 2, 2]],
+    ] as [number, number, number[]][]) {
+      // The first part comes in 2-row chunks: 6+ pieces, so more than one dispatch of three.
+      const parts = rows.map((N, i) => {
+        const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype, i === 0 ? WeightMatrix.rowBytes(K, dtype) * 2 : undefined);
+        const biasValues = i === 1 ? undefined : randomArray(N, seed++);
+        return { w, held, biasValues, bias: biasValues && Tensor.from(gpu, biasValues, [N]) };
+      });
+      const xv = randomArray(M * K, seed++);
+      const x = Tensor.from(gpu, xv, [M, K]);
+      const total = rows.reduce((a, b) => a + b, 0);
+      const ref = new Float64Array(M * total);
+      let col = 0;
+      for (const p of parts) {
+        const y = matmulRef(xv, p.held, M, K, p.w.rows, p.biasValues);
+        for (let m = 0; m < M; m++) for (let j = 0; j < p.w.rows; j++) ref[m * total + col + j] = y[m * p.w.rows + j];
+        col += p.w.rows;
+      }
+      const kernels: MatmulKernel[] = [
+        'mm_scalar',
+        ...(K % 4 === 0 ? ['mm_tiled' as const] : []),
+        ...(M <= 4 && K % 4 === 0 ? smallMKernels(gpu, K, dtype) : []),
+      ];
+      for (const kernel of kernels) {
+        const y = matmulConcat(x, parts, { kernel });
+        assert.deepEqual(y.shape, [M, total]);
+        assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} ${kernel} M=${M} K=${K} rows=${rows}`);
+        y.release();
+      }
+      x.release();
+      for (const p of parts) p.w.destroy();
+    }
+  });
+  const w32 = makeWeight(gpu, randomArray(8, 1), 2, 4, 'f32').w;
+  const w16 = makeWeight(gpu, randomArray(8, 2), 2, 4, 'f16').w;
+  assert.throws(
+    () => matmulConcat(Tensor.from(gpu, randomArray(4, 3), [1, 4]), [{ w: w32 }, { w: w16 }]),
+    /matmulConcat\(w\+w_f16\): w_f16 is \[2, 4\] f16, expected K = 4 f32/,
+  );
+});
+
+test('matmulSwiglu = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4, every dtype and small-M kernel', async () => {
+  const gpu = await testGpu();
+  let seed = 500;
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
+    for (const [M, K, N] of [
+      [1, 40, 13],
+      [2, 200, 6],
+      [4, 16, 70],
+    ]) {
+      const g = makeWeight(gpu, randomArray(N * K, seed++, 0.5), N, K, dtype);
+      const u = makeWeight(gpu, randomArray(N * K, seed++, 0.5), N, K, dtype);
+      const xv = randomArray(M * K, seed++);
+      const x = Tensor.from(gpu, xv, [M, K]);
+      const ref = swigluRef(matmulRef(xv, g.held, M, K, N), matmulRef(xv, u.held, M, K, N));
+      assert.ok(fusesSwiglu(M, g.w, gpu) === smallMKernels(gpu, K, dtype).includes(matmulKernel(M, K, gpu, dtype)));
+      for (const kernel of smallMKernels(gpu, K, dtype) as ('mm_narrow' | 'mm_gemv')[]) {
+        const y = matmulSwiglu(x, g.w, u.w, { kernel });
+        assert.deepEqual(y.shape, [M, N]);
+        assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} ${kernel} M=${M} K=${K} N=${N}`);
+        y.release();
+      }
+      x.release();
+      g.w.destroy();
+      u.w.destroy();
+    }
+  });
+  const g = makeWeight(gpu, randomArray(64, 1), 4, 16, 'f32').w;
+  assert.throws(() => matmulSwiglu(Tensor.from(gpu, randomArray(16 * 8, 2), [8, 16]), g, g), /8 input rows take mm_tiled, which has no SwiGLU form/);
+  assert.equal(fusesSwiglu(8, g, gpu), false);
 });
 
 test('matmul over row chunks with rowStart / count subsets and bias', async () => {

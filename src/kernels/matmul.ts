@@ -62,66 +62,209 @@ export interface MatmulOptions {
   kernel?: MatmulKernel;
 }
 
+/** A row range of one weight chunk computed by a dispatch, with the Y columns it fills. */
+interface Piece {
+  buffer: GPUBuffer;
+  bias: Tensor | undefined;
+  rows: number;
+  /** First row inside the chunk buffer, its bias index and its Y column. */
+  chunkRow: number;
+  biasIndex: number;
+  yCol: number;
+}
+
+/** The pieces of rows [rowStart, rowStart + count) of w, written from Y column yCol on. */
+function piecesOf(w: WeightMatrix, bias: Tensor | undefined, rowStart: number, count: number, yCol: number): Piece[] {
+  const pieces: Piece[] = [];
+  for (const chunk of w.chunks) {
+    const lo = Math.max(rowStart, chunk.rowStart);
+    const hi = Math.min(rowStart + count, chunk.rowStart + chunk.rows);
+    if (lo < hi) pieces.push({ buffer: chunk.buffer, bias, rows: hi - lo, chunkRow: lo - chunk.rowStart, biasIndex: lo, yCol: yCol + lo - rowStart });
+  }
+  return pieces;
+}
+
+/** Up to this many pieces share one dispatch (workgroup z picks one: DESIGN.md §4.1). */
+const PIECES_PER_DISPATCH = 3;
+
+/** The input rows M of x for weights of K columns, with the checks every projection makes. */
+function inputRows(x: Tensor, K: number, name: string): number {
+  const M = x.size / K;
+  if (x.shape[x.shape.length - 1] !== K || !Number.isInteger(M)) {
+    throw new Error(`matmul(${name}): input shape [${x.shape}] does not end in K = ${K}`);
+  }
+  return M;
+}
+
+function checkBias(w: WeightMatrix, bias: Tensor | undefined): void {
+  if (bias && bias.size !== w.rows) throw new Error(`matmul(${w.name}): bias has ${bias.size} values, need ${w.rows}`);
+}
+
+/** The forward pipeline of `kernel` for M inputs of weights in `dtype` (the SwiGLU pair form with `swiglu`). */
+function projectionPipeline(gpu: Gpu, kernel: MatmulKernel, M: number, dtype: WeightDType, swiglu: boolean): GPUComputePipeline {
+  const small = kernel === 'mm_gemv' || kernel === 'mm_narrow';
+  const constants: Record<string, number> = small ? { DTYPE: DTYPE_CODE[dtype], MROWS: M } : { DTYPE: DTYPE_CODE[dtype] };
+  return gpu.pipeline('matmul', kernel === 'mm_gemv' ? subgroupFamily : source, swiglu ? `${kernel}_swiglu` : kernel, constants);
+}
+
+/** Validate a forced or chosen kernel for M inputs of K columns in `dtype`. */
+function checkKernel(gpu: Gpu, kernel: MatmulKernel, M: number, K: number, dtype: WeightDType): void {
+  if (kernel !== 'mm_scalar' && K % 4 !== 0) throw new Error(`matmul: ${kernel} needs K % 4 == 0, K = ${K}`);
+  if ((kernel === 'mm_gemv' || kernel === 'mm_narrow') && M > GEMV_MAX_M) throw new Error(`matmul: ${kernel} takes at most ${GEMV_MAX_M} rows, M = ${M}`);
+  if (kernel === 'mm_gemv' && !gpu.hasSubgroups) throw new Error('matmul: mm_gemv needs the subgroups feature, which this device lacks');
+  if (kernel === 'mm_narrow' && !narrowFits(K, dtype)) throw new Error(`matmul: mm_narrow needs K % 8 == 0 for ${dtype} weights, K = ${K}`);
+}
+
+/** Workgroups for `rows` weight rows of M inputs with `kernel` (x, y), before the piece count in z. */
+function projectionGroups(gpu: Gpu, kernel: MatmulKernel, rows: number, M: number, perInvocation = 1): [number, number] {
+  if (kernel === 'mm_gemv') return linearGroups(gpu, rows, GEMV_ROWS);
+  if (kernel === 'mm_narrow') return linearGroups(gpu, rows, NARROW_ROWS / perInvocation);
+  return [Math.ceil(rows / TILE), Math.ceil(M / TILE)];
+}
+
+/** Record the dispatches of `pieces` (all of one dtype), up to PIECES_PER_DISPATCH at a time. */
+function dispatchPieces(
+  x: Tensor,
+  out: Tensor,
+  pieces: Piece[],
+  K: number,
+  dtype: WeightDType,
+  yStride: number,
+  accumulate: boolean,
+  opts: { kernel?: MatmulKernel; name: string },
+): void {
+  const gpu = x.gpu;
+  const M = x.size / K;
+  const kernel = opts.kernel ?? matmulKernel(M, K, gpu, dtype);
+  checkKernel(gpu, kernel, M, K, dtype);
+  const pipeline = projectionPipeline(gpu, kernel, M, dtype, false);
+  for (let i = 0; i < pieces.length; i += PIECES_PER_DISPATCH) {
+    const group = pieces.slice(i, i + PIECES_PER_DISPATCH);
+    // Unused piece slots repeat the first piece's buffers (never read: z stops before them).
+    const slot = (j: number) => group[j] ?? group[0];
+    const [gx, gy] = projectionGroups(gpu, kernel, Math.max(...group.map((p) => p.rows)), M);
+    gpu.dispatch(
+      `matmul(${opts.name}):${kernel}`,
+      pipeline,
+      [
+        x.buffer,
+        slot(0).buffer,
+        (slot(0).bias ?? x).buffer,
+        out.buffer,
+        slot(1).buffer,
+        (slot(1).bias ?? x).buffer,
+        slot(2).buffer,
+        (slot(2).bias ?? x).buffer,
+      ],
+      [gx, gy, group.length],
+      [
+        M,
+        K,
+        yStride,
+        accumulate ? 1 : 0,
+        ...[0, 1, 2].flatMap((j) => [slot(j).rows, slot(j).chunkRow, slot(j).yCol, slot(j).biasIndex]),
+        ...[0, 1, 2].map((j) => (slot(j).bias ? 1 : 0)),
+        0,
+      ],
+    );
+  }
+}
+
 /**
  * Y[M, count] = X[M, K] · W[rowStart : rowStart+count, :]ᵀ (+ bias[rowStart : rowStart+count]).
  * X is any tensor whose last dimension is K = w.cols; W is a WeightMatrix [N, K] in f32 / packed
- * f16 / packed bf16, possibly in several row chunks (one dispatch per chunk touched). With
+ * f16 / packed bf16, possibly in several row chunks (up to three chunks per dispatch). With
  * `accumulate`, the result is added to what `out` holds.
  */
 export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Tensor {
-  const gpu = x.gpu;
   const K = w.cols;
-  const M = x.size / K;
-  if (x.shape[x.shape.length - 1] !== K || !Number.isInteger(M)) {
-    throw new Error(`matmul(${w.name}): input shape [${x.shape}] does not end in K = ${K}`);
-  }
+  const M = inputRows(x, K, w.name);
   const rowStart = opts.rowStart ?? 0;
   const count = opts.count ?? w.rows - rowStart;
   if (!(rowStart >= 0 && count >= 0 && rowStart + count <= w.rows) || !Number.isInteger(rowStart) || !Number.isInteger(count)) {
     throw new Error(`matmul(${w.name}): rows [${rowStart}, ${rowStart + count}) outside [0, ${w.rows})`);
   }
-  const out = opts.out ?? Tensor.empty(gpu, [...x.shape.slice(0, -1), count], `matmul(${w.name})`);
+  const out = opts.out ?? Tensor.empty(x.gpu, [...x.shape.slice(0, -1), count], `matmul(${w.name})`);
   if (out.size !== M * count) throw new Error(`matmul(${w.name}): output has ${out.size} values, need ${M}×${count}`);
   if (opts.accumulate && !opts.out) throw new Error(`matmul(${w.name}): accumulate needs an output tensor`);
-  if (opts.bias && opts.bias.size !== w.rows) {
-    throw new Error(`matmul(${w.name}): bias has ${opts.bias.size} values, need ${w.rows}`);
-  }
+  checkBias(w, opts.bias);
   if (M === 0 || count === 0) return out;
-
-  const kernel = opts.kernel ?? matmulKernel(M, K, gpu, w.dtype);
-  if (kernel !== 'mm_scalar' && K % 4 !== 0) throw new Error(`matmul: ${kernel} needs K % 4 == 0, K = ${K}`);
-  if ((kernel === 'mm_gemv' || kernel === 'mm_narrow') && M > GEMV_MAX_M) throw new Error(`matmul: ${kernel} takes at most ${GEMV_MAX_M} rows, M = ${M}`);
-  if (kernel === 'mm_gemv' && !gpu.hasSubgroups) throw new Error('matmul: mm_gemv needs the subgroups feature, which this device lacks');
-  if (kernel === 'mm_narrow' && !narrowFits(K, w.dtype)) throw new Error(`matmul: mm_narrow needs K % 8 == 0 for ${w.dtype} weights, K = ${K}`);
-  const small = kernel === 'mm_gemv' || kernel === 'mm_narrow';
-  const constants: Record<string, number> = small ? { DTYPE: DTYPE_CODE[w.dtype], MROWS: M } : { DTYPE: DTYPE_CODE[w.dtype] };
-  const pipeline = gpu.pipeline('matmul', kernel === 'mm_gemv' ? subgroupFamily : source, kernel, constants);
-  const biasBuffer = (opts.bias ?? x).buffer; // unused binding when there is no bias
-  const end = rowStart + count;
-  for (const chunk of w.chunks) {
-    const lo = Math.max(rowStart, chunk.rowStart);
-    const hi = Math.min(end, chunk.rowStart + chunk.rows);
-    if (lo >= hi) continue;
-    const n = hi - lo;
-    const groups: [number, number] =
-      kernel === 'mm_gemv'
-        ? linearGroups(gpu, n, GEMV_ROWS)
-        : kernel === 'mm_narrow'
-          ? linearGroups(gpu, n, NARROW_ROWS)
-          : [Math.ceil(n / TILE), Math.ceil(M / TILE)];
-    gpu.dispatch(`matmul(${w.name}):${kernel}`, pipeline, [x.buffer, chunk.buffer, biasBuffer, out.buffer], groups, [
-      M,
-      K,
-      n,
-      lo - chunk.rowStart,
-      count,
-      lo - rowStart,
-      lo,
-      opts.bias ? 1 : 0,
-      opts.accumulate ? 1 : 0,
-    ]);
-  }
+  dispatchPieces(x, out, piecesOf(w, opts.bias, rowStart, count, 0), K, w.dtype, count, !!opts.accumulate, { kernel: opts.kernel, name: w.name });
   return out;
+}
+
+/** One weight of `matmulConcat` with its optional bias ([w.rows]). */
+export interface ConcatPart {
+  w: WeightMatrix;
+  bias?: Tensor;
+}
+
+/**
+ * Y[M, ΣN] = X · [W_0; W_1; …]ᵀ (+ biases): several weights of one dtype and K read by the same
+ * dispatch (up to three chunks per dispatch), their outputs side by side in each row — q/k/v as
+ * one projection (DESIGN.md §5.3). Part i fills columns [Σ_{j<i} N_j, Σ_{j≤i} N_j).
+ */
+export function matmulConcat(x: Tensor, parts: ConcatPart[], opts: { out?: Tensor; kernel?: MatmulKernel } = {}): Tensor {
+  if (parts.length === 0) throw new Error('matmulConcat: no weights');
+  const { w: first } = parts[0];
+  const K = first.cols;
+  const M = inputRows(x, K, first.name);
+  const names = parts.map((p) => p.w.name).join('+');
+  for (const { w, bias } of parts) {
+    if (w.cols !== K || w.dtype !== first.dtype)
+      throw new Error(`matmulConcat(${names}): ${w.name} is [${w.rows}, ${w.cols}] ${w.dtype}, expected K = ${K} ${first.dtype}`);
+    checkBias(w, bias);
+  }
+  const total = parts.reduce((n, p) => n + p.w.rows, 0);
+  const out = opts.out ?? Tensor.empty(x.gpu, [...x.shape.slice(0, -1), total], `matmul(${names})`);
+  if (out.size !== M * total) throw new Error(`matmulConcat(${names}): output has ${out.size} values, need ${M}×${total}`);
+  if (M === 0) return out;
+  let col = 0;
+  const pieces = parts.flatMap(({ w, bias }) => {
+    const p = piecesOf(w, bias, 0, w.rows, col);
+    col += w.rows;
+    return p;
+  });
+  dispatchPieces(x, out, pieces, K, first.dtype, total, false, { kernel: opts.kernel, name: names });
+  return out;
+}
+
+/**
+ * act[M, N] = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4 inputs (decode; DESIGN.md §5.3):
+ * the gate and up rows of each output are read by the same invocation (mm_narrow_swiglu) or
+ * subgroup (mm_gemv_swiglu). Gate and up must be single-chunk weights of one dtype and shape.
+ */
+export function matmulSwiglu(x: Tensor, gate: WeightMatrix, up: WeightMatrix, opts: { out?: Tensor; kernel?: 'mm_narrow' | 'mm_gemv' } = {}): Tensor {
+  const gpu = x.gpu;
+  const K = gate.cols;
+  const M = inputRows(x, K, gate.name);
+  const N = gate.rows;
+  if (up.rows !== N || up.cols !== K || up.dtype !== gate.dtype) {
+    throw new Error(`matmulSwiglu: ${up.name} is [${up.rows}, ${up.cols}] ${up.dtype}, ${gate.name} [${N}, ${K}] ${gate.dtype}`);
+  }
+  if (gate.chunks.length !== 1 || up.chunks.length !== 1) throw new Error(`matmulSwiglu(${gate.name}): gate and up must each be one chunk`);
+  const kernel = opts.kernel ?? matmulKernel(M, K, gpu, gate.dtype);
+  if (kernel !== 'mm_narrow' && kernel !== 'mm_gemv')
+    throw new Error(`matmulSwiglu(${gate.name}): ${M} input rows take ${kernel}, which has no SwiGLU form (M ≤ ${GEMV_MAX_M} only)`);
+  checkKernel(gpu, kernel, M, K, gate.dtype);
+  const out = opts.out ?? Tensor.empty(gpu, [...x.shape.slice(0, -1), N], `swiglu(${gate.name})`);
+  if (out.size !== M * N) throw new Error(`matmulSwiglu(${gate.name}): output has ${out.size} values, need ${M}×${N}`);
+  if (M === 0) return out;
+  const [g, u] = [gate.chunks[0].buffer, up.chunks[0].buffer];
+  gpu.dispatch(
+    `matmulSwiglu(${gate.name}):${kernel}`,
+    projectionPipeline(gpu, kernel, M, gate.dtype, true),
+    [x.buffer, g, x.buffer, out.buffer, u, x.buffer],
+    projectionGroups(gpu, kernel, N, M, 2),
+    [M, K, N, 0, N, 0, 0, 0, N, 0, 0, 0, N, 0, 0, 0, 0, 0, 0, 0],
+  );
+  return out;
+}
+
+/** Whether `matmulSwiglu` takes M input rows of these weights (else: gate, up and `swiglu` apart). */
+export function fusesSwiglu(M: number, gate: WeightMatrix, gpu: Gpu): boolean {
+  const kernel = matmulKernel(M, gate.cols, gpu, gate.dtype);
+  return (kernel === 'mm_narrow' || kernel === 'mm_gemv') && gate.chunks.length === 1;
 }
 
 export interface GemmOptions {
