@@ -7,9 +7,9 @@ import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import { attention, type KvCache, writeKv } from '../kernels/attention.ts';
 import { embed } from '../kernels/embedding.ts';
-import { matmul } from '../kernels/matmul.ts';
+import { fusesSwiglu, matmul, matmulConcat, matmulSwiglu } from '../kernels/matmul.ts';
 import { rmsNorm } from '../kernels/norm.ts';
-import { rope } from '../kernels/rope.ts';
+import { rope, ropeQkv } from '../kernels/rope.ts';
 import { swiglu } from '../kernels/swiglu.ts';
 import { dropoutSeed, loraForward } from '../kernels/lora.ts';
 import type { LayerWeights, ModelAdapter, ModelConfig, ModelWeights, TargetModule } from './types.ts';
@@ -121,25 +121,40 @@ export function decoderLayer(
   const releaseUnlessSaved = (t: Tensor | undefined) => (save ? undefined : t?.release());
   const rstd1 = save ? Tensor.empty(m.gpu, [n], 'rstd1') : undefined;
   const xn = rmsNorm(x, w.inputNorm, eps, { saveRstd: rstd1 });
-  let q = project(m, xn, l, 'q_proj', w, save, train);
-  let k = project(m, xn, l, 'k_proj', w, save, train);
-  const v = project(m, xn, l, 'v_proj', w, save, train);
-  let qPre: Tensor | undefined, kPre: Tensor | undefined, rstdQ: Tensor | undefined, rstdK: Tensor | undefined;
-  if (w.qNorm && w.kNorm) {
-    rstdQ = save ? Tensor.empty(m.gpu, [n * cfg.numHeads], 'rstdQ') : undefined;
-    rstdK = save ? Tensor.empty(m.gpu, [n * cfg.numKvHeads], 'rstdK') : undefined;
-    const qn = rmsNorm(q, w.qNorm, eps, { rows: n * cfg.numHeads, dim: cfg.headDim, saveRstd: rstdQ });
-    const kn = rmsNorm(k, w.kNorm, eps, { rows: n * cfg.numKvHeads, dim: cfg.headDim, saveRstd: rstdK });
-    (qPre = q), (kPre = k);
-    releaseUnlessSaved(q), releaseUnlessSaved(k);
-    (q = qn), (k = kn);
-  }
   const ropeOpts = { batch, tokens, headDim: cfg.headDim, theta: cfg.ropeTheta };
-  const qr = rope(q, positions, { ...ropeOpts, heads: cfg.numHeads });
-  const kr = rope(k, positions, { ...ropeOpts, heads: cfg.numKvHeads });
-  q.release(), k.release();
-  writeKv(cache, kr, v, positions, tokens);
-  kr.release(), v.release();
+  let qr: Tensor;
+  let qPre: Tensor | undefined, kPre: Tensor | undefined, rstdQ: Tensor | undefined, rstdK: Tensor | undefined;
+  const adapted = (module: TargetModule) => !!m.adapter?.get(l, module);
+  if (!w.qNorm && !adapted('q_proj') && !adapted('k_proj') && !adapted('v_proj')) {
+    // q|k|v as one projection (biases in its epilogue), then RoPE and the cache write in one
+    // kernel (DESIGN.md §5.3).
+    const qkv = matmulConcat(xn, [
+      { w: w.q, bias: w.qBias },
+      { w: w.k, bias: w.kBias },
+      { w: w.v, bias: w.vBias },
+    ]);
+    qr = ropeQkv(qkv, positions, cache, { batch, tokens, heads: cfg.numHeads, theta: cfg.ropeTheta });
+    qkv.release();
+  } else {
+    // Per-head q/k norms (Qwen3) and LoRA on q/k/v need q, k and v as tensors of their own.
+    let q = project(m, xn, l, 'q_proj', w, save, train);
+    let k = project(m, xn, l, 'k_proj', w, save, train);
+    const v = project(m, xn, l, 'v_proj', w, save, train);
+    if (w.qNorm && w.kNorm) {
+      rstdQ = save ? Tensor.empty(m.gpu, [n * cfg.numHeads], 'rstdQ') : undefined;
+      rstdK = save ? Tensor.empty(m.gpu, [n * cfg.numKvHeads], 'rstdK') : undefined;
+      const qn = rmsNorm(q, w.qNorm, eps, { rows: n * cfg.numHeads, dim: cfg.headDim, saveRstd: rstdQ });
+      const kn = rmsNorm(k, w.kNorm, eps, { rows: n * cfg.numKvHeads, dim: cfg.headDim, saveRstd: rstdK });
+      (qPre = q), (kPre = k);
+      releaseUnlessSaved(q), releaseUnlessSaved(k);
+      (q = qn), (k = kn);
+    }
+    qr = rope(q, positions, { ...ropeOpts, heads: cfg.numHeads });
+    const kr = rope(k, positions, { ...ropeOpts, heads: cfg.numKvHeads });
+    q.release(), k.release();
+    writeKv(cache, kr, v, positions, tokens);
+    kr.release(), v.release();
+  }
   const lse = save ? Tensor.empty(m.gpu, [batch, cfg.numHeads, tokens], 'lse') : undefined;
   const attended = attention(qr, cache, positions, { tokens, heads: cfg.numHeads, lse });
   releaseUnlessSaved(qr);
@@ -148,15 +163,21 @@ export function decoderLayer(
   releaseUnlessSaved(attended);
   const rstd2 = save ? Tensor.empty(m.gpu, [n], 'rstd2') : undefined;
   const xn2 = rmsNorm(x2, w.postNorm, eps, { saveRstd: rstd2 });
-  const gate = project(m, xn2, l, 'gate_proj', w, save, train);
-  const up = project(m, xn2, l, 'up_proj', w, save, train);
+  let gate: Tensor | undefined, up: Tensor | undefined, act: Tensor;
+  if (!save && !adapted('gate_proj') && !adapted('up_proj') && fusesSwiglu(n, w.gate, m.gpu)) {
+    // Decode: gate and up in one dispatch with SwiGLU in its epilogue (DESIGN.md §5.3).
+    act = matmulSwiglu(xn2, w.gate, w.up);
+  } else {
+    gate = project(m, xn2, l, 'gate_proj', w, save, train);
+    up = project(m, xn2, l, 'up_proj', w, save, train);
+    act = swiglu(gate, up);
+    releaseUnlessSaved(gate), releaseUnlessSaved(up);
+  }
   releaseUnlessSaved(xn2);
-  const act = swiglu(gate, up);
-  releaseUnlessSaved(gate), releaseUnlessSaved(up);
   const out = project(m, act, l, 'down_proj', w, save, train, save ? copyOf(x2, 'residual') : x2);
   releaseUnlessSaved(act);
   if (save) {
-    Object.assign(save, { x, xn, rstd1: rstd1!, qPre, kPre, rstdQ, rstdK, qr, attended, lse: lse!, x2, xn2, rstd2: rstd2!, gate, up, act });
+    Object.assign(save, { x, xn, rstd1: rstd1!, qPre, kPre, rstdQ, rstdK, qr, attended, lse: lse!, x2, xn2, rstd2: rstd2!, gate: gate!, up: up!, act });
   } else {
     xn.release();
   }
