@@ -364,6 +364,7 @@ fn mm_narrow_swiglu(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_w
 }
 
 // ---- f32 GEMM for backward passes: C[M, N] = alpha · op(A) · op(B) (+ C when accumulate). ----
+// C may be a column slice [cCol0, cCol0 + N) of a wider row-major tensor (LoRA deltas into q|k|v).
 // A is [M, K] ([K, M] when TRANS_A); B is [K, N] ([N, K] when TRANS_B); all row-major.
 
 override TRANS_A: bool = false;
@@ -375,6 +376,8 @@ struct GemmParams {
   N: u32,
   accumulate: u32,
   alpha: f32,
+  cStride: u32, // row stride of C (N, or wider when C is a column slice of a larger tensor)
+  cCol0: u32,   // first column of C in that tensor
 }
 
 @group(0) @binding(0) var<uniform> gp: GemmParams;
@@ -391,7 +394,7 @@ fn gemmStore(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + j;
       if (n < gp.N) {
-        let idx = m * gp.N + n;
+        let idx = m * gp.cStride + gp.cCol0 + n;
         var v = gp.alpha * acc[i][j];
         if (gp.accumulate != 0u) {
           v += gc[idx];

@@ -342,6 +342,31 @@ test('gemm matches the reference for all transpose flags, alpha and accumulate',
   assert.throws(() => gemm(Tensor.from(gpu, randomArray(6, 1), [2, 3]), Tensor.from(gpu, randomArray(8, 2), [4, 2])), /inner/);
 });
 
+test('gemm into a column slice of a wider output (outColumns) leaves the other columns alone', async () => {
+  const gpu = await testGpu();
+  // (5, 8, 12) takes the vec4 kernel, (3, 7, 5) the scalar one.
+  for (const [M, K, N] of [
+    [5, 8, 12],
+    [3, 7, 5],
+  ]) {
+    const stride = N + 9;
+    const col0 = 4;
+    const a = randomArray(M * K, M + 1);
+    const b = randomArray(K * N, K + 2);
+    const c0 = randomArray(M * stride, N + 3);
+    const out = Tensor.from(gpu, c0, [M, stride]);
+    gemm(Tensor.from(gpu, a, [M, K]), Tensor.from(gpu, b, [K, N]), { out, accumulate: true, alpha: 0.5, outColumns: { stride, col0 } });
+    const product = gemmRef(a, b, M, K, N, { alpha: 0.5 });
+    const want = Float64Array.from(c0);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) want[m * stride + col0 + n] += product[m * N + n];
+    assertClose(await out.read(), want, 1e-5, `gemm slice M=${M} K=${K} N=${N}`);
+    assert.throws(
+      () => gemm(Tensor.from(gpu, a, [M, K]), Tensor.from(gpu, b, [K, N]), { out, outColumns: { stride, col0: stride - N + 1 } }),
+      /gemm: output has/,
+    );
+  }
+});
+
 test('matmulInputGrad matches the reference for every shape and dtype', async () => {
   const gpu = await testGpu();
   let seed = 2000;

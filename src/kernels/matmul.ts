@@ -276,6 +276,8 @@ export interface GemmOptions {
   /** C += alpha · op(A)·op(B) (needs `out`). */
   accumulate?: boolean;
   alpha?: number;
+  /** C is columns [col0, col0 + N) of `out`, whose rows are `stride` wide (default: all of out). */
+  outColumns?: { stride: number; col0: number };
 }
 
 function dims2(t: Tensor): [number, number] {
@@ -299,7 +301,10 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
   if (K !== Kb) throw new Error(`gemm: inner dimensions differ (A [${a.shape}]${transA ? 'ᵀ' : ''}, B [${b.shape}]${transB ? 'ᵀ' : ''})`);
   if (opts.accumulate && !opts.out) throw new Error('gemm: accumulate needs an output tensor');
   const out = opts.out ?? Tensor.empty(gpu, [M, N], 'gemm');
-  if (out.size !== M * N) throw new Error(`gemm: output has ${out.size} values, need ${M}×${N}`);
+  const { stride, col0 } = opts.outColumns ?? { stride: N, col0: 0 };
+  if (out.size !== M * stride || col0 < 0 || col0 + N > stride) {
+    throw new Error(`gemm: output has ${out.size} values, need ${M}×${N}${opts.outColumns ? ` at columns ${col0}.. of rows ${stride} wide` : ''}`);
+  }
   if (M === 0 || N === 0) return out;
   const vec = (transA ? M % 4 === 0 : K % 4 === 0) && (transB ? K % 4 === 0 : N % 4 === 0) && K > 0;
   const entry = vec ? 'gemm_vec' : 'gemm_scalar';
@@ -309,7 +314,7 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
     pipeline,
     [a.buffer, b.buffer, out.buffer],
     [Math.ceil(N / TILE), Math.ceil(M / TILE)],
-    [M, K, N, opts.accumulate ? 1 : 0, { f32: opts.alpha ?? 1 }],
+    [M, K, N, opts.accumulate ? 1 : 0, { f32: opts.alpha ?? 1 }, stride, col0],
   );
   return out;
 }

@@ -83,13 +83,29 @@ function project(
   const weight = { q_proj: w.q, k_proj: w.k, v_proj: w.v, o_proj: w.o, gate_proj: w.gate, up_proj: w.up, down_proj: w.down }[module];
   const bias = { q_proj: w.qBias, k_proj: w.kBias, v_proj: w.vBias }[module as 'q_proj'];
   const y = matmul(x, weight, { bias, out: residual, accumulate: !!residual });
-  const lora = m.adapter?.get(layer, module);
-  if (lora) {
-    const d = loraForward(x, lora, y, { dropout: loraDropout(m, layer, module, train) });
-    if (save) save.loraD.set(module, d);
-    else d.release();
-  }
+  addLora(m, x, y, layer, module, save, train);
   return y;
+}
+
+/**
+ * y += the LoRA delta of `module` on input x, when the adapter has that site (keeping its
+ * intermediate when training); `columns` places it in a column slice of a fused output.
+ */
+function addLora(
+  m: ForwardModel,
+  x: Tensor,
+  y: Tensor,
+  layer: number,
+  module: TargetModule,
+  save?: LayerActivations,
+  train?: TrainingContext,
+  columns?: { stride: number; col0: number },
+): void {
+  const lora = m.adapter?.get(layer, module);
+  if (!lora) return;
+  const d = loraForward(x, lora, y, { dropout: loraDropout(m, layer, module, train), columns });
+  if (save) save.loraD.set(module, d);
+  else d.release();
 }
 
 /** The LoRA dropout of one call site in a training step (same seed in forward and backward). */
@@ -125,18 +141,22 @@ export function decoderLayer(
   let qr: Tensor;
   let qPre: Tensor | undefined, kPre: Tensor | undefined, rstdQ: Tensor | undefined, rstdK: Tensor | undefined;
   const adapted = (module: TargetModule) => !!m.adapter?.get(l, module);
-  if (!w.qNorm && !adapted('q_proj') && !adapted('k_proj') && !adapted('v_proj')) {
-    // q|k|v as one projection (biases in its epilogue), then RoPE and the cache write in one
-    // kernel (DESIGN.md §5.3).
+  if (!w.qNorm) {
+    // q|k|v as one projection (biases in its epilogue, LoRA deltas into its column slices), then
+    // RoPE and the cache write in one kernel (DESIGN.md §5.3).
     const qkv = matmulConcat(xn, [
       { w: w.q, bias: w.qBias },
       { w: w.k, bias: w.kBias },
       { w: w.v, bias: w.vBias },
     ]);
+    const stride = w.q.rows + w.k.rows + w.v.rows;
+    addLora(m, xn, qkv, l, 'q_proj', save, train, { stride, col0: 0 });
+    addLora(m, xn, qkv, l, 'k_proj', save, train, { stride, col0: w.q.rows });
+    addLora(m, xn, qkv, l, 'v_proj', save, train, { stride, col0: w.q.rows + w.k.rows });
     qr = ropeQkv(qkv, positions, cache, { batch, tokens, heads: cfg.numHeads, theta: cfg.ropeTheta });
     qkv.release();
   } else {
-    // Per-head q/k norms (Qwen3) and LoRA on q/k/v need q, k and v as tensors of their own.
+    // Per-head q/k norms (Qwen3) need q and k as tensors of their own.
     let q = project(m, xn, l, 'q_proj', w, save, train);
     let k = project(m, xn, l, 'k_proj', w, save, train);
     const v = project(m, xn, l, 'v_proj', w, save, train);
