@@ -228,9 +228,23 @@ fn narrowW16(w: WQ, e: u32) -> W16 {
   return W16(decode_quad(DTYPE, v0.xy), decode_quad(DTYPE, v0.zw), decode_quad(DTYPE, v1.xy), decode_quad(DTYPE, v1.zw));
 }
 
-// The 4 partial dot products of one 16-weight step with X vec4s xb .. xb+3.
-fn dot16(xb: u32, w: W16) -> vec4<f32> {
-  return vec4<f32>(dot(x4[xb], w.a), dot(x4[xb + 1u], w.b), dot(x4[xb + 2u], w.c), dot(x4[xb + 3u], w.d));
+// One 16-weight step of rows u and v with X vec4s xb .. xb+3 (each loaded once): column 0 holds
+// the 4 partial dot products with u, column 1 those with v.
+fn dot16x2(xb: u32, u: W16, v: W16) -> mat2x4<f32> {
+  let x0 = x4[xb];
+  let x1 = x4[xb + 1u];
+  let x2 = x4[xb + 2u];
+  let x3 = x4[xb + 3u];
+  return mat2x4<f32>(
+    vec4<f32>(dot(x0, u.a), dot(x1, u.b), dot(x2, u.c), dot(x3, u.d)),
+    vec4<f32>(dot(x0, v.a), dot(x1, v.b), dot(x2, v.c), dot(x3, v.d)),
+  );
+}
+
+// The tail step (one vec4 of each row) of input row xb.
+fn dot4x2(xb: u32, u: vec4<f32>, v: vec4<f32>) -> mat2x4<f32> {
+  let a = x4[xb];
+  return mat2x4<f32>(vec4<f32>(dot(a, u), 0.0, 0.0, 0.0), vec4<f32>(dot(a, v), 0.0, 0.0, 0.0));
 }
 
 // Dot products of the M inputs with two weight rows: (row u, row v) per input.
@@ -241,63 +255,50 @@ struct NarrowSums {
   s3: vec2<f32>,
 }
 
+fn rowSums(a: mat2x4<f32>) -> vec2<f32> {
+  let one = vec4<f32>(1.0);
+  return vec2<f32>(dot(a[0], one), dot(a[1], one));
+}
+
 // Rows starting at elements cu of wu and cv of wv (the same or different weights).
 fn narrowDots(wu: WQ, cu: u32, wv: WQ, cv: u32) -> NarrowSums {
   let K4 = mp.K >> 2u;
   let K16 = K4 & ~3u;
-  // aMr: input m, row r (0 = u, 1 = v); four partial sums each.
-  var a00 = vec4<f32>();
-  var a01 = vec4<f32>();
-  var a10 = vec4<f32>();
-  var a11 = vec4<f32>();
-  var a20 = vec4<f32>();
-  var a21 = vec4<f32>();
-  var a30 = vec4<f32>();
-  var a31 = vec4<f32>();
+  // Input m: four partial sums per row (columns u, v).
+  var a0 = mat2x4<f32>();
+  var a1 = mat2x4<f32>();
+  var a2 = mat2x4<f32>();
+  var a3 = mat2x4<f32>();
   for (var k = 0u; k < K16; k += 4u) {
     let e = k << 2u;
     let u = narrowW16(wu, cu + e);
     let v = narrowW16(wv, cv + e);
-    a00 += dot16(k, u);
-    a01 += dot16(k, v);
+    a0 += dot16x2(k, u, v);
     if (MROWS > 1u) {
-      a10 += dot16(K4 + k, u);
-      a11 += dot16(K4 + k, v);
+      a1 += dot16x2(K4 + k, u, v);
     }
     if (MROWS > 2u) {
-      a20 += dot16(2u * K4 + k, u);
-      a21 += dot16(2u * K4 + k, v);
+      a2 += dot16x2(2u * K4 + k, u, v);
     }
     if (MROWS > 3u) {
-      a30 += dot16(3u * K4 + k, u);
-      a31 += dot16(3u * K4 + k, v);
+      a3 += dot16x2(3u * K4 + k, u, v);
     }
   }
   for (var k = K16; k < K4; k++) {
     let u = narrowW4(wu, cu + (k << 2u));
     let v = narrowW4(wv, cv + (k << 2u));
-    a00.x += dot(x4[k], u);
-    a01.x += dot(x4[k], v);
+    a0 += dot4x2(k, u, v);
     if (MROWS > 1u) {
-      a10.x += dot(x4[K4 + k], u);
-      a11.x += dot(x4[K4 + k], v);
+      a1 += dot4x2(K4 + k, u, v);
     }
     if (MROWS > 2u) {
-      a20.x += dot(x4[2u * K4 + k], u);
-      a21.x += dot(x4[2u * K4 + k], v);
+      a2 += dot4x2(2u * K4 + k, u, v);
     }
     if (MROWS > 3u) {
-      a30.x += dot(x4[3u * K4 + k], u);
-      a31.x += dot(x4[3u * K4 + k], v);
+      a3 += dot4x2(3u * K4 + k, u, v);
     }
   }
-  let one = vec4<f32>(1.0);
-  return NarrowSums(
-    vec2<f32>(dot(a00, one), dot(a01, one)),
-    vec2<f32>(dot(a10, one), dot(a11, one)),
-    vec2<f32>(dot(a20, one), dot(a21, one)),
-    vec2<f32>(dot(a30, one), dot(a31, one)),
-  );
+  return NarrowSums(rowSums(a0), rowSums(a1), rowSums(a2), rowSums(a3));
 }
 
 // mm_narrow's two outputs (rows n0, n0 + 1) of input m, the second skipped past N.
