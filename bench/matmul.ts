@@ -2,7 +2,8 @@
 // side with @tensorflow/tfjs-backend-webgpu (f32, tf.matMul(x, w, false, true)) on the same GPU
 // device in the same run. `--quick` (default) trims shapes/repetitions and skips sizes whose
 // estimated time per run (from earlier rows of the same implementation and M class) is over 3 s
-// (SwiftShader); `--full` runs everything with 10 timed runs.
+// (SwiftShader); `--full` runs everything with 10 timed runs. `--m=1,8` keeps only those token
+// counts and `--shape=down` only shapes whose name contains the word (to time one row quickly).
 
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
@@ -47,16 +48,23 @@ function toF16Bits(src: Float32Array): Uint16Array {
   return out;
 }
 
-/** ms per run: one warm-up, then `reps` runs, finished with a queue sync. */
+/**
+ * ms per run: one warm-up, then at least `reps` runs batched into one submission and a queue sync,
+ * more for fast kernels (up to 64, aiming at half a second) so the fixed cost of a sync (tens of ms
+ * on SwiftShader) does not swamp the kernel time.
+ */
 async function timeIt(gpu: Gpu, run: () => void, flush: () => void, reps: number): Promise<number> {
+  const t = performance.now();
   run();
   flush();
   await gpu.sync();
+  const once = performance.now() - t;
+  const n = Math.max(reps, Math.min(64, Math.ceil(500 / Math.max(once, 1e-3))));
   const t0 = performance.now();
-  for (let i = 0; i < reps; i++) run();
+  for (let i = 0; i < n; i++) run();
   flush();
   await gpu.sync();
-  return (performance.now() - t0) / reps;
+  return (performance.now() - t0) / n;
 }
 
 /** Submit what tfjs has recorded (it batches dispatches into its own encoder and pass). */
@@ -82,6 +90,9 @@ export async function benchMatmul(args: string[]): Promise<void> {
   const full = args.includes('--full');
   const reps = full ? 10 : 2;
   const maxRunSeconds = full ? Infinity : 3;
+  const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const tokens = flag('m')?.split(',').map(Number) ?? TOKENS;
+  const shapes = SHAPES.filter((s) => s.name.includes(flag('shape') ?? ''));
   const gpu = await acquireGpu({ debug: false });
   const backend = registerTfjsOnDawn(gpu);
   await tf.setBackend('webgpu');
@@ -104,17 +115,17 @@ export async function benchMatmul(args: string[]): Promise<void> {
     return best === undefined ? 0 : flops / (best * 1e9);
   };
   const rows: string[][] = [['shape K×N', 'M', 'kernel', 'ours f32', 'ours f16', 'tfjs f32', 'ours/tfjs']];
-  for (const { name, K, N } of SHAPES) {
+  for (const { name, K, N } of shapes) {
     const wv = values(N * K, K + N);
     const weights: Record<'f32' | 'f16', WeightMatrix | null> = { f32: null, f16: null };
     let tfW: tf.Tensor | null = null;
     const weight = (dtype: 'f32' | 'f16') => (weights[dtype] ??= WeightMatrix.upload(gpu, name, dtype === 'f32' ? wv : toF16Bits(wv), N, K, dtype));
-    for (const M of TOKENS) {
+    for (const M of tokens) {
       const flops = 2 * M * K * N;
       const gflops: Record<Impl, number | null> = { 'ours f32': null, 'ours f16': null, 'tfjs f32': null };
       const skipped = IMPLS.filter((impl) => estimateSeconds(impl, M, flops) > maxRunSeconds);
       if (skipped.length === IMPLS.length) {
-        rows.push([name, String(M), matmulKernel(M, K, gpu), 'skip', 'skip', 'skip', '']);
+        rows.push([name, String(M), matmulKernel(M, K, gpu, 'f32'), 'skip', 'skip', 'skip', '']);
         continue;
       }
       const xv = values(M * K, M);
@@ -150,7 +161,7 @@ export async function benchMatmul(args: string[]): Promise<void> {
       out.release();
       const fmt = (v: number | null) => (v === null ? 'skip' : v < 10 ? v.toFixed(3) : v.toFixed(1));
       const ratio = gflops['ours f32'] !== null && gflops['tfjs f32'] !== null ? `${(gflops['ours f32'] / gflops['tfjs f32']).toFixed(2)}×` : '';
-      rows.push([name, String(M), matmulKernel(M, K, gpu), fmt(gflops['ours f32']), fmt(gflops['ours f16']), fmt(gflops['tfjs f32']), ratio]);
+      rows.push([name, String(M), matmulKernel(M, K, gpu, 'f32'), fmt(gflops['ours f32']), fmt(gflops['ours f16']), fmt(gflops['tfjs f32']), ratio]);
       console.log(`  ${rows[rows.length - 1].join('  ')}`);
     }
     weights.f32?.destroy();

@@ -1,96 +1,140 @@
 // Matmul family.
-//  * mm_tiled / mm_scalar / mm_gemv: Y[M, n] = X[M, K] · W[rows]ᵀ (+ bias) over one weight chunk, W
-//    stored as f32, packed f16 or packed bf16 (override DTYPE) and decoded here, f32 accumulation.
+//  * mm_tiled / mm_scalar / mm_narrow / mm_gemv: Y[M, ·] = X[M, K] · Wᵀ (+ bias) for up to three
+//    "pieces" (row ranges of weight chunks, e.g. q/k/v, or the chunks of one big matrix) in one
+//    dispatch: workgroup z picks the piece, whose outputs land in their own Y columns. W is f32,
+//    packed f16 or packed bf16 (override DTYPE), decoded here, f32 accumulation; Y can be added
+//    into (accumulate: the fused residual add).
 //    mm_tiled: 4×4 outputs per thread, vec4 loads (K % 4 == 0). mm_scalar: any K (even for packed).
-//    mm_gemv: decode-sized M ≤ 4, one workgroup per 8 weight rows, X in workgroup memory.
-//    mm_narrow: M ≤ 4 without workgroup memory (for CPU-emulated adapters).
+//    mm_narrow: decode-sized M ≤ 4, 2 weight rows per invocation, no workgroup memory.
+//    mm_gemv (after the subgroups marker, compiled only where the `subgroups` feature exists):
+//    M ≤ 4, one subgroup per weight row, lanes read consecutive vec4s, subgroupAdd reduces.
+//  * mm_narrow_swiglu / mm_gemv_swiglu: act[M, N] = silu(X·Wgᵀ) ⊙ (X·Wuᵀ), gate (piece 0) and
+//    up (piece 1) rows read by the same invocation / subgroup (DESIGN.md §5.3).
 //  * gemm_vec / gemm_scalar: f32 C[M, N] = alpha · op(A) · op(B) (+ C) for backward passes, with
 //    TRANS_A / TRANS_B overrides; 4×4 outputs per thread.
 //  * mm_igrad_vec / mm_igrad_scalar: input gradient dX[M, K] (+)= dY[M, chunk cols] · W_chunk over
 //    one weight chunk (DTYPE as above); 4×4 outputs per thread.
 // Several storage variables alias one binding with different element types; each entry point uses
-// exactly one of them.
+// exactly one of them. Kernel bodies take the piece's weight and bias as pointer parameters
+// (unrestricted_pointer_parameters), so each piece gets its own specialised copy and no load
+// branches on the piece.
 
 override DTYPE: u32 = 0u; // 0 = f32, 1 = f16 pairs, 2 = bf16 pairs (two per u32, low half first)
 
 struct MmParams {
-  M: u32,        // rows of X and Y
-  K: u32,        // inner dimension (columns of X and W)
-  N: u32,        // weight rows computed by this dispatch
-  wRow0: u32,    // the first of those rows inside the bound weight chunk
-  yStride: u32,  // row stride of Y
-  yCol0: u32,    // Y column written for the first row
-  bias0: u32,    // bias index of the first row
-  hasBias: u32,
+  M: u32,          // rows of X and Y
+  K: u32,          // inner dimension (columns of X and W)
+  yStride: u32,    // row stride of Y
+  accumulate: u32, // 1: Y += result (Y holds the residual), 0: Y = result
+  // Per piece: (N weight rows computed, wRow0 = the first of them inside the bound chunk,
+  // yCol0 = the Y column of the first, bias0 = its bias index).
+  piece: array<vec4<u32>, 3>,
+  hasBias: vec4<u32>, // per piece
 }
 
 @group(0) @binding(0) var<uniform> mp: MmParams;
 @group(0) @binding(1) var<storage, read> x4: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> x1: array<f32>;
-@group(0) @binding(2) var<storage, read> w2: array<vec2<u32>>;
-@group(0) @binding(2) var<storage, read> w1: array<u32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
+// The three pieces' weights (a, b, c) in each view, and their biases.
+// (Bindings 1-6 are what the SwiGLU pair entries use; piece c comes last.)
+@group(0) @binding(2) var<storage, read> w2a: array<vec2<u32>>;
+@group(0) @binding(5) var<storage, read> w2b: array<vec2<u32>>;
+@group(0) @binding(7) var<storage, read> w2c: array<vec2<u32>>;
+@group(0) @binding(2) var<storage, read> w1a: array<u32>;
+@group(0) @binding(5) var<storage, read> w1b: array<u32>;
+@group(0) @binding(7) var<storage, read> w1c: array<u32>;
+@group(0) @binding(2) var<storage, read> wqa: array<vec4<u32>>;
+@group(0) @binding(5) var<storage, read> wqb: array<vec4<u32>>;
+@group(0) @binding(7) var<storage, read> wqc: array<vec4<u32>>;
+@group(0) @binding(3) var<storage, read> ba: array<f32>;
+@group(0) @binding(6) var<storage, read> bb: array<f32>;
+@group(0) @binding(8) var<storage, read> bc: array<f32>;
+
+alias W2 = ptr<storage, array<vec2<u32>>, read>;
+alias W1 = ptr<storage, array<u32>, read>;
+alias WQ = ptr<storage, array<vec4<u32>>, read>;
+alias Bias = ptr<storage, array<f32>, read>;
+
+// One piece as a kernel body sees it.
+struct Piece {
+  N: u32,
+  wRow0: u32,
+  yCol0: u32,
+  bias0: u32,
+  hasBias: bool,
+}
+
+fn pieceOf(z: u32) -> Piece {
+  let p = mp.piece[z];
+  return Piece(p.x, p.y, p.z, p.w, mp.hasBias[z] != 0u);
+}
 
 // Weights e .. e+3 (element index into the chunk, e % 4 == 0).
-fn loadW4(e: u32) -> vec4<f32> {
+fn loadW4(w: W2, e: u32) -> vec4<f32> {
   if (DTYPE == DTYPE_F32) {
     let i = e >> 1u;
-    return bitcast<vec4<f32>>(vec4<u32>(w2[i], w2[i + 1u]));
+    return bitcast<vec4<f32>>(vec4<u32>((*w)[i], (*w)[i + 1u]));
   }
-  return decode_quad(DTYPE, w2[e >> 2u]);
+  return decode_quad(DTYPE, (*w)[e >> 2u]);
 }
 
 // Weight e (element index into the chunk).
-fn loadW1(e: u32) -> f32 {
-  return decode_weight(DTYPE, w1[weight_word(DTYPE, e)], e);
+fn loadW1(w: W1, e: u32) -> f32 {
+  return decode_weight(DTYPE, (*w)[weight_word(DTYPE, e)], e);
+}
+
+// The epilogue of one output (input row m, row n of the piece, n < N): + bias, and + the value
+// already in Y when accumulating (the residual add of DESIGN.md §5.3).
+fn storeOne(b: Bias, pc: Piece, m: u32, n: u32, v: f32) {
+  let idx = m * mp.yStride + pc.yCol0 + n;
+  var r = v;
+  if (pc.hasBias) {
+    r += (*b)[pc.bias0 + n];
+  }
+  if (mp.accumulate != 0u) {
+    r += y[idx];
+  }
+  y[idx] = r;
 }
 
 // Write a 4×4 tile (acc[i] holds rows m0+i, columns n0 .. n0+3), masked at the edges.
-fn storeTile(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
-  var b = vec4<f32>();
-  if (mp.hasBias != 0u) {
-    for (var j = 0u; j < 4u; j++) {
-      b[j] = bias[mp.bias0 + min(n0 + j, mp.N - 1u)];
-    }
-  }
+fn storeTile(b: Bias, pc: Piece, m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
   for (var i = 0u; i < 4u; i++) {
     let m = m0 + i;
     if (m >= mp.M) { break; }
-    let v = acc[i] + b;
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + j;
-      if (n < mp.N) {
-        y[m * mp.yStride + mp.yCol0 + n] = v[j];
+      if (n < pc.N) {
+        storeOne(b, pc, m, n, acc[i][j]);
       }
     }
   }
 }
 
-@compute @workgroup_size(8, 8)
-fn mm_tiled(@builtin(global_invocation_id) id: vec3<u32>) {
+fn tiledBody(w: W2, b: Bias, pc: Piece, id: vec3<u32>) {
   let n0 = id.x * 4u;
   let m0 = id.y * 4u;
-  if (n0 >= mp.N || m0 >= mp.M) { return; }
+  if (n0 >= pc.N || m0 >= mp.M) { return; }
   let K4 = mp.K >> 2u;
   let r0 = min(m0, mp.M - 1u) * K4;
   let r1 = min(m0 + 1u, mp.M - 1u) * K4;
   let r2 = min(m0 + 2u, mp.M - 1u) * K4;
   let r3 = min(m0 + 3u, mp.M - 1u) * K4;
-  let c0 = (mp.wRow0 + min(n0, mp.N - 1u)) * mp.K;
-  let c1 = (mp.wRow0 + min(n0 + 1u, mp.N - 1u)) * mp.K;
-  let c2 = (mp.wRow0 + min(n0 + 2u, mp.N - 1u)) * mp.K;
-  let c3 = (mp.wRow0 + min(n0 + 3u, mp.N - 1u)) * mp.K;
+  let c0 = (pc.wRow0 + min(n0, pc.N - 1u)) * mp.K;
+  let c1 = (pc.wRow0 + min(n0 + 1u, pc.N - 1u)) * mp.K;
+  let c2 = (pc.wRow0 + min(n0 + 2u, pc.N - 1u)) * mp.K;
+  let c3 = (pc.wRow0 + min(n0 + 3u, pc.N - 1u)) * mp.K;
   var acc0 = vec4<f32>();
   var acc1 = vec4<f32>();
   var acc2 = vec4<f32>();
   var acc3 = vec4<f32>();
   for (var k = 0u; k < K4; k++) {
     let e = k << 2u;
-    let b0 = loadW4(c0 + e);
-    let b1 = loadW4(c1 + e);
-    let b2 = loadW4(c2 + e);
-    let b3 = loadW4(c3 + e);
+    let b0 = loadW4(w, c0 + e);
+    let b1 = loadW4(w, c1 + e);
+    let b2 = loadW4(w, c2 + e);
+    let b3 = loadW4(w, c3 + e);
     var a = x4[r0 + k];
     acc0 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
     a = x4[r1 + k];
@@ -100,144 +144,228 @@ fn mm_tiled(@builtin(global_invocation_id) id: vec3<u32>) {
     a = x4[r3 + k];
     acc3 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
   }
-  storeTile(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+  storeTile(b, pc, m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
 @compute @workgroup_size(8, 8)
-fn mm_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
+fn mm_tiled(@builtin(global_invocation_id) id: vec3<u32>) {
+  switch id.z {
+    case 0u: { tiledBody(&w2a, &ba, pieceOf(0u), id); }
+    case 1u: { tiledBody(&w2b, &bb, pieceOf(1u), id); }
+    default: { tiledBody(&w2c, &bc, pieceOf(2u), id); }
+  }
+}
+
+fn scalarBody(w: W1, b: Bias, pc: Piece, id: vec3<u32>) {
   let n0 = id.x * 4u;
   let m0 = id.y * 4u;
-  if (n0 >= mp.N || m0 >= mp.M) { return; }
+  if (n0 >= pc.N || m0 >= mp.M) { return; }
   let K = mp.K;
   let r0 = min(m0, mp.M - 1u) * K;
   let r1 = min(m0 + 1u, mp.M - 1u) * K;
   let r2 = min(m0 + 2u, mp.M - 1u) * K;
   let r3 = min(m0 + 3u, mp.M - 1u) * K;
-  let c0 = (mp.wRow0 + min(n0, mp.N - 1u)) * K;
-  let c1 = (mp.wRow0 + min(n0 + 1u, mp.N - 1u)) * K;
-  let c2 = (mp.wRow0 + min(n0 + 2u, mp.N - 1u)) * K;
-  let c3 = (mp.wRow0 + min(n0 + 3u, mp.N - 1u)) * K;
+  let c0 = (pc.wRow0 + min(n0, pc.N - 1u)) * K;
+  let c1 = (pc.wRow0 + min(n0 + 1u, pc.N - 1u)) * K;
+  let c2 = (pc.wRow0 + min(n0 + 2u, pc.N - 1u)) * K;
+  let c3 = (pc.wRow0 + min(n0 + 3u, pc.N - 1u)) * K;
   var acc0 = vec4<f32>();
   var acc1 = vec4<f32>();
   var acc2 = vec4<f32>();
   var acc3 = vec4<f32>();
   for (var k = 0u; k < K; k++) {
-    let b = vec4<f32>(loadW1(c0 + k), loadW1(c1 + k), loadW1(c2 + k), loadW1(c3 + k));
-    acc0 += x1[r0 + k] * b;
-    acc1 += x1[r1 + k] * b;
-    acc2 += x1[r2 + k] * b;
-    acc3 += x1[r3 + k] * b;
+    let bv = vec4<f32>(loadW1(w, c0 + k), loadW1(w, c1 + k), loadW1(w, c2 + k), loadW1(w, c3 + k));
+    acc0 += x1[r0 + k] * bv;
+    acc1 += x1[r1 + k] * bv;
+    acc2 += x1[r2 + k] * bv;
+    acc3 += x1[r3 + k] * bv;
   }
-  storeTile(m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+  storeTile(b, pc, m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
-// Small-M kernel without workgroup memory or barriers (M ≤ 4, K % 4 == 0): each thread computes 4
-// weight rows for all M inputs. Used where barriers are expensive (SwiftShader's CPU coroutines make
-// mm_gemv ~50× slower there); on real GPUs mm_gemv's coalesced row reads win.
+@compute @workgroup_size(8, 8)
+fn mm_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
+  switch id.z {
+    case 0u: { scalarBody(&w1a, &ba, pieceOf(0u), id); }
+    case 1u: { scalarBody(&w1b, &bb, pieceOf(1u), id); }
+    default: { scalarBody(&w1c, &bc, pieceOf(2u), id); }
+  }
+}
+
+// Small-M kernel without workgroup memory, barriers or subgroup operations (M ≤ 4, K % 4 == 0, and
+// K % 8 == 0 for packed weights): each invocation computes 2 weight rows for all M inputs, 16
+// weights per row per loop iteration, read as whole vec4<u32> words. Chosen on CPU adapters and on
+// GPUs without subgroups. SwiftShader pays a large fixed cost per loop iteration, per gathered load
+// and per live register (private arrays, array arguments and unused accumulators spill), so the
+// input count MROWS is an override (dead accumulators fold away) and everything is plain variables.
+override MROWS: u32 = 1u;
+const NW_ROWS = 2u;
+
+// Weights e .. e+3 of the chunk (e % 4 == 0) from the vec4<u32> view.
+fn narrowW4(w: WQ, e: u32) -> vec4<f32> {
+  if (DTYPE == DTYPE_F32) {
+    return bitcast<vec4<f32>>((*w)[e >> 2u]);
+  }
+  let v = (*w)[e >> 3u];
+  return decode_quad(DTYPE, select(v.xy, v.zw, (e & 4u) != 0u));
+}
+
+// 16 weights e .. e+15 (e % 16 == 0 within an 8-aligned row) as four vec4s.
+struct W16 {
+  a: vec4<f32>,
+  b: vec4<f32>,
+  c: vec4<f32>,
+  d: vec4<f32>,
+}
+
+fn narrowW16(w: WQ, e: u32) -> W16 {
+  if (DTYPE == DTYPE_F32) {
+    let i = e >> 2u;
+    return W16(bitcast<vec4<f32>>((*w)[i]), bitcast<vec4<f32>>((*w)[i + 1u]), bitcast<vec4<f32>>((*w)[i + 2u]), bitcast<vec4<f32>>((*w)[i + 3u]));
+  }
+  let v0 = (*w)[e >> 3u];
+  let v1 = (*w)[(e >> 3u) + 1u];
+  return W16(decode_quad(DTYPE, v0.xy), decode_quad(DTYPE, v0.zw), decode_quad(DTYPE, v1.xy), decode_quad(DTYPE, v1.zw));
+}
+
+// One 16-weight step of rows u and v with X vec4s xb .. xb+3 (each loaded once): column 0 holds
+// the 4 partial dot products with u, column 1 those with v.
+fn dot16x2(xb: u32, u: W16, v: W16) -> mat2x4<f32> {
+  let x0 = x4[xb];
+  let x1 = x4[xb + 1u];
+  let x2 = x4[xb + 2u];
+  let x3 = x4[xb + 3u];
+  return mat2x4<f32>(
+    vec4<f32>(dot(x0, u.a), dot(x1, u.b), dot(x2, u.c), dot(x3, u.d)),
+    vec4<f32>(dot(x0, v.a), dot(x1, v.b), dot(x2, v.c), dot(x3, v.d)),
+  );
+}
+
+// The tail step (one vec4 of each row) of input row xb.
+fn dot4x2(xb: u32, u: vec4<f32>, v: vec4<f32>) -> mat2x4<f32> {
+  let a = x4[xb];
+  return mat2x4<f32>(vec4<f32>(dot(a, u), 0.0, 0.0, 0.0), vec4<f32>(dot(a, v), 0.0, 0.0, 0.0));
+}
+
+// Dot products of the M inputs with two weight rows: (row u, row v) per input.
+struct NarrowSums {
+  s0: vec2<f32>,
+  s1: vec2<f32>,
+  s2: vec2<f32>,
+  s3: vec2<f32>,
+}
+
+fn rowSums(a: mat2x4<f32>) -> vec2<f32> {
+  let one = vec4<f32>(1.0);
+  return vec2<f32>(dot(a[0], one), dot(a[1], one));
+}
+
+// Rows starting at elements cu of wu and cv of wv (the same or different weights).
+fn narrowDots(wu: WQ, cu: u32, wv: WQ, cv: u32) -> NarrowSums {
+  let K4 = mp.K >> 2u;
+  let K16 = K4 & ~3u;
+  // Input m: four partial sums per row (columns u, v).
+  var a0 = mat2x4<f32>();
+  var a1 = mat2x4<f32>();
+  var a2 = mat2x4<f32>();
+  var a3 = mat2x4<f32>();
+  for (var k = 0u; k < K16; k += 4u) {
+    let e = k << 2u;
+    let u = narrowW16(wu, cu + e);
+    let v = narrowW16(wv, cv + e);
+    a0 += dot16x2(k, u, v);
+    if (MROWS > 1u) {
+      a1 += dot16x2(K4 + k, u, v);
+    }
+    if (MROWS > 2u) {
+      a2 += dot16x2(2u * K4 + k, u, v);
+    }
+    if (MROWS > 3u) {
+      a3 += dot16x2(3u * K4 + k, u, v);
+    }
+  }
+  for (var k = K16; k < K4; k++) {
+    let u = narrowW4(wu, cu + (k << 2u));
+    let v = narrowW4(wv, cv + (k << 2u));
+    a0 += dot4x2(k, u, v);
+    if (MROWS > 1u) {
+      a1 += dot4x2(K4 + k, u, v);
+    }
+    if (MROWS > 2u) {
+      a2 += dot4x2(2u * K4 + k, u, v);
+    }
+    if (MROWS > 3u) {
+      a3 += dot4x2(3u * K4 + k, u, v);
+    }
+  }
+  return NarrowSums(rowSums(a0), rowSums(a1), rowSums(a2), rowSums(a3));
+}
+
+// mm_narrow's two outputs (rows n0, n0 + 1) of input m, the second skipped past N.
+fn narrowStore(b: Bias, pc: Piece, m: u32, n0: u32, v: vec2<f32>) {
+  storeOne(b, pc, m, n0, v.x);
+  if (n0 + 1u < pc.N) {
+    storeOne(b, pc, m, n0 + 1u, v.y);
+  }
+}
+
+fn narrowBody(w: WQ, b: Bias, pc: Piece, n0: u32) {
+  if (n0 >= pc.N) { return; }
+  let c0 = (pc.wRow0 + n0) * mp.K;
+  let c1 = (pc.wRow0 + min(n0 + 1u, pc.N - 1u)) * mp.K;
+  let s = narrowDots(w, c0, w, c1);
+  narrowStore(b, pc, 0u, n0, s.s0);
+  if (MROWS > 1u) {
+    narrowStore(b, pc, 1u, n0, s.s1);
+  }
+  if (MROWS > 2u) {
+    narrowStore(b, pc, 2u, n0, s.s2);
+  }
+  if (MROWS > 3u) {
+    narrowStore(b, pc, 3u, n0, s.s3);
+  }
+}
+
 @compute @workgroup_size(64)
 fn mm_narrow(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let n0 = flat_index(id, groups, 64u) * 4u;
-  if (n0 >= mp.N) { return; }
-  let M = mp.M;
-  let K4 = mp.K >> 2u;
-  let c0 = (mp.wRow0 + n0) * mp.K;
-  let c1 = (mp.wRow0 + min(n0 + 1u, mp.N - 1u)) * mp.K;
-  let c2 = (mp.wRow0 + min(n0 + 2u, mp.N - 1u)) * mp.K;
-  let c3 = (mp.wRow0 + min(n0 + 3u, mp.N - 1u)) * mp.K;
-  var acc0 = vec4<f32>();
-  var acc1 = vec4<f32>();
-  var acc2 = vec4<f32>();
-  var acc3 = vec4<f32>();
-  for (var k = 0u; k < K4; k++) {
-    let e = k << 2u;
-    let b0 = loadW4(c0 + e);
-    let b1 = loadW4(c1 + e);
-    let b2 = loadW4(c2 + e);
-    let b3 = loadW4(c3 + e);
-    var a = x4[k];
-    acc0 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
-    if (M > 1u) {
-      a = x4[K4 + k];
-      acc1 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
-      if (M > 2u) {
-        a = x4[2u * K4 + k];
-        acc2 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
-        if (M > 3u) {
-          a = x4[3u * K4 + k];
-          acc3 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
-        }
-      }
-    }
+  let n0 = flat_index(id, groups, 64u) * NW_ROWS;
+  switch id.z {
+    case 0u: { narrowBody(&wqa, &ba, pieceOf(0u), n0); }
+    case 1u: { narrowBody(&wqb, &bb, pieceOf(1u), n0); }
+    default: { narrowBody(&wqc, &bc, pieceOf(2u), n0); }
   }
-  storeTile(0u, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
-// GEMV for decode (M ≤ 4, K % 4 == 0): 256 threads = 8 weight rows × 32 lanes. X is staged through
-// workgroup memory in K tiles of 1024; each lane accumulates every 32nd vec4 of its row for all M
-// inputs at once (acc[m]), then the 32 lanes of a row are summed by a tree in workgroup memory.
-const GV_ROWS = 8u;
-const GV_LANES = 32u;
-const GV_KT4 = 256u; // vec4s of X per row per K tile
-var<workgroup> gvX: array<vec4<f32>, 1024>; // 4 rows × GV_KT4
-var<workgroup> gvSum: array<vec4<f32>, 256>;
+// SwiGLU output of input m, row n: silu(g) · u written at Y[m, yCol0 + n] (piece 0's layout).
+fn swigluStore(m: u32, n: u32, gu: vec2<f32>) {
+  let pc = pieceOf(0u);
+  let g = gu.x + select(0.0, ba[pc.bias0 + n], pc.hasBias);
+  let u = gu.y + select(0.0, bb[pieceOf(1u).bias0 + n], mp.hasBias[1] != 0u);
+  y[m * mp.yStride + pc.yCol0 + n] = g * sigmoid(g) * u;
+}
 
-@compute @workgroup_size(256)
-fn mm_gemv(
-  @builtin(local_invocation_index) t: u32,
-  @builtin(workgroup_id) wg: vec3<u32>,
-  @builtin(num_workgroups) groups: vec3<u32>,
-) {
-  let r = t / GV_LANES;
-  let lane = t % GV_LANES;
-  let n = (wg.x + wg.y * groups.x) * GV_ROWS + r;
-  let wBase = (mp.wRow0 + min(n, mp.N - 1u)) * mp.K;
-  let K4 = mp.K >> 2u;
-  let M = mp.M;
-  var acc = vec4<f32>();
-  for (var kt = 0u; kt < K4; kt += GV_KT4) {
-    let len = min(GV_KT4, K4 - kt);
-    workgroupBarrier();
-    for (var i = t; i < M * GV_KT4; i += 256u) {
-      let m = i / GV_KT4;
-      let k = i % GV_KT4;
-      if (k < len) {
-        gvX[i] = x4[m * K4 + kt + k];
-      }
-    }
-    workgroupBarrier();
-    for (var k = lane; k < len; k += GV_LANES) {
-      let wv = loadW4(wBase + ((kt + k) << 2u));
-      acc.x += dot(gvX[k], wv);
-      if (M > 1u) {
-        acc.y += dot(gvX[GV_KT4 + k], wv);
-        if (M > 2u) {
-          acc.z += dot(gvX[2u * GV_KT4 + k], wv);
-          if (M > 3u) {
-            acc.w += dot(gvX[3u * GV_KT4 + k], wv);
-          }
-        }
-      }
-    }
+// act = silu(X·Wgᵀ) ⊙ (X·Wuᵀ): one gate row (piece 0) and the same up row (piece 1) per invocation.
+@compute @workgroup_size(64)
+fn mm_narrow_swiglu(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let n = flat_index(id, groups, 64u);
+  let g = pieceOf(0u);
+  let u = pieceOf(1u);
+  if (n >= g.N) { return; }
+  let s = narrowDots(&wqa, (g.wRow0 + n) * mp.K, &wqb, (u.wRow0 + n) * mp.K);
+  swigluStore(0u, n, s.s0);
+  if (MROWS > 1u) {
+    swigluStore(1u, n, s.s1);
   }
-  gvSum[t] = acc;
-  workgroupBarrier();
-  for (var s = GV_LANES / 2u; s > 0u; s >>= 1u) {
-    if (lane < s) {
-      gvSum[t] += gvSum[t + s];
-    }
-    workgroupBarrier();
+  if (MROWS > 2u) {
+    swigluStore(2u, n, s.s2);
   }
-  // Lane m of each row writes output row m.
-  if (lane < M && n < mp.N) {
-    var v = gvSum[r * GV_LANES][lane];
-    if (mp.hasBias != 0u) {
-      v += bias[mp.bias0 + n];
-    }
-    y[lane * mp.yStride + mp.yCol0 + n] = v;
+  if (MROWS > 3u) {
+    swigluStore(3u, n, s.s3);
   }
 }
 
 // ---- f32 GEMM for backward passes: C[M, N] = alpha · op(A) · op(B) (+ C when accumulate). ----
+// C may be a column slice [cCol0, cCol0 + N) of a wider row-major tensor (LoRA deltas into q|k|v).
 // A is [M, K] ([K, M] when TRANS_A); B is [K, N] ([N, K] when TRANS_B); all row-major.
 
 override TRANS_A: bool = false;
@@ -249,6 +377,8 @@ struct GemmParams {
   N: u32,
   accumulate: u32,
   alpha: f32,
+  cStride: u32, // row stride of C (N, or wider when C is a column slice of a larger tensor)
+  cCol0: u32,   // first column of C in that tensor
 }
 
 @group(0) @binding(0) var<uniform> gp: GemmParams;
@@ -265,7 +395,7 @@ fn gemmStore(m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
     for (var j = 0u; j < 4u; j++) {
       let n = n0 + j;
       if (n < gp.N) {
-        let idx = m * gp.N + n;
+        let idx = m * gp.cStride + gp.cCol0 + n;
         var v = gp.alpha * acc[i][j];
         if (gp.accumulate != 0u) {
           v += gc[idx];
@@ -435,7 +565,7 @@ fn mm_igrad_vec(@builtin(global_invocation_id) id: vec3<u32>) {
   var acc3 = vec4<f32>();
   var e = k0;
   for (var n = 0u; n < ip.N; n++) {
-    let b = loadW4(e);
+    let b = loadW4(&w2a, e);
     acc0 += igDy[r0 + n] * b;
     acc1 += igDy[r1 + n] * b;
     acc2 += igDy[r2 + n] * b;
@@ -467,7 +597,7 @@ fn mm_igrad_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
   var acc3 = vec4<f32>();
   var e = 0u;
   for (var n = 0u; n < ip.N; n++) {
-    let b = vec4<f32>(loadW1(e + k0), loadW1(e + k1), loadW1(e + k2), loadW1(e + k3));
+    let b = vec4<f32>(loadW1(&w1a, e + k0), loadW1(&w1a, e + k1), loadW1(&w1a, e + k2), loadW1(&w1a, e + k3));
     acc0 += igDy[r0 + n] * b;
     acc1 += igDy[r1 + n] * b;
     acc2 += igDy[r2 + n] * b;
@@ -475,4 +605,86 @@ fn mm_igrad_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
     e += K;
   }
   igStore(m0, k0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+}
+
+// ---- subgroups ----
+// Everything below needs the `subgroups` feature: matmul.ts compiles it (with `enable subgroups;`
+// in front) only on devices that have it.
+
+// GEMV for decode on GPUs (M = MROWS ≤ 4, K % 4 == 0): GV_ROWS weight rows per workgroup of 128;
+// each subgroup takes one row at a time, its lanes read consecutive vec4s of the row (coalesced)
+// and accumulate all M inputs at once, and subgroupAdd sums the lanes. Any subgroup size up to 128
+// works (fewer subgroups just take more rows each).
+const GV_ROWS = 16u;
+const GV_THREADS = 128u;
+
+// Lane sums of one row (starting at element c of w) with the M inputs (input m in component m).
+fn gemvLaneDots(w: W2, c: u32, lane: u32, sgSize: u32) -> vec4<f32> {
+  let K4 = mp.K >> 2u;
+  var acc = vec4<f32>();
+  for (var k = lane; k < K4; k += sgSize) {
+    let wv = loadW4(w, c + (k << 2u));
+    acc.x += dot(x4[k], wv);
+    if (MROWS > 1u) {
+      acc.y += dot(x4[K4 + k], wv);
+    }
+    if (MROWS > 2u) {
+      acc.z += dot(x4[2u * K4 + k], wv);
+    }
+    if (MROWS > 3u) {
+      acc.w += dot(x4[3u * K4 + k], wv);
+    }
+  }
+  return acc;
+}
+
+fn gemvBody(w: W2, b: Bias, pc: Piece, rowBase: u32, t: u32, lane: u32, sgSize: u32) {
+  for (var r = t / sgSize; r < GV_ROWS; r += max(1u, GV_THREADS / sgSize)) {
+    let n = rowBase + r;
+    if (n >= pc.N) { break; }
+    let sum = subgroupAdd(gemvLaneDots(w, (pc.wRow0 + n) * mp.K, lane, sgSize));
+    if (lane < MROWS) {
+      storeOne(b, pc, lane, n, sum[lane]);
+    }
+  }
+}
+
+@compute @workgroup_size(128)
+fn mm_gemv(
+  @builtin(local_invocation_index) t: u32,
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) sgSize: u32,
+) {
+  let rowBase = (wg.x + wg.y * groups.x) * GV_ROWS;
+  switch wg.z {
+    case 0u: { gemvBody(&w2a, &ba, pieceOf(0u), rowBase, t, lane, sgSize); }
+    case 1u: { gemvBody(&w2b, &bb, pieceOf(1u), rowBase, t, lane, sgSize); }
+    default: { gemvBody(&w2c, &bc, pieceOf(2u), rowBase, t, lane, sgSize); }
+  }
+}
+
+// act = silu(X·Wgᵀ) ⊙ (X·Wuᵀ): each subgroup reduces one gate row (piece 0) and the same up row
+// (piece 1).
+@compute @workgroup_size(128)
+fn mm_gemv_swiglu(
+  @builtin(local_invocation_index) t: u32,
+  @builtin(workgroup_id) wg: vec3<u32>,
+  @builtin(num_workgroups) groups: vec3<u32>,
+  @builtin(subgroup_invocation_id) lane: u32,
+  @builtin(subgroup_size) sgSize: u32,
+) {
+  let rowBase = (wg.x + wg.y * groups.x) * GV_ROWS;
+  let g = pieceOf(0u);
+  let u = pieceOf(1u);
+  for (var r = t / sgSize; r < GV_ROWS; r += max(1u, GV_THREADS / sgSize)) {
+    let n = rowBase + r;
+    if (n >= g.N) { break; }
+    let sg = subgroupAdd(gemvLaneDots(&w2a, (g.wRow0 + n) * mp.K, lane, sgSize));
+    let su = subgroupAdd(gemvLaneDots(&w2b, (u.wRow0 + n) * mp.K, lane, sgSize));
+    if (lane < MROWS) {
+      swigluStore(lane, n, vec2<f32>(sg[lane], su[lane]));
+    }
+  }
 }

@@ -54,6 +54,13 @@ fn flat_index(id: vec3<u32>, groups: vec3<u32>, per_group: u32) -> u32 {
   return id.x + id.y * groups.x * per_group;
 }
 
+// Logistic sigmoid from exp(-|g|), so it never overflows (SwiGLU, DESIGN.md §5.3).
+fn sigmoid(g: f32) -> f32 {
+  let e = exp(-abs(g));
+  let r = 1.0 / (1.0 + e);
+  return select(e * r, r, g >= 0.0);
+}
+
 // PCG output permutation (O'Neill; "Hash Functions for GPU Rendering", Jarzynski & Olano 2020).
 fn pcg_hash(x: u32) -> u32 {
   let state = x * 747796405u + 2891336453u;

@@ -8,6 +8,10 @@
 // inv_freq / 2π as a 64-bit fixed-point fraction of a turn and the shader multiplies it by the
 // integer position modulo 2^64, so whole turns drop out exactly (see rope_cos_sin).
 // The backward (sign = -1) rotates by -angle, the transpose of the forward rotation.
+//
+// rope_qkv: the fused step after the q/k/v projection (DESIGN.md §5.3): reads one [rows,
+// (heads + 2·kvHeads)·headDim] q|k|v tensor, writes RoPE(q) to out and RoPE(k), v into the KV
+// cache at positions[b] + t (rows past maxSeq are dropped, as in write_kv).
 
 struct Params {
   pairs: u32, // batch * tokens * heads * headDim/2
@@ -76,4 +80,59 @@ fn rope(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
   let x2 = x[base + params.half_dim];
   out[base] = x1 * c - x2 * s;
   out[base + params.half_dim] = x2 * c + x1 * s;
+}
+
+struct QkvParams {
+  pairs: u32, // rows * (heads + 2 * kvHeads) * headDim/2
+  tokens: u32,
+  heads: u32,
+  half_dim: u32,
+  kv_heads: u32,
+  max_seq: u32,
+}
+
+@group(0) @binding(0) var<uniform> qkv_params: QkvParams;
+// [batch, kvHeads, maxSeq, headDim] f32 each (KvCache in src/kernels/attention.ts).
+@group(0) @binding(5) var<storage, read_write> cache_k: array<f32>;
+@group(0) @binding(6) var<storage, read_write> cache_v: array<f32>;
+
+// One invocation per (row, head slot, pair): slots [0, heads) are q heads, then kvHeads k heads,
+// then kvHeads v heads (v only moves into the cache).
+@compute @workgroup_size(256)
+fn rope_qkv(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = qkv_params;
+  let idx = flat_index(id, groups, 256u);
+  if (idx >= p.pairs) {
+    return;
+  }
+  let i = idx % p.half_dim;
+  let slots = p.heads + 2u * p.kv_heads;
+  let slot = (idx / p.half_dim) % slots;
+  let row = idx / (p.half_dim * slots);
+  let b = row / p.tokens;
+  let position = positions[b] + row % p.tokens;
+  let head_dim = 2u * p.half_dim;
+  let src = (row * slots + slot) * head_dim + i;
+  let x1 = x[src];
+  let x2 = x[src + p.half_dim];
+  let kv_slot = slot - p.heads; // k heads 0 .. kvHeads-1, then v heads
+  let cache_row = ((b * p.kv_heads + kv_slot % p.kv_heads) * p.max_seq + position) * head_dim + i;
+  if (slot >= p.heads + p.kv_heads) {
+    if (position < p.max_seq) {
+      cache_v[cache_row] = x1;
+      cache_v[cache_row + p.half_dim] = x2;
+    }
+    return;
+  }
+  let cs = rope_cos_sin(position, i);
+  let r1 = x1 * cs.x - x2 * cs.y;
+  let r2 = x2 * cs.x + x1 * cs.y;
+  if (slot < p.heads) {
+    let dst = (row * p.heads + slot) * head_dim + i;
+    out[dst] = r1;
+    out[dst + p.half_dim] = r2;
+  } else if (position < p.max_seq) {
+    cache_k[cache_row] = r1;
+    cache_k[cache_row + p.half_dim] = r2;
+  }
 }

@@ -16,11 +16,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> dgate: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dup: array<f32>;
 
-fn sigmoid(g: f32) -> f32 {
-  let e = exp(-abs(g));
-  let r = 1.0 / (1.0 + e);
-  return select(e * r, r, g >= 0.0);
-}
+// sigmoid: from the prelude.
 
 @compute @workgroup_size(256)
 fn swiglu(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {

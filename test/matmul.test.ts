@@ -1,10 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
+  fusesSwiglu,
   gemm,
   gemmRef,
   matmul,
+  matmulConcat,
   matmulInputGrad,
+  matmulSwiglu,
   matmulInputGradRef,
   matmulKernel,
   matmulRef,
@@ -14,6 +17,7 @@ import {
 } from '../src/kernels/matmul.ts';
 import { Tensor, WeightMatrix, type WeightDType } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
+import { swigluRef } from '../src/kernels/swiglu.ts';
 import { assertClose, forEachVariant, randomArray, testGpu, WEIGHT_DTYPES } from './helpers/gpu.ts';
 import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
 
@@ -76,6 +80,13 @@ function makeWeight(gpu: Gpu, values: Float32Array, rows: number, cols: number, 
   return { w: WeightMatrix.upload(gpu, `w_${dtype}`, bits, rows, cols, dtype, maxChunkBytes), held };
 }
 
+/** The small-M kernels this device can run for K (mm_gemv needs subgroups, mm_narrow 8-aligned packed rows). */
+function smallMKernels(gpu: Gpu, K: number, dtype: WeightDType): MatmulKernel[] {
+  const kernels: MatmulKernel[] = gpu.hasSubgroups ? ['mm_gemv'] : [];
+  if (K % (dtype === 'f32' ? 4 : 8) === 0) kernels.push('mm_narrow');
+  return kernels;
+}
+
 function scaleOf(ref: ArrayLike<number>): number {
   let s = 1;
   for (let i = 0; i < ref.length; i++) s = Math.max(s, Math.abs(ref[i]));
@@ -99,7 +110,8 @@ test('matmul matches the reference for every shape, dtype and kernel', async () 
   const gpu = await testGpu();
   let seed = 1;
   await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
-    for (const K of [8, 30, 96]) {
+    // K = 36 and 200 leave a tail after mm_narrow's 16-wide steps; 200 also spans several subgroup strides.
+    for (const K of [8, 30, 36, 200]) {
       for (const N of [1, 7, 33, 130]) {
         const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
         const biasValues = randomArray(N, seed++);
@@ -113,8 +125,8 @@ test('matmul matches the reference for every shape, dtype and kernel', async () 
           // Every kernel that applies (matmul picks one by shape and adapter).
           const kernels: MatmulKernel[] = ['mm_scalar'];
           if (K % 4 === 0) kernels.push('mm_tiled');
-          if (K % 4 === 0 && M <= 4) kernels.push('mm_gemv', 'mm_narrow');
-          assert.ok(kernels.includes(matmulKernel(M, K, gpu)));
+          if (K % 4 === 0 && M <= 4) kernels.push(...smallMKernels(gpu, K, dtype));
+          assert.ok(kernels.includes(matmulKernel(M, K, gpu, dtype)));
           for (const kernel of kernels) {
             const y = matmul(x, w, { bias: withBias ? bias : undefined, kernel });
             assert.deepEqual(y.shape, [M, N]);
@@ -127,6 +139,118 @@ test('matmul matches the reference for every shape, dtype and kernel', async () 
       }
     }
   });
+});
+
+test('matmul with accumulate adds X·Wᵀ + bias into out (the fused residual add), every kernel', async () => {
+  const gpu = await testGpu();
+  let seed = 300;
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
+    for (const [M, K, N] of [
+      [1, 40, 9],
+      [3, 24, 21],
+      [6, 16, 5],
+    ]) {
+      const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
+      const biasValues = randomArray(N, seed++);
+      const bias = Tensor.from(gpu, biasValues, [N]);
+      const xv = randomArray(M * K, seed++);
+      const x = Tensor.from(gpu, xv, [M, K]);
+      const residual = randomArray(M * N, seed++);
+      const product = matmulRef(xv, held, M, K, N, biasValues);
+      const ref = product.map((v, i) => v + residual[i]);
+      const kernels: MatmulKernel[] = ['mm_scalar', 'mm_tiled', ...(M <= 4 ? smallMKernels(gpu, K, dtype) : [])];
+      for (const kernel of kernels) {
+        const out = Tensor.from(gpu, residual, [M, N]);
+        matmul(x, w, { bias, out, accumulate: true, kernel });
+        assertClose(await out.read(), ref, 1e-4 * scaleOf(ref), `${dtype} ${kernel} M=${M} K=${K} N=${N}`);
+        out.release();
+      }
+      assert.throws(() => matmul(x, w, { accumulate: true }), /matmul\(w.*\): accumulate needs an output tensor/);
+      x.release();
+      bias.release();
+      w.destroy();
+    }
+  });
+});
+
+test('matmulConcat: q/k/v-style weights (with biases, chunked, odd sizes) in one projection, every kernel', async () => {
+  const gpu = await testGpu();
+  let seed = 400;
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
+    for (const [M, K, rows] of [
+      [1, 40, [12, 5, 5]],
+      [3, 24, [9, 3, 3]],
+      [7, 16, [8, 4, 4]],
+      [2, 30, [6, 2, 2]],
+    ] as [number, number, number[]][]) {
+      // The first part comes in 2-row chunks: 6+ pieces, so more than one dispatch of three.
+      const parts = rows.map((N, i) => {
+        const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype, i === 0 ? WeightMatrix.rowBytes(K, dtype) * 2 : undefined);
+        const biasValues = i === 1 ? undefined : randomArray(N, seed++);
+        return { w, held, biasValues, bias: biasValues && Tensor.from(gpu, biasValues, [N]) };
+      });
+      const xv = randomArray(M * K, seed++);
+      const x = Tensor.from(gpu, xv, [M, K]);
+      const total = rows.reduce((a, b) => a + b, 0);
+      const ref = new Float64Array(M * total);
+      let col = 0;
+      for (const p of parts) {
+        const y = matmulRef(xv, p.held, M, K, p.w.rows, p.biasValues);
+        for (let m = 0; m < M; m++) for (let j = 0; j < p.w.rows; j++) ref[m * total + col + j] = y[m * p.w.rows + j];
+        col += p.w.rows;
+      }
+      const kernels: MatmulKernel[] = [
+        'mm_scalar',
+        ...(K % 4 === 0 ? ['mm_tiled' as const] : []),
+        ...(M <= 4 && K % 4 === 0 ? smallMKernels(gpu, K, dtype) : []),
+      ];
+      for (const kernel of kernels) {
+        const y = matmulConcat(x, parts, { kernel });
+        assert.deepEqual(y.shape, [M, total]);
+        assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} ${kernel} M=${M} K=${K} rows=${rows}`);
+        y.release();
+      }
+      x.release();
+      for (const p of parts) p.w.destroy();
+    }
+  });
+  const w32 = makeWeight(gpu, randomArray(8, 1), 2, 4, 'f32').w;
+  const w16 = makeWeight(gpu, randomArray(8, 2), 2, 4, 'f16').w;
+  assert.throws(
+    () => matmulConcat(Tensor.from(gpu, randomArray(4, 3), [1, 4]), [{ w: w32 }, { w: w16 }]),
+    /matmulConcat\(w\+w_f16\): w_f16 is \[2, 4\] f16, expected K = 4 f32/,
+  );
+});
+
+test('matmulSwiglu = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4, every dtype and small-M kernel', async () => {
+  const gpu = await testGpu();
+  let seed = 500;
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
+    for (const [M, K, N] of [
+      [1, 40, 13],
+      [2, 200, 6],
+      [4, 16, 70],
+    ]) {
+      const g = makeWeight(gpu, randomArray(N * K, seed++, 0.5), N, K, dtype);
+      const u = makeWeight(gpu, randomArray(N * K, seed++, 0.5), N, K, dtype);
+      const xv = randomArray(M * K, seed++);
+      const x = Tensor.from(gpu, xv, [M, K]);
+      const ref = swigluRef(matmulRef(xv, g.held, M, K, N), matmulRef(xv, u.held, M, K, N));
+      assert.ok(fusesSwiglu(M, g.w, gpu) === smallMKernels(gpu, K, dtype).includes(matmulKernel(M, K, gpu, dtype)));
+      for (const kernel of smallMKernels(gpu, K, dtype) as ('mm_narrow' | 'mm_gemv')[]) {
+        const y = matmulSwiglu(x, g.w, u.w, { kernel });
+        assert.deepEqual(y.shape, [M, N]);
+        assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} ${kernel} M=${M} K=${K} N=${N}`);
+        y.release();
+      }
+      x.release();
+      g.w.destroy();
+      u.w.destroy();
+    }
+  });
+  const g = makeWeight(gpu, randomArray(64, 1), 4, 16, 'f32').w;
+  assert.throws(() => matmulSwiglu(Tensor.from(gpu, randomArray(16 * 8, 2), [8, 16]), g, g), /8 input rows take mm_tiled, which has no SwiGLU form/);
+  assert.equal(fusesSwiglu(8, g, gpu), false);
 });
 
 test('matmul over row chunks with rowStart / count subsets and bias', async () => {
@@ -153,7 +277,7 @@ test('matmul over row chunks with rowStart / count subsets and bias', async () =
       ]) {
         const ref = new Float64Array(M * count);
         for (let m = 0; m < M; m++) for (let j = 0; j < count; j++) ref[m * count + j] = full[m * N + rowStart + j];
-        const kernels: (MatmulKernel | undefined)[] = M === 1 ? ['mm_gemv', 'mm_narrow'] : [undefined];
+        const kernels: (MatmulKernel | undefined)[] = M === 1 ? smallMKernels(gpu, K, dtype) : [undefined];
         for (const kernel of kernels) {
           const y = matmul(x, w, { bias, rowStart, count, kernel });
           assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} chunks ${kernel ?? ''} M=${M} rows ${rowStart}+${count}`);
@@ -218,11 +342,37 @@ test('gemm matches the reference for all transpose flags, alpha and accumulate',
   assert.throws(() => gemm(Tensor.from(gpu, randomArray(6, 1), [2, 3]), Tensor.from(gpu, randomArray(8, 2), [4, 2])), /inner/);
 });
 
+test('gemm into a column slice of a wider output (outColumns) leaves the other columns alone', async () => {
+  const gpu = await testGpu();
+  // (5, 8, 12) takes the vec4 kernel, (3, 7, 5) the scalar one.
+  for (const [M, K, N] of [
+    [5, 8, 12],
+    [3, 7, 5],
+  ]) {
+    const stride = N + 9;
+    const col0 = 4;
+    const a = randomArray(M * K, M + 1);
+    const b = randomArray(K * N, K + 2);
+    const c0 = randomArray(M * stride, N + 3);
+    const out = Tensor.from(gpu, c0, [M, stride]);
+    gemm(Tensor.from(gpu, a, [M, K]), Tensor.from(gpu, b, [K, N]), { out, accumulate: true, alpha: 0.5, outColumns: { stride, col0 } });
+    const product = gemmRef(a, b, M, K, N, { alpha: 0.5 });
+    const want = Float64Array.from(c0);
+    for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) want[m * stride + col0 + n] += product[m * N + n];
+    assertClose(await out.read(), want, 1e-5, `gemm slice M=${M} K=${K} N=${N}`);
+    assert.throws(
+      () => gemm(Tensor.from(gpu, a, [M, K]), Tensor.from(gpu, b, [K, N]), { out, outColumns: { stride, col0: stride - N + 1 } }),
+      /gemm: output has/,
+    );
+  }
+});
+
 test('matmulInputGrad matches the reference for every shape and dtype', async () => {
   const gpu = await testGpu();
   let seed = 2000;
   await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
-    for (const K of [8, 30, 96]) {
+    // K = 36 and 200 leave a tail after mm_narrow's 16-wide steps; 200 also spans several subgroup strides.
+    for (const K of [8, 30, 36, 200]) {
       for (const N of [7, 64, 130]) {
         const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
         for (const M of [1, 5, 33]) {

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
-import { rope, ropeBackward, ropeBackwardRef, ropeRef } from '../src/kernels/rope.ts';
+import { KvCache } from '../src/kernels/attention.ts';
+import { rope, ropeBackward, ropeBackwardRef, ropeQkv, ropeQkvRef, ropeRef } from '../src/kernels/rope.ts';
 import { Tensor } from '../src/gpu/tensor.ts';
 import { assertClose, randomArray, testGpu } from './helpers/gpu.ts';
 import { assertGradient, numericGradient } from './helpers/finite-diff.ts';
@@ -23,6 +24,44 @@ test('rope matches the float64 reference (batch > 1, per-sequence positions up t
     const got = await rope(Tensor.from(gpu, x, [c.batch * c.tokens, c.heads * c.headDim]), pos, c).read();
     const want = ropeRef(x, c.positions, c.batch, c.tokens, c.heads, c.headDim, c.theta);
     assertClose(got, want, 4e-6, `rope ${JSON.stringify(c)}`);
+  }
+});
+
+test('ropeQkv rotates q, writes rotated k and v into the cache (rows past maxSeq dropped)', async () => {
+  const gpu = await testGpu();
+  const qkvCases = [
+    { batch: 1, tokens: 1, heads: 4, kvHeads: 2, headDim: 8, theta: 1e4, positions: [5], maxSeq: 8 },
+    { batch: 3, tokens: 4, heads: 6, kvHeads: 3, headDim: 12, theta: 1e6, positions: [0, 9, 3], maxSeq: 12 },
+    { batch: 2, tokens: 3, heads: 2, kvHeads: 1, headDim: 64, theta: 1e5, positions: [4, 1], maxSeq: 6 },
+  ];
+  for (const c of qkvCases) {
+    const rows = c.batch * c.tokens;
+    const width = (c.heads + 2 * c.kvHeads) * c.headDim;
+    const qkv = randomArray(rows * width, width + rows, 2);
+    const cache = KvCache.create(gpu, c);
+    const qr = ropeQkv(Tensor.from(gpu, qkv, [rows, width]), gpu.upload(new Uint32Array(c.positions)), cache, c);
+    const want = ropeQkvRef(qkv, c.positions, c);
+    assertClose(await qr.read(), want.q, 4e-6, `ropeQkv q ${JSON.stringify(c)}`);
+    const kd = c.kvHeads * c.headDim;
+    for (const [name, buffer, ref] of [
+      ['k', cache.k, want.k],
+      ['v', cache.v, want.v],
+    ] as const) {
+      // The cache is [batch, kvHeads, maxSeq, headDim]; untouched positions stay 0.
+      const expected = new Float64Array(c.batch * c.kvHeads * c.maxSeq * c.headDim);
+      for (let b = 0; b < c.batch; b++) {
+        for (let t = 0; t < c.tokens; t++) {
+          const pos = c.positions[b] + t;
+          if (pos >= c.maxSeq) continue;
+          for (let h = 0; h < c.kvHeads; h++) {
+            for (let e = 0; e < c.headDim; e++)
+              expected[((b * c.kvHeads + h) * c.maxSeq + pos) * c.headDim + e] = ref[(b * c.tokens + t) * kd + h * c.headDim + e];
+          }
+        }
+      }
+      assertClose(await gpu.readF32(buffer, expected.length), expected, 4e-6, `ropeQkv cache ${name} ${JSON.stringify(c)}`);
+    }
+    cache.destroy();
   }
 });
 

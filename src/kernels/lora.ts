@@ -109,13 +109,15 @@ function rowsOf(t: Tensor, cols: number, what: string): number {
 
 /**
  * Forward of one LoRA site: y += scale · dropout(x) · Aᵀ · Bᵀ. x [T, in], y [T, out] (already
- * holding W x + b). Returns D = dropout(x)·Aᵀ [T, r], which `loraBackward` needs; the caller
+ * holding W x + b), or with `columns` the slice [col0, col0 + out) of rows `stride` wide (one
+ * projection of a fused q|k|v output). Returns D = dropout(x)·Aᵀ [T, r], which `loraBackward` needs; the caller
  * releases it. Dropout (training only) is inverted dropout with p = opts.dropout.p and a mask
  * hashed from (opts.dropout.seed, element index), which the backward recomputes.
  */
-export function loraForward(x: Tensor, lora: LoraLayer, y: Tensor, opts?: { dropout?: DropoutOptions }): Tensor {
+export function loraForward(x: Tensor, lora: LoraLayer, y: Tensor, opts?: { dropout?: DropoutOptions; columns?: { stride: number; col0: number } }): Tensor {
   const T = rowsOf(x, lora.inDim, 'x');
-  if (rowsOf(y, lora.outDim, 'y') !== T) throw new Error(`lora: x [${x.shape}] and y [${y.shape}] have different row counts`);
+  const yRows = opts?.columns ? y.size / opts.columns.stride : rowsOf(y, lora.outDim, 'y');
+  if (yRows !== T) throw new Error(`lora: x [${x.shape}] and y [${y.shape}] have different row counts`);
   const drop = activeDropout(opts);
   let xd = x;
   if (drop) {
@@ -123,7 +125,7 @@ export function loraForward(x: Tensor, lora: LoraLayer, y: Tensor, opts?: { drop
     dropoutKernel(x, xd, drop, false);
   }
   const d = gemm(xd, lora.A, { transB: true, out: Tensor.empty(x.gpu, [T, lora.r], 'lora.D') });
-  gemm(d, lora.B, { transB: true, out: y, accumulate: true, alpha: lora.scale });
+  gemm(d, lora.B, { transB: true, out: y, accumulate: true, alpha: lora.scale, outColumns: opts?.columns });
   if (drop) xd.release();
   return d;
 }

@@ -1,33 +1,46 @@
 // Matmul kernels: the weight projection Y = X·Wᵀ (+ bias) over f32 / packed f16 / packed bf16 weight
-// matrices in row chunks (register-tiled for prefill, GEMV for decode), an f32 GEMM with transpose
+// matrices in row chunks (register-tiled for prefill, GEMV for decode; optionally added into the
+// output, the fused residual add), an f32 GEMM with transpose
 // flags for backward passes, the input gradient dX = dY·W through a frozen weight matrix, the f32
 // weight gradient dW = dYᵀ·X, and their float64 CPU references.
 
 import familySource from '../../shaders/matmul.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
-import { Tensor, type WeightMatrix } from '../gpu/tensor.ts';
+import { Tensor, type WeightDType, type WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
 import { DTYPE_CODE, withPrelude } from './prelude.ts';
 
-const source = withPrelude(familySource);
-/** Up to this many input rows take the GEMV kernel (when K % 4 == 0). */
+// The family's subgroup kernels follow this marker; they compile only with `enable subgroups;`.
+const [baseSource, subgroupSource] = familySource.split('// ---- subgroups ----');
+const source = withPrelude(baseSource);
+// The same entry points plus the subgroup ones (uniformity is per subgroup there: each subgroup
+// works on its own weight row, which WGSL's workgroup-wide analysis cannot see).
+const subgroupFamily = `enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n${withPrelude(baseSource + subgroupSource)}`;
+/** Up to this many input rows take a GEMV kernel (when K % 4 == 0). */
 const GEMV_MAX_M = 4;
-const GEMV_ROWS = 8; // weight rows per GEMV workgroup
-const NARROW_ROWS = 256; // weight rows per mm_narrow workgroup (64 threads × 4)
+const GEMV_ROWS = 16; // weight rows per mm_gemv workgroup (GV_ROWS)
+const NARROW_ROWS = 128; // weight rows per mm_narrow workgroup (64 invocations × NW_ROWS)
 const TILE = 32; // outputs per workgroup edge in the tiled kernels (8×8 threads × 4×4 each)
 
 export type MatmulKernel = 'mm_tiled' | 'mm_scalar' | 'mm_gemv' | 'mm_narrow';
 
 /**
  * Which kernel `matmul` uses for M input rows of length K on this GPU (exported for tests and
- * benches). Small M takes the GEMV kernel, except on SwiftShader where workgroup barriers cost
- * ~50× more than the math (measured: 896×896 at M=1 takes 2.4 s with mm_gemv, 40 ms without
- * barriers), so it takes the barrier-free mm_narrow instead.
+ * benches). Small M takes the subgroup GEMV `mm_gemv` on GPUs with the `subgroups` feature, and the
+ * plain-loop `mm_narrow` elsewhere: on SwiftShader (which has subgroups) each loop iteration and
+ * gathered load has a large fixed cost, and mm_narrow's 2 rows × 16 weights per iteration measured
+ * ~2× faster than one subgroup per row (DESIGN.md §4.1).
  */
-export function matmulKernel(M: number, K: number, gpu?: Gpu): MatmulKernel {
+export function matmulKernel(M: number, K: number, gpu?: Gpu, dtype: WeightDType = 'f32'): MatmulKernel {
   if (K % 4 !== 0) return 'mm_scalar';
   if (M > GEMV_MAX_M) return 'mm_tiled';
-  return gpu && isCpuEmulated(gpu) ? 'mm_narrow' : 'mm_gemv';
+  if (gpu?.hasSubgroups && !isCpuEmulated(gpu)) return 'mm_gemv';
+  return narrowFits(K, dtype) ? 'mm_narrow' : 'mm_tiled';
+}
+
+/** mm_narrow reads whole vec4<u32> words: 8-aligned rows for packed weights. */
+function narrowFits(K: number, dtype: WeightDType): boolean {
+  return K % (dtype === 'f32' ? 4 : 8) === 0;
 }
 
 function isCpuEmulated(gpu: Gpu): boolean {
@@ -43,63 +56,215 @@ export interface MatmulOptions {
   rowStart?: number;
   /** Number of weight rows to compute; the output row stride. Default w.rows - rowStart. */
   count?: number;
+  /** Y += X·Wᵀ (+ bias) into `out` (needs `out`): the residual add fused into the projection. */
+  accumulate?: boolean;
   /** Force a kernel (tests and benches). */
   kernel?: MatmulKernel;
+}
+
+/** A row range of one weight chunk computed by a dispatch, with the Y columns it fills. */
+interface Piece {
+  buffer: GPUBuffer;
+  bias: Tensor | undefined;
+  rows: number;
+  /** First row inside the chunk buffer, its bias index and its Y column. */
+  chunkRow: number;
+  biasIndex: number;
+  yCol: number;
+}
+
+/** The pieces of rows [rowStart, rowStart + count) of w, written from Y column yCol on. */
+function piecesOf(w: WeightMatrix, bias: Tensor | undefined, rowStart: number, count: number, yCol: number): Piece[] {
+  const pieces: Piece[] = [];
+  for (const chunk of w.chunks) {
+    const lo = Math.max(rowStart, chunk.rowStart);
+    const hi = Math.min(rowStart + count, chunk.rowStart + chunk.rows);
+    if (lo < hi) pieces.push({ buffer: chunk.buffer, bias, rows: hi - lo, chunkRow: lo - chunk.rowStart, biasIndex: lo, yCol: yCol + lo - rowStart });
+  }
+  return pieces;
+}
+
+/** Up to this many pieces share one dispatch (workgroup z picks one: DESIGN.md §4.1). */
+const PIECES_PER_DISPATCH = 3;
+
+/** The input rows M of x for weights of K columns, with the checks every projection makes. */
+function inputRows(x: Tensor, K: number, name: string): number {
+  const M = x.size / K;
+  if (x.shape[x.shape.length - 1] !== K || !Number.isInteger(M)) {
+    throw new Error(`matmul(${name}): input shape [${x.shape}] does not end in K = ${K}`);
+  }
+  return M;
+}
+
+function checkBias(w: WeightMatrix, bias: Tensor | undefined): void {
+  if (bias && bias.size !== w.rows) throw new Error(`matmul(${w.name}): bias has ${bias.size} values, need ${w.rows}`);
+}
+
+/** The forward pipeline of `kernel` for M inputs of weights in `dtype` (the SwiGLU pair form with `swiglu`). */
+function projectionPipeline(gpu: Gpu, kernel: MatmulKernel, M: number, dtype: WeightDType, swiglu: boolean): GPUComputePipeline {
+  const small = kernel === 'mm_gemv' || kernel === 'mm_narrow';
+  const constants: Record<string, number> = small ? { DTYPE: DTYPE_CODE[dtype], MROWS: M } : { DTYPE: DTYPE_CODE[dtype] };
+  return gpu.pipeline('matmul', kernel === 'mm_gemv' ? subgroupFamily : source, swiglu ? `${kernel}_swiglu` : kernel, constants);
+}
+
+/** Validate a forced or chosen kernel for M inputs of K columns in `dtype`. */
+function checkKernel(gpu: Gpu, kernel: MatmulKernel, M: number, K: number, dtype: WeightDType): void {
+  if (kernel !== 'mm_scalar' && K % 4 !== 0) throw new Error(`matmul: ${kernel} needs K % 4 == 0, K = ${K}`);
+  if ((kernel === 'mm_gemv' || kernel === 'mm_narrow') && M > GEMV_MAX_M) throw new Error(`matmul: ${kernel} takes at most ${GEMV_MAX_M} rows, M = ${M}`);
+  if (kernel === 'mm_gemv' && !gpu.hasSubgroups) throw new Error('matmul: mm_gemv needs the subgroups feature, which this device lacks');
+  if (kernel === 'mm_narrow' && !narrowFits(K, dtype)) throw new Error(`matmul: mm_narrow needs K % 8 == 0 for ${dtype} weights, K = ${K}`);
+}
+
+/** Workgroups for `rows` weight rows of M inputs with `kernel` (x, y), before the piece count in z. */
+function projectionGroups(gpu: Gpu, kernel: MatmulKernel, rows: number, M: number, perInvocation = 1): [number, number] {
+  if (kernel === 'mm_gemv') return linearGroups(gpu, rows, GEMV_ROWS);
+  if (kernel === 'mm_narrow') return linearGroups(gpu, rows, NARROW_ROWS / perInvocation);
+  return [Math.ceil(rows / TILE), Math.ceil(M / TILE)];
+}
+
+/** Record the dispatches of `pieces` (all of one dtype), up to PIECES_PER_DISPATCH at a time. */
+function dispatchPieces(
+  x: Tensor,
+  out: Tensor,
+  pieces: Piece[],
+  K: number,
+  dtype: WeightDType,
+  yStride: number,
+  accumulate: boolean,
+  opts: { kernel?: MatmulKernel; name: string },
+): void {
+  const gpu = x.gpu;
+  const M = x.size / K;
+  const kernel = opts.kernel ?? matmulKernel(M, K, gpu, dtype);
+  checkKernel(gpu, kernel, M, K, dtype);
+  const pipeline = projectionPipeline(gpu, kernel, M, dtype, false);
+  for (let i = 0; i < pieces.length; i += PIECES_PER_DISPATCH) {
+    const group = pieces.slice(i, i + PIECES_PER_DISPATCH);
+    // Unused piece slots repeat the first piece's buffers (never read: z stops before them).
+    const slot = (j: number) => group[j] ?? group[0];
+    const [gx, gy] = projectionGroups(gpu, kernel, Math.max(...group.map((p) => p.rows)), M);
+    gpu.dispatch(
+      `matmul(${opts.name}):${kernel}`,
+      pipeline,
+      [
+        x.buffer,
+        slot(0).buffer,
+        (slot(0).bias ?? x).buffer,
+        out.buffer,
+        slot(1).buffer,
+        (slot(1).bias ?? x).buffer,
+        slot(2).buffer,
+        (slot(2).bias ?? x).buffer,
+      ],
+      [gx, gy, group.length],
+      [
+        M,
+        K,
+        yStride,
+        accumulate ? 1 : 0,
+        ...[0, 1, 2].flatMap((j) => [slot(j).rows, slot(j).chunkRow, slot(j).yCol, slot(j).biasIndex]),
+        ...[0, 1, 2].map((j) => (slot(j).bias ? 1 : 0)),
+        0,
+      ],
+    );
+  }
 }
 
 /**
  * Y[M, count] = X[M, K] · W[rowStart : rowStart+count, :]ᵀ (+ bias[rowStart : rowStart+count]).
  * X is any tensor whose last dimension is K = w.cols; W is a WeightMatrix [N, K] in f32 / packed
- * f16 / packed bf16, possibly in several row chunks (one dispatch per chunk touched).
+ * f16 / packed bf16, possibly in several row chunks (up to three chunks per dispatch). With
+ * `accumulate`, the result is added to what `out` holds.
  */
 export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Tensor {
-  const gpu = x.gpu;
   const K = w.cols;
-  const M = x.size / K;
-  if (x.shape[x.shape.length - 1] !== K || !Number.isInteger(M)) {
-    throw new Error(`matmul(${w.name}): input shape [${x.shape}] does not end in K = ${K}`);
-  }
+  const M = inputRows(x, K, w.name);
   const rowStart = opts.rowStart ?? 0;
   const count = opts.count ?? w.rows - rowStart;
   if (!(rowStart >= 0 && count >= 0 && rowStart + count <= w.rows) || !Number.isInteger(rowStart) || !Number.isInteger(count)) {
     throw new Error(`matmul(${w.name}): rows [${rowStart}, ${rowStart + count}) outside [0, ${w.rows})`);
   }
-  const out = opts.out ?? Tensor.empty(gpu, [...x.shape.slice(0, -1), count], `matmul(${w.name})`);
+  const out = opts.out ?? Tensor.empty(x.gpu, [...x.shape.slice(0, -1), count], `matmul(${w.name})`);
   if (out.size !== M * count) throw new Error(`matmul(${w.name}): output has ${out.size} values, need ${M}×${count}`);
-  if (opts.bias && opts.bias.size !== w.rows) {
-    throw new Error(`matmul(${w.name}): bias has ${opts.bias.size} values, need ${w.rows}`);
-  }
+  if (opts.accumulate && !opts.out) throw new Error(`matmul(${w.name}): accumulate needs an output tensor`);
+  checkBias(w, opts.bias);
   if (M === 0 || count === 0) return out;
-
-  const kernel = opts.kernel ?? matmulKernel(M, K, gpu);
-  if (kernel !== 'mm_scalar' && K % 4 !== 0) throw new Error(`matmul: ${kernel} needs K % 4 == 0, K = ${K}`);
-  if ((kernel === 'mm_gemv' || kernel === 'mm_narrow') && M > GEMV_MAX_M) throw new Error(`matmul: ${kernel} takes at most ${GEMV_MAX_M} rows, M = ${M}`);
-  const pipeline = gpu.pipeline('matmul', source, kernel, { DTYPE: DTYPE_CODE[w.dtype] });
-  const biasBuffer = (opts.bias ?? x).buffer; // unused binding when there is no bias
-  const end = rowStart + count;
-  for (const chunk of w.chunks) {
-    const lo = Math.max(rowStart, chunk.rowStart);
-    const hi = Math.min(end, chunk.rowStart + chunk.rows);
-    if (lo >= hi) continue;
-    const n = hi - lo;
-    const groups: [number, number] =
-      kernel === 'mm_gemv'
-        ? linearGroups(gpu, n, GEMV_ROWS)
-        : kernel === 'mm_narrow'
-          ? linearGroups(gpu, n, NARROW_ROWS)
-          : [Math.ceil(n / TILE), Math.ceil(M / TILE)];
-    gpu.dispatch(`matmul(${w.name}):${kernel}`, pipeline, [x.buffer, chunk.buffer, biasBuffer, out.buffer], groups, [
-      M,
-      K,
-      n,
-      lo - chunk.rowStart,
-      count,
-      lo - rowStart,
-      lo,
-      opts.bias ? 1 : 0,
-    ]);
-  }
+  dispatchPieces(x, out, piecesOf(w, opts.bias, rowStart, count, 0), K, w.dtype, count, !!opts.accumulate, { kernel: opts.kernel, name: w.name });
   return out;
+}
+
+/** One weight of `matmulConcat` with its optional bias ([w.rows]). */
+export interface ConcatPart {
+  w: WeightMatrix;
+  bias?: Tensor;
+}
+
+/**
+ * Y[M, ΣN] = X · [W_0; W_1; …]ᵀ (+ biases): several weights of one dtype and K read by the same
+ * dispatch (up to three chunks per dispatch), their outputs side by side in each row — q/k/v as
+ * one projection (DESIGN.md §5.3). Part i fills columns [Σ_{j<i} N_j, Σ_{j≤i} N_j).
+ */
+export function matmulConcat(x: Tensor, parts: ConcatPart[], opts: { out?: Tensor; kernel?: MatmulKernel } = {}): Tensor {
+  if (parts.length === 0) throw new Error('matmulConcat: no weights');
+  const { w: first } = parts[0];
+  const K = first.cols;
+  const M = inputRows(x, K, first.name);
+  const names = parts.map((p) => p.w.name).join('+');
+  for (const { w, bias } of parts) {
+    if (w.cols !== K || w.dtype !== first.dtype)
+      throw new Error(`matmulConcat(${names}): ${w.name} is [${w.rows}, ${w.cols}] ${w.dtype}, expected K = ${K} ${first.dtype}`);
+    checkBias(w, bias);
+  }
+  const total = parts.reduce((n, p) => n + p.w.rows, 0);
+  const out = opts.out ?? Tensor.empty(x.gpu, [...x.shape.slice(0, -1), total], `matmul(${names})`);
+  if (out.size !== M * total) throw new Error(`matmulConcat(${names}): output has ${out.size} values, need ${M}×${total}`);
+  if (M === 0) return out;
+  let col = 0;
+  const pieces = parts.flatMap(({ w, bias }) => {
+    const p = piecesOf(w, bias, 0, w.rows, col);
+    col += w.rows;
+    return p;
+  });
+  dispatchPieces(x, out, pieces, K, first.dtype, total, false, { kernel: opts.kernel, name: names });
+  return out;
+}
+
+/**
+ * act[M, N] = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4 inputs (decode; DESIGN.md §5.3):
+ * the gate and up rows of each output are read by the same invocation (mm_narrow_swiglu) or
+ * subgroup (mm_gemv_swiglu). Gate and up must be single-chunk weights of one dtype and shape.
+ */
+export function matmulSwiglu(x: Tensor, gate: WeightMatrix, up: WeightMatrix, opts: { out?: Tensor; kernel?: 'mm_narrow' | 'mm_gemv' } = {}): Tensor {
+  const gpu = x.gpu;
+  const K = gate.cols;
+  const M = inputRows(x, K, gate.name);
+  const N = gate.rows;
+  if (up.rows !== N || up.cols !== K || up.dtype !== gate.dtype) {
+    throw new Error(`matmulSwiglu: ${up.name} is [${up.rows}, ${up.cols}] ${up.dtype}, ${gate.name} [${N}, ${K}] ${gate.dtype}`);
+  }
+  if (gate.chunks.length !== 1 || up.chunks.length !== 1) throw new Error(`matmulSwiglu(${gate.name}): gate and up must each be one chunk`);
+  const kernel = opts.kernel ?? matmulKernel(M, K, gpu, gate.dtype);
+  if (kernel !== 'mm_narrow' && kernel !== 'mm_gemv')
+    throw new Error(`matmulSwiglu(${gate.name}): ${M} input rows take ${kernel}, which has no SwiGLU form (M ≤ ${GEMV_MAX_M} only)`);
+  checkKernel(gpu, kernel, M, K, gate.dtype);
+  const out = opts.out ?? Tensor.empty(gpu, [...x.shape.slice(0, -1), N], `swiglu(${gate.name})`);
+  if (out.size !== M * N) throw new Error(`matmulSwiglu(${gate.name}): output has ${out.size} values, need ${M}×${N}`);
+  if (M === 0) return out;
+  const [g, u] = [gate.chunks[0].buffer, up.chunks[0].buffer];
+  gpu.dispatch(
+    `matmulSwiglu(${gate.name}):${kernel}`,
+    projectionPipeline(gpu, kernel, M, gate.dtype, true),
+    [x.buffer, g, x.buffer, out.buffer, u, x.buffer],
+    projectionGroups(gpu, kernel, N, M, 2),
+    [M, K, N, 0, N, 0, 0, 0, N, 0, 0, 0, N, 0, 0, 0, 0, 0, 0, 0],
+  );
+  return out;
+}
+
+/** Whether `matmulSwiglu` takes M input rows of these weights (else: gate, up and `swiglu` apart). */
+export function fusesSwiglu(M: number, gate: WeightMatrix, gpu: Gpu): boolean {
+  const kernel = matmulKernel(M, gate.cols, gpu, gate.dtype);
+  return (kernel === 'mm_narrow' || kernel === 'mm_gemv') && gate.chunks.length === 1;
 }
 
 export interface GemmOptions {
@@ -111,6 +276,8 @@ export interface GemmOptions {
   /** C += alpha · op(A)·op(B) (needs `out`). */
   accumulate?: boolean;
   alpha?: number;
+  /** C is columns [col0, col0 + N) of `out`, whose rows are `stride` wide (default: all of out). */
+  outColumns?: { stride: number; col0: number };
 }
 
 function dims2(t: Tensor): [number, number] {
@@ -134,7 +301,10 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
   if (K !== Kb) throw new Error(`gemm: inner dimensions differ (A [${a.shape}]${transA ? 'ᵀ' : ''}, B [${b.shape}]${transB ? 'ᵀ' : ''})`);
   if (opts.accumulate && !opts.out) throw new Error('gemm: accumulate needs an output tensor');
   const out = opts.out ?? Tensor.empty(gpu, [M, N], 'gemm');
-  if (out.size !== M * N) throw new Error(`gemm: output has ${out.size} values, need ${M}×${N}`);
+  const { stride, col0 } = opts.outColumns ?? { stride: N, col0: 0 };
+  if (out.size !== M * stride || col0 < 0 || col0 + N > stride) {
+    throw new Error(`gemm: output has ${out.size} values, need ${M}×${N}${opts.outColumns ? ` at columns ${col0}.. of rows ${stride} wide` : ''}`);
+  }
   if (M === 0 || N === 0) return out;
   const vec = (transA ? M % 4 === 0 : K % 4 === 0) && (transB ? K % 4 === 0 : N % 4 === 0) && K > 0;
   const entry = vec ? 'gemm_vec' : 'gemm_scalar';
@@ -144,7 +314,7 @@ export function gemm(a: Tensor, b: Tensor, opts: GemmOptions = {}): Tensor {
     pipeline,
     [a.buffer, b.buffer, out.buffer],
     [Math.ceil(N / TILE), Math.ceil(M / TILE)],
-    [M, K, N, opts.accumulate ? 1 : 0, { f32: opts.alpha ?? 1 }],
+    [M, K, N, opts.accumulate ? 1 : 0, { f32: opts.alpha ?? 1 }, stride, col0],
   );
   return out;
 }

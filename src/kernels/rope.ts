@@ -1,8 +1,10 @@
-// Rotary position embedding (HF rotate_half convention) and its float64 CPU reference.
+// Rotary position embedding (HF rotate_half convention), the fused RoPE + KV-cache write after a
+// q|k|v projection, and their float64 CPU references.
 
 import familySource from '../../shaders/rope.wgsl?raw';
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
+import type { KvCache } from './attention.ts';
 import { linearGroups } from './dispatch.ts';
 import { withPrelude } from './prelude.ts';
 
@@ -85,6 +87,66 @@ export function rope(x: Tensor, positions: GPUBuffer, opts: RopeOptions): Tensor
 /** Gradient of rope with respect to x: dy rotated by -angle. */
 export function ropeBackward(dy: Tensor, positions: GPUBuffer, opts: RopeOptions): Tensor {
   return dispatchRope('rope_backward', dy, positions, opts, -1);
+}
+
+export interface RopeQkvOptions {
+  batch: number;
+  tokens: number;
+  heads: number;
+  theta: number;
+}
+
+/**
+ * The step after a fused q|k|v projection (DESIGN.md §5.3): qkv is [batch*tokens, (heads +
+ * 2·kvHeads)·headDim] (q heads, then k heads, then v heads in each row). Returns RoPE(q)
+ * [batch*tokens, heads·headDim] and writes RoPE(k) and v into the cache at positions[b] + t, in one
+ * dispatch (what rope, rope and writeKv do apart).
+ */
+export function ropeQkv(qkv: Tensor, positions: GPUBuffer, cache: KvCache, opts: RopeQkvOptions): Tensor {
+  const { batch, tokens, heads, theta } = opts;
+  const { kvHeads, headDim, maxSeq } = cache;
+  const gpu = qkv.gpu;
+  const rows = batch * tokens;
+  const width = (heads + 2 * kvHeads) * headDim;
+  if (qkv.size !== rows * width) throw new Error(`ropeQkv: qkv has ${qkv.size} values for [${batch}*${tokens}, (${heads} + 2·${kvHeads})·${headDim}]`);
+  if (cache.batch !== batch) throw new Error(`ropeQkv: cache holds ${cache.batch} sequences, batch is ${batch}`);
+  if (positions.size < batch * 4) throw new Error(`ropeQkv: positions buffer holds fewer than ${batch} u32`);
+  const out = Tensor.empty(gpu, [rows, heads * headDim], 'rope_qkv');
+  const pairs = (rows * width) / 2;
+  gpu.dispatch(
+    'rope_qkv',
+    gpu.pipeline('rope', source, 'rope_qkv'),
+    [qkv.buffer, positions, turnTable(gpu, headDim, theta), out.buffer, cache.k, cache.v],
+    linearGroups(gpu, pairs, 256),
+    [pairs, tokens, heads, headDim / 2, kvHeads, maxSeq],
+  );
+  return out;
+}
+
+/**
+ * Float64 reference of `ropeQkv`: the q heads rotated, and the rotated k and the v rows
+ * ([batch*tokens, kvHeads·headDim] each) that go into the cache.
+ */
+export function ropeQkvRef(
+  qkv: ArrayLike<number>,
+  positions: ArrayLike<number>,
+  dims: { batch: number; tokens: number; heads: number; kvHeads: number; headDim: number; theta: number },
+): { q: Float64Array; k: Float64Array; v: Float64Array } {
+  const { batch, tokens, heads, kvHeads, headDim, theta } = dims;
+  const rows = batch * tokens;
+  const width = (heads + 2 * kvHeads) * headDim;
+  const part = (from: number, n: number) => {
+    const out = new Float64Array(rows * n);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < n; j++) out[r * n + j] = qkv[r * width + from + j];
+    return out;
+  };
+  const qd = heads * headDim,
+    kd = kvHeads * headDim;
+  return {
+    q: ropeRef(part(0, qd), positions, batch, tokens, heads, headDim, theta),
+    k: ropeRef(part(qd, kd), positions, batch, tokens, kvHeads, headDim, theta),
+    v: part(qd + kd, kd),
+  };
 }
 
 function ropeRefSigned(

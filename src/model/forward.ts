@@ -6,11 +6,10 @@
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import { attention, type KvCache, writeKv } from '../kernels/attention.ts';
-import { add } from '../kernels/elementwise.ts';
 import { embed } from '../kernels/embedding.ts';
-import { matmul } from '../kernels/matmul.ts';
+import { fusesSwiglu, matmul, matmulConcat, matmulSwiglu } from '../kernels/matmul.ts';
 import { rmsNorm } from '../kernels/norm.ts';
-import { rope } from '../kernels/rope.ts';
+import { rope, ropeQkv } from '../kernels/rope.ts';
 import { swiglu } from '../kernels/swiglu.ts';
 import { dropoutSeed, loraForward } from '../kernels/lora.ts';
 import type { LayerWeights, ModelAdapter, ModelConfig, ModelWeights, TargetModule } from './types.ts';
@@ -66,18 +65,47 @@ export function embedTokens(m: ForwardModel, ids: GPUBuffer, n: number): Tensor 
   return embed(ids, n, m.weights.embed, Tensor.empty(m.gpu, [n, m.config.hiddenSize], 'residual'));
 }
 
-/** y = x·Wᵀ (+ b) (+ LoRA), keeping the LoRA intermediate when training. */
-function project(m: ForwardModel, x: Tensor, layer: number, module: TargetModule, w: LayerWeights, save?: LayerActivations, train?: TrainingContext): Tensor {
+/**
+ * y = x·Wᵀ (+ b) (+ LoRA), keeping the LoRA intermediate when training. With `residual`, the
+ * projection is added into that tensor (the residual add fused into the matmul epilogue,
+ * DESIGN.md §5.3), which is returned.
+ */
+function project(
+  m: ForwardModel,
+  x: Tensor,
+  layer: number,
+  module: TargetModule,
+  w: LayerWeights,
+  save?: LayerActivations,
+  train?: TrainingContext,
+  residual?: Tensor,
+): Tensor {
   const weight = { q_proj: w.q, k_proj: w.k, v_proj: w.v, o_proj: w.o, gate_proj: w.gate, up_proj: w.up, down_proj: w.down }[module];
   const bias = { q_proj: w.qBias, k_proj: w.kBias, v_proj: w.vBias }[module as 'q_proj'];
-  const y = matmul(x, weight, { bias });
-  const lora = m.adapter?.get(layer, module);
-  if (lora) {
-    const d = loraForward(x, lora, y, { dropout: loraDropout(m, layer, module, train) });
-    if (save) save.loraD.set(module, d);
-    else d.release();
-  }
+  const y = matmul(x, weight, { bias, out: residual, accumulate: !!residual });
+  addLora(m, x, y, layer, module, save, train);
   return y;
+}
+
+/**
+ * y += the LoRA delta of `module` on input x, when the adapter has that site (keeping its
+ * intermediate when training); `columns` places it in a column slice of a fused output.
+ */
+function addLora(
+  m: ForwardModel,
+  x: Tensor,
+  y: Tensor,
+  layer: number,
+  module: TargetModule,
+  save?: LayerActivations,
+  train?: TrainingContext,
+  columns?: { stride: number; col0: number },
+): void {
+  const lora = m.adapter?.get(layer, module);
+  if (!lora) return;
+  const d = loraForward(x, lora, y, { dropout: loraDropout(m, layer, module, train), columns });
+  if (save) save.loraD.set(module, d);
+  else d.release();
 }
 
 /** The LoRA dropout of one call site in a training step (same seed in forward and backward). */
@@ -109,49 +137,78 @@ export function decoderLayer(
   const releaseUnlessSaved = (t: Tensor | undefined) => (save ? undefined : t?.release());
   const rstd1 = save ? Tensor.empty(m.gpu, [n], 'rstd1') : undefined;
   const xn = rmsNorm(x, w.inputNorm, eps, { saveRstd: rstd1 });
-  let q = project(m, xn, l, 'q_proj', w, save, train);
-  let k = project(m, xn, l, 'k_proj', w, save, train);
-  const v = project(m, xn, l, 'v_proj', w, save, train);
-  let qPre: Tensor | undefined, kPre: Tensor | undefined, rstdQ: Tensor | undefined, rstdK: Tensor | undefined;
-  if (w.qNorm && w.kNorm) {
-    rstdQ = save ? Tensor.empty(m.gpu, [n * cfg.numHeads], 'rstdQ') : undefined;
-    rstdK = save ? Tensor.empty(m.gpu, [n * cfg.numKvHeads], 'rstdK') : undefined;
-    const qn = rmsNorm(q, w.qNorm, eps, { rows: n * cfg.numHeads, dim: cfg.headDim, saveRstd: rstdQ });
-    const kn = rmsNorm(k, w.kNorm, eps, { rows: n * cfg.numKvHeads, dim: cfg.headDim, saveRstd: rstdK });
-    (qPre = q), (kPre = k);
-    releaseUnlessSaved(q), releaseUnlessSaved(k);
-    (q = qn), (k = kn);
-  }
   const ropeOpts = { batch, tokens, headDim: cfg.headDim, theta: cfg.ropeTheta };
-  const qr = rope(q, positions, { ...ropeOpts, heads: cfg.numHeads });
-  const kr = rope(k, positions, { ...ropeOpts, heads: cfg.numKvHeads });
-  q.release(), k.release();
-  writeKv(cache, kr, v, positions, tokens);
-  kr.release(), v.release();
+  let qr: Tensor;
+  let qPre: Tensor | undefined, kPre: Tensor | undefined, rstdQ: Tensor | undefined, rstdK: Tensor | undefined;
+  const adapted = (module: TargetModule) => !!m.adapter?.get(l, module);
+  if (!w.qNorm) {
+    // q|k|v as one projection (biases in its epilogue, LoRA deltas into its column slices), then
+    // RoPE and the cache write in one kernel (DESIGN.md §5.3).
+    const qkv = matmulConcat(xn, [
+      { w: w.q, bias: w.qBias },
+      { w: w.k, bias: w.kBias },
+      { w: w.v, bias: w.vBias },
+    ]);
+    const stride = w.q.rows + w.k.rows + w.v.rows;
+    addLora(m, xn, qkv, l, 'q_proj', save, train, { stride, col0: 0 });
+    addLora(m, xn, qkv, l, 'k_proj', save, train, { stride, col0: w.q.rows });
+    addLora(m, xn, qkv, l, 'v_proj', save, train, { stride, col0: w.q.rows + w.k.rows });
+    qr = ropeQkv(qkv, positions, cache, { batch, tokens, heads: cfg.numHeads, theta: cfg.ropeTheta });
+    qkv.release();
+  } else {
+    // Per-head q/k norms (Qwen3) need q and k as tensors of their own.
+    let q = project(m, xn, l, 'q_proj', w, save, train);
+    let k = project(m, xn, l, 'k_proj', w, save, train);
+    const v = project(m, xn, l, 'v_proj', w, save, train);
+    if (w.qNorm && w.kNorm) {
+      rstdQ = save ? Tensor.empty(m.gpu, [n * cfg.numHeads], 'rstdQ') : undefined;
+      rstdK = save ? Tensor.empty(m.gpu, [n * cfg.numKvHeads], 'rstdK') : undefined;
+      const qn = rmsNorm(q, w.qNorm, eps, { rows: n * cfg.numHeads, dim: cfg.headDim, saveRstd: rstdQ });
+      const kn = rmsNorm(k, w.kNorm, eps, { rows: n * cfg.numKvHeads, dim: cfg.headDim, saveRstd: rstdK });
+      (qPre = q), (kPre = k);
+      releaseUnlessSaved(q), releaseUnlessSaved(k);
+      (q = qn), (k = kn);
+    }
+    qr = rope(q, positions, { ...ropeOpts, heads: cfg.numHeads });
+    const kr = rope(k, positions, { ...ropeOpts, heads: cfg.numKvHeads });
+    q.release(), k.release();
+    writeKv(cache, kr, v, positions, tokens);
+    kr.release(), v.release();
+  }
   const lse = save ? Tensor.empty(m.gpu, [batch, cfg.numHeads, tokens], 'lse') : undefined;
   const attended = attention(qr, cache, positions, { tokens, heads: cfg.numHeads, lse });
   releaseUnlessSaved(qr);
-  const o = project(m, attended, l, 'o_proj', w, save, train);
+  // x2 = x + o_proj(attended): in place on the residual stream unless the layer input is saved.
+  const x2 = project(m, attended, l, 'o_proj', w, save, train, save ? copyOf(x, 'x2') : x);
   releaseUnlessSaved(attended);
-  const x2 = add(x, o);
-  releaseUnlessSaved(x), o.release();
   const rstd2 = save ? Tensor.empty(m.gpu, [n], 'rstd2') : undefined;
   const xn2 = rmsNorm(x2, w.postNorm, eps, { saveRstd: rstd2 });
-  const gate = project(m, xn2, l, 'gate_proj', w, save, train);
-  const up = project(m, xn2, l, 'up_proj', w, save, train);
+  let gate: Tensor | undefined, up: Tensor | undefined, act: Tensor;
+  if (!save && !adapted('gate_proj') && !adapted('up_proj') && fusesSwiglu(n, w.gate, m.gpu)) {
+    // Decode: gate and up in one dispatch with SwiGLU in its epilogue (DESIGN.md §5.3).
+    act = matmulSwiglu(xn2, w.gate, w.up);
+  } else {
+    gate = project(m, xn2, l, 'gate_proj', w, save, train);
+    up = project(m, xn2, l, 'up_proj', w, save, train);
+    act = swiglu(gate, up);
+    releaseUnlessSaved(gate), releaseUnlessSaved(up);
+  }
   releaseUnlessSaved(xn2);
-  const act = swiglu(gate, up);
-  releaseUnlessSaved(gate), releaseUnlessSaved(up);
-  const down = project(m, act, l, 'down_proj', w, save, train);
+  const out = project(m, act, l, 'down_proj', w, save, train, save ? copyOf(x2, 'residual') : x2);
   releaseUnlessSaved(act);
-  const out = add(x2, down);
-  releaseUnlessSaved(x2), down.release();
   if (save) {
-    Object.assign(save, { x, xn, rstd1: rstd1!, qPre, kPre, rstdQ, rstdK, qr, attended, lse: lse!, x2, xn2, rstd2: rstd2!, gate, up, act });
+    Object.assign(save, { x, xn, rstd1: rstd1!, qPre, kPre, rstdQ, rstdK, qr, attended, lse: lse!, x2, xn2, rstd2: rstd2!, gate: gate!, up: up!, act });
   } else {
     xn.release();
   }
   return out;
+}
+
+/** A new tensor holding t's values (a buffer copy, no dispatch). */
+function copyOf(t: Tensor, label: string): Tensor {
+  const c = Tensor.empty(t.gpu, t.shape, label);
+  t.gpu.copy(t.buffer, 0, c.buffer, 0, t.size * 4);
+  return c;
 }
 
 /**
