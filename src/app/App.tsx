@@ -10,6 +10,8 @@ import { ModelPanel } from './components/ModelPanel.tsx';
 import { NoWebGpuPage } from './components/NoWebGpuPage.tsx';
 import { RecipePanel } from './components/RecipePanel.tsx';
 import { RunsPanel } from './components/RunsPanel.tsx';
+import { StepInspector } from './components/StepInspector.tsx';
+import { Tour } from './components/Tour.tsx';
 import { TrainPanel } from './components/TrainPanel.tsx';
 import { useApp } from './store.ts';
 
@@ -41,6 +43,10 @@ function RunResults() {
         <h2 id="completions-heading">Recent completions{newestStep !== undefined && ` (step ${newestStep})`}</h2>
         <Completions completions={run.completions} />
       </section>
+      <section className="panel" aria-labelledby="inspector-heading">
+        <h2 id="inspector-heading">Step inspector</h2>
+        <StepInspector run={run} />
+      </section>
     </>
   );
 }
@@ -55,6 +61,7 @@ export function App() {
         <p>Train a small language model to reason with reinforcement learning (GRPO), on your GPU, in this tab.</p>
       </header>
       <ErrorBanner />
+      <Tour />
       <main className="layout">
         <div className="column setup">
           <DevicePanel />
