@@ -27,10 +27,12 @@ async function loggedAdvantages(page: Page): Promise<Record<number, number[]>> {
 
 async function shownRows(page: Page): Promise<{ advantage: number; before: number | null; after: number | null }[]> {
   return page.getByTestId('inspect-completion').evaluateAll((rows) =>
-    rows.map((tr) => {
-      const num = (name: string) => (tr.getAttribute(name) === '' ? null : Number(tr.getAttribute(name)));
-      return { advantage: Number(tr.getAttribute('data-advantage')), before: num('data-before'), after: num('data-after') };
-    }),
+    // (no named helper inside: the page gets the function's source, without the test's helpers)
+    rows.map((tr) => ({
+      advantage: Number(tr.getAttribute('data-advantage')),
+      before: tr.getAttribute('data-before') === '' ? null : Number(tr.getAttribute('data-before')),
+      after: tr.getAttribute('data-after') === '' ? null : Number(tr.getAttribute('data-after')),
+    })),
   );
 }
 
@@ -66,10 +68,14 @@ test(`the step inspector on ${STEPS} quick-demo steps: logged advantages, log-pr
   await page.getByTestId('inspect-summary').filter({ hasText: 'Step 1:' }).waitFor();
 
   let moved = 0,
-    withAdvantage = 0;
+    withAdvantage = 0,
+    weighted = 0;
   for (let step = 1; step <= STEPS; step++) {
     if (step > 1) await page.keyboard.press('ArrowRight');
-    await page.getByTestId('inspect-summary').filter({ hasText: `Step ${step}:` }).waitFor();
+    await page
+      .getByTestId('inspect-summary')
+      .filter({ hasText: `Step ${step}:` })
+      .waitFor();
     const rows = await shownRows(page);
     // The advantages shown are the logged ones, completion by completion.
     assert.deepEqual(
@@ -80,6 +86,7 @@ test(`the step inspector on ${STEPS} quick-demo steps: logged advantages, log-pr
     for (const r of rows) {
       if (r.advantage === 0 || r.before === null || r.after === null) continue;
       withAdvantage++;
+      weighted += r.advantage * (r.after - r.before);
       if (Math.sign(r.after - r.before) === Math.sign(r.advantage)) moved++;
     }
     await slider.focus();
@@ -87,6 +94,7 @@ test(`the step inspector on ${STEPS} quick-demo steps: logged advantages, log-pr
   console.log(`# ${moved} of ${withAdvantage} completions with |A| > 0 moved with their advantage (${((performance.now() - started) / 1000).toFixed(0)} s)`);
   assert.ok(withAdvantage >= 4, `enough trained completions (${withAdvantage})`);
   assert.ok(moved > withAdvantage / 2, `most completions move the way their advantage points: ${moved} of ${withAdvantage}`);
+  assert.ok(weighted > 0, `Σ A·(after − before) > 0: ${weighted}`);
 
   // Completion rows are focusable; arrows move between them and the token table follows the focus.
   const rows = page.getByTestId('inspect-completion');
@@ -106,9 +114,15 @@ test(`the step inspector on ${STEPS} quick-demo steps: logged advantages, log-pr
   await page.reload();
   await page.getByTestId('run-item').first().waitFor({ state: 'visible', timeout: 60_000 });
   if ((await page.getByTestId('inspector').count()) === 0) await page.getByTestId('run-item').first().locator('button.link').click();
-  await page.getByTestId('inspect-summary').filter({ hasText: `Step ${STEPS}:` }).waitFor({ timeout: 30_000 });
+  await page
+    .getByTestId('inspect-summary')
+    .filter({ hasText: `Step ${STEPS}:` })
+    .waitFor({ timeout: 30_000 });
 
+  // The inspector at the top of a 1280×800 window, a completion with per-token values picked.
+  await page.getByTestId('inspect-completion').nth(trainedIndex).click();
   await page.setViewportSize({ width: 1280, height: 800 });
-  await page.locator('section:has(#inspector-heading)').screenshot({ path: 'e2e/artifacts/inspector.png' });
+  await page.locator('#inspector-heading').evaluate((h) => h.scrollIntoView({ block: 'start' }));
+  await page.screenshot({ path: 'e2e/artifacts/inspector.png' });
   app.assertNoPageErrors();
 });

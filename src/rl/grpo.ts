@@ -552,6 +552,7 @@ export class GrpoTrainer {
       ? {
           step: this.step + 1,
           loss,
+          learningRate: lr,
           lossType: cfg.lossType,
           epsilon: cfg.epsilon,
           epsilonHigh: cfg.epsilonHigh,
@@ -560,20 +561,18 @@ export class GrpoTrainer {
             answer: g.prompt.answer,
             rewardMean: adv.groupMean[p],
             rewardStd: adv.groupStd[p],
-            completions: rollouts
-              .slice(p * G, (p + 1) * G)
-              .map((r, j) =>
-                inspectedCompletion(
-                  {
-                    text: r.completion,
-                    tokens: r.completion_ids.map((id) => tokenizer.decode([id])),
-                    rewards: r.rewards,
-                    reward: r.reward,
-                    advantage: r.advantage,
-                  },
-                  trainedTokens(samples[p * G + j]),
-                ),
+            completions: rollouts.slice(p * G, (p + 1) * G).map((r, j) =>
+              inspectedCompletion(
+                {
+                  text: r.completion,
+                  tokens: r.completion_ids.map((id) => tokenizer.decode([id])),
+                  rewards: r.rewards,
+                  reward: r.reward,
+                  advantage: r.advantage,
+                },
+                trainedTokens(samples[p * G + j]),
               ),
+            ),
           })),
         }
       : null;

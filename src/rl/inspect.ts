@@ -38,6 +38,8 @@ export interface StepInspection {
   step: number;
   /** The step's loss (metrics `loss`): the sum of every stored token's `losses`. */
   loss: number;
+  /** The lr of the step's updates: 0 (e.g. the first warm-up step) leaves every log-prob where it was. */
+  learningRate: number;
   lossType: string;
   epsilon: number;
   epsilonHigh: number;

@@ -129,7 +129,9 @@ function GroupTable({
                 <td>{signed(c.advantage)}</td>
                 <td>{c.trained ? formatValue(c.logprobBefore!) : '—'}</td>
                 <td>{c.trained ? formatValue(c.logprobAfter!) : '—'}</td>
-                <td className={change === null ? 'muted' : (change > 0) === c.advantage > 0 ? 'good' : 'bad'}>{change === null ? 'not trained' : signed(change)}</td>
+                <td className={change === null ? 'muted' : change > 0 === c.advantage > 0 ? 'good' : 'bad'}>
+                  {change === null ? 'not trained' : signed(change)}
+                </td>
               </tr>
             );
           })}
@@ -191,37 +193,46 @@ function Inspection({ inspection }: { inspection: StepInspection }) {
   const [picked, setPicked] = useState<InspectedCompletion | null>(null);
   const shown = picked && completions.includes(picked) ? picked : (completions.find((c) => c.trained) ?? null);
   const trained = completions.filter((c) => c.trained && c.advantage !== 0);
-  const agree = trained.filter((c) => (c.logprobAfter! - c.logprobBefore! > 0) === c.advantage > 0).length;
+  const agree = trained.filter((c) => c.logprobAfter! - c.logprobBefore! > 0 === c.advantage > 0).length;
   return (
     <>
       <p data-testid="inspect-summary">
-        Step {inspection.step}: loss {formatValue(inspection.loss)} ({inspection.lossType}, ε {inspection.epsilon}/{inspection.epsilonHigh}).{' '}
-        {trained.length > 0 && `${agree} of ${trained.length} trained completions moved the way their advantage points.`}
+        Step {inspection.step}: loss {formatValue(inspection.loss)} ({inspection.lossType}, ε {inspection.epsilon}/{inspection.epsilonHigh}, learning rate{' '}
+        {formatValue(inspection.learningRate)}).{' '}
+        {inspection.learningRate === 0
+          ? 'With learning rate 0 (a warm-up step) the update changes nothing.'
+          : trained.length > 0 && `${agree} of ${trained.length} trained completions moved the way their advantage points.`}
       </p>
       <ul className="captions">
         <li>
-          <strong>reward</strong>: what the reward functions gave each completion; <strong>advantage</strong>: how much better than its group's mean it was,
-          in units of the group's spread. Positive advantages are reinforced, negative ones discouraged.
+          <strong>reward</strong>: what the reward functions gave each completion; <strong>advantage</strong>: how much better than its group's mean it was, in
+          units of the group's spread. Positive advantages are reinforced, negative ones discouraged.
         </li>
         <li>
           <strong>share of the loss</strong>: each token's term of the step's loss (they add up to it). <strong>ratio</strong>: the token's probability now over
-          when it was sampled (1 on the first update); <strong>clipped</strong>: the ratio left [1−ε, 1+ε] in the direction of the advantage, so the token
-          stops pushing. <strong>entropy</strong>: how unsure the model was there.
+          when it was sampled (1 on the first update); <strong>clipped</strong>: the ratio left [1−ε, 1+ε] in the direction of the advantage, so the token stops
+          pushing. <strong>entropy</strong>: how unsure the model was there.
         </li>
         <li>
-          <strong>log-prob before/after</strong>: the whole completion's log-probability under the adapter before this step and after its update (a
-          re-score). Rewarded completions should become likelier (change &gt; 0), penalised ones less likely.
+          <strong>log-prob before/after</strong>: the whole completion's log-probability under the adapter before this step and after its update (a re-score).
+          Rewarded completions should become likelier (change &gt; 0), penalised ones less likely.
         </li>
       </ul>
       <LossLegend scale={scale} />
-      {inspection.groups.map((g, i) => (
-        // biome-ignore lint/suspicious/noArrayIndexKey: groups of a stored step never move
-        <GroupTable key={i} group={g} index={i} scale={scale} functions={functions} picked={shown} onPick={setPicked} />
-      ))}
+      {/* Scrolling boxes, so the whole inspector fits one screen; the rows inside are focusable. */}
+      <div className="inspect-scroll groups" role="region" aria-label={`Groups of step ${inspection.step}`}>
+        {inspection.groups.map((g, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: groups of a stored step never move
+          <GroupTable key={i} group={g} index={i} scale={scale} functions={functions} picked={shown} onPick={setPicked} />
+        ))}
+      </div>
       {shown && (
-        <section aria-label="Tokens of the picked completion">
-          <h3>Tokens of the picked completion (focus or click a row above)</h3>
-          <TokenTable completion={shown} />
+        <section aria-labelledby="inspect-tokens-heading">
+          <h3 id="inspect-tokens-heading">Tokens of the picked completion (focus or click a row above)</h3>
+          {/* biome-ignore lint/a11y/noNoninteractiveTabindex: WCAG 2.1.1, a scrollable region must be reachable by keyboard */}
+          <div className="inspect-scroll tokens-box" tabIndex={0} role="region" aria-label="Per-token values, scrollable">
+            <TokenTable completion={shown} />
+          </div>
         </section>
       )}
     </>
