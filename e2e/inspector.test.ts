@@ -19,7 +19,7 @@ async function loggedAdvantages(page: Page): Promise<Record<number, number[]>> {
     const out: Record<number, number[]> = {};
     for (const line of text.trim().split('\n')) {
       const r = JSON.parse(line) as { step: number; advantage: number };
-      (out[r.step] ??= []).push(r.advantage);
+      out[r.step] = [...(out[r.step] ?? []), r.advantage];
     }
     return out;
   });

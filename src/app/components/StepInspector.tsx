@@ -220,19 +220,19 @@ function Inspection({ inspection }: { inspection: StepInspection }) {
       </ul>
       <LossLegend scale={scale} />
       {/* Scrolling boxes, so the whole inspector fits one screen; the rows inside are focusable. */}
-      <div className="inspect-scroll groups" role="region" aria-label={`Groups of step ${inspection.step}`}>
+      <section className="inspect-scroll groups" aria-label={`Groups of step ${inspection.step}`}>
         {inspection.groups.map((g, i) => (
           // biome-ignore lint/suspicious/noArrayIndexKey: groups of a stored step never move
           <GroupTable key={i} group={g} index={i} scale={scale} functions={functions} picked={shown} onPick={setPicked} />
         ))}
-      </div>
+      </section>
       {shown && (
         <section aria-labelledby="inspect-tokens-heading">
           <h3 id="inspect-tokens-heading">Tokens of the picked completion (focus or click a row above)</h3>
           {/* biome-ignore lint/a11y/noNoninteractiveTabindex: WCAG 2.1.1, a scrollable region must be reachable by keyboard */}
-          <div className="inspect-scroll tokens-box" tabIndex={0} role="region" aria-label="Per-token values, scrollable">
+          <section className="inspect-scroll tokens-box" tabIndex={0} aria-label="Per-token values, scrollable">
             <TokenTable completion={shown} />
-          </div>
+          </section>
         </section>
       )}
     </>

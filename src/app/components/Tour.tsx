@@ -9,7 +9,7 @@ import { appStore, useApp, type RunView } from '../store.ts';
 import { isActive, startRun } from './run-actions.ts';
 
 /** localStorage key: 'dismissed' or 'taken' once the offer was answered. */
-export const TOUR_KEY = 'webgrpo.tour';
+const TOUR_KEY = 'webgrpo.tour';
 
 interface TourStep {
   id: string;
