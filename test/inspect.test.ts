@@ -17,6 +17,8 @@ import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
 import { writeRandomModel } from '../src/model/random-model.ts';
 import { loadCpuWeights } from '../src/model/weights.ts';
 import { inspectionFile, type StepInspection } from '../src/rl/inspect.ts';
+import { grpoLoss, LOSS_TYPES } from '../src/rl/loss.ts';
+import { rng } from './helpers/gpu.ts';
 import { peftKey, writePeftAdapter } from './helpers/peft.ts';
 
 const r = 2,
@@ -220,4 +222,48 @@ test('inspect_every 0 stores no inspection', () => {
   const run = train('run-off', ['--inspect-every', '0']);
   assert.ok(existsSync(join(run, 'metrics.jsonl')));
   assert.ok(!existsSync(join(run, 'inspect')));
+});
+
+test('grpoLoss per-token terms: shares sum to the loss, flags count as the clip metrics, ratios as the loss saw them', () => {
+  const next = rng(5);
+  const completions = [7, 4, 9].map((T, i) => {
+    const logprobs = Array.from({ length: T }, () => -2 * next());
+    return {
+      logprobs,
+      oldLogprobs: logprobs.map((x) => x + 0.6 * (next() - 0.5)),
+      refLogprobs: logprobs.map((x) => x + 0.2 * (next() - 0.5)),
+      entropies: Array.from({ length: T }, () => next()),
+      mask: new Float64Array(T).fill(1),
+      advantage: [0.8, -1.1, 0.3][i],
+      truncated: i === 2,
+    };
+  });
+  for (const lossType of LOSS_TYPES) {
+    for (const level of ['token', 'sequence'] as const) {
+      const result = grpoLoss(completions, {
+        lossType,
+        epsilon: 0.1,
+        epsilonHigh: lossType === 'cispo' ? 1.05 : 0.12,
+        beta: 0.04,
+        entropyCoef: 0.01,
+        topEntropyQuantile: 1,
+        maxCompletionLength: 12,
+        maskTruncatedCompletions: true,
+        importanceSamplingLevel: level,
+      });
+      const what = `${lossType}, ${level} level`;
+      const shares = result.tokens.reduce((a, t) => a + t.loss.reduce((b, x) => b + x, 0), 0);
+      assert.ok(Math.abs(shares - result.loss) < 1e-12, `${what}: Σ shares ${shares} vs loss ${result.loss}`);
+      // The truncated completion is masked: no share, no flag.
+      assert.ok(result.tokens[2].loss.every((x) => x === 0) && result.tokens[2].clip.every((x) => x === 0), `${what}: masked completion`);
+      const N = result.metrics.num_tokens;
+      const count = (flag: number) => result.tokens.reduce((a, t) => a + t.clip.filter((c) => c === flag).length, 0);
+      assert.ok(Math.abs(count(-1) / N - result.metrics['clip_ratio/low_mean']) < 1e-12, `${what}: low flags`);
+      const high = lossType === 'cispo' ? result.metrics.cispo_clip_ratio : result.metrics['clip_ratio/high_mean'];
+      assert.ok(Math.abs(count(1) / N - high) < 1e-12, `${what}: high flags`);
+      if (level === 'token' && lossType !== 'vespo') {
+        result.tokens[0].ratio.forEach((rho, t) => assert.ok(Math.abs(rho - Math.exp(completions[0].logprobs[t] - completions[0].oldLogprobs[t])) < 1e-12));
+      }
+    }
+  }
 });
