@@ -12,8 +12,9 @@ import { formatValue } from './format.ts';
 
 /** Blue: the token's loss share is negative (on-policy, the update makes it likelier); red: positive (less likely). */
 function lossColor(share: number, scale: number): string {
-  const t = scale > 0 ? Math.min(1, Math.abs(share) / scale) : 0;
-  return share < 0 ? `hsl(215 90% ${Math.round(97 - 35 * t)}%)` : `hsl(0 85% ${Math.round(97 - 35 * t)}%)`;
+  // From 97% down to 68% lightness: the darkest shades keep the text at ≥ 5:1 contrast (WCAG AA).
+  const lightness = Math.round(97 - 29 * (scale > 0 ? Math.min(1, Math.abs(share) / scale) : 0));
+  return share < 0 ? `hsl(215 90% ${lightness}%)` : `hsl(0 85% ${lightness}%)`;
 }
 
 const clipText = (clip: number) => (clip < 0 ? 'low' : clip > 0 ? 'high' : 'no');

@@ -44,14 +44,15 @@ const STEPS: TourStep[] = [
     title: 'Step inspector',
     text: 'Open any step: each group of answers, their rewards and advantages, every token’s share of the loss, and whether the update made each answer likelier. Rewarded answers should move up, penalised ones down.',
     target: () => section('inspector-heading'),
-    ready: (run) => (run?.metrics.length ?? 0) > 0,
-    waiting: 'Waiting for the first step…',
+    ready: (run) => run !== null && run.settings.inspectEvery > 0 && run.metrics.length >= run.settings.inspectEvery,
+    waiting: 'Waiting for the first inspected step…',
   },
   {
     id: 'passk',
     title: 'pass@k',
     text: 'pass@k is the chance that at least one of k answers is right, on problems the model never trains on. RL tends to lift pass@1 most: it sharpens what the model can already do.',
-    target: () => document.querySelector('[data-testid="chart-passk"]')?.closest('section'),
+    // The pass@k chart itself (it appears with the first held-out evaluation), else the charts.
+    target: () => document.querySelector('[data-testid="chart-passk"]') ?? section('charts-heading'),
     ready: (run) => (run?.basePassAtK ?? null) !== null,
     waiting: 'Waiting for the first held-out evaluation…',
   },
