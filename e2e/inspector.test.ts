@@ -101,6 +101,9 @@ test(`the step inspector on ${STEPS} quick-demo steps: logged advantages, log-pr
   await rows.first().focus();
   await page.keyboard.press('ArrowDown');
   assert.equal(await rows.nth(1).evaluate((el) => el === document.activeElement), true, 'ArrowDown focuses the next completion');
+  await page.keyboard.press('PageDown');
+  const G = FAST_KNOBS.numGenerations;
+  assert.equal(await rows.nth(G).evaluate((el) => el === document.activeElement), true, 'PageDown focuses the next group');
   await page.keyboard.press('End');
   assert.equal(await rows.last().evaluate((el) => el === document.activeElement), true, 'End focuses the last completion');
   const trainedIndex = (await shownRows(page)).findIndex((r) => r.before !== null);

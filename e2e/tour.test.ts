@@ -15,6 +15,8 @@ test('guided tour: the offer, a remembered dismissal, the tour starting the quic
 
   // First visit: the offer. Declining is remembered after a reload.
   await page.getByTestId('tour-offer').waitFor({ state: 'visible' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.screenshot({ path: 'e2e/artifacts/tour-offer.png' });
   await page.getByTestId('tour-dismiss').click();
   assert.equal(await page.getByTestId('tour-offer').count(), 0);
   assert.equal(await page.evaluate(() => document.activeElement?.tagName), 'H1', 'focus goes to the page title, not to <body>');

@@ -52,11 +52,22 @@ function ColouredTokens({ completion, scale }: { completion: InspectedCompletion
   );
 }
 
-/** Arrow keys move between the completions of the inspector (Home/End: first/last). */
+/** Keys between the completions of the inspector: arrows one completion, PageDown/PageUp one group, Home/End the first/last. */
 function moveFocus(e: KeyboardEvent<HTMLElement>): void {
   const rows = [...(e.currentTarget.closest('[data-inspector]')?.querySelectorAll<HTMLElement>('[data-testid="inspect-completion"]') ?? [])];
   const at = rows.indexOf(e.currentTarget);
-  const next = { ArrowDown: at + 1, ArrowUp: at - 1, Home: 0, End: rows.length - 1 }[e.key];
+  const group = (row: HTMLElement | undefined) => row?.closest('[data-testid="inspect-group"]');
+  const firstOf = (g: Element | null | undefined) => rows.findIndex((r) => group(r) === g);
+  const groups = [...new Set(rows.map(group))];
+  const g = groups.indexOf(group(rows[at]));
+  const next = {
+    ArrowDown: at + 1,
+    ArrowUp: at - 1,
+    PageDown: firstOf(groups[g + 1]),
+    PageUp: firstOf(groups[g - 1]),
+    Home: 0,
+    End: rows.length - 1,
+  }[e.key];
   if (next === undefined || !rows[next]) return;
   e.preventDefault();
   rows[next].focus();
@@ -265,7 +276,7 @@ export function StepInspector({ run }: { run: RunView }) {
       <p className="muted">
         {run.settings.inspectEvery > 0
           ? `Every ${run.settings.inspectEvery === 1 ? '' : `${run.settings.inspectEvery}th `}step appears here once trained.`
-          : 'This run stores no inspected steps (Inspect every = 0).'}
+          : 'This run stores no inspected steps (see Inspect every in the Recipe panel).'}
       </p>
     );
   }
@@ -287,7 +298,7 @@ export function StepInspector({ run }: { run: RunView }) {
         <output data-testid="inspect-step-value">{step}</output>
         <span className="muted">
           {' '}
-          of {steps.length} stored (arrow keys, Home, End; newest {steps.at(-1)})
+          of {steps.length} stored (arrow keys, Home, End; newest {steps.at(-1)}). In the tables: arrows move between completions, Page Up/Down between groups.
         </span>
       </label>
       {inspection?.step === step ? <Inspection inspection={inspection} /> : <p className="muted">Reading step {step}…</p>}
