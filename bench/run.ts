@@ -9,6 +9,7 @@ const benches: [string, () => Promise<Bench>][] = [
   ['matmul', async () => (await import('./matmul.ts')).benchMatmul],
   ['decode', async () => (await import('./decode.ts')).benchDecode],
   ['reward', async () => (await import('./reward.ts')).benchReward],
+  ['inspect', async () => (await import('./inspect.ts')).benchInspect],
 ];
 
 const args = process.argv.slice(2);

@@ -11,6 +11,8 @@ import { NoWebGpuPage } from './components/NoWebGpuPage.tsx';
 import { PassKExplorer } from './components/PassKExplorer.tsx';
 import { RecipePanel } from './components/RecipePanel.tsx';
 import { RunsPanel } from './components/RunsPanel.tsx';
+import { StepInspector } from './components/StepInspector.tsx';
+import { Tour } from './components/Tour.tsx';
 import { TrainPanel } from './components/TrainPanel.tsx';
 import { useApp } from './store.ts';
 
@@ -43,6 +45,10 @@ function RunResults() {
         <Completions completions={run.completions} />
       </section>
       <PassKExplorer run={run} />
+      <section className="panel" aria-labelledby="inspector-heading">
+        <h2 id="inspector-heading">Step inspector</h2>
+        <StepInspector run={run} />
+      </section>
     </>
   );
 }
@@ -57,6 +63,7 @@ export function App() {
         <p>Train a small language model to reason with reinforcement learning (GRPO), on your GPU, in this tab.</p>
       </header>
       <ErrorBanner />
+      <Tour />
       <main className="layout">
         <div className="column setup">
           <DevicePanel />

@@ -10,10 +10,10 @@ import type { ModelRef, RunConfig } from './protocol.ts';
 /**
  * The settings of `webgrpo train` without flags (the quick demo on the built-in tiny model), with
  * the page's own choices: pass@k every 10 steps for the live chart, a checkpoint every step so a
- * reload resumes.
+ * reload resumes, every step in the step inspector.
  */
 export function defaultSettings(): RunConfig {
-  return { ...defaultRunConfig(), evalEvery: 10, saveEvery: 1 };
+  return { ...defaultRunConfig(), evalEvery: 10, saveEvery: 1, inspectEvery: 1 };
 }
 
 export interface Preset {

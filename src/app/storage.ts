@@ -3,6 +3,7 @@
 //   runs/<id>/run.json            settings, status, creation time, steps done
 //   runs/<id>/config.json         the run as `webgrpo train` writes it (read by the TRL export)
 //   runs/<id>/metrics.jsonl       one line per step; passk.json; completions.json (the newest step)
+//   runs/<id>/inspect/step-N.json the step inspector's record of step N (every inspect_every steps)
 //   runs/<id>/checkpoint-<N>/     adapter/, optimizer.safetensors, trainer_state.json (written last)
 //   runs/<id>/adapter/            the final adapter (PEFT files)
 //   models/<name>/                a model folder the user picked
@@ -13,6 +14,7 @@ import { checkpointName, newestCheckpointStep } from '../rl/checkpoint.ts';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../lora/adapter.ts';
 import { dirHandle, fileHandle, opfsSource, readFile } from '../io/opfs.ts';
 import type { RunStorage, StoredPassAtK } from '../rl/session.ts';
+import { inspectedStep, inspectionFile, type StepInspection } from '../rl/inspect.ts';
 import type { ModelSource } from '../io/source.ts';
 import type { CompletionView, RunConfig } from './protocol.ts';
 import type { RunView } from './store.ts';
@@ -101,6 +103,18 @@ export async function readMetrics(id: string): Promise<StepMetrics[]> {
     .filter(Boolean)
     .map((line) => JSON.parse(line) as StepMetrics)
     .filter((m) => !Object.keys(m).some((k) => k.startsWith('eval/')));
+}
+
+/** The steps of the run that the step inspector can show, in order. */
+export async function inspectedSteps(id: string): Promise<number[]> {
+  return (await listFolder(runPath(id, 'inspect')))
+    .map(inspectedStep)
+    .filter((step): step is number => step !== null)
+    .sort((a, b) => a - b);
+}
+
+export async function readInspection(id: string, step: number): Promise<StepInspection | null> {
+  return readJson<StepInspection>(runPath(id, inspectionFile(step)));
 }
 
 async function readPassAtK(id: string): Promise<StoredPassAtK> {

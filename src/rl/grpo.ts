@@ -13,7 +13,8 @@ import { learningRate, type SchedulerType } from '../train/schedule.ts';
 import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { computeRewardAdvantages, type AdvantageEstimator, type MultiObjectiveAggregation, type ScaleRewards } from './advantages.ts';
 import { chatPromptIds, type PromptFormat } from './evaluate.ts';
-import { grpoLoss, type CompletionTokens, type ImportanceSamplingLevel, type LossType } from './loss.ts';
+import { grpoLoss, type CompletionTokens, type ImportanceSamplingLevel, type LossType, type TokenTerms } from './loss.ts';
+import { inspectedCompletion, type StepInspection, type TrainedTokens } from './inspect.ts';
 
 /** TRL GRPOConfig names (camelCase here, kebab-case on the CLI, snake_case in config.json). */
 export interface GrpoConfig {
@@ -322,8 +323,11 @@ export class GrpoTrainer {
     return { groups: kept, sampledGroups: sampled };
   }
 
-  /** One GRPO step (num_iterations optimizer updates on one generation batch). */
-  async trainStep(): Promise<{ metrics: StepMetrics; rollouts: Rollout[] }> {
+  /**
+   * One GRPO step (num_iterations optimizer updates on one generation batch). With `inspect`, also
+   * the step inspector's record (DESIGN.md §8.11), at the cost of one more log-prob pass.
+   */
+  async trainStep(opts: { inspect?: boolean } = {}): Promise<{ metrics: StepMetrics; rollouts: Rollout[]; inspection: StepInspection | null }> {
     const { model, tokenizer, cfg } = this;
     const adapter = model.adapter!;
     const start = performance.now();
@@ -417,6 +421,9 @@ export class GrpoTrainer {
       loss = 0;
     // Per-token entropies of the trained completions, from the first iteration's forward pass.
     const tokenEntropies = new Map<Sample, number[]>();
+    // For the inspector: Σ log π before the update (first pass) and the last update's per-token terms.
+    const logprobBefore = new Map<Sample, number>();
+    const lastPass = new Map<Sample, { logprobs: Float64Array; entropies: Float64Array; terms: TokenTerms }>();
     for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
       adapter.zeroGrads();
       loss = 0;
@@ -453,6 +460,11 @@ export class GrpoTrainer {
                   ),
                 );
               }
+              if (opts.inspect) {
+                if (iteration === 0) batch.forEach((s, i) => logprobBefore.set(s, sum(lp[i])));
+                if (iteration === cfg.numIterations - 1)
+                  batch.forEach((s, i) => lastPass.set(s, { logprobs: lp[i], entropies: ent[i], terms: result.tokens[i] }));
+              }
               const gLogprob = new Float32Array(data.batch * data.tokens);
               const gEntropy = new Float32Array(data.batch * data.tokens);
               batch.forEach((s, b) => {
@@ -478,6 +490,18 @@ export class GrpoTrainer {
         this.optimizer.step({ lr, clipCoef });
         gradNorm = await readScalar(norm);
         norm.release(), clipCoef?.release();
+      });
+    }
+
+    // The inspector's re-score: the trained completions under the updated adapter.
+    const logprobAfter = new Map<Sample, number>();
+    if (opts.inspect) {
+      await this.timed('logprobs', async () => {
+        for (const batch of micro) {
+          const data = padBatch(batch.map((s) => s.ids));
+          const { logprobs: lp } = await model.scoreBatch(data, cfg.temperature);
+          completionSlices(batch, data.tokens, lp).forEach((x, i) => logprobAfter.set(batch[i], sum(x)));
+        }
       });
     }
 
@@ -519,8 +543,41 @@ export class GrpoTrainer {
       advantage: adv.advantages[i],
       completion_entropies: tokenEntropies.get(samples[i]) ?? [],
     }));
+    const trainedTokens = (s: Sample): TrainedTokens | undefined => {
+      const last = lastPass.get(s);
+      return last && { ...last, logprobBefore: logprobBefore.get(s)!, logprobAfter: logprobAfter.get(s)! };
+    };
+    const G = cfg.numGenerations;
+    const inspection: StepInspection | null = opts.inspect
+      ? {
+          step: this.step + 1,
+          loss,
+          learningRate: lr,
+          lossType: cfg.lossType,
+          epsilon: cfg.epsilon,
+          epsilonHigh: cfg.epsilonHigh,
+          groups: groups.map((g, p) => ({
+            prompt: rollouts[p * G].prompt,
+            answer: g.prompt.answer,
+            rewardMean: adv.groupMean[p],
+            rewardStd: adv.groupStd[p],
+            completions: rollouts.slice(p * G, (p + 1) * G).map((r, j) =>
+              inspectedCompletion(
+                {
+                  text: r.completion,
+                  tokens: r.completion_ids.map((id) => tokenizer.decode([id])),
+                  rewards: r.rewards,
+                  reward: r.reward,
+                  advantage: r.advantage,
+                },
+                trainedTokens(samples[p * G + j]),
+              ),
+            ),
+          })),
+        }
+      : null;
     this.stepsDone++;
-    return { metrics, rollouts };
+    return { metrics, rollouts, inspection };
   }
 }
 
@@ -531,6 +588,12 @@ export function parseRewardWeights(text: string | null, count: number): number[]
   if (weights.some((w) => !Number.isFinite(w))) throw new Error(`reward_weights must be comma-separated numbers, got "${text}"`);
   if (weights.length !== count) throw new Error(`reward_weights has ${weights.length} weights for ${count} reward functions`);
   return weights;
+}
+
+function sum(xs: ArrayLike<number>): number {
+  let total = 0;
+  for (let i = 0; i < xs.length; i++) total += xs[i];
+  return total;
 }
 
 function mean(xs: number[]): number {

@@ -136,6 +136,18 @@ export interface GrpoLossResult {
   /** d loss / d entropy (the entropy bonus), one array per completion. */
   gEntropy: Float64Array[];
   metrics: Record<string, number>;
+  /** What each token added (the step inspector, DESIGN.md §8.11): one entry per completion, 0 on inactive positions. */
+  tokens: TokenTerms[];
+}
+
+/** Per-token terms of one completion, exactly as the loss used them. */
+export interface TokenTerms {
+  /** w·l: the token's share of `loss` (they sum to it). */
+  loss: Float64Array;
+  /** The importance ratio the policy term saw (the sequence's at the sequence level; 1 on-policy). */
+  ratio: Float64Array;
+  /** −1 clipped low (ρ < 1−ε_low, A < 0), 1 clipped high (ρ above its bound, A > 0), else 0: as the clip metrics count. */
+  clip: Int8Array;
 }
 
 /** torch.quantile(values, q) with the default 'linear' interpolation; values must be non-empty. */
@@ -250,6 +262,7 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
   let maskedOffPolicy = 0;
   const gLogprob: Float64Array[] = [];
   const gEntropy: Float64Array[] = [];
+  const tokens: TokenTerms[] = [];
 
   /** The ratio-family policy term −f(ρ)·A and its derivative d/dρ (autograd's subgradient). */
   const policy = (rho: number, A: number): { value: number; dRho: number } => {
@@ -277,6 +290,8 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
     const ge = new Float64Array(T);
     gLogprob.push(gl);
     gEntropy.push(ge);
+    const terms: TokenTerms = { loss: new Float64Array(T), ratio: new Float64Array(T), clip: new Int8Array(T) };
+    tokens.push(terms);
     let w: number;
     switch (lossType) {
       case 'grpo':
@@ -381,18 +396,19 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
       }
       lt -= entropyCoef * H;
       loss += w * lt;
+      terms.loss[t] = w * lt;
+      terms.ratio[t] = sequenceLevel ? seqRho : rho;
       gl[t] = w * g;
       ge[t] = -entropyCoef * w;
       entSum += H;
-      if (sequenceLevel) {
-        if (seqClipLow) lowClip++;
-        if (seqClipHigh) lossType === 'cispo' ? cispoClip++ : highClip++;
-      } else if (lossType === 'cispo') {
-        if (rho > epsilonHigh && A > 0) cispoClip++;
-      } else if (lossType !== 'sapo' && lossType !== 'vespo') {
-        if (rho < lo && A < 0) lowClip++;
-        if (rho > hi && A > 0) highClip++;
-      }
+      let clip = 0;
+      if (sequenceLevel) clip = seqClipLow ? -1 : seqClipHigh ? 1 : 0;
+      else if (lossType === 'cispo') clip = rho > epsilonHigh && A > 0 ? 1 : 0;
+      else if (lossType !== 'sapo' && lossType !== 'vespo') clip = rho < lo && A < 0 ? -1 : rho > hi && A > 0 ? 1 : 0;
+      terms.clip[t] = clip;
+      if (clip === -1) lowClip++;
+      else if (clip === 1 && lossType === 'cispo') cispoClip++;
+      else if (clip === 1) highClip++;
     }
     if (seqPolicy) {
       const gSeq = (seqWeight * seqPolicy.dRho * seqRho) / Math.max(1, n);
@@ -412,5 +428,5 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
   if (lossType === 'cispo') metrics.cispo_clip_ratio = cispoClip / denom;
   if (haveRef) metrics.kl = klSum / denom;
   if (cfg.offPolicyMaskThreshold !== undefined) metrics.off_policy_masked_ratio = maskedOffPolicy / B;
-  return { loss, gLogprob, gEntropy, metrics };
+  return { loss, gLogprob, gEntropy, metrics, tokens };
 }

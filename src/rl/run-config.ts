@@ -69,6 +69,8 @@ export interface RunConfig {
   evalEvery: number;
   /** Checkpoint every N steps (0 = only when stopped). */
   saveEvery: number;
+  /** Store the step inspector's record every N steps (0 = never; DESIGN.md §8.11). */
+  inspectEvery: number;
   /** A PEFT adapter to start from (folder or hf: repo), else a fresh one. */
   initAdapter: string | null;
 }
@@ -91,6 +93,7 @@ export function defaultRunConfig(): RunConfig {
     evalSamples: 8,
     evalEvery: 0,
     saveEvery: 0,
+    inspectEvery: 10,
     initAdapter: null,
   };
 }

@@ -11,6 +11,7 @@ import type { ModelTokenizer } from '../io/tokenizer.ts';
 import { checkpointFiles, parseCheckpoint } from './checkpoint.ts';
 import { UcbCurriculum } from './curriculum.ts';
 import { GrpoTrainer, type Prompt, type Rollout, type StepMetrics } from './grpo.ts';
+import { inspectionFile } from './inspect.ts';
 import { accuracyReward, heldOutPassAtK, problemReward, promptFormat, type NamedReward, type RunData } from './run.ts';
 import { describeData, modelSpec, runConfigToJson, type RunConfig } from './run-config.ts';
 
@@ -287,12 +288,14 @@ export class GrpoSession {
         continue;
       }
       this.events.phase?.('training');
-      const { metrics, rollouts } = await this.trainer.trainStep();
+      const inspect = cfg.inspectEvery > 0 && (this.trainer.step + 1) % cfg.inspectEvery === 0;
+      const { metrics, rollouts, inspection } = await this.trainer.trainStep({ inspect });
       metrics['timing/eval'] = this.evalSeconds;
       this.evalSeconds = 0;
       const step = this.trainer.step;
       await storage.append(METRICS, `${JSON.stringify(metrics)}\n`);
       await storage.append(ROLLOUTS, rollouts.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      if (inspection) await storage.write(inspectionFile(step), JSON.stringify(inspection));
       const elapsed = (performance.now() - start) / 1000;
       await this.events.step?.({ metrics, rollouts, etaSeconds: (elapsed / (step - firstStep)) * (maxSteps - step) });
       if (evaluating && cfg.evalEvery > 0 && step % cfg.evalEvery === 0 && step < maxSteps) {

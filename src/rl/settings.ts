@@ -333,6 +333,13 @@ export const SETTINGS: readonly Setting[] = [
     COUNT_FROM_0,
     'Save the adapter and optimizer every N steps, so a stopped run resumes there (0 = only when stopped).',
   ),
+  number(
+    'run',
+    'inspectEvery',
+    'inspect_every',
+    COUNT_FROM_0,
+    "Store every N-th step's per-token values and re-score its completions after the update, for the step inspector (0 = never).",
+  ),
   {
     type: 'text',
     section: 'run',

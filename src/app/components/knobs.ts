@@ -152,6 +152,7 @@ export const KNOBS: Knob[] = [
   knob('evalSamples', 'Eval samples', 'Evaluation and checkpoints', false),
   knob('evalEvery', 'Eval every', 'Evaluation and checkpoints', false),
   knob('saveEvery', 'Checkpoint every', 'Evaluation and checkpoints', false),
+  knob('inspectEvery', 'Inspect every', 'Evaluation and checkpoints', true),
 ];
 
 /** owner/repo, as the Hub spells repository ids. */
