@@ -410,4 +410,22 @@ test('a GRPO step logs the sampler/trainer mismatch: finite, above 0 and small; 
   }
   assert.ok(worst < 1e-4, `sampler log-probs vs float64 reference: max |Δ| ${worst}`);
   assert.equal(metrics.entropy_coef, 0.01, 'a static entropy bonus logs its coefficient');
+
+  // --no-importance-sampling-correction (on by default): config.json records it off, the ratio metrics are the raw token ratios.
+  const off = join(root, 'sampling-metrics-off');
+  const resOff = spawnSync(
+    process.execPath,
+    [
+      'bin/webgrpo.mjs',
+      'train',
+      ...['--model', modelDir, '--init-adapter', adapterDir, '--out', off, '--reward-module', rewardModule, '--no-importance-sampling-correction'],
+      ...['--steps', '1', '--prompts-per-step', '2', '--num-generations', '3', '--max-completion-length', '4', '--eval-problems', '0', '--seed', '4'],
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(resOff.status, 0, resOff.stderr);
+  assert.equal(JSON.parse(readFileSync(join(off, 'config.json'), 'utf8')).vllm_importance_sampling_correction, false);
+  const offMetrics = JSON.parse(readFileSync(join(off, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]);
+  const spread = offMetrics['sampling/importance_sampling_ratio/max'] - offMetrics['sampling/importance_sampling_ratio/min'];
+  assert.ok(spread > 0 && spread < 1e-3, `raw token ratios spread ${spread}`);
 });

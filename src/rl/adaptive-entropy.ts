@@ -6,9 +6,9 @@
 // (and not at all before the first measurement). TRL's entropy_coef_min/max/delta keep their
 // defaults here.
 
-export const ENTROPY_COEF_DELTA = 0.005;
-export const ENTROPY_COEF_MIN = 0;
-export const ENTROPY_COEF_MAX = 1;
+const ENTROPY_COEF_DELTA = 0.005;
+const ENTROPY_COEF_MIN = 0;
+const ENTROPY_COEF_MAX = 1;
 
 /** The controller's state; part of a checkpoint (trainer_state.json), so plain JSON. */
 export interface AdaptiveEntropyState {
