@@ -46,7 +46,7 @@ const KEYS = [
 ] as const;
 
 function measure(name: string, model: string, flags: string[]): void {
-  const out = join(WORK, name);
+  const out = join(WORK, 'runs', name);
   execFileSync(process.execPath, ['bin/webgrpo.mjs', 'train', '--model', model, '--out', out, '--steps', String(STEPS), '--eval-problems', '0', ...flags], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });

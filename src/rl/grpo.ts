@@ -450,9 +450,10 @@ export class GrpoTrainer {
         }),
       );
     const ref = cfg.beta > 0 ? await this.timed('logprobs', () => fixed(false)) : null;
-    // The trainer's log-probs of the sampling policy: a separate pass when the batch is reused or the
-    // training pass has dropout, else the first update's own forward (the same adapter, no update yet).
-    const old = cfg.numIterations > 1 || adapter.config.dropout > 0 ? await this.timed('logprobs', () => fixed(true)) : null;
+    const old = cfg.numIterations > 1 ? await this.timed('logprobs', () => fixed(true)) : null;
+    // The trainer's log-probs of the sampling policy, to compare with the sampler's: the old ones, else
+    // (one update) the first update's own forward, unless that has dropout and needs a pass without.
+    const trainerOld = old ?? (adapter.config.dropout > 0 ? await this.timed('logprobs', () => fixed(true)) : null);
     // Sampler/trainer mismatch (DESIGN.md §8.12): metrics always, the correction weights when enabled,
     // both fixed for the step once the trainer's old log-probs are known.
     const correction: SamplingCorrection | null = cfg.importanceSamplingCorrection
@@ -492,7 +493,7 @@ export class GrpoTrainer {
               const tokensIn: CompletionTokens[] = batch.map((s, i) => ({
                 logprobs: lp[i],
                 oldLogprobs: old?.[k][i],
-                samplingWeights: correctionWeights(s, old?.[k][i] ?? lp[i]),
+                samplingWeights: correctionWeights(s, trainerOld?.[k][i] ?? lp[i]),
                 refLogprobs: ref?.[k][i],
                 entropies: ent[i],
                 mask: new Float64Array(s.completionLength).fill(1),
