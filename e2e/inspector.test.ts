@@ -1,4 +1,4 @@
-// The step inspector in the page (DESIGN.md §8.11): for steps of the quick demo it shows the
+// The step inspector in the page (DESIGN.md §8.13): for steps of the quick demo it shows the
 // advantages logged in rollouts.jsonl, before/after log-probs that move the way the advantage points
 // for most trained completions, per-token values, and it works by keyboard (slider, completion rows).
 import { test } from 'node:test';

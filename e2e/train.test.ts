@@ -9,7 +9,7 @@ import { cli, openApp, readJson, tempDir, unzip, waitFor } from './harness.ts';
 import { chartPoints, completions, exportedTrlScript, FAST_KNOBS, runStep, setUpRun, waitForPhase, waitForStep } from './flow.ts';
 
 const STEPS = 4;
-const LIVE_CHARTS = ['reward', 'accuracy', 'entropy', 'kl', 'length', 'clip', 'grad-norm', 'step-time'];
+const LIVE_CHARTS = ['reward', 'accuracy', 'entropy', 'kl', 'length', 'clip', 'logp-gap', 'is-ratio', 'grad-norm', 'step-time'];
 const TINY = 'public/models/tiny-arith';
 /** A level-2 problem and answer in the tiny model's own format (its tokenizer is character-level). */
 const TEXT = 'Q: 47+38\nA: 40+30=70, 7+8=15, 70+15=85. \\boxed{85}';

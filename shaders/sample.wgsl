@@ -7,6 +7,9 @@
 // the order-preserving u32 image of the f32 logits (32 rounds of a parallel count / sum over the
 // row), so every logit tied with the threshold is kept. Logits are assumed finite (or -inf).
 // The CPU reference sampleRef() in src/kernels/sample.ts follows the same steps in float64.
+//
+// Each row also gets the log-prob of its sampled id under log_softmax(logit / T) over the valid
+// columns, before any truncation (T = 1 when greedy): the sampler's log-prob, as vLLM reports it.
 
 struct SampleParams {
   vocab: u32,       // row stride of the logits
@@ -17,11 +20,13 @@ struct SampleParams {
   temperature: f32, // <= 0 = greedy
   top_p: f32,       // >= 1 = off
   min_p: f32,       // <= 0 = off
+  out_offset: u32,  // row r writes ids[out_offset + r] and logprobs[out_offset + r]
 }
 
 @group(0) @binding(0) var<uniform> sp: SampleParams;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ids: array<u32>;
+@group(0) @binding(3) var<storage, read_write> logprobs: array<f32>;
 
 // Threads per row (a power of two, 32..256): the wrapper picks fewer for small vocabularies.
 override WG: u32 = 256u;
@@ -75,9 +80,8 @@ fn reduce_sum_f(lid: u32, v: f32) -> f32 {
   return r;
 }
 
-@compute @workgroup_size(WG)
-fn sample(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = wg.x;
+// The sampled id of `row` (valid in thread 0 only), after which thread 0 writes it and its log-prob.
+fn sample_row(row: u32, lid: u32) -> u32 {
   let base = row * sp.vocab;
   let n = sp.valid;
   let per = (n + WG - 1u) / WG;
@@ -117,12 +121,27 @@ fn sample(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
   let arg = workgroupUniformLoad(&red_u[0]);
   workgroupBarrier();
 
-  if (sp.temperature <= 0.0) {
-    if (lid == 0u) {
-      ids[row] = arg;
-    }
-    return;
+  // log Σ exp((logit - m) / T) over the whole valid row, for the sampler's log-prob.
+  let t_lp = select(1.0, sp.temperature, sp.temperature > 0.0);
+  var z_local = 0.0;
+  for (var i = start; i < end; i++) {
+    z_local += exp((logits[base + i] - m) / t_lp);
   }
+  let log_z = log(reduce_sum_f(lid, z_local));
+
+  var id = arg;
+  if (sp.temperature > 0.0) {
+    id = draw(row, lid, base, n, start, end, m, arg);
+  }
+  if (lid == 0u) {
+    ids[sp.out_offset + row] = id;
+    logprobs[sp.out_offset + row] = (logits[base + id] - m) / t_lp - log_z;
+  }
+  return id;
+}
+
+// Top-k, top-p and min-p on z = logit / T, then the seeded draw; the id is valid in thread 0.
+fn draw(row: u32, lid: u32, base: u32, n: u32, start: u32, end: u32, m: f32, arg: u32) -> u32 {
   let t = sp.temperature;
   let m_key = order_key(m);
 
@@ -224,13 +243,16 @@ fn sample(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index)
     atomicMin(&picked, found);
   }
   workgroupBarrier();
-  if (lid == 0u) {
-    var id = atomicLoad(&picked);
-    if (id == NONE) {
-      // u * total rounded up to total: take the last kept token, as the float64 reference does.
-      let lk = atomicLoad(&last_kept);
-      id = select(arg, lk - 1u, lk != 0u);
-    }
-    ids[row] = id;
+  var id = atomicLoad(&picked);
+  if (id == NONE) {
+    // u * total rounded up to total: take the last kept token, as the float64 reference does.
+    let lk = atomicLoad(&last_kept);
+    id = select(arg, lk - 1u, lk != 0u);
   }
+  return id;
+}
+
+@compute @workgroup_size(WG)
+fn sample(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  _ = sample_row(wg.x, lid);
 }

@@ -7,6 +7,8 @@ import type { RunConfig } from '../src/app/protocol.ts';
 import { GRPO_DEFAULTS } from '../src/rl/grpo.ts';
 import { parseConfig } from '../src/model/config.ts';
 import { trainingMemory } from '../src/train/memory.ts';
+import { KNOBS } from '../src/app/components/knobs.ts';
+import { SETTINGS } from '../src/rl/settings.ts';
 
 const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
@@ -178,4 +180,23 @@ test('the story presets train stories260K on a story task with its reward and pl
     assert.equal((s.grpo.promptsPerStep * s.grpo.numGenerations) % s.grpo.gradientAccumulationSteps, 0);
   }
   assert.deepEqual(preset('quick', preset('stories-word')), defaultSettings());
+});
+
+test('GSPO, CISPO (MiniMax-M1) and SAPO presets set the settings of DESIGN.md §8.10', () => {
+  const gspo = preset('gspo').grpo;
+  assert.deepEqual([gspo.importanceSamplingLevel, gspo.lossType, gspo.epsilon, gspo.epsilonHigh], ['sequence', 'grpo', 3e-4, 4e-4]);
+  const cispo = preset('cispo').grpo;
+  assert.deepEqual([cispo.lossType, cispo.epsilonHigh], ['cispo', 5]);
+  const sapo = preset('sapo').grpo;
+  assert.deepEqual([sapo.lossType, sapo.sapoTemperaturePos, sapo.sapoTemperatureNeg, sapo.scaleRewards], ['sapo', 1, 1.05, 'group']);
+});
+
+test('every GRPO and LoRA setting of the schema has a Recipe knob with its one-line help', () => {
+  const knobs = new Map(KNOBS.map((k) => [k.field.key, k]));
+  for (const s of SETTINGS.filter((x) => x.section !== 'run')) {
+    const k = knobs.get(s.key);
+    assert.ok(k, `no knob for ${s.name}`);
+    assert.equal(k.help, s.help);
+    assert.ok(s.help.length > 20 && !s.help.includes('\n'), `${s.name}: one-line help`);
+  }
 });

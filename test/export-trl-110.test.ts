@@ -70,3 +70,33 @@ test('bias-corrected KL and the off-policy mask export under TRL names; passk an
   const plain = trlScript({});
   for (const name of ['use_bias_correction_kl', 'off_policy_mask_threshold', 'advantage_estimator', 'exclude_zero_std']) assert.ok(!plain.includes(name), name);
 });
+
+test('entropy bonus, adaptive entropy and the sampler correction export under TRL 1.10 names', () => {
+  const script = trlScript({
+    loss_type: 'grpo',
+    entropy_coef: 0.01,
+    use_adaptive_entropy: true,
+    entropy_target: 0.5,
+    vllm_importance_sampling_correction: false,
+    vllm_importance_sampling_mode: 'token_truncate',
+    vllm_importance_sampling_clip_max: 2,
+    vllm_importance_sampling_clip_min: 0.5,
+  });
+  const lines = grpoConfigLines(script);
+  for (const prefix of [
+    'entropy_coef=0.01,  # webgrpo averages the bonus like the grpo loss; TRL takes the token mean',
+    'use_adaptive_entropy=True,',
+    'entropy_target=0.5,',
+    'vllm_importance_sampling_correction=False,  # TRL applies it only with use_vllm=True',
+    'vllm_importance_sampling_mode="token_truncate",',
+    'vllm_importance_sampling_clip_max=2.0,',
+    'vllm_importance_sampling_clip_min=0.5,  # webgrpo 0 = TRL None',
+  ]) {
+    assert.ok(
+      lines.some((l) => l.startsWith(prefix)),
+      `${prefix} in ${lines.join(' | ')}`,
+    );
+  }
+  const plain = grpoConfigLines(trlScript({}));
+  for (const name of ['entropy_coef', 'use_adaptive_entropy', 'entropy_target', 'vllm_']) assert.ok(!plain.some((l) => l.startsWith(name)), name);
+});

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { grpoLoss, torchQuantile, type CompletionTokens, type GrpoLossConfig, type LossType } from '../src/rl/loss.ts';
+import { grpoLoss, LOSS_TYPES, torchQuantile, type CompletionTokens, type GrpoLossConfig, type LossType } from '../src/rl/loss.ts';
 import { centralDifference } from './helpers/finite-diff.ts';
 import { seededRandom as rng } from '../src/gpu/random.ts';
 
@@ -524,4 +524,90 @@ test('off_policy_mask_threshold: completions with A < 0 and mean(logπold − lo
   const onPolicy = example().map(({ oldLogprobs: _o, ...rest }) => rest);
   assert.equal(grpoLoss(onPolicy, { ...base, offPolicyMaskThreshold: 0.01 }).metrics.off_policy_masked_ratio, 0);
   assert.throws(() => grpoLoss(c, { ...base, offPolicyMaskThreshold: 0 }), /offPolicyMaskThreshold/);
+});
+
+test('samplingWeights (sampler/trainer correction) multiply each token’s policy term, not the KL', () => {
+  const weigh = (c: CompletionTokens[], w: number[][]) => c.map((x, i) => ({ ...x, samplingWeights: w[i] }));
+  const weights = [
+    [2, 0.5, 1, 7],
+    [0, 3, 7],
+  ];
+  // grpo: c0 (−1.28·2 − 1.1·0.5 − 0.5·1)/3 = −3.61/3, c1 (0.4·0 + 0.75·3)/2 = 2.25/2; pads (weight 7) are not read.
+  let r = grpoLoss(weigh(example(), weights), base);
+  close(r.loss, (-3.61 / 3 + 2.25 / 2) / 2, 1e-12, 'weighted grpo loss');
+  closeArr(r.gLogprob[0], [0, (-1.1 * 0.5) / 6, -0.5 / 6, 0], 1e-12, 'g0');
+  closeArr(r.gLogprob[1], [0, (0.75 * 3) / 4, 0], 1e-12, 'g1');
+  // The KL term keeps weight 1: adding β changes the loss by the same amount with and without weights.
+  const kl = (c: CompletionTokens[]) => grpoLoss(c, { ...base, beta: 0.1 }).loss - grpoLoss(c, base).loss;
+  close(kl(weigh(example(), weights)), kl(example()), 1e-12, 'kl unweighted');
+  // All weights 1 is no correction.
+  close(
+    grpoLoss(
+      weigh(example(), [
+        [1, 1, 1, 1],
+        [1, 1, 1],
+      ]),
+      { ...base, lossType: 'sapo' },
+    ).loss,
+    grpoLoss(example(), { ...base, lossType: 'sapo' }).loss,
+    1e-15,
+    'weight 1',
+  );
+  // vespo folds ln c into its sequence log-weight: the same as an old log-prob lowered by ln c.
+  const vespoW = [
+    [1.2, 0.9, 1.1, 1],
+    [0.8, 1.3, 1],
+  ];
+  const shifted = example().map((x, i) => ({ ...x, oldLogprobs: Array.from(x.oldLogprobs!, (o, t) => o - Math.log(vespoW[i][t])) }));
+  r = grpoLoss(weigh(example(), vespoW), { ...base, lossType: 'vespo' });
+  const s = grpoLoss(shifted, { ...base, lossType: 'vespo' });
+  close(r.loss, s.loss, 1e-12, 'vespo folds the weight into φ');
+  closeArr(r.gLogprob[0], Array.from(s.gLogprob[0]), 1e-12, 'vespo g0');
+  assert.ok(Math.abs(r.loss - grpoLoss(example(), { ...base, lossType: 'vespo' }).loss) > 1e-6, 'and it changes vespo');
+  assert.throws(() => grpoLoss(weigh(example(), [[1], [1, 1, 1]]), base), /completion 0: samplingWeights length/);
+});
+
+test('gradients with samplingWeights match central finite differences (every loss type, token and sequence level)', () => {
+  const h = 1e-6;
+  for (const lossType of LOSS_TYPES) {
+    for (const importanceSamplingLevel of ['token', 'sequence'] as const) {
+      const cfg: GrpoLossConfig = {
+        ...base,
+        lossType,
+        importanceSamplingLevel,
+        epsilonHigh: lossType === 'cispo' ? 1.1 : 0.28,
+        beta: 0.05,
+        entropyCoef: 0.02,
+        maxCompletionLength: 8,
+      };
+      const rand = rng(901);
+      const batch = randomBatch(313, [0.8, 1.28, 1.1]).map((c) => ({ ...c, samplingWeights: Array.from(c.mask, () => 0.5 + rand()) }));
+      const opts = { dapoNormalizer: 40, numCompletionsInStep: 6 };
+      const res = grpoLoss(batch, cfg, opts);
+      assert.ok(
+        Math.abs(
+          res.loss -
+            grpoLoss(
+              batch.map(({ samplingWeights: _, ...c }) => c),
+              cfg,
+              opts,
+            ).loss,
+        ) > 1e-6,
+        `${lossType}: the weights bite`,
+      );
+      const detached = lossType === 'cispo' || lossType === 'vespo';
+      batch.forEach((c, i) => {
+        for (let t = 0; t < c.mask.length; t++) {
+          const fd = centralDifference((d) => {
+            const b = batch.map((x) => ({ ...x, logprobs: Array.from(x.logprobs), oldLogprobs: Array.from(x.oldLogprobs!) }));
+            b[i].logprobs[t] += d;
+            if (detached) b[i].oldLogprobs[t] += d;
+            return grpoLoss(b, cfg, opts).loss;
+          }, h);
+          const an = res.gLogprob[i][t];
+          assert.ok(Math.abs(fd - an) <= 1e-8 + 1e-6 * Math.abs(fd), `${lossType} ${importanceSamplingLevel} c${i} t${t}: fd ${fd} vs ${an}`);
+        }
+      });
+    }
+  }
 });

@@ -362,3 +362,70 @@ for (const v of twoStep) {
     assert.ok(rel <= 1e-3, `${what}: relative error of θ2 − θ0 is ${rel}`);
   });
 }
+
+test('a GRPO step logs the sampler/trainer mismatch: finite, above 0 and small; rollouts keep the sampler log-probs', async () => {
+  const { root, modelDir, adapterDir, rewardModule, config } = fixture;
+  const run = join(root, 'sampling-metrics');
+  const res = spawnSync(
+    process.execPath,
+    [
+      'bin/webgrpo.mjs',
+      'train',
+      ...['--model', modelDir, '--init-adapter', adapterDir, '--out', run, '--reward-module', rewardModule],
+      ...['--steps', '1', '--prompts-per-step', '2', '--num-generations', '3', '--max-completion-length', String(maxLen)],
+      ...['--temperature', String(temperature), '--top-k', '5', '--eval-problems', '0', '--seed', '4', '--entropy-coef', '0.01'],
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(res.status, 0, res.stderr);
+  const metrics = JSON.parse(readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]);
+  const diffMean = metrics['sampling/sampling_logp_difference/mean'];
+  const diffMax = metrics['sampling/sampling_logp_difference/max'];
+  assert.ok(diffMean > 0 && diffMax >= diffMean && diffMax < 1e-3, `|old − sampler| mean ${diffMean}, max ${diffMax}`);
+  const ratio = ['min', 'mean', 'max'].map((k) => metrics[`sampling/importance_sampling_ratio/${k}`]);
+  assert.ok(ratio[0] <= ratio[1] && ratio[1] <= ratio[2], `ratio ${ratio}`);
+  // The default correction (sequence_mask, cap 3) keeps every completion: weights exp(Σ old − sampler) ≈ 1.
+  for (const r of ratio) assert.ok(Math.abs(r - 1) < 1e-2, `importance-sampling ratio ${r}`);
+  const rollouts: { prompt_ids: number[]; completion_ids: number[]; sampling_logprobs: number[] }[] = readFileSync(join(run, 'rollouts.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  // The sampler's log-probs are the policy's at the sampling temperature before top-k (float64 reference at θ0).
+  const cpu = await loadCpuWeights(openSource(modelDir));
+  const names = [...parseSafetensors(readFileSync(join(adapterDir, 'adapter_model.safetensors')), 'a').tensors.keys()].sort();
+  const tensors = parseSafetensors(readFileSync(join(adapterDir, 'adapter_model.safetensors')), 'a').tensors;
+  const adapter: CpuAdapter = new Map();
+  for (let layer = 0; layer < config.numLayers; layer++) {
+    for (const module of modules) {
+      const key = peftKey(layer, module);
+      const value = (suffix: string) => Float64Array.from(toFloat32(tensors.get(names.find((n) => n === `${key}.${suffix}`)!)!));
+      adapter.set(`${layer}.${module}`, { A: value('lora_A.weight'), B: value('lora_B.weight'), r, scale: alpha / r });
+    }
+  }
+  let worst = 0;
+  for (const x of rollouts) {
+    assert.equal(x.sampling_logprobs.length, x.completion_ids.length);
+    const s = referenceScore(cpu.config, cpu.tensors, [...x.prompt_ids, ...x.completion_ids], temperature, adapter);
+    x.sampling_logprobs.forEach((l, j) => (worst = Math.max(worst, Math.abs(l - s.logprobs[x.prompt_ids.length - 1 + j]))));
+  }
+  assert.ok(worst < 1e-4, `sampler log-probs vs float64 reference: max |Δ| ${worst}`);
+  assert.equal(metrics.entropy_coef, 0.01, 'a static entropy bonus logs its coefficient');
+
+  // --no-importance-sampling-correction (on by default): config.json records it off, the ratio metrics are the raw token ratios.
+  const off = join(root, 'sampling-metrics-off');
+  const resOff = spawnSync(
+    process.execPath,
+    [
+      'bin/webgrpo.mjs',
+      'train',
+      ...['--model', modelDir, '--init-adapter', adapterDir, '--out', off, '--reward-module', rewardModule, '--no-importance-sampling-correction'],
+      ...['--steps', '1', '--prompts-per-step', '2', '--num-generations', '3', '--max-completion-length', '4', '--eval-problems', '0', '--seed', '4'],
+    ],
+    { encoding: 'utf8' },
+  );
+  assert.equal(resOff.status, 0, resOff.stderr);
+  assert.equal(JSON.parse(readFileSync(join(off, 'config.json'), 'utf8')).vllm_importance_sampling_correction, false);
+  const offMetrics = JSON.parse(readFileSync(join(off, 'metrics.jsonl'), 'utf8').trim().split('\n')[0]);
+  const spread = offMetrics['sampling/importance_sampling_ratio/max'] - offMetrics['sampling/importance_sampling_ratio/min'];
+  assert.ok(spread > 0 && spread < 1e-3, `raw token ratios spread ${spread}`);
+});

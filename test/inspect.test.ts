@@ -1,4 +1,4 @@
-// The step inspector's record (DESIGN.md §8.11) from `webgrpo train --inspect-every 1`: its
+// The step inspector's record (DESIGN.md §8.13) from `webgrpo train --inspect-every 1`: its
 // advantages and rewards are the logged ones, its per-token loss shares sum to the step's logged
 // loss, its clip flags follow its ratios, and each completion's log-prob before and after the update
 // equals the float64 reference forward with the adapter before and after the step.

@@ -96,6 +96,12 @@ test('sampled generation is reproducible for a seed and varies across completion
   const b = await generate(model, [[1, 2, 3]], opts);
   assert.deepEqual(a, b);
   assert.ok(new Set(a.map((x) => x.ids.join(','))).size > 1, 'different completions from one prompt');
+  // Sampler log-probs are the untruncated tempered log-probs the scoring pass computes.
+  for (const comp of a) {
+    assert.equal(comp.logprobs.length, comp.ids.length);
+    const scored = await model.score([1, 2, 3, ...comp.ids], opts.temperature);
+    assertClose(comp.logprobs, scored.logprobs.slice(2), 1e-3, 'sampler log-probs vs score');
+  }
   const validVocab = 50;
   const restricted = await generate(model, [[4, 5]], { ...opts, validVocab });
   for (const comp of restricted) for (const id of comp.ids) assert.ok(id < validVocab, `id ${id} beyond validVocab`);

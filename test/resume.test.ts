@@ -49,13 +49,18 @@ function setup(prefix: string) {
     '2',
     '--seed',
     '3',
+    // The adaptive entropy controller's state must survive too: with a target above any entropy of
+    // this model its coefficient rises 0.005 per step and is applied from step 2 on.
+    '--use-adaptive-entropy',
+    '--entropy-target',
+    '100',
   ];
   return { root, flags };
 }
 
 const adapterBytes = (run: string) => readFileSync(join(run, 'adapter', 'adapter_model.safetensors'));
 
-test('resume from a checkpoint equals the uninterrupted run (adapter, optimizer, data cursor, logs)', () => {
+test('resume from a checkpoint equals the uninterrupted run (adapter, optimizer, data cursor, adaptive entropy, logs)', () => {
   const { root, flags } = setup('webgrpo-resume-');
   const straight = join(root, 'straight');
   webgrpo(flags(straight));
@@ -76,6 +81,12 @@ test('resume from a checkpoint equals the uninterrupted run (adapter, optimizer,
         return Object.fromEntries(Object.entries(rest).filter(([k]) => !k.startsWith('timing/'))) as Record<string, number>;
       });
   assert.deepEqual(lines(resumed, 'metrics.jsonl'), lines(straight, 'metrics.jsonl'));
+  const coefs = lines(straight, 'metrics.jsonl')
+    .filter((m) => m.entropy_coef !== undefined)
+    .map((m) => m.entropy_coef);
+  assert.equal(coefs.length, 3);
+  coefs.forEach((c, i) => assert.ok(Math.abs(c - 0.005 * (i + 1)) < 1e-12, `entropy_coef after step ${i + 1}: ${c}`));
+  assert.deepEqual(JSON.parse(readFileSync(join(resumed, 'checkpoint-1', 'trainer_state.json'), 'utf8')).adaptiveEntropy.coef, 0.005);
   assert.deepEqual(lines(resumed, 'rollouts.jsonl'), lines(straight, 'rollouts.jsonl'));
   // Three step lines and one held-out evaluation line (after step 2).
   assert.equal(lines(straight, 'metrics.jsonl').length, 4);

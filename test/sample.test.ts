@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { keptDistributionRef, sampleRef, sampleTokens, uniformFor, type SampleOptions } from '../src/kernels/sample.ts';
+import { keptDistributionRef, sampleRef, samplerLogprobRef, sampleTokens, uniformFor, type SampleOptions } from '../src/kernels/sample.ts';
 import { Tensor } from '../src/gpu/tensor.ts';
 import { randomArray, rng, testGpu } from './helpers/gpu.ts';
 
@@ -12,12 +12,19 @@ function logitsFor(rows: number, vocab: number, seed: number, scale = 4): Float3
   return x;
 }
 
-async function gpuIds(logits: Float32Array, opts: SampleOptions): Promise<Uint32Array> {
+async function gpuSample(logits: Float32Array, opts: SampleOptions): Promise<{ ids: Uint32Array; logprobs: Float32Array }> {
   const gpu = await testGpu();
   const t = Tensor.from(gpu, logits, [opts.rows, opts.vocab]);
-  const ids = await gpu.readU32(sampleTokens(t, opts), opts.rows);
+  const out = sampleTokens(t, opts);
+  const result = { ids: await gpu.readU32(out.ids, opts.rows), logprobs: await gpu.readF32(out.logprobs, opts.rows) };
   t.release();
-  return ids;
+  gpu.release(out.ids);
+  gpu.release(out.logprobs);
+  return result;
+}
+
+async function gpuIds(logits: Float32Array, opts: SampleOptions): Promise<Uint32Array> {
+  return (await gpuSample(logits, opts)).ids;
 }
 
 test('uniformFor is a deterministic uniform in [0, 1)', () => {
@@ -60,7 +67,7 @@ test('greedy sampling equals argmax (lowest index on ties, padding columns ignor
       want[r] = best;
     }
     assert.deepEqual(ids, want, `rows=${rows} vocab=${vocab}`);
-    assert.deepEqual(sampleRef(logits, rows, vocab, opts), want);
+    assert.deepEqual(sampleRef(logits, rows, vocab, opts).ids, want);
     if (vocab > 10) assert.equal(ids[0], 3);
   }
 });
@@ -87,7 +94,7 @@ test('GPU ids equal the float64 reference ids for fixed (seed, step)', async () 
     for (const [c, combo] of combos.entries()) {
       const opts = { rows, vocab, validVocab: valid, seed: 99 + c, step: 3, ...combo };
       const ids = await gpuIds(logits, opts);
-      const want = sampleRef(logits, rows, vocab, opts);
+      const want = sampleRef(logits, rows, vocab, opts).ids;
       for (let r = 0; r < rows; r++) {
         assert.ok(ids[r] < valid, `padding id ${ids[r]} for ${JSON.stringify(combo)}`);
         const dist = keptDistributionRef(logits.subarray(r * vocab, r * vocab + valid), { validVocab: valid, ...combo });
@@ -100,6 +107,51 @@ test('GPU ids equal the float64 reference ids for fixed (seed, step)', async () 
   // f32 vs float64 rounding may flip a draw that lands within ~1e-6 of a boundary: allow none here
   // (the chance over these rows is ~1e-3), so a systematic difference fails loudly.
   assert.equal(mismatches, 0, `${mismatches} of ${compared} ids differ from the reference`);
+});
+
+test('log-probs are log_softmax(logits / T) of the sampled id over the valid vocabulary, before truncation', async () => {
+  const [rows, vocab, valid] = [12, 1030, 1000];
+  const logits = logitsFor(rows, vocab, 11);
+  for (let r = 0; r < rows; r++) for (let i = valid; i < vocab; i++) logits[r * vocab + i] = 60; // padding never counts
+  for (const combo of [{ temperature: 0 }, { temperature: 1 }, { temperature: 0.7, topK: 5, topP: 0.9 }, { temperature: 1.4, minP: 0.2 }]) {
+    const opts = { rows, vocab, validVocab: valid, seed: 5, step: 2, ...combo };
+    const got = await gpuSample(logits, opts);
+    const want = sampleRef(logits, rows, vocab, opts);
+    assert.deepEqual(got.ids, want.ids);
+    for (let r = 0; r < rows; r++) {
+      assert.ok(Math.abs(got.logprobs[r] - want.logprobs[r]) < 1e-4, `row ${r} ${JSON.stringify(combo)}: ${got.logprobs[r]} vs ${want.logprobs[r]}`);
+    }
+    // Truncation (top-k 5) does not renormalise the reported log-prob: it stays below the kept share.
+    if (combo.topK)
+      for (let r = 0; r < rows; r++)
+        assert.ok(
+          want.logprobs[r] < Math.log(keptDistributionRef(logits.subarray(r * vocab, r * vocab + valid), { validVocab: valid, ...combo })[want.ids[r]]),
+        );
+  }
+  // The reference itself: a hand-computed row, and greedy uses T = 1.
+  const row = [Math.log(1), Math.log(2), Math.log(5)];
+  assert.ok(Math.abs(samplerLogprobRef(row, 1, 1) - Math.log(0.25)) < 1e-12);
+  assert.ok(Math.abs(samplerLogprobRef(row, 2, 0) - Math.log(5 / 8)) < 1e-12);
+  assert.ok(Math.abs(samplerLogprobRef(row, 0, 0.5) - Math.log(1 / 30)) < 1e-12); // weights 1, 4, 25
+});
+
+test('outputs land at the given element offset', async () => {
+  const gpu = await testGpu();
+  const [rows, vocab] = [3, 50];
+  const logits = logitsFor(rows, vocab, 3);
+  const t = Tensor.from(gpu, logits, [rows, vocab]);
+  const ids = gpu.upload(new Uint32Array(10).fill(7), 'ids');
+  const logprobs = gpu.upload(new Float32Array(10).fill(1), 'logprobs');
+  const opts = { rows, vocab, validVocab: vocab, temperature: 0.9, seed: 8, step: 1 };
+  sampleTokens(t, { ...opts, out: { ids, logprobs, offset: 4 } });
+  const want = sampleRef(logits, rows, vocab, opts);
+  assert.deepEqual([...(await gpu.readU32(ids))], [7, 7, 7, 7, ...want.ids, 7, 7, 7]);
+  const lp = await gpu.readF32(logprobs);
+  assert.deepEqual([...lp.subarray(0, 4), ...lp.subarray(7)], [1, 1, 1, 1, 1, 1, 1]);
+  for (let r = 0; r < rows; r++) assert.ok(Math.abs(lp[4 + r] - want.logprobs[r]) < 1e-5);
+  assert.throws(() => sampleTokens(t, { ...opts, out: { ids, logprobs, offset: 8 } }), /out\.ids holds 40 bytes, need 44 \(offset 8 \+ 3 rows\)/);
+  for (const b of [ids, logprobs]) gpu.release(b);
+  t.release();
 });
 
 test('top-k keeps every logit tied with the k-th largest; top-p keeps ties at the threshold', () => {

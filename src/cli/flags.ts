@@ -115,7 +115,11 @@ export function settingsHelp(sections: readonly Section[], defaults: RunConfig, 
       const shown = s.type === 'choice' ? s.choices.join('|') : s.type === 'text' ? (s.placeholder ?? takes) : takes;
       const value = getSetting(defaults, s);
       const byDefault =
-        value === null || value === '' || typeof value === 'boolean' ? '' : ` (default ${Array.isArray(value) ? value.join(',') : String(value)})`;
+        value === true
+          ? ` (default on; --no-${flagOf(s)} turns it off)`
+          : value === null || value === '' || typeof value === 'boolean'
+            ? ''
+            : ` (default ${Array.isArray(value) ? value.join(',') : String(value)})`;
       const flags = `${[flagOf(s), ...(s.aliases ?? [])].map((f) => `--${f}`).join('|')} ${shown}`.trimEnd();
       return `    ${flags.length < 40 ? flags.padEnd(40) : `${flags}\n${' '.repeat(44)}`}${s.help}${byDefault}`;
     })

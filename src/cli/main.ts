@@ -52,7 +52,9 @@ export async function main(argv: string[]): Promise<void> {
       if (!command) throw new UsageError(`Unknown command "${name}".\n\n${USAGE}`);
       let values: Values;
       try {
-        values = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: command.allowPositionals === true }).values as Values;
+        // allowNegative: --no-FLAG turns off a boolean whose default is on.
+        values = parseArgs({ args: rest, options: command.options, strict: true, allowNegative: true, allowPositionals: command.allowPositionals === true })
+          .values as Values;
       } catch (e) {
         throw new UsageError(`${(e as Error).message}\n\n  ${command.usage}`);
       }

@@ -2,7 +2,8 @@
 //
 // Order of operations (Hugging Face's logits processors): temperature, top-k, top-p, min-p,
 // renormalise, draw. The draw uses a uniform from a counter-based hash of (seed, step, row), so a
-// run is reproducible and the CPU reference picks the same ids.
+// run is reproducible and the CPU reference picks the same ids. Every row also gets the log-prob of
+// its id under the untruncated tempered distribution (docs/DESIGN.md §6.1).
 
 import familySource from '../../shaders/sample.wgsl?raw';
 import type { Tensor } from '../gpu/tensor.ts';
@@ -30,24 +31,39 @@ export interface SampleOptions {
   step: number;
 }
 
+/** Where the sampler writes: row r's id and log-prob go to element `offset + r` of each buffer. */
+export interface SampleOutputs {
+  /** u32 ids. */
+  ids: GPUBuffer;
+  /** f32 log-probs of the ids under log_softmax(logits / T) over the valid columns (T = 1 when greedy). */
+  logprobs: GPUBuffer;
+  offset: number;
+}
+
 /**
- * Sample one token id per row of `logits` [rows, vocab]. Writes u32 ids [rows] into `out` (a new
- * buffer when omitted) and returns it. Logits must be finite (or -inf).
+ * Sample one token id per row of `logits` [rows, vocab] into `out` (new [rows] buffers at offset 0
+ * when omitted) and return where they went. Logits must be finite (or -inf).
  */
-export function sampleTokens(logits: Tensor, opts: SampleOptions & { out?: GPUBuffer }): GPUBuffer {
+export function sampleTokens(logits: Tensor, opts: SampleOptions & { out?: SampleOutputs }): SampleOutputs {
   const gpu = logits.gpu;
   const { rows, vocab, validVocab } = opts;
   if (!(validVocab >= 1 && validVocab <= vocab)) throw new Error(`sampleTokens: validVocab ${validVocab} must be in [1, vocab ${vocab}]`);
   if (logits.size < rows * vocab) throw new Error(`sampleTokens: logits hold ${logits.size} values, need ${rows}×${vocab}`);
-  const out = opts.out ?? gpu.buffer(rows * 4, 'sampled-ids');
-  if (out.size < rows * 4) throw new Error(`sampleTokens: out holds ${out.size} bytes, need ${rows * 4}`);
+  const out = opts.out ?? { ids: gpu.buffer(rows * 4, 'sampled-ids'), logprobs: gpu.buffer(rows * 4, 'sampled-logprobs'), offset: 0 };
+  const need = (out.offset + rows) * 4;
+  for (const [name, b] of [
+    ['ids', out.ids],
+    ['logprobs', out.logprobs],
+  ] as const) {
+    if (b.size < need) throw new Error(`sampleTokens: out.${name} holds ${b.size} bytes, need ${need} (offset ${out.offset} + ${rows} rows)`);
+  }
   const p = normalise(opts);
   gpu.dispatch(
     'sample',
     gpu.pipeline('sample', source, 'sample', { WG: threadsFor(validVocab) }),
-    [logits.buffer, out],
+    [logits.buffer, out.ids, out.logprobs],
     [rows],
-    [vocab, validVocab, p.topK, p.seed, p.step, { f32: p.temperature }, { f32: p.topP }, { f32: p.minP }],
+    [vocab, validVocab, p.topK, p.seed, p.step, { f32: p.temperature }, { f32: p.topP }, { f32: p.minP }, out.offset],
   );
   return out;
 }
@@ -139,30 +155,45 @@ export function keptDistributionRef(row: ArrayLike<number>, opts: Omit<SampleOpt
   return out;
 }
 
+/** Float64 log_softmax(row / T)[id] over the whole row (T = 1 when greedy): the sampler's log-prob. */
+export function samplerLogprobRef(row: ArrayLike<number>, id: number, temperature: number): number {
+  const t = temperature > 0 ? temperature : 1;
+  let m = -Infinity;
+  for (let i = 0; i < row.length; i++) m = Math.max(m, row[i]);
+  let z = 0;
+  for (let i = 0; i < row.length; i++) z += Math.exp((row[i] - m) / t);
+  return (row[id] - m) / t - Math.log(z);
+}
+
 /** Float64 reference for sampleTokens: the same kept set and the same uniform per row. */
-export function sampleRef(logits: ArrayLike<number>, rows: number, vocab: number, opts: Omit<SampleOptions, 'rows' | 'vocab'>): Uint32Array {
+export function sampleRef(
+  logits: ArrayLike<number>,
+  rows: number,
+  vocab: number,
+  opts: Omit<SampleOptions, 'rows' | 'vocab'>,
+): { ids: Uint32Array; logprobs: Float64Array } {
   const ids = new Uint32Array(rows);
+  const logprobs = new Float64Array(rows);
   for (let r = 0; r < rows; r++) {
     const row = Array.prototype.slice.call(logits, r * vocab, r * vocab + opts.validVocab) as number[];
-    const dist = keptDistributionRef(row, opts);
-    if (!(opts.temperature > 0)) {
-      ids[r] = dist.indexOf(1);
-      continue;
-    }
-    const target = uniformFor(opts.seed, opts.step, r);
-    let acc = 0;
-    let last = -1;
-    let id = -1;
-    for (let i = 0; i < dist.length; i++) {
-      if (dist[i] <= 0) continue;
-      acc += dist[i];
-      last = i;
-      if (acc > target) {
-        id = i;
-        break;
-      }
-    }
-    ids[r] = id >= 0 ? id : last;
+    ids[r] = sampleRowRef(row, r, opts);
+    logprobs[r] = samplerLogprobRef(row, ids[r], opts.temperature);
   }
-  return ids;
+  return { ids, logprobs };
+}
+
+/** The id sampleTokens draws for one row (already cut to the valid columns). */
+function sampleRowRef(row: number[], r: number, opts: Omit<SampleOptions, 'rows' | 'vocab'>): number {
+  const dist = keptDistributionRef(row, opts);
+  if (!(opts.temperature > 0)) return dist.indexOf(1);
+  const target = uniformFor(opts.seed, opts.step, r);
+  let acc = 0;
+  let last = -1;
+  for (let i = 0; i < dist.length; i++) {
+    if (dist[i] <= 0) continue;
+    acc += dist[i];
+    last = i;
+    if (acc > target) return i;
+  }
+  return last;
 }

@@ -27,6 +27,8 @@ export interface Completion {
   prompt: number;
   /** New tokens, including the eos token when generation stopped on one. */
   ids: number[];
+  /** Sampler log-prob of each id: log_softmax(logits / T) before top-k/top-p/min-p (T = 1 when greedy). */
+  logprobs: number[];
   finishReason: 'eos' | 'length';
 }
 
@@ -81,6 +83,7 @@ export async function generate(model: LanguageModel, prompts: number[][], opts: 
     let current = upload(Uint32Array.from(prompts.flatMap((p) => Array<number>(n).fill(p[p.length - 1]))), 'ids');
     const positions = upload(Uint32Array.from(lengths.map((len) => len - 1)), 'positions');
     const outputs: number[][] = Array.from({ length: batch }, () => []);
+    const outputLogprobs: number[][] = Array.from({ length: batch }, () => []);
     const done: ('eos' | 'length' | null)[] = Array(batch).fill(null);
     const eos = new Set(opts.eosTokenIds);
     for (let step = 0; step < opts.maxNewTokens && done.includes(null); step++) {
@@ -99,18 +102,20 @@ export async function generate(model: LanguageModel, prompts: number[][], opts: 
         step,
       });
       logits.release();
-      owned.push(sampled);
-      const ids = await gpu.readU32(sampled, batch);
+      owned.push(sampled.ids, sampled.logprobs);
+      const ids = await gpu.readU32(sampled.ids, batch);
+      const logprobs = await gpu.readF32(sampled.logprobs, batch);
       ids.forEach((id, b) => {
         if (done[b]) return;
         outputs[b].push(id);
+        outputLogprobs[b].push(logprobs[b]);
         if (eos.has(id)) done[b] = 'eos';
         else if (outputs[b].length === opts.maxNewTokens) done[b] = 'length';
       });
-      current = sampled;
+      current = sampled.ids;
       gpu.write(positions, Uint32Array.from(lengths.map((len, b) => len - 1 + outputs[b].length)));
     }
-    return outputs.map((ids, b) => ({ prompt: Math.floor(b / n), ids, finishReason: done[b] ?? 'length' }));
+    return outputs.map((ids, b) => ({ prompt: Math.floor(b / n), ids, logprobs: outputLogprobs[b], finishReason: done[b] ?? 'length' }));
   } finally {
     for (const c of caches) c.destroy();
     for (const b of owned) gpu.release(b);

@@ -5,11 +5,14 @@
 import { parseSafetensors, toFloat32, writeSafetensors } from '../io/safetensors.ts';
 import type { AdamWState, SgdState } from '../train/optim.ts';
 import { ADAPTER_CONFIG_FILE, ADAPTER_WEIGHTS_FILE } from '../lora/adapter.ts';
+import type { AdaptiveEntropyState } from './adaptive-entropy.ts';
 
 export interface TrainerState {
   step: number;
   tokensSeen: number;
   dataCursor: unknown;
+  /** The adaptive entropy controller (use_adaptive_entropy runs only). */
+  adaptiveEntropy?: AdaptiveEntropyState;
 }
 
 export type OptimizerState = AdamWState | SgdState;

@@ -1,6 +1,6 @@
 // `webgrpo export-trl RUN`: a Python script that reproduces a webgrpo run (RUN/config.json) with
 // Hugging Face TRL's GRPOTrainer + PEFT LoRA on a GPU server. The GRPO names already match TRL's
-// GRPOConfig (DESIGN.md §8); what TRL lacks (entropy bonus, group filtering) is explained in comments.
+// GRPOConfig (DESIGN.md §8); what TRL lacks (group filtering, pass@k advantages) is explained in comments.
 //
 // Mapping decisions (see also the comments the script carries):
 // - per_device_train_batch_size = prompts_per_step × num_generations / gradient_accumulation_steps
@@ -357,7 +357,6 @@ export function trlScript(configJson: unknown): string {
   const scaleRewards = cfg.str('scale_rewards');
   const epsilon = cfg.num('epsilon');
   const epsilonHigh = run.grpo.epsilonHigh;
-  const entropyCoef = cfg.num('entropy_coef');
   const minP = cfg.num('min_p');
 
   const rewardNames = run.rewards;
@@ -454,12 +453,7 @@ export function trlScript(configJson: unknown): string {
       `#   webgrpo rewards: ${inline([...rewardNames, ...(rewardModule !== null ? [`reward_module ${rewardModule}`] : [])])}`,
     ],
     model: modelLines,
-    unsupported: [
-      `# entropy_coef: TRL's GRPOConfig has no entropy bonus, so it is not supported here; this run used`,
-      `# entropy_coef=${pyFloat(entropyCoef)}${entropyCoef === 0 ? ' (off), so nothing is lost' : ' (loss -= entropy_coef × mean token entropy); TRL trains as with 0'}.`,
-      ...filterNotes(runConfig),
-      ...trlLacks(run.grpo),
-    ],
+    unsupported: [...filterNotes(runConfig), ...trlLacks(run.grpo)],
     text_helpers: block(PY_TEXT_HELPERS),
     reward_functions: rewardBlocks.map((b) => b.trim()).join('\n\n\n'),
     reward_funcs: `REWARD_FUNCS = [${rewardFns.join(', ')}]`,
@@ -500,14 +494,33 @@ function trlLacks(g: RunConfig['grpo']): string[] {
 /**
  * GRPOConfig arguments of TRL 1.10 whose defaults equal webgrpo's (importance_sampling_level "token",
  * delta None, sapo_temperature_pos 1.0 / _neg 1.05, vespo_k_pos 2 / vespo_lambda_pos 3 / vespo_k_neg 3 /
- * vespo_lambda_neg 2, multi_objective_aggregation "sum_then_normalize", reward_weights None = all 1), as
- * [name, value] lines for the ones this run changed.
+ * vespo_lambda_neg 2, multi_objective_aggregation "sum_then_normalize", reward_weights None = all 1,
+ * entropy_coef 0, use_adaptive_entropy False, entropy_target 0.2, vllm_importance_sampling_correction True
+ * with mode "sequence_mask", clip_max 3.0, clip_min None), as [name, value] lines for the ones this run changed.
  */
 function trl110Args(g: RunConfig['grpo']): [string, string, string?][] {
   const out: [string, string, string?][] = [];
   if (g.importanceSamplingLevel !== 'token') out.push(['importance_sampling_level', pyStr(g.importanceSamplingLevel), 'GSPO']);
   if (g.delta !== 0) out.push(['delta', pyFloat(g.delta), 'two-sided clipping (webgrpo delta 0 = TRL None)']);
   if (g.useBiasCorrectionKl) out.push(['use_bias_correction_kl', 'True']);
+  // TRL's entropy bonus is the mean token entropy; webgrpo's is averaged like the loss (DESIGN.md §8.5),
+  // the same for the token-mean losses.
+  const tokenMean = ['bnpo', 'dapo', 'cispo', 'vespo'].includes(g.lossType);
+  if (g.entropyCoef !== 0 || g.useAdaptiveEntropy) {
+    out.push([
+      'entropy_coef',
+      pyFloat(g.entropyCoef),
+      tokenMean ? undefined : `webgrpo averages the bonus like the ${g.lossType} loss; TRL takes the token mean`,
+    ]);
+  }
+  if (g.useAdaptiveEntropy) out.push(['use_adaptive_entropy', 'True']);
+  if (g.entropyTarget !== 0.2) out.push(['entropy_target', pyFloat(g.entropyTarget)]);
+  // The sampler/trainer correction: TRL applies it only with use_vllm=True, where vLLM samples.
+  const vllmOnly = 'TRL applies it only with use_vllm=True';
+  if (!g.importanceSamplingCorrection) out.push(['vllm_importance_sampling_correction', 'False', vllmOnly]);
+  if (g.importanceSamplingMode !== 'sequence_mask') out.push(['vllm_importance_sampling_mode', pyStr(g.importanceSamplingMode), vllmOnly]);
+  if (g.importanceSamplingCap !== 3) out.push(['vllm_importance_sampling_clip_max', pyFloat(g.importanceSamplingCap), vllmOnly]);
+  if (g.importanceSamplingMin !== 0) out.push(['vllm_importance_sampling_clip_min', pyFloat(g.importanceSamplingMin), `webgrpo 0 = TRL None; ${vllmOnly}`]);
   if (g.offPolicyMaskThreshold !== 0)
     out.push(['off_policy_mask_threshold', pyFloat(g.offPolicyMaskThreshold), 'webgrpo 0 = TRL None; webgrpo compares with the old log-probs (no vLLM)']);
   const floats: [string, number, number][] = [

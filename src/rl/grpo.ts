@@ -15,6 +15,14 @@ import { computeRewardAdvantages, type AdvantageEstimator, type MultiObjectiveAg
 import { chatPromptIds, type PromptFormat } from './evaluate.ts';
 import { grpoLoss, type CompletionTokens, type ImportanceSamplingLevel, type LossType, type TokenTerms } from './loss.ts';
 import { inspectedCompletion, type StepInspection, type TrainedTokens } from './inspect.ts';
+import { appliedEntropyCoef, initialAdaptiveEntropy, updateAdaptiveEntropy, type AdaptiveEntropyState } from './adaptive-entropy.ts';
+import {
+  samplingCorrectionWeights,
+  samplingMetrics,
+  type ImportanceSamplingMode,
+  type SampledLogprobs,
+  type SamplingCorrection,
+} from './sampling-correction.ts';
 
 /** TRL GRPOConfig names (camelCase here, kebab-case on the CLI, snake_case in config.json). */
 export interface GrpoConfig {
@@ -40,6 +48,10 @@ export interface GrpoConfig {
   epsilon: number;
   epsilonHigh: number;
   entropyCoef: number;
+  /** TRL use_adaptive_entropy: entropyCoef is only the start of a coefficient steered towards entropyTarget. */
+  useAdaptiveEntropy: boolean;
+  /** Mean token entropy (nats) the adaptive controller aims at. */
+  entropyTarget: number;
   topEntropyQuantile: number;
   maskTruncatedCompletions: boolean;
   importanceSamplingLevel: ImportanceSamplingLevel;
@@ -62,6 +74,13 @@ export interface GrpoConfig {
   useBiasCorrectionKl: boolean;
   /** TRL off_policy_mask_threshold; 0 = off (TRL: None). */
   offPolicyMaskThreshold: number;
+  /** TRL vllm_importance_sampling_correction: weigh the loss by exp(trainer − sampler log-prob), limited by the mode. */
+  importanceSamplingCorrection: boolean;
+  importanceSamplingMode: ImportanceSamplingMode;
+  /** TRL vllm_importance_sampling_clip_max. */
+  importanceSamplingCap: number;
+  /** TRL vllm_importance_sampling_clip_min; 0 = None. */
+  importanceSamplingMin: number;
   numIterations: number;
   gradientAccumulationSteps: number;
   maxSteps: number;
@@ -83,6 +102,8 @@ export interface GrpoTrainerState {
   /** Prompt + completion tokens processed so far (TRL's num_tokens). */
   tokensSeen: number;
   optimizer: AdamWState | SgdState;
+  /** The adaptive entropy controller's state (absent in checkpoints of runs without it). */
+  adaptiveEntropy?: AdaptiveEntropyState;
 }
 
 /**
@@ -114,6 +135,8 @@ export const GRPO_DEFAULTS: GrpoConfig = {
   epsilon: 0.2,
   epsilonHigh: 0.2,
   entropyCoef: 0,
+  useAdaptiveEntropy: false,
+  entropyTarget: 0.2,
   topEntropyQuantile: 1,
   maskTruncatedCompletions: false,
   importanceSamplingLevel: 'token',
@@ -130,6 +153,10 @@ export const GRPO_DEFAULTS: GrpoConfig = {
   excludeZeroStdFromDenominator: false,
   useBiasCorrectionKl: false,
   offPolicyMaskThreshold: 0,
+  importanceSamplingCorrection: true,
+  importanceSamplingMode: 'sequence_mask',
+  importanceSamplingCap: 3,
+  importanceSamplingMin: 0,
   numIterations: 1,
   gradientAccumulationSteps: 1,
   maxSteps: 90,
@@ -170,6 +197,8 @@ export interface Rollout {
   advantage: number;
   /** Entropy (nats) of the policy at each completion token, from the step's training pass; empty for a completion the step did not train on (advantage 0). */
   completion_entropies: number[];
+  /** The sampler's log-prob of each completion token (at the sampling temperature, before top-k/top-p/min-p). */
+  sampling_logprobs: number[];
 }
 
 export type StepMetrics = Record<string, number>;
@@ -189,6 +218,8 @@ interface Sample {
   truncated: boolean;
   advantage: number;
   zeroStdGroup: boolean;
+  /** The sampler's log-probs of the completion tokens. */
+  samplerLogprobs: number[];
 }
 
 /**
@@ -207,6 +238,7 @@ export class GrpoTrainer {
   private readonly optimizer: AdamW | Sgd;
   private stepsDone = 0;
   private tokensSeen = 0;
+  private adaptiveEntropy: AdaptiveEntropyState;
   /** Seconds spent in each part of the step in flight (DESIGN.md §8.9: timing/*). */
   private timing: Record<StepPhase, number> = emptyTiming();
 
@@ -239,6 +271,7 @@ export class GrpoTrainer {
       cfg.optimizer === 'adamw'
         ? new AdamW(model.gpu, params, { lr: cfg.learningRate, beta1: cfg.adamBeta1, beta2: cfg.adamBeta2, eps: cfg.adamEpsilon, weightDecay: cfg.weightDecay })
         : new Sgd(model.gpu, params, { lr: cfg.learningRate, weightDecay: cfg.weightDecay });
+    this.adaptiveEntropy = initialAdaptiveEntropy(cfg.entropyCoef);
   }
 
   /** Optimizer steps taken so far. */
@@ -247,7 +280,12 @@ export class GrpoTrainer {
   }
 
   async state(): Promise<GrpoTrainerState> {
-    return { step: this.stepsDone, tokensSeen: this.tokensSeen, optimizer: await this.optimizer.state() };
+    return {
+      step: this.stepsDone,
+      tokensSeen: this.tokensSeen,
+      optimizer: await this.optimizer.state(),
+      ...(this.cfg.useAdaptiveEntropy ? { adaptiveEntropy: this.adaptiveEntropy } : {}),
+    };
   }
 
   restore(state: GrpoTrainerState): void {
@@ -260,6 +298,10 @@ export class GrpoTrainer {
     }
     this.stepsDone = state.step;
     this.tokensSeen = state.tokensSeen;
+    if (this.cfg.useAdaptiveEntropy) {
+      if (!state.adaptiveEntropy) throw new Error('The checkpoint has no adaptive entropy state (adaptiveEntropy) but this run uses use_adaptive_entropy.');
+      this.adaptiveEntropy = state.adaptiveEntropy;
+    }
   }
 
   /** Generate and grade num_generations completions for each prompt. */
@@ -325,7 +367,7 @@ export class GrpoTrainer {
 
   /**
    * One GRPO step (num_iterations optimizer updates on one generation batch). With `inspect`, also
-   * the step inspector's record (DESIGN.md §8.11), at the cost of one more log-prob pass.
+   * the step inspector's record (DESIGN.md §8.13), at the cost of one more log-prob pass.
    */
   async trainStep(opts: { inspect?: boolean } = {}): Promise<{ metrics: StepMetrics; rollouts: Rollout[]; inspection: StepInspection | null }> {
     const { model, tokenizer, cfg } = this;
@@ -359,6 +401,7 @@ export class GrpoTrainer {
       truncated: c.finishReason === 'length',
       advantage: adv.advantages[i],
       zeroStdGroup: adv.zeroStd[i],
+      samplerLogprobs: c.logprobs,
     }));
 
     const lossCfg = {
@@ -366,7 +409,6 @@ export class GrpoTrainer {
       epsilon: cfg.epsilon,
       epsilonHigh: cfg.epsilonHigh,
       beta: cfg.beta,
-      entropyCoef: cfg.entropyCoef,
       topEntropyQuantile: cfg.topEntropyQuantile,
       maxCompletionLength: cfg.maxCompletionLength,
       maskTruncatedCompletions: cfg.maskTruncatedCompletions,
@@ -388,7 +430,7 @@ export class GrpoTrainer {
     // step-wide (dapo: the step's active tokens; grpo, dr_grpo: the step's completion count, bnpo's
     // is per call). Such completions skip the forward/backward: the same update, a cheaper step. The
     // loss metrics (entropy, clip ratios) then cover the completions that were trained on.
-    const skipZero = cfg.beta === 0 && cfg.entropyCoef === 0 && cfg.topEntropyQuantile === 1 && cfg.lossType !== 'bnpo';
+    const skipZero = cfg.beta === 0 && cfg.entropyCoef === 0 && !cfg.useAdaptiveEntropy && cfg.topEntropyQuantile === 1 && cfg.lossType !== 'bnpo';
     // exclude_zero_std_from_denominator: completions of zero-std groups contribute nothing at all, so
     // they skip the forward/backward too; the step's counts below leave them out.
     const counted = cfg.excludeZeroStdFromDenominator ? samples.filter((s) => !s.zeroStdGroup) : samples;
@@ -413,6 +455,19 @@ export class GrpoTrainer {
       );
     const ref = cfg.beta > 0 ? await this.timed('logprobs', () => fixed(false)) : null;
     const old = cfg.numIterations > 1 ? await this.timed('logprobs', () => fixed(true)) : null;
+    // The trainer's log-probs of the sampling policy, to compare with the sampler's: the old ones, else
+    // (one update) the first update's own forward, unless that has dropout and needs a pass without.
+    const trainerOld = old ?? (adapter.config.dropout > 0 ? await this.timed('logprobs', () => fixed(true)) : null);
+    // Sampler/trainer mismatch (DESIGN.md §8.12): metrics always, the correction weights when enabled,
+    // both fixed for the step once the trainer's old log-probs are known.
+    const correction: SamplingCorrection | null = cfg.importanceSamplingCorrection
+      ? { mode: cfg.importanceSamplingMode, cap: cfg.importanceSamplingCap, min: cfg.importanceSamplingMin }
+      : null;
+    const sampled = new Map<Sample, SampledLogprobs>();
+    const correctionWeights = (s: Sample, trainer: Float64Array): Float64Array | undefined => {
+      if (!sampled.has(s)) sampled.set(s, { trainer, sampler: s.samplerLogprobs });
+      return correction ? samplingCorrectionWeights(sampled.get(s)!, correction) : undefined;
+    };
 
     const sums: Record<string, number> = {};
     const add = (k: string, v: number) => (sums[k] = (sums[k] ?? 0) + v);
@@ -424,9 +479,14 @@ export class GrpoTrainer {
     // For the inspector: Σ log π before the update (first pass) and the last update's per-token terms.
     const logprobBefore = new Map<Sample, number>();
     const lastPass = new Map<Sample, { logprobs: Float64Array; entropies: Float64Array; terms: TokenTerms }>();
+    let entropyCoefSum = 0;
     for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
       adapter.zeroGrads();
       loss = 0;
+      // Adaptive entropy (DESIGN.md §8.13): the coefficient and gate from the previous update.
+      const entropyCoef = cfg.useAdaptiveEntropy ? appliedEntropyCoef(this.adaptiveEntropy, cfg.entropyTarget) : cfg.entropyCoef;
+      let entropyTotal = 0;
+      let entropyTokens = 0;
       // The backward's GPU work is waited for here, so that it is not counted as the optimizer's.
       await this.timed('backward', async () => {
         for (const [k, batch] of micro.entries()) {
@@ -440,6 +500,7 @@ export class GrpoTrainer {
               const tokensIn: CompletionTokens[] = batch.map((s, i) => ({
                 logprobs: lp[i],
                 oldLogprobs: old?.[k][i],
+                samplingWeights: correctionWeights(s, trainerOld?.[k][i] ?? lp[i]),
                 refLogprobs: ref?.[k][i],
                 entropies: ent[i],
                 mask: new Float64Array(s.completionLength).fill(1),
@@ -447,8 +508,10 @@ export class GrpoTrainer {
                 truncated: s.truncated,
                 zeroStdGroup: s.zeroStdGroup,
               }));
-              const result = grpoLoss(tokensIn, lossCfg, { dapoNormalizer: activeTokens, numCompletionsInStep: counted.length });
+              const result = grpoLoss(tokensIn, { ...lossCfg, entropyCoef }, { dapoNormalizer: activeTokens, numCompletionsInStep: counted.length });
               loss += result.loss;
+              entropyTotal += result.metrics.entropy * result.metrics.num_tokens;
+              entropyTokens += result.metrics.num_tokens;
               // Loss metrics (clip ratios, entropy, kl) are averaged over every update of the step, as TRL
               // logs them: with num_iterations > 1 the clip ratios of the later updates are the informative ones.
               for (const [name, v] of Object.entries(result.metrics)) add(name, v * batch.length);
@@ -491,6 +554,10 @@ export class GrpoTrainer {
         gradNorm = await readScalar(norm);
         norm.release(), clipCoef?.release();
       });
+      if (cfg.useAdaptiveEntropy && entropyTokens > 0) {
+        this.adaptiveEntropy = updateAdaptiveEntropy(this.adaptiveEntropy, entropyTotal / entropyTokens, cfg.entropyTarget);
+      }
+      entropyCoefSum += cfg.useAdaptiveEntropy ? this.adaptiveEntropy.coef : cfg.entropyCoef;
     }
 
     // The inspector's re-score: the trained completions under the updated adapter.
@@ -523,6 +590,9 @@ export class GrpoTrainer {
       num_tokens: this.tokensSeen,
     };
     for (const [k, v] of Object.entries(sums)) if (k !== 'num_tokens') metrics[k] = v / (trained.length * cfg.numIterations);
+    // TRL logs entropy_coef whenever an entropy bonus is on: the controller's coefficient after each update.
+    if (cfg.useAdaptiveEntropy || cfg.entropyCoef !== 0) metrics.entropy_coef = entropyCoefSum / cfg.numIterations;
+    Object.assign(metrics, samplingMetrics([...sampled.values()], correction));
     for (const name of Object.keys(rewards[0].perFunction)) {
       const values = rewards.map((r) => r.perFunction[name]).filter((v): v is number => v !== null);
       metrics[`rewards/${name}/mean`] = mean(values);
@@ -542,6 +612,7 @@ export class GrpoTrainer {
       reward: adv.rewards[i],
       advantage: adv.advantages[i],
       completion_entropies: tokenEntropies.get(samples[i]) ?? [],
+      sampling_logprobs: c.logprobs,
     }));
     const trainedTokens = (s: Sample): TrainedTokens | undefined => {
       const last = lastPass.get(s);

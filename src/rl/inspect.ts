@@ -1,4 +1,4 @@
-// The step inspector's record of one GRPO step (DESIGN.md §8.11): every group's prompt, rewards and
+// The step inspector's record of one GRPO step (DESIGN.md §8.13): every group's prompt, rewards and
 // advantages, every trained token's log-prob, ratio, clip flag, loss share and entropy exactly as the
 // loss used them, and each completion's log-prob before and after the step's update. The session
 // stores one file per inspected step (`inspect/step-000012.json`); the page's StepInspector reads it.

@@ -30,7 +30,10 @@
 // excludeZeroStdFromDenominator: completions flagged zeroStdGroup get m = 0 and leave S's default
 // (neither loss nor tokens nor completions). useBiasCorrectionKl (TRL): k3·ρ with the gradient through
 // ρ (TRL's coef_1 is not detached). offPolicyMaskThreshold δ (TRL): A < 0 and mean_t(logπold − logπ) > δ
-// zeroes the completion's policy term (a constant mask; KL and entropy terms stay).
+// zeroes the completion's policy term (a constant mask; KL and entropy terms stay). samplingWeights c_t
+// (TRL's vllm_importance_sampling_ratio, DESIGN.md §8.12) multiply the policy term of each token after
+// those masks (constants, so they scale its gradient too); vespo instead adds Σ_t clamp(ln c_t, ln 1e-8,
+// 20) to its log sequence weight, as TRL folds the ratio into φ.
 //
 // Semantics pinned where TRL leaves a choice or has no equivalent:
 // - Subgradient of min/clip, as PyTorch autograd takes it: torch.clamp passes the gradient when
@@ -119,6 +122,8 @@ export interface CompletionTokens {
   truncated: boolean;
   /** Its group's rewards all agree (std ≈ 0); with excludeZeroStdFromDenominator it is left out entirely. */
   zeroStdGroup?: boolean;
+  /** Sampler/trainer importance-sampling correction, a constant per token (src/rl/sampling-correction.ts); absent = 1. */
+  samplingWeights?: ArrayLike<number>;
 }
 
 export interface GrpoLossOptions {
@@ -136,7 +141,7 @@ export interface GrpoLossResult {
   /** d loss / d entropy (the entropy bonus), one array per completion. */
   gEntropy: Float64Array[];
   metrics: Record<string, number>;
-  /** What each token added (the step inspector, DESIGN.md §8.11): one entry per completion, 0 on inactive positions. */
+  /** What each token added (the step inspector, DESIGN.md §8.13): one entry per completion, 0 on inactive positions. */
   tokens: TokenTerms[];
 }
 
@@ -202,6 +207,7 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
     check(c.logprobs.length === T && c.entropies.length === T, `completion ${i}: logprobs/entropies/mask lengths differ`);
     check(!c.oldLogprobs || c.oldLogprobs.length === T, `completion ${i}: oldLogprobs length differs from mask`);
     check(!c.refLogprobs || c.refLogprobs.length === T, `completion ${i}: refLogprobs length differs from mask`);
+    check(!c.samplingWeights || c.samplingWeights.length === T, `completion ${i}: samplingWeights length differs from mask`);
     check(beta === 0 || c.refLogprobs !== undefined, `completion ${i}: refLogprobs are required when beta ≠ 0`);
     check(Number.isFinite(c.advantage), `completion ${i}: advantage must be finite, got ${c.advantage}`);
     const drop = (cfg.maskTruncatedCompletions && c.truncated) || (cfg.excludeZeroStdFromDenominator === true && c.zeroStdGroup === true);
@@ -321,6 +327,7 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
         if (!m[t]) continue;
         sum += logRatio(t);
         sumClamped += Math.min(Math.max(logRatio(t), -20), 20);
+        if (lossType === 'vespo' && c.samplingWeights) sumClamped += Math.min(Math.max(Math.log(c.samplingWeights[t]), Math.log(1e-8)), 20);
       }
       seqRho = Math.exp(sum / Math.max(1, n));
       if (lossType === 'vespo') {
@@ -357,7 +364,8 @@ export function grpoLoss(completions: CompletionTokens[], cfg: GrpoLossConfig, o
       const lp = c.logprobs[t];
       const H = c.entropies[t];
       const rho = c.oldLogprobs ? Math.exp(lp - c.oldLogprobs[t]) : 1;
-      const keep = (topEntropyQuantile >= 1 || H >= threshold ? 1 : 0) * offPolicyKeep;
+      const correction = c.samplingWeights && lossType !== 'vespo' ? c.samplingWeights[t] : 1;
+      const keep = (topEntropyQuantile >= 1 || H >= threshold ? 1 : 0) * offPolicyKeep * correction;
       let lt = 0;
       let g = 0;
       if (detached) {

@@ -69,7 +69,7 @@ export interface RunConfig {
   evalEvery: number;
   /** Checkpoint every N steps (0 = only when stopped). */
   saveEvery: number;
-  /** Store the step inspector's record every N steps (0 = never; DESIGN.md §8.11). */
+  /** Store the step inspector's record every N steps (0 = never; DESIGN.md §8.13). */
   inspectEvery: number;
   /** A PEFT adapter to start from (folder or hf: repo), else a fresh one. */
   initAdapter: string | null;

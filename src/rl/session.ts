@@ -134,7 +134,7 @@ export class GrpoSession {
           new TextDecoder().decode(await checkpoint.read('trainer_state.json')),
           `${checkpoint.where}/optimizer.safetensors`,
         );
-        trainer.restore({ step: restored.trainer.step, tokensSeen: restored.trainer.tokensSeen, optimizer: restored.optimizer });
+        trainer.restore({ ...restored.trainer, optimizer: restored.optimizer });
         data.sources[0].restore(restored.trainer.dataCursor);
         const step = trainer.step;
         const metricsText = linesUpTo(await storage.readText(METRICS), step);
@@ -255,14 +255,14 @@ export class GrpoSession {
   }
 
   private async saveCheckpoint(): Promise<string> {
-    const state = await this.trainer.state();
+    const { optimizer, ...position } = await this.trainer.state();
     const files = checkpointFiles({
       adapter: await this.adapter.toPeft(),
-      optimizer: state.optimizer,
-      trainer: { step: state.step, tokensSeen: state.tokensSeen, dataCursor: this.parts.data.sources[0].cursor() },
+      optimizer,
+      trainer: { ...position, dataCursor: this.parts.data.sources[0].cursor() },
     });
-    const where = await this.parts.storage.saveCheckpoint(state.step, files);
-    this.events.checkpoint?.(state.step, where);
+    const where = await this.parts.storage.saveCheckpoint(position.step, files);
+    this.events.checkpoint?.(position.step, where);
     return where;
   }
 

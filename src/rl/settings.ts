@@ -8,6 +8,7 @@ import { SCHEDULER_TYPES } from '../train/schedule.ts';
 import { ADVANTAGE_ESTIMATORS, MULTI_OBJECTIVE_AGGREGATIONS, SCALE_REWARDS } from './advantages.ts';
 import { IMPORTANCE_SAMPLING_LEVELS, LOSS_TYPES } from './loss.ts';
 import { BUILTIN_REWARD_NAMES } from './rewards/index.ts';
+import { IMPORTANCE_SAMPLING_MODES } from './sampling-correction.ts';
 
 /** Where a setting lives in a RunConfig: `grpo.<key>`, `lora.<key>` or `<key>` at the top. */
 export type Section = 'grpo' | 'lora' | 'run';
@@ -204,6 +205,39 @@ export const SETTINGS: readonly Setting[] = [
     NON_NEGATIVE,
     'Drop the policy loss of completions with a negative advantage whose mean log-ratio old − new exceeds this (DeepSeek-V3.2; 0 = off; only bites with num_iterations > 1).',
   ),
+  {
+    type: 'boolean',
+    section: 'grpo',
+    key: 'importanceSamplingCorrection',
+    name: 'vllm_importance_sampling_correction',
+    flag: 'importance-sampling-correction',
+    help: 'Weigh the loss by exp(trainer − sampler log-prob), correcting for the sampler’s kernels rounding differently from the trainer’s.',
+  },
+  {
+    type: 'choice',
+    section: 'grpo',
+    key: 'importanceSamplingMode',
+    name: 'vllm_importance_sampling_mode',
+    flag: 'importance-sampling-mode',
+    choices: IMPORTANCE_SAMPLING_MODES,
+    help: 'Correction weight per token or per completion (product over its tokens); truncate caps it, mask drops it when outside [min, cap].',
+  },
+  number(
+    'grpo',
+    'importanceSamplingCap',
+    'vllm_importance_sampling_clip_max',
+    POSITIVE,
+    'Upper limit C of the sampler/trainer correction weight (truncated to C, or masked above it).',
+    { flag: 'importance-sampling-cap' },
+  ),
+  number(
+    'grpo',
+    'importanceSamplingMin',
+    'vllm_importance_sampling_clip_min',
+    NON_NEGATIVE,
+    'Lower limit of the sampler/trainer correction weight (0 = none).',
+    { flag: 'importance-sampling-min' },
+  ),
   number('grpo', 'epsilon', 'epsilon', BELOW_ONE, 'The probability ratio is clipped below at 1 − ε, limiting how far one step lowers a token.'),
   number(
     'grpo',
@@ -213,6 +247,20 @@ export const SETTINGS: readonly Setting[] = [
     'The ratio is clipped above at 1 + ε_high (default: ε); DAPO’s clip-higher (0.28) lets rare good tokens grow faster.',
   ),
   number('grpo', 'entropyCoef', 'entropy_coef', NON_NEGATIVE, 'Rewards uncertainty: subtracts this × mean token entropy from the loss to keep exploring.'),
+  {
+    type: 'boolean',
+    section: 'grpo',
+    key: 'useAdaptiveEntropy',
+    name: 'use_adaptive_entropy',
+    help: 'Steer the entropy bonus (Skywork-OR1): ±0.005 per update towards the entropy target, in [0, 1], applied only while entropy is at or below it; entropy_coef is its start.',
+  },
+  number(
+    'grpo',
+    'entropyTarget',
+    'entropy_target',
+    NON_NEGATIVE,
+    'Mean token entropy (nats) the adaptive entropy bonus defends; set it near the entropy seen early in training.',
+  ),
   number(
     'grpo',
     'topEntropyQuantile',

@@ -88,7 +88,19 @@ export function Charts({ run }: { run: RunView }) {
     { key: 'reward', label: 'total', color: COLORS[0] },
     ...rewardFunctions(own).map((fn, i) => ({ key: `rewards/${fn}/mean`, label: fn, color: COLORS[(i + 1) % COLORS.length], dashed: true })),
   ];
-  const firstKeys = [rewardSeries[0].key, ACCURACY_KEY, 'entropy', 'kl', 'completions/mean_length', 'clip_ratio/region_mean', 'grad_norm', 'step_time'];
+  const firstKeys = [
+    rewardSeries[0].key,
+    ACCURACY_KEY,
+    'entropy',
+    'entropy_coef',
+    'kl',
+    'completions/mean_length',
+    'clip_ratio/region_mean',
+    'sampling/sampling_logp_difference/mean',
+    'sampling/importance_sampling_ratio/mean',
+    'grad_norm',
+    'step_time',
+  ];
   const rows = overlayRuns(
     own,
     compared.map((c) => ({ id: c.id, rows: c.metrics })),
@@ -125,6 +137,13 @@ export function Charts({ run }: { run: RunView }) {
           {...byStep}
         />
         <MetricChart
+          name="entropy-coef"
+          title="Entropy bonus coefficient"
+          series={over([{ key: 'entropy_coef', label: 'entropy_coef', color: COLORS[3] }])}
+          emptyNote={own.length === 0 ? waiting : 'Logged when an entropy bonus is on (entropy_coef > 0 or adaptive entropy).'}
+          {...byStep}
+        />
+        <MetricChart
           name="kl"
           title="KL to the base model"
           series={over([{ key: 'kl', label: 'kl', color: COLORS[4] }])}
@@ -152,6 +171,27 @@ export function Charts({ run }: { run: RunView }) {
           ])}
           emptyNote={waiting}
           yDomain={fractionDomain}
+          {...byStep}
+        />
+        <MetricChart
+          name="logp-gap"
+          title="Sampler vs trainer log-prob gap"
+          series={over([
+            { key: 'sampling/sampling_logp_difference/mean', label: 'mean |Δ log p|', color: COLORS[0] },
+            { key: 'sampling/sampling_logp_difference/max', label: 'max', color: COLORS[1], dashed: true },
+          ])}
+          emptyNote={waiting}
+          {...byStep}
+        />
+        <MetricChart
+          name="is-ratio"
+          title="Sampler correction ratio"
+          series={over([
+            { key: 'sampling/importance_sampling_ratio/mean', label: 'mean', color: COLORS[0] },
+            { key: 'sampling/importance_sampling_ratio/min', label: 'min', color: COLORS[5], dashed: true },
+            { key: 'sampling/importance_sampling_ratio/max', label: 'max', color: COLORS[1], dashed: true },
+          ])}
+          emptyNote={waiting}
           {...byStep}
         />
         <MetricChart

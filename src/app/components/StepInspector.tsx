@@ -1,4 +1,4 @@
-// The step inspector (DESIGN.md §8.11): pick a stored step of the shown run and see, for each group,
+// The step inspector (DESIGN.md §8.13): pick a stored step of the shown run and see, for each group,
 // the prompt, its completions' rewards, the group mean and std and each advantage; for a chosen
 // completion every token's log-prob, ratio, clipping, share of the loss (a colour scale with a legend,
 // values in the token table) and entropy; and what the update did: each completion's log-prob before
