@@ -2,7 +2,8 @@
 // side with @tensorflow/tfjs-backend-webgpu (f32, tf.matMul(x, w, false, true)) on the same GPU
 // device in the same run. `--quick` (default) trims shapes/repetitions and skips sizes whose
 // estimated time per run (from earlier rows of the same implementation and M class) is over 3 s
-// (SwiftShader); `--full` runs everything with 10 timed runs.
+// (SwiftShader); `--full` runs everything with 10 timed runs; `--small` keeps the first shape at
+// M = 1 and 8. Returns the table as `matmul` rows of GFLOP/s (null = skipped).
 
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
@@ -78,8 +79,20 @@ function registerTfjsOnDawn(gpu: Gpu): WebGPUBackend {
   return backend;
 }
 
-export async function benchMatmul(args: string[]): Promise<void> {
-  const full = args.includes('--full');
+interface MatmulRow {
+  shape: string;
+  m: number;
+  ours_f32: number | null;
+  ours_f16: number | null;
+  tfjs_f32: number | null;
+}
+
+export async function benchMatmul(args: string[]): Promise<{ matmul: MatmulRow[] }> {
+  const full = args.includes('--full') || args.includes('--device');
+  const small = args.includes('--small');
+  const shapes = small ? SHAPES.slice(0, 1) : SHAPES;
+  const tokens = small ? TOKENS.slice(0, 2) : TOKENS;
+  const table: MatmulRow[] = [];
   const reps = full ? 10 : 2;
   const maxRunSeconds = full ? Infinity : 3;
   const gpu = await acquireGpu({ debug: false });
@@ -104,16 +117,17 @@ export async function benchMatmul(args: string[]): Promise<void> {
     return best === undefined ? 0 : flops / (best * 1e9);
   };
   const rows: string[][] = [['shape K×N', 'M', 'kernel', 'ours f32', 'ours f16', 'tfjs f32', 'ours/tfjs']];
-  for (const { name, K, N } of SHAPES) {
+  for (const { name, K, N } of shapes) {
     const wv = values(N * K, K + N);
     const weights: Record<'f32' | 'f16', WeightMatrix | null> = { f32: null, f16: null };
     let tfW: tf.Tensor | null = null;
     const weight = (dtype: 'f32' | 'f16') => (weights[dtype] ??= WeightMatrix.upload(gpu, name, dtype === 'f32' ? wv : toF16Bits(wv), N, K, dtype));
-    for (const M of TOKENS) {
+    for (const M of tokens) {
       const flops = 2 * M * K * N;
       const gflops: Record<Impl, number | null> = { 'ours f32': null, 'ours f16': null, 'tfjs f32': null };
       const skipped = IMPLS.filter((impl) => estimateSeconds(impl, M, flops) > maxRunSeconds);
       if (skipped.length === IMPLS.length) {
+        table.push({ shape: name.replace('×', 'x'), m: M, ours_f32: null, ours_f16: null, tfjs_f32: null });
         rows.push([name, String(M), matmulKernel(M, K, gpu), 'skip', 'skip', 'skip', '']);
         continue;
       }
@@ -148,6 +162,14 @@ export async function benchMatmul(args: string[]): Promise<void> {
       }
       x.release();
       out.release();
+      const round = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
+      table.push({
+        shape: name.replace('×', 'x'),
+        m: M,
+        ours_f32: round(gflops['ours f32']),
+        ours_f16: round(gflops['ours f16']),
+        tfjs_f32: round(gflops['tfjs f32']),
+      });
       const fmt = (v: number | null) => (v === null ? 'skip' : v < 10 ? v.toFixed(3) : v.toFixed(1));
       const ratio = gflops['ours f32'] !== null && gflops['tfjs f32'] !== null ? `${(gflops['ours f32'] / gflops['tfjs f32']).toFixed(2)}×` : '';
       rows.push([name, String(M), matmulKernel(M, K, gpu), fmt(gflops['ours f32']), fmt(gflops['ours f16']), fmt(gflops['tfjs f32']), ratio]);
@@ -165,4 +187,5 @@ export async function benchMatmul(args: string[]): Promise<void> {
   }
   tf.removeBackend('webgpu');
   gpu.destroy();
+  return { matmul: table };
 }
