@@ -35,6 +35,7 @@ export function writeBenchModel(dir: string, small: boolean): number {
     ...shape,
     maxPositionEmbeddings: 4096,
     eosTokenId: alphabet.length + 2, // <|im_end|>, the tokenizer's eos
+    distribution: 'uniform',
     seed: 1,
   });
   writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
