@@ -6,7 +6,7 @@ import { sampleTokens } from '../kernels/sample.ts';
 import type { LanguageModel } from './model.ts';
 
 /** Decode steps between reads of the sampled ids (the end-of-sequence check). */
-const STOP_CHECK_EVERY = 8;
+export const STOP_CHECK_EVERY = 8;
 
 interface SamplingOptions {
   /** 0 = greedy. */
