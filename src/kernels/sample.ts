@@ -58,14 +58,13 @@ export function sampleTokens(logits: Tensor, opts: SampleOptions & { out?: Sampl
   if (logits.size < rows * vocab) throw new Error(`sampleTokens: logits hold ${logits.size} values, need ${rows}×${vocab}`);
   const out = opts.out ?? { ids: gpu.buffer(rows * 4, 'sampled-ids'), logprobs: gpu.buffer(rows * 4, 'sampled-logprobs'), offset: 0 };
   const need = (out.offset + rows) * 4;
-  const checked: [string, GPUBuffer, number][] = [
-    ['out.ids', out.ids, need],
-    ['out.logprobs', out.logprobs, need],
+  const checked: [string, GPUBuffer, number, string][] = [
+    ['out.ids', out.ids, need, `offset ${out.offset} + ${rows} rows`],
+    ['out.logprobs', out.logprobs, need, `offset ${out.offset} + ${rows} rows`],
   ];
-  if (next) checked.push(['next.ids', next.ids, rows * 4], ['next.positions', next.positions, rows * 4]);
-  for (const [name, b, bytes] of checked) {
-    if (b.size < bytes)
-      throw new Error(`sampleTokens: ${name} holds ${b.size} bytes, need ${bytes} (offset ${name.startsWith('out') ? out.offset : 0} + ${rows} rows)`);
+  if (next) checked.push(['next.ids', next.ids, rows * 4, `${rows} rows`], ['next.positions', next.positions, rows * 4, `${rows} rows`]);
+  for (const [name, b, bytes, why] of checked) {
+    if (b.size < bytes) throw new Error(`sampleTokens: ${name} holds ${b.size} bytes, need ${bytes} (${why})`);
   }
   const p = normalise(opts);
   const entry = next ? 'sample_step' : 'sample';
