@@ -3,7 +3,9 @@
 // device in the same run. `--quick` (default) trims shapes/repetitions and skips sizes whose
 // estimated time per run (from earlier rows of the same implementation and M class) is over 3 s
 // (SwiftShader); `--full` runs everything with 10 timed runs. `--m=1,8` keeps only those token
-// counts and `--shape=down` only shapes whose name contains the word (to time one row quickly).
+// counts and `--shape=down` only shapes whose name contains the word (to time one row quickly);
+// `--small` keeps the first shape at M = 1 and 8. Returns the table as `matmul` rows of GFLOP/s
+// (null = skipped).
 
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
@@ -86,13 +88,23 @@ function registerTfjsOnDawn(gpu: Gpu): WebGPUBackend {
   return backend;
 }
 
-export async function benchMatmul(args: string[]): Promise<void> {
-  const full = args.includes('--full');
+interface MatmulRow {
+  shape: string;
+  m: number;
+  ours_f32: number | null;
+  ours_f16: number | null;
+  tfjs_f32: number | null;
+}
+
+export async function benchMatmul(args: string[]): Promise<{ matmul: MatmulRow[] }> {
+  const full = args.includes('--full') || args.includes('--device');
+  const small = args.includes('--small');
+  const table: MatmulRow[] = [];
   const reps = full ? 10 : 2;
   const maxRunSeconds = full ? Infinity : 3;
   const flag = (name: string) => args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
-  const tokens = flag('m')?.split(',').map(Number) ?? TOKENS;
-  const shapes = SHAPES.filter((s) => s.name.includes(flag('shape') ?? ''));
+  const tokens = flag('m')?.split(',').map(Number) ?? (small ? TOKENS.slice(0, 2) : TOKENS);
+  const shapes = small ? SHAPES.slice(0, 1) : SHAPES.filter((s) => s.name.includes(flag('shape') ?? ''));
   const gpu = await acquireGpu({ debug: false });
   const backend = registerTfjsOnDawn(gpu);
   await tf.setBackend('webgpu');
@@ -125,6 +137,7 @@ export async function benchMatmul(args: string[]): Promise<void> {
       const gflops: Record<Impl, number | null> = { 'ours f32': null, 'ours f16': null, 'tfjs f32': null };
       const skipped = IMPLS.filter((impl) => estimateSeconds(impl, M, flops) > maxRunSeconds);
       if (skipped.length === IMPLS.length) {
+        table.push({ shape: name.replace('×', 'x'), m: M, ours_f32: null, ours_f16: null, tfjs_f32: null });
         rows.push([name, String(M), matmulKernel(M, K, gpu, 'f32'), 'skip', 'skip', 'skip', '']);
         continue;
       }
@@ -159,6 +172,14 @@ export async function benchMatmul(args: string[]): Promise<void> {
       }
       x.release();
       out.release();
+      const round = (v: number | null) => (v === null ? null : Math.round(v * 1000) / 1000);
+      table.push({
+        shape: name.replace('×', 'x'),
+        m: M,
+        ours_f32: round(gflops['ours f32']),
+        ours_f16: round(gflops['ours f16']),
+        tfjs_f32: round(gflops['tfjs f32']),
+      });
       const fmt = (v: number | null) => (v === null ? 'skip' : v < 10 ? v.toFixed(3) : v.toFixed(1));
       const ratio = gflops['ours f32'] !== null && gflops['tfjs f32'] !== null ? `${(gflops['ours f32'] / gflops['tfjs f32']).toFixed(2)}×` : '';
       rows.push([name, String(M), matmulKernel(M, K, gpu, 'f32'), fmt(gflops['ours f32']), fmt(gflops['ours f16']), fmt(gflops['tfjs f32']), ratio]);
@@ -176,4 +197,5 @@ export async function benchMatmul(args: string[]): Promise<void> {
   }
   tf.removeBackend('webgpu');
   gpu.destroy();
+  return { matmul: table };
 }

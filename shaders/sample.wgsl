@@ -27,6 +27,9 @@ struct SampleParams {
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read_write> ids: array<u32>;
 @group(0) @binding(3) var<storage, read_write> logprobs: array<f32>;
+// sample_step only: the next decode step's input ids [rows] and positions [rows].
+@group(0) @binding(4) var<storage, read_write> next_ids: array<u32>;
+@group(0) @binding(5) var<storage, read_write> positions: array<u32>;
 
 // Threads per row (a power of two, 32..256): the wrapper picks fewer for small vocabularies.
 override WG: u32 = 256u;
@@ -255,4 +258,16 @@ fn draw(row: u32, lid: u32, base: u32, n: u32, start: u32, end: u32, m: f32, arg
 @compute @workgroup_size(WG)
 fn sample(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   _ = sample_row(wg.x, lid);
+}
+
+// One decode step's sampling that also feeds the next step: the id becomes the row's next input
+// and its position advances by one, so the decode loop needs no CPU round trip (DESIGN.md §6.2).
+@compute @workgroup_size(WG)
+fn sample_step(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let row = wg.x;
+  let id = sample_row(row, lid);
+  if (lid == 0u) {
+    next_ids[row] = id;
+    positions[row] += 1u;
+  }
 }

@@ -154,6 +154,30 @@ test('outputs land at the given element offset', async () => {
   t.release();
 });
 
+test('with next, the ids also become the next step input and every position grows by one', async () => {
+  const gpu = await testGpu();
+  const [rows, vocab] = [4, 70];
+  const logits = logitsFor(rows, vocab, 9);
+  const t = Tensor.from(gpu, logits, [rows, vocab]);
+  const ids = gpu.upload(new Uint32Array(2 * rows), 'ids');
+  const logprobs = gpu.upload(new Float32Array(2 * rows), 'logprobs');
+  const next = { ids: gpu.upload(new Uint32Array(rows).fill(99), 'next'), positions: gpu.upload(Uint32Array.from([0, 5, 9, 3]), 'positions') };
+  const opts = { rows, vocab, validVocab: vocab - 3, temperature: 1, topK: 20, seed: 2, step: 6 };
+  sampleTokens(t, { ...opts, out: { ids, logprobs, offset: rows }, next });
+  const want = sampleRef(logits, rows, vocab, opts);
+  assert.deepEqual((await gpu.readU32(ids)).subarray(rows), want.ids);
+  assert.deepEqual(await gpu.readU32(next.ids), want.ids);
+  assert.deepEqual([...(await gpu.readU32(next.positions))], [1, 6, 10, 4]);
+  const lp = (await gpu.readF32(logprobs)).subarray(rows);
+  for (let r = 0; r < rows; r++) assert.ok(Math.abs(lp[r] - want.logprobs[r]) < 1e-5);
+  assert.throws(
+    () => sampleTokens(t, { ...opts, next: { ids: gpu.upload(new Uint32Array(2), 'short'), positions: next.positions } }),
+    /next\.ids holds 8 bytes, need 16/,
+  );
+  for (const b of [ids, logprobs, next.ids, next.positions]) gpu.release(b);
+  t.release();
+});
+
 test('top-k keeps every logit tied with the k-th largest; top-p keeps ties at the threshold', () => {
   const row = [1, 3, 2, 3, 0, 2, 2];
   const k2 = keptDistributionRef(row, { validVocab: 7, temperature: 1, topK: 2 });

@@ -1,5 +1,6 @@
-// The GPU runtime every kernel wrapper uses: pipeline cache, buffer pool, batched dispatch with
-// per-dispatch uniform parameters, read-back, and errors that name the kernel.
+// The GPU runtime every kernel wrapper uses: pipeline cache, buffer pool, bind-group cache, batched
+// dispatch with per-dispatch uniform parameters, read-back, counters of what all that cost, and
+// errors that name the kernel.
 //
 // Binding convention for every kernel: @group(0) @binding(0) is the uniform parameter block (when
 // the kernel has parameters), and the storage buffers follow at bindings 1, 2, … in the order the
@@ -29,7 +30,12 @@ export type Binding = GPUBuffer | { buffer: GPUBuffer; offset: number; size: num
 export type ParamValue = number | { f32: number };
 
 const PARAM_SLOT_BYTES = 256; // minUniformBufferOffsetAlignment on every adapter
-const PARAM_SLOTS = 512;
+// One slot per dispatch between submits: a decode token of a 24-layer model with LoRA on every
+// projection records ~750 dispatches, and a token should be one submit (docs/DESIGN.md §6.2).
+const PARAM_SLOTS = 2048;
+// Bind groups are cached per (pipeline, parameter slot, bindings); past this many the cache is
+// dropped, so groups of destroyed buffers do not pile up.
+const MAX_CACHED_BIND_GROUPS = 16384;
 const PROFILE_SLOTS = 2048;
 
 // GPUBufferUsage bits, spelled out because Node only defines the globals once a device is acquired.
@@ -40,6 +46,29 @@ export interface AdapterSummary {
   architecture: string;
   description: string;
   backend: 'node' | 'browser';
+}
+
+/** What the runtime has done since the device was acquired (docs/DESIGN.md §6.2). */
+export interface GpuCounters {
+  dispatches: number;
+  submits: number;
+  /** mapAsync calls: each waits for the queue to drain. */
+  readbacks: number;
+  /** GPU buffers allocated (pool misses, staging and KV caches), not pool reuses. */
+  buffersCreated: number;
+  bindGroupsCreated: number;
+  pipelinesCreated: number;
+  /** Bytes written to the uniform parameter buffer. */
+  uniformBytes: number;
+  /** CPU milliseconds spent recording dispatches and submitting them. */
+  cpuEncodeMs: number;
+}
+
+/** `after − before`, field by field. */
+export function countersSince(before: GpuCounters, after: GpuCounters): GpuCounters {
+  const out = { ...after };
+  for (const k of Object.keys(out) as (keyof GpuCounters)[]) out[k] -= before[k];
+  return out;
 }
 
 export class Gpu {
@@ -59,8 +88,20 @@ export class Gpu {
   private readonly paramBuffer: GPUBuffer;
   private readonly paramStaging = new Uint32Array((PARAM_SLOTS * PARAM_SLOT_BYTES) / 4);
   private paramSlotsUsed = 0;
-  /** Dispatches recorded since the last flush (for the benchmark and for tests). */
-  dispatchCount = 0;
+  private readonly bindGroups = new Map<string, GPUBindGroup>();
+  /** Small integer ids of pipelines and buffers, for bind-group cache keys. */
+  private readonly objectIds = new WeakMap<object, number>();
+  private nextObjectId = 1;
+  private readonly counts: GpuCounters = {
+    dispatches: 0,
+    submits: 0,
+    readbacks: 0,
+    buffersCreated: 0,
+    bindGroupsCreated: 0,
+    pipelinesCreated: 0,
+    uniformBytes: 0,
+    cpuEncodeMs: 0,
+  };
 
   constructor(
     readonly device: GPUDevice,
@@ -80,7 +121,7 @@ export class Gpu {
       description: info.description ?? '',
       backend,
     };
-    this.paramBuffer = device.createBuffer({
+    this.paramBuffer = this.createBuffer({
       label: 'params',
       size: PARAM_SLOTS * PARAM_SLOT_BYTES,
       usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
@@ -92,6 +133,26 @@ export class Gpu {
 
   private checkAlive(): void {
     if (this.lost) throw this.lost;
+  }
+
+  /** A snapshot of the counters; `countersSince(a, b)` gives what happened between two. */
+  counters(): GpuCounters {
+    return { ...this.counts };
+  }
+
+  /** Every buffer the runtime allocates goes through here, so buffersCreated counts it. */
+  createBuffer(descriptor: GPUBufferDescriptor): GPUBuffer {
+    this.counts.buffersCreated++;
+    return this.device.createBuffer(descriptor);
+  }
+
+  private objectId(o: object): number {
+    let id = this.objectIds.get(o);
+    if (id === undefined) {
+      id = this.nextObjectId++;
+      this.objectIds.set(o, id);
+    }
+    return id;
   }
 
   /** A compiled pipeline, cached by shader source, entry point and override constants. */
@@ -109,6 +170,7 @@ export class Gpu {
       module = this.device.createShaderModule({ label, code });
       this.modules.set(code, module);
     }
+    this.counts.pipelinesCreated++;
     pipeline = this.device.createComputePipeline({
       label: `${label}:${entryPoint}`,
       layout: 'auto',
@@ -129,7 +191,7 @@ export class Gpu {
     const free = this.pool.get(`${size}:${usage}`);
     const reused = free?.pop();
     if (reused) return reused;
-    return this.device.createBuffer({ label, size, usage });
+    return this.createBuffer({ label, size, usage });
   }
 
   /** Return a buffer to the pool; it may be handed out again after the work already recorded. */
@@ -173,6 +235,7 @@ export class Gpu {
    */
   dispatch(kernel: string, pipeline: GPUComputePipeline, buffers: Binding[], workgroups: [number, number?, number?], params?: ParamValue[]): void {
     this.checkAlive();
+    const start = performance.now();
     const [x, y = 1, z = 1] = workgroups;
     const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
@@ -183,8 +246,10 @@ export class Gpu {
 
     const entries: GPUBindGroupEntry[] = [];
     let binding = 0;
+    let key = String(this.objectId(pipeline));
     if (params) {
       const slot = this.paramSlotsUsed++;
+      key += `|p${slot}:${params.length}`;
       const base = (slot * PARAM_SLOT_BYTES) / 4;
       const asF32 = new Float32Array(this.paramStaging.buffer);
       const asI32 = new Int32Array(this.paramStaging.buffer);
@@ -200,10 +265,20 @@ export class Gpu {
       });
     }
     for (const b of buffers) {
-      entries.push({ binding: binding++, resource: 'buffer' in b ? b : { buffer: b } });
+      const resource: GPUBufferBinding = 'buffer' in b ? b : { buffer: b };
+      entries.push({ binding: binding++, resource });
+      key += `|${this.objectId(resource.buffer)}:${resource.offset ?? 0}:${resource.size ?? ''}`;
     }
     if (this.debug) this.device.pushErrorScope('validation'), this.device.pushErrorScope('out-of-memory');
-    const bindGroup = this.device.createBindGroup({ label: kernel, layout: pipeline.getBindGroupLayout(0), entries });
+    // Same pipeline, parameter slot and buffers: the same bind group (the slot's contents change
+    // per submit, not its place), so a steady decode loop creates none.
+    let bindGroup = this.bindGroups.get(key);
+    if (!bindGroup) {
+      if (this.bindGroups.size >= MAX_CACHED_BIND_GROUPS) this.bindGroups.clear();
+      bindGroup = this.device.createBindGroup({ label: kernel, layout: pipeline.getBindGroupLayout(0), entries });
+      this.bindGroups.set(key, bindGroup);
+      this.counts.bindGroupsCreated++;
+    }
     if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'batch' });
     if (this.profiler) {
       // One pass per dispatch, timestamped at its start and end.
@@ -220,8 +295,9 @@ export class Gpu {
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, bindGroup);
     this.pass.dispatchWorkgroups(x, y, z);
-    this.dispatchCount++;
+    this.counts.dispatches++;
     if (this.profiler) this.endPass();
+    this.counts.cpuEncodeMs += performance.now() - start;
     if (this.debug) {
       this.flush();
       const oom = this.device.popErrorScope();
@@ -264,9 +340,11 @@ export class Gpu {
   flush(): void {
     this.checkAlive();
     if (!this.encoder) return;
+    const start = performance.now();
     this.endPass();
     if (this.paramSlotsUsed > 0) {
       this.device.queue.writeBuffer(this.paramBuffer, 0, this.paramStaging, 0, (this.paramSlotsUsed * PARAM_SLOT_BYTES) / 4);
+      this.counts.uniformBytes += this.paramSlotsUsed * PARAM_SLOT_BYTES;
       this.paramSlotsUsed = 0;
     }
     const profiled = this.profiler?.names.length ? this.profiler : null;
@@ -274,14 +352,14 @@ export class Gpu {
     let readBack: (() => void) | null = null;
     if (profiled) {
       const n = profiled.names.length;
-      resolved = this.device.createBuffer({ size: n * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-      const staging = this.device.createBuffer({ size: n * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      resolved = this.createBuffer({ size: n * 16, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+      const staging = this.createBuffer({ size: n * 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
       this.encoder.resolveQuerySet(profiled.querySet, 0, 2 * n, resolved, 0);
       this.encoder.copyBufferToBuffer(resolved, 0, staging, 0, n * 16);
       const names = profiled.names.splice(0);
       readBack = () =>
         profiled.pending.push(
-          staging.mapAsync(GPUMapMode.READ).then(() => {
+          this.mapForRead(staging).then(() => {
             const ticks = new BigUint64Array(staging.getMappedRange());
             names.forEach((kernel, i) => {
               const name = kernel.replace(/\(.*?\)/g, ''); // one row per kernel, not per weight
@@ -295,7 +373,9 @@ export class Gpu {
         );
     }
     this.device.queue.submit([this.encoder.finish()]);
+    this.counts.submits++;
     this.encoder = null;
+    this.counts.cpuEncodeMs += performance.now() - start;
     resolved?.destroy();
     readBack?.();
   }
@@ -333,14 +413,20 @@ export class Gpu {
   /** Read `bytes` bytes from `buffer` at `offset` after all recorded work has run. */
   async read(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
-    const staging = this.device.createBuffer({ label: 'readback', size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    // Staging buffers come from the pool too: a decode loop reading every few tokens allocates none.
+    const staging = this.buffer(size, 'readback', GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST);
     this.copy(buffer, offset, staging, 0, size);
     await this.sync();
-    await staging.mapAsync(GPUMapMode.READ);
-    const out = staging.getMappedRange().slice(0, bytes);
+    await this.mapForRead(staging);
+    const out = staging.getMappedRange(0, size).slice(0, bytes);
     staging.unmap();
-    staging.destroy();
+    this.release(staging);
     return out;
+  }
+
+  private mapForRead(staging: GPUBuffer): Promise<void> {
+    this.counts.readbacks++;
+    return staging.mapAsync(GPUMapMode.READ);
   }
 
   async readF32(buffer: GPUBuffer, count?: number, offsetElements = 0): Promise<Float32Array> {
@@ -361,6 +447,7 @@ export class Gpu {
   destroy(): void {
     for (const list of this.pool.values()) for (const b of list) b.destroy();
     this.pool.clear();
+    this.bindGroups.clear();
     this.pipelines.clear();
     this.modules.clear();
     this.device.destroy();

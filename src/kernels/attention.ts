@@ -43,7 +43,7 @@ export class KvCache {
       );
     }
     const make = (label: string) =>
-      gpu.device.createBuffer({ label, size: Math.max(4, bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+      gpu.createBuffer({ label, size: Math.max(4, bytes), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
     return new KvCache(gpu, make('kv-cache.k'), make('kv-cache.v'), batch, kvHeads, maxSeq, headDim);
   }
 

@@ -40,28 +40,38 @@ export interface SampleOutputs {
   offset: number;
 }
 
+/** A decode step's next input: each row's id goes to `ids[row]` and `positions[row]` grows by one. */
+export interface NextStep {
+  ids: GPUBuffer;
+  positions: GPUBuffer;
+}
+
 /**
  * Sample one token id per row of `logits` [rows, vocab] into `out` (new [rows] buffers at offset 0
- * when omitted) and return where they went. Logits must be finite (or -inf).
+ * when omitted) and return where they went; with `next`, also feed the ids to the next decode step
+ * on the GPU. Logits must be finite (or -inf).
  */
-export function sampleTokens(logits: Tensor, opts: SampleOptions & { out?: SampleOutputs }): SampleOutputs {
+export function sampleTokens(logits: Tensor, opts: SampleOptions & { out?: SampleOutputs; next?: NextStep }): SampleOutputs {
   const gpu = logits.gpu;
-  const { rows, vocab, validVocab } = opts;
+  const { rows, vocab, validVocab, next } = opts;
   if (!(validVocab >= 1 && validVocab <= vocab)) throw new Error(`sampleTokens: validVocab ${validVocab} must be in [1, vocab ${vocab}]`);
   if (logits.size < rows * vocab) throw new Error(`sampleTokens: logits hold ${logits.size} values, need ${rows}×${vocab}`);
   const out = opts.out ?? { ids: gpu.buffer(rows * 4, 'sampled-ids'), logprobs: gpu.buffer(rows * 4, 'sampled-logprobs'), offset: 0 };
   const need = (out.offset + rows) * 4;
-  for (const [name, b] of [
-    ['ids', out.ids],
-    ['logprobs', out.logprobs],
-  ] as const) {
-    if (b.size < need) throw new Error(`sampleTokens: out.${name} holds ${b.size} bytes, need ${need} (offset ${out.offset} + ${rows} rows)`);
+  const checked: [string, GPUBuffer, number, string][] = [
+    ['out.ids', out.ids, need, `offset ${out.offset} + ${rows} rows`],
+    ['out.logprobs', out.logprobs, need, `offset ${out.offset} + ${rows} rows`],
+  ];
+  if (next) checked.push(['next.ids', next.ids, rows * 4, `${rows} rows`], ['next.positions', next.positions, rows * 4, `${rows} rows`]);
+  for (const [name, b, bytes, why] of checked) {
+    if (b.size < bytes) throw new Error(`sampleTokens: ${name} holds ${b.size} bytes, need ${bytes} (${why})`);
   }
   const p = normalise(opts);
+  const entry = next ? 'sample_step' : 'sample';
   gpu.dispatch(
-    'sample',
-    gpu.pipeline('sample', source, 'sample', { WG: threadsFor(validVocab) }),
-    [logits.buffer, out.ids, out.logprobs],
+    entry,
+    gpu.pipeline('sample', source, entry, { WG: threadsFor(validVocab) }),
+    next ? [logits.buffer, out.ids, out.logprobs, next.ids, next.positions] : [logits.buffer, out.ids, out.logprobs],
     [rows],
     [vocab, validVocab, p.topK, p.seed, p.step, { f32: p.temperature }, { f32: p.topP }, { f32: p.minP }, out.offset],
   );

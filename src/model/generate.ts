@@ -1,8 +1,12 @@
-// Batched, seeded generation on the KV cache. Sampling runs on the GPU; only the sampled ids are
-// read back, once per step, to detect the end of each sequence.
+// Batched, seeded generation on the KV cache. Sampling runs on the GPU and feeds the next step
+// there; the sampled ids are read back once per STOP_CHECK_EVERY steps to detect the end of each
+// sequence (docs/DESIGN.md §6.2).
 
 import { sampleTokens } from '../kernels/sample.ts';
 import type { LanguageModel } from './model.ts';
+
+/** Decode steps between reads of the sampled ids (the end-of-sequence check). */
+export const STOP_CHECK_EVERY = 8;
 
 interface SamplingOptions {
   /** 0 = greedy. */
@@ -20,6 +24,8 @@ export interface GenerateOptions extends SamplingOptions {
   eosTokenIds: number[];
   /** Ids at or above this are never sampled (embedding rows beyond the tokenizer's vocabulary). */
   validVocab?: number;
+  /** Called after decode step `step` (0-based) is submitted: the bench and tests read GPU counters here. */
+  afterStep?: (step: number) => void;
 }
 
 export interface Completion {
@@ -79,18 +85,24 @@ export async function generate(model: LanguageModel, prompts: number[][], opts: 
     await gpu.sync();
     for (const c of scratch) c.destroy();
 
-    const lengths = prompts.flatMap((p) => Array<number>(n).fill(p.length));
-    let current = upload(Uint32Array.from(prompts.flatMap((p) => Array<number>(n).fill(p[p.length - 1]))), 'ids');
-    const positions = upload(Uint32Array.from(lengths.map((len) => len - 1)), 'positions');
+    // The decode loop (docs/DESIGN.md §6.2): each step is one submit; the sampler writes its ids and
+    // log-probs into [maxNewTokens × batch] buffers and feeds the next step's ids and positions on
+    // the GPU. Ids are read back every STOP_CHECK_EVERY steps to see whether every sequence ended.
+    const steps = opts.maxNewTokens;
+    const current = upload(Uint32Array.from(prompts.flatMap((p) => Array<number>(n).fill(p[p.length - 1]))), 'ids');
+    const positions = upload(Uint32Array.from(prompts.flatMap((p) => Array<number>(n).fill(p.length - 1))), 'positions');
+    const history = { ids: gpu.buffer(steps * batch * 4, 'generated-ids'), logprobs: gpu.buffer(steps * batch * 4, 'generated-logprobs'), offset: 0 };
+    owned.push(history.ids, history.logprobs);
     const outputs: number[][] = Array.from({ length: batch }, () => []);
-    const outputLogprobs: number[][] = Array.from({ length: batch }, () => []);
     const done: ('eos' | 'length' | null)[] = Array(batch).fill(null);
     const eos = new Set(opts.eosTokenIds);
-    for (let step = 0; step < opts.maxNewTokens && done.includes(null); step++) {
+    let checked = 0; // steps whose ids have been read back
+    let ran = 0;
+    while (ran < steps && done.includes(null)) {
       const hidden = model.hidden(current, batch, 1, positions, caches);
       const logits = model.logits(hidden);
       hidden.release();
-      const sampled = sampleTokens(logits, {
+      sampleTokens(logits, {
         rows: batch,
         vocab: config.vocabSize,
         validVocab: opts.validVocab ?? config.vocabSize,
@@ -99,25 +111,41 @@ export async function generate(model: LanguageModel, prompts: number[][], opts: 
         topP: opts.topP,
         minP: opts.minP,
         seed: opts.seed,
-        step,
+        step: ran,
+        out: { ...history, offset: ran * batch },
+        next: { ids: current, positions },
       });
       logits.release();
-      owned.push(sampled.ids, sampled.logprobs);
-      const ids = await gpu.readU32(sampled.ids, batch);
-      const logprobs = await gpu.readF32(sampled.logprobs, batch);
-      ids.forEach((id, b) => {
-        if (done[b]) return;
-        outputs[b].push(id);
-        outputLogprobs[b].push(logprobs[b]);
-        if (eos.has(id)) done[b] = 'eos';
-        else if (outputs[b].length === opts.maxNewTokens) done[b] = 'length';
-      });
-      current = sampled.ids;
-      gpu.write(positions, Uint32Array.from(lengths.map((len, b) => len - 1 + outputs[b].length)));
+      ran++;
+      if (ran % STOP_CHECK_EVERY === 0 || ran === steps) {
+        // The read is recorded behind this step's work, so the step is still a single submit.
+        const ids = await gpu.readU32(history.ids, (ran - checked) * batch, checked * batch);
+        for (let s = 0; s < ran - checked; s++) {
+          for (let b = 0; b < batch; b++) {
+            if (done[b]) continue;
+            const id = ids[s * batch + b];
+            outputs[b].push(id);
+            if (eos.has(id)) done[b] = 'eos';
+            else if (outputs[b].length === steps) done[b] = 'length';
+          }
+        }
+        checked = ran;
+      } else {
+        gpu.flush();
+      }
+      opts.afterStep?.(ran - 1);
     }
-    return outputs.map((ids, b) => ({ prompt: Math.floor(b / n), ids, logprobs: outputLogprobs[b], finishReason: done[b] ?? 'length' }));
+    const logprobs = await gpu.readF32(history.logprobs, ran * batch);
+    return outputs.map((ids, b) => ({
+      prompt: Math.floor(b / n),
+      ids,
+      logprobs: ids.map((_, s) => logprobs[s * batch + b]),
+      finishReason: done[b] ?? 'length',
+    }));
   } finally {
     for (const c of caches) c.destroy();
-    for (const b of owned) gpu.release(b);
+    // Last taken, first returned: the pool hands the next call the same buffers in the same roles,
+    // so its cached bind groups still match.
+    for (const b of owned.reverse()) gpu.release(b);
   }
 }

@@ -27,6 +27,11 @@ export interface RandomModelOptions {
   shards?: number;
   /** Multiplies the standard deviation of every linear/embedding weight (default 1). */
   scale?: number;
+  /**
+   * 'uniform' draws every value from a uniform of the same mean and standard deviation: ~10× faster
+   * than the default 'normal', for the bench's 0.5B-parameter model.
+   */
+  distribution?: 'normal' | 'uniform';
   /** Llama only: q/k/v biases (attention_bias: true). */
   attentionBias?: boolean;
   ropeTheta?: number;
@@ -40,6 +45,12 @@ export interface RandomModelOptions {
 function normals(seed: number): () => number {
   const u = seededRandom(seed);
   return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
+}
+
+/** Seeded uniform values of mean 0 and variance 1, on [-√3, √3). */
+function uniforms(seed: number): () => number {
+  const u = seededRandom(seed);
+  return () => (2 * u() - 1) * Math.sqrt(3);
 }
 
 /** The config.json object a random model gets (real HF field names). */
@@ -88,7 +99,7 @@ function randomModelConfigJson(opts: RandomModelOptions): Record<string, unknown
 export function writeRandomModel(dir: string, opts: RandomModelOptions): ModelConfig {
   const configJson = randomModelConfigJson(opts);
   const config = parseConfig(configJson);
-  const next = normals(opts.seed ?? 1);
+  const next = (opts.distribution === 'uniform' ? uniforms : normals)(opts.seed ?? 1);
   const scale = opts.scale ?? 1;
   const shapes = expectedTensors(config);
   if (config.tieWordEmbeddings && opts.storeLmHeadWhenTied) {
