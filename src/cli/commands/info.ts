@@ -15,7 +15,7 @@ export const info: Command = {
     'seq-len': { type: 'string' },
     'lora-r': { type: 'string' },
     full: { type: 'boolean', default: false },
-    'no-gradient-checkpointing': { type: 'boolean', default: false },
+    'gradient-checkpointing': { type: 'boolean', default: true },
   },
   async run(values) {
     const src = modelSource(values);
@@ -32,7 +32,7 @@ export const info: Command = {
       tokens: numberFlag(values, 'seq-len', 384, positiveInt, 'an integer ≥ 1'),
       loraRank: numberFlag(values, 'lora-r', 16, positiveInt, 'an integer ≥ 1'),
       full: values.full === true,
-      checkpoint: values['no-gradient-checkpointing'] !== true,
+      checkpoint: values['gradient-checkpointing'] !== false,
       weightBytes: bytesPerParam,
     };
     const training = trainingMemory(config, shape);

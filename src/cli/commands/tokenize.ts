@@ -7,11 +7,11 @@ import { modelSource, promptIds } from '../model.ts';
 
 export const tokenize: Command = {
   usage: 'tokenize  --model <dir|hf:repo> --text "…" [--chat | --no-special-tokens] [--json]',
-  options: { ...MODEL_OPTIONS, text: { type: 'string' }, chat: { type: 'boolean', default: false }, 'no-special-tokens': { type: 'boolean', default: false } },
+  options: { ...MODEL_OPTIONS, text: { type: 'string' }, chat: { type: 'boolean', default: false }, 'special-tokens': { type: 'boolean', default: true } },
   async run(values) {
     const src = modelSource(values);
     if (typeof values.text !== 'string') throw new UsageError('tokenize needs --text.');
-    const noSpecial = values['no-special-tokens'] === true;
+    const noSpecial = values['special-tokens'] === false;
     if (noSpecial && values.chat === true) throw new UsageError('--no-special-tokens is for plain text; a --chat render holds its special tokens already.');
     const ids = promptIds(await ModelTokenizer.load(src), values.text, values.chat === true, { addSpecialTokens: !noSpecial });
     output(values, { ids }, ids.join(' '));
