@@ -154,6 +154,9 @@ export const KNOBS: Knob[] = [
   knob('saveEvery', 'Checkpoint every', 'Evaluation and checkpoints', false),
 ];
 
+/** The knobs the Train step shows, next to Start (how often to evaluate and checkpoint); the Recipe step shows the others. */
+export const TRAIN_STEP_GROUP: KnobGroup = 'Evaluation and checkpoints';
+
 /** owner/repo, as the Hub spells repository ids. */
 export const HUB_REPO = /^[\w.-]+\/[\w.-]+$/;
 /** hf:owner/repo[:config[:split]] (see parseDatasetSpec). */
