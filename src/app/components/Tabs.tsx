@@ -2,7 +2,10 @@
 // focused tab is shown at once), and one tabpanel per tab. Every panel stays mounted, only hidden,
 // so what was typed or picked in a step survives a switch to another one.
 
-import { type KeyboardEvent, type ReactNode, useRef } from 'react';
+import { createContext, type KeyboardEvent, type ReactNode, useRef } from 'react';
+
+/** Whether the tab panel around a component is shown (true outside any tabs). */
+export const TabShown = createContext(true);
 
 export interface TabView {
   id: string;
@@ -73,7 +76,7 @@ export function Tabs({ name, label, views, selected, onSelect }: TabsProps) {
           // biome-ignore lint/a11y/noNoninteractiveTabindex: the WAI-ARIA tabs pattern puts a tabpanel in the tab order
           tabIndex={0}
         >
-          {view.content}
+          <TabShown.Provider value={view.id === selected}>{view.content}</TabShown.Provider>
         </div>
       ))}
     </div>
