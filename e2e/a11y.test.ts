@@ -122,11 +122,17 @@ test('no serious or critical axe violation on the Hub model and dataset choices,
   const found: string[] = [];
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
 
-  await (await reveal(page.getByRole('textbox', { name: 'Hub repo id' }))).fill('someone/tiny-model');
+  await page.getByTestId('tab-setup-model').click();
+  await page.getByRole('textbox', { name: 'Hub repo id' }).fill('someone/tiny-model');
   await page.getByRole('radio', { name: 'Other Hub model' }).check();
   found.push(...(await audit(page, 'model: other Hub model')));
 
-  await (await reveal(page.getByRole('textbox', { name: 'Hub dataset id' }))).fill('someone/sums');
+  await page.getByTestId('tab-setup-data').click();
+  const hubDataset = page.getByRole('textbox', { name: 'Hub dataset id' });
+  await hubDataset.fill('someone/sums');
+  assert.equal(await hubDataset.getAttribute('aria-invalid'), 'true', 'an id without hf: and a split is refused');
+  found.push(...(await audit(page, 'data: a Hub dataset id refused')));
+  await hubDataset.fill('hf:someone/sums:default:train');
   await page.getByRole('radio', { name: 'Hub dataset' }).check();
   found.push(...(await audit(page, 'data: Hub dataset')));
 
@@ -138,7 +144,9 @@ test('no serious or critical axe violation on the Hub model and dataset choices,
   await page.getByRole('textbox', { name: 'Question field' }).fill('q');
   await page.getByRole('textbox', { name: 'Answer field' }).fill('gold');
   found.push(...(await audit(page, 'data: upload with field mapping')));
-  await page.getByTestId('preview-button').click();
+  // The preview tokenizes with the chosen model: the built-in one (the Hub one is not reachable here).
+  await (await reveal(page.getByTestId('model-builtin'))).check();
+  await (await reveal(page.getByTestId('preview-button'))).click();
   await page.locator('.error-banner').waitFor({ state: 'visible', timeout: 60_000 });
   assert.match(await errorText(page), /sums\.jsonl.*line 2/s, 'the banner names the file and the line');
   found.push(...(await audit(page, 'error banner')));
@@ -183,16 +191,20 @@ test('the main flow by keyboard alone: the Recipe step, the quick preset, a few 
   await page.keyboard.press('Enter');
   assert.equal(await page.getByTestId('preset-quick').getAttribute('aria-pressed'), 'true');
   const knobs: Record<string, number> = { ...FAST_KNOBS, maxSteps: 2, evalEvery: 2 };
-  // In the order of the page, so each one is reached by going forward.
-  for (const field of ['maxSteps', 'promptsPerStep', 'numGenerations', 'maxCompletionLength', 'evalProblems', 'evalSamples', 'evalEvery', 'saveEvery']) {
-    await tabTo(page, `knob-${field}`);
-    await page.keyboard.press('ControlOrMeta+A');
-    await page.keyboard.type(String(knobs[field]));
-    assert.equal(await page.getByTestId(`knob-${field}`).inputValue(), String(knobs[field]), `knob-${field} typed`);
-  }
-  // Back up to the steps, on to Train.
+  /** Type the knobs' values, in the order of the page, so each one is reached by going forward. */
+  const typeKnobs = async (fields: string[]) => {
+    for (const field of fields) {
+      await tabTo(page, `knob-${field}`);
+      await page.keyboard.press('ControlOrMeta+A');
+      await page.keyboard.type(String(knobs[field]));
+      assert.equal(await page.getByTestId(`knob-${field}`).inputValue(), String(knobs[field]), `knob-${field} typed`);
+    }
+  };
+  await typeKnobs(['maxSteps', 'promptsPerStep', 'numGenerations', 'maxCompletionLength']);
+  // Back up to the steps, on to Train: its evaluation and checkpoint knobs, then Start.
   await tabTo(page, 'tab-setup-recipe', { back: true });
   await arrowTo(page, 'tab-setup-train');
+  await typeKnobs(['evalProblems', 'evalSamples', 'evalEvery', 'saveEvery']);
   await tabTo(page, 'train-start');
   await page.keyboard.press('Space');
   await waitForPhase(app, ['done'], 300_000);

@@ -38,8 +38,8 @@ async function uploadFile(app: App, file: string, fields: { question: string; an
   // Saved into OPFS, then chosen: the File option names it and the field inputs open up.
   await page.getByRole('radio', { name: `File: ${name}` }).waitFor({ state: 'visible', timeout: 30_000 });
   assert.ok(await page.getByRole('radio', { name: `File: ${name}` }).isChecked(), 'the uploaded file is the chosen data');
-  await (await reveal(page.getByRole('textbox', { name: 'Question field' }))).fill(fields.question);
-  await (await reveal(page.getByRole('textbox', { name: 'Answer field' }))).fill(fields.answer);
+  await page.getByRole('textbox', { name: 'Question field' }).fill(fields.question);
+  await page.getByRole('textbox', { name: 'Answer field' }).fill(fields.answer);
   const data = await page.evaluate(() => (window as unknown as PageHooks).webgrpo.store.getState().settings.data);
   assert.deepEqual(data, { kind: 'upload', fileName: name, questionField: fields.question, answerField: fields.answer, skipBadRows: false });
 }

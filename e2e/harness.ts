@@ -217,7 +217,8 @@ export async function openApp(
 /**
  * Select the tabs (a set-up step, a results view) whose hidden panels hold the element, as a user
  * would before clicking, filling or reading it on screen; returns the locator. The page keeps every
- * panel in the DOM (components/Tabs.tsx), so counts and attributes read without this.
+ * panel in the DOM (components/Tabs.tsx), so counts and attributes read without this. Not for
+ * getByRole locators, which skip hidden elements: click the tab (`tab-setup-data`) before those.
  */
 export async function reveal(locator: Locator): Promise<Locator> {
   const tabIds = await locator.first().evaluate((node) => {

@@ -45,8 +45,9 @@ test('a Hub dataset id: the Parquet conversion is fetched from the Hub URLs, pre
   const { page } = app;
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
   await (await reveal(page.getByTestId('preset-quick'))).click();
-  await (await reveal(page.getByRole('textbox', { name: 'Hub dataset id' }))).fill(SPEC);
-  await (await reveal(page.getByRole('radio', { name: 'Hub dataset' }))).check();
+  await page.getByTestId('tab-setup-data').click();
+  await page.getByRole('textbox', { name: 'Hub dataset id' }).fill(SPEC);
+  await page.getByRole('radio', { name: 'Hub dataset' }).check();
   await (await reveal(page.getByTestId('preview-button'))).click();
   const prompt = page.getByTestId('preview-prompt');
   await prompt.waitFor({ timeout: 60_000 });

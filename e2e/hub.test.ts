@@ -78,7 +78,8 @@ async function chooseHubModel(app: App, repo: string): Promise<void> {
   const { page } = app;
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
   await (await reveal(page.getByTestId('preset-quick'))).click();
-  await (await reveal(page.getByRole('textbox', { name: 'Hub repo id' }))).fill(repo);
+  await page.getByTestId('tab-setup-model').click();
+  await page.getByRole('textbox', { name: 'Hub repo id' }).fill(repo);
   const radio = page.getByRole('radio', { name: 'Other Hub model' });
   await radio.check();
   assert.ok(await radio.isChecked(), 'the Other Hub model choice is selected');
