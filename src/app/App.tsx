@@ -1,6 +1,6 @@
 // The page: the run's status bar on top; on the left, the set-up steps as tabs (Model → Data →
-// Recipe → Train); on the right, the results views as tabs. Without WebGPU the whole page explains
-// how to get it instead.
+// Recipe → Train); on the right, the results views as tabs (DESIGN.md §16). Without WebGPU the
+// whole page explains how to get it instead.
 
 import { useState } from 'react';
 import { Charts } from './components/Charts.tsx';

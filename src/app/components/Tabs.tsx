@@ -1,4 +1,4 @@
-// Tabs after the WAI-ARIA tabs pattern: a tablist whose tabs take arrow keys, Home and End (the
+// Tabs after the WAI-ARIA tabs pattern (DESIGN.md §16): a tablist whose tabs take arrow keys, Home and End (the
 // focused tab is shown at once), and one tabpanel per tab. Every panel stays mounted, only hidden,
 // so what was typed or picked in a step survives a switch to another one.
 
