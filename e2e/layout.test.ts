@@ -8,7 +8,7 @@ import { openApp, reveal } from './harness.ts';
 import { FAST_KNOBS, runStep, setUpRun, startTraining, waitForPhase } from './flow.ts';
 
 const SETUP_STEPS = ['model', 'data', 'recipe', 'train'];
-const RESULT_VIEWS = ['charts', 'completions', 'export', 'runs'];
+const RESULT_VIEWS = ['charts', 'completions', 'passk', 'export', 'runs'];
 /** Rounding of fractional layout sizes. */
 const SLACK_PX = 2;
 

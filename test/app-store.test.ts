@@ -199,3 +199,29 @@ test('metricsCsv: a header of every metric seen, one row per step, blanks for mi
   assert.equal(csv, 'step,reward,rewards/math/mean,kl,grad_norm\n1,0.25,0.25,,\n2,0.5,,,0.001\n');
   assert.equal(metricsCsv([]), 'step\n');
 });
+
+test('the pass@k explorer: progress, result and stop messages of its run update it; other runs are ignored', () => {
+  const store = createAppStore(withRun());
+  store.getState().startExplorer(RUN);
+  assert.deepEqual(store.getState().explorer, { runId: RUN, status: 'running', done: 0, total: 0, result: null, message: null });
+  store.getState().apply({ type: 'explore-progress', runId: RUN, done: 16, total: 64 });
+  store.getState().apply({ type: 'explore-progress', runId: 'other', done: 1, total: 2 });
+  assert.deepEqual([store.getState().explorer?.done, store.getState().explorer?.total], [16, 64]);
+  const result = {
+    samples: 2,
+    seed: 0,
+    problems: [],
+    curves: { base: [0, 0], adapter: [0, 0] },
+    sizes: { both: 0, 'base-only': 0, 'adapter-only': 0, neither: 0 },
+    crossing: null,
+  };
+  store.getState().apply({ type: 'explore-result', runId: RUN, result });
+  assert.equal(store.getState().explorer?.status, 'done');
+  assert.equal(store.getState().explorer?.done, 64);
+  assert.equal(store.getState().explorer?.result, result);
+  // The run itself is untouched by explorer messages.
+  assert.equal(store.getState().run?.phase, 'loading');
+  store.getState().startExplorer(RUN);
+  store.getState().apply({ type: 'explore-stopped', runId: RUN, message: 'Cancelled.' });
+  assert.deepEqual([store.getState().explorer?.status, store.getState().explorer?.message, store.getState().explorer?.result], ['stopped', 'Cancelled.', null]);
+});

@@ -10,6 +10,7 @@ import { DevicePanel } from './components/DevicePanel.tsx';
 import { ExportPanel } from './components/ExportPanel.tsx';
 import { ModelPanel } from './components/ModelPanel.tsx';
 import { NoWebGpuPage } from './components/NoWebGpuPage.tsx';
+import { PassKExplorer } from './components/PassKExplorer.tsx';
 import { RecipePanel } from './components/RecipePanel.tsx';
 import { RunStatus } from './components/RunStatus.tsx';
 import { RunsPanel } from './components/RunsPanel.tsx';
@@ -31,9 +32,9 @@ function ErrorBanner() {
   );
 }
 
-/** What a results view shows before any run is shown. */
+/** What a results view shows before any run is shown: `what` (“Charts appear”) and when. */
 function NoRunYet({ what }: { what: string }) {
-  return <p className="muted">{what} appear once a run starts or one is picked under Runs.</p>;
+  return <p className="muted">{what} once a run starts or one is picked under Runs.</p>;
 }
 
 function ChartsView() {
@@ -41,7 +42,7 @@ function ChartsView() {
   return (
     <section className="panel" aria-labelledby="charts-heading">
       <h2 id="charts-heading">Charts</h2>
-      {run ? <Charts run={run} /> : <NoRunYet what="Charts" />}
+      {run ? <Charts run={run} /> : <NoRunYet what="Charts appear" />}
     </section>
   );
 }
@@ -52,14 +53,19 @@ function CompletionsView() {
   return (
     <section className="panel" aria-labelledby="completions-heading">
       <h2 id="completions-heading">Recent completions{newestStep !== undefined && ` (step ${newestStep})`}</h2>
-      {run ? <Completions completions={run.completions} /> : <NoRunYet what="Completions" />}
+      {run ? <Completions completions={run.completions} /> : <NoRunYet what="Completions appear" />}
     </section>
   );
 }
 
 function ExportView() {
   const run = useApp((s) => s.run);
-  return run ? <ExportPanel /> : <NoRunYet what="Exports of the adapter, metrics and TRL script" />;
+  return run ? <ExportPanel /> : <NoRunYet what="Exports of the adapter, metrics and TRL script appear" />;
+}
+
+function PassKView() {
+  const run = useApp((s) => s.run);
+  return run ? <PassKExplorer run={run} /> : <NoRunYet what="The pass@k explorer opens" />;
 }
 
 /** The set-up steps, in the order a new user takes them. */
@@ -83,6 +89,7 @@ const SETUP_STEPS: TabView[] = [
 const RESULT_VIEWS: TabView[] = [
   { id: 'charts', label: 'Charts', content: <ChartsView /> },
   { id: 'completions', label: 'Completions', content: <CompletionsView /> },
+  { id: 'passk', label: 'pass@k explorer', content: <PassKView /> },
   { id: 'export', label: 'Export', content: <ExportView /> },
   { id: 'runs', label: 'Runs', content: <RunsPanel /> },
 ];

@@ -7,8 +7,9 @@ import { extractAnswer } from '../rl/rewards/math.ts';
 import type { Rollout, StepMetrics } from '../rl/grpo.ts';
 import type { DataSource, ModelRef, RunConfig } from '../rl/run-config.ts';
 import type { PassAtK } from '../rl/session.ts';
+import type { PassAtKComparison } from '../rl/evaluate.ts';
 
-export type { DataSource, DeviceInfo, ModelRef, PassAtK, RunConfig };
+export type { DataSource, DeviceInfo, ModelRef, PassAtK, PassAtKComparison, RunConfig };
 
 export type RunPhase = 'loading' | 'evaluating' | 'training' | 'paused' | 'done' | 'stopped' | 'error';
 
@@ -56,7 +57,10 @@ export type ToWorker =
   /** Finish after the current step: save the adapter and evaluate. */
   | { type: 'stop' }
   /** Test hook: lose the GPU device as a driver reset would. */
-  | { type: 'lose-device' };
+  | { type: 'lose-device' }
+  /** The pass@k explorer: n samples on the first `problems` held-out problems of a stored run, base model and adapter (DESIGN.md §9.3). */
+  | { type: 'explore'; runId: string; problems: number; samples: number; seed: number }
+  | { type: 'explore-cancel' };
 
 export type FromWorker =
   | { type: 'device'; info: DeviceInfo }
@@ -69,4 +73,9 @@ export type FromWorker =
   | { type: 'checkpoint'; runId: string; step: number }
   /** `gold`: the gold's final answer as the math reward parses it (null: none, so the reward does not apply). */
   | { type: 'preview'; rows: { question: string; answer: string; gold?: string | null }[]; size: number | null; prompt: string }
-  | { type: 'error'; runId?: string; message: string };
+  | { type: 'error'; runId?: string; message: string }
+  /** The explorer's sequences sampled so far (both models), of how many. */
+  | { type: 'explore-progress'; runId: string; done: number; total: number }
+  | { type: 'explore-result'; runId: string; result: PassAtKComparison }
+  /** The explorer ended without a result: cancelled, or failed (the message says which). */
+  | { type: 'explore-stopped'; runId: string; message: string };

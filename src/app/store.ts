@@ -4,7 +4,7 @@
 import { createStore } from 'zustand/vanilla';
 import { useStore } from 'zustand';
 import type { StepMetrics } from '../rl/grpo.ts';
-import type { CompletionView, DataSource, DeviceInfo, FromWorker, PassAtK, RunPhase, RunConfig, ToWorker } from './protocol.ts';
+import type { CompletionView, DataSource, DeviceInfo, FromWorker, PassAtK, PassAtKComparison, RunPhase, RunConfig, ToWorker } from './protocol.ts';
 import { defaultSettings } from './recipe.ts';
 import { MAX_SMOOTHING } from './series.ts';
 
@@ -39,6 +39,19 @@ export interface AppData {
   smoothing: number;
   /** Stored runs overlaid on the charts (picked in the Runs panel), with their metrics. */
   compare: CompareRun[];
+  /** The pass@k explorer's newest comparison (of one run): in progress, done, or stopped. */
+  explorer: ExplorerView | null;
+}
+
+export interface ExplorerView {
+  runId: string;
+  status: 'running' | 'done' | 'stopped';
+  /** Sequences sampled so far (base model and adapter), of how many (0 until the first batch). */
+  done: number;
+  total: number;
+  result: PassAtKComparison | null;
+  /** Why it stopped. */
+  message: string | null;
 }
 
 /** A stored run drawn on the charts beside the shown one. */
@@ -60,6 +73,7 @@ export function initialData(): AppData {
     notice: null,
     smoothing: 0,
     compare: [],
+    explorer: null,
   };
 }
 
@@ -93,6 +107,10 @@ export function applyMessage(state: AppData, msg: FromWorker): AppData {
         return { ...state, error: msg.message, run: { ...state.run, phase: 'error', message: msg.message } };
       }
       return { ...state, error: msg.message };
+    case 'explore-progress':
+    case 'explore-result':
+    case 'explore-stopped':
+      return state.explorer?.runId === msg.runId ? { ...state, explorer: explorerAfter(state.explorer, msg) } : state;
   }
   const run = state.run;
   if (!run || run.id !== msg.runId) return state;
@@ -114,6 +132,17 @@ export function applyMessage(state: AppData, msg: FromWorker): AppData {
       };
     case 'checkpoint':
       return { ...state, run: { ...run, lastCheckpoint: msg.step } };
+  }
+}
+
+function explorerAfter(view: ExplorerView, msg: Extract<FromWorker, { type: `explore-${string}` }>): ExplorerView {
+  switch (msg.type) {
+    case 'explore-progress':
+      return { ...view, done: msg.done, total: msg.total };
+    case 'explore-result':
+      return { ...view, status: 'done', done: view.total, result: msg.result };
+    case 'explore-stopped':
+      return { ...view, status: 'stopped', message: msg.message };
   }
 }
 
@@ -158,6 +187,8 @@ interface AppActions {
   setSmoothing: (weight: number) => void;
   /** Overlay a stored run on the charts (replacing an earlier copy of it), or remove it (null metrics). */
   setCompare: (id: string, run: CompareRun | null) => void;
+  /** The explorer has been asked to compare the run's base model and adapter. */
+  startExplorer: (runId: string) => void;
 }
 
 export type AppState = AppData & AppActions;
@@ -174,6 +205,7 @@ export function createAppStore(initial: AppData = initialData()) {
     setNotice: (notice) => set({ notice }),
     setSmoothing: (smoothing) => set({ smoothing: Math.min(Math.max(smoothing, 0), MAX_SMOOTHING) }),
     setCompare: (id, run) => set((s) => ({ compare: [...s.compare.filter((c) => c.id !== id), ...(run ? [run] : [])] })),
+    startExplorer: (runId) => set({ explorer: { runId, status: 'running', done: 0, total: 0, result: null, message: null } }),
   }));
 }
 

@@ -8,11 +8,12 @@
 
 import { acquireGpu, describeDevice, WebGpuUnavailableError } from '../gpu/device.ts';
 import { GpuDeviceLostError, type Gpu } from '../gpu/runtime.ts';
+import { LoraAdapter } from '../lora/adapter.ts';
 import { LanguageModel } from '../model/model.ts';
 import { destroyWeights, loadModel } from '../model/weights.ts';
-import { chatPromptIds } from '../rl/evaluate.ts';
+import { chatPromptIds, comparePassAtK, EvaluationCancelled } from '../rl/evaluate.ts';
 import { extractGold } from '../rl/rewards/math.ts';
-import { builtinRewards, checkRunFits, openRunData, promptFormat, promptNotice } from '../rl/run.ts';
+import { accuracyGrade, accuracyReward, builtinRewards, checkRunFits, openRunData, promptFormat, promptNotice } from '../rl/run.ts';
 import { defaultRunConfig } from '../rl/run-config.ts';
 import { GrpoSession } from '../rl/session.ts';
 import { ModelTokenizer } from '../io/tokenizer.ts';
@@ -30,6 +31,9 @@ const post = (msg: FromWorker) => self.postMessage(msg);
 let gpu: Gpu | null = null;
 /** The run in progress, and what the page asked of it before its session opened. */
 let active: { runId: string; session: GrpoSession | null; paused: boolean; stop: boolean } | null = null;
+
+/** The pass@k explorer's comparison in progress, and whether the page cancelled it. */
+let exploring: { runId: string; cancelled: boolean } | null = null;
 
 async function device(): Promise<Gpu> {
   if (!gpu || gpu.lost) gpu = await acquireGpu();
@@ -100,6 +104,10 @@ async function startRun(runId: string, cfg: RunConfig, resume: boolean): Promise
     post({ type: 'error', runId, message: `Run ${active.runId} is still training: stop it before starting another.` });
     return;
   }
+  if (exploring) {
+    post({ type: 'error', runId, message: `The pass@k explorer is sampling run ${exploring.runId}: cancel it before starting a run.` });
+    return;
+  }
   active = { runId, session: null, paused: false, stop: false };
   try {
     for (let recoveries = 0; ; recoveries++) {
@@ -120,6 +128,59 @@ async function startRun(runId: string, cfg: RunConfig, resume: boolean): Promise
     post({ type: 'error', runId, message: e instanceof Error ? e.message : String(e) });
   } finally {
     active = null;
+  }
+}
+
+/**
+ * The pass@k explorer (DESIGN.md §9.3): the first `problems` held-out problems of a stored run, n
+ * samples each from the base model and from the run's adapter, at the run's temperature, completion
+ * length and prompt format, graded by its accuracy reward; comparePassAtK is what `webgrpo eval
+ * --compare-base` runs, so the same problems and seed give the same counts.
+ */
+async function explore(msg: Extract<ToWorker, { type: 'explore' }>): Promise<void> {
+  const { runId } = msg;
+  if (active || exploring) {
+    post({ type: 'explore-stopped', runId, message: `The GPU is busy with run ${active?.runId ?? exploring?.runId}: wait for it to finish.` });
+    return;
+  }
+  const job = { runId, cancelled: false };
+  exploring = job;
+  try {
+    const run = await storage.readRunInfo(runId);
+    if (!run) throw new Error(`Run ${runId} is not in browser storage.`);
+    const cfg = run.settings;
+    const data = await openRunData(cfg, { readUpload: storage.readUpload });
+    const problems = data.heldOut.slice(0, msg.problems);
+    if (problems.length === 0) throw new Error(`Run ${runId} has no held-out problems (eval_problems is 0).`);
+    const g = await device();
+    const source = modelSource(cfg.model);
+    const tokenizer = await ModelTokenizer.load(source);
+    const { config, weights } = await loadModel(source, g);
+    const model = new LanguageModel(g, config, weights);
+    let adapter: LoraAdapter | null = null;
+    try {
+      adapter = await LoraAdapter.load(await storage.adapterSource(runId), g, config);
+      model.adapter = adapter;
+      const result = await comparePassAtK(model, tokenizer, problems, {
+        samples: msg.samples,
+        temperature: cfg.grpo.temperature,
+        maxNewTokens: cfg.grpo.maxCompletionLength,
+        seed: msg.seed,
+        promptFormat: promptFormat(cfg, tokenizer),
+        grade: accuracyGrade(accuracyReward(cfg.data)),
+        onProgress: (done, total) => post({ type: 'explore-progress', runId, done, total }),
+        isCancelled: () => job.cancelled,
+      });
+      post({ type: 'explore-result', runId, result });
+    } finally {
+      adapter?.destroy();
+      destroyWeights(weights);
+    }
+  } catch (e) {
+    const message = e instanceof EvaluationCancelled ? 'Cancelled.' : e instanceof Error ? e.message : String(e);
+    post({ type: 'explore-stopped', runId, message });
+  } finally {
+    exploring = null;
   }
 }
 
@@ -178,6 +239,12 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
     case 'stop':
       if (active) active.stop = true;
       active?.session?.stop();
+      break;
+    case 'explore':
+      explore(msg).catch(fail);
+      break;
+    case 'explore-cancel':
+      if (exploring) exploring.cancelled = true;
       break;
     case 'lose-device':
       // As a driver reset would: the device reports loss and every later call fails.

@@ -196,6 +196,11 @@ export interface HeldOutOptions {
   accuracy: RewardFn;
 }
 
+/** A held-out sample's grade: 1 when the accuracy reward over the problem's row is exactly 1 (DESIGN.md §9.1), else 0. */
+export function accuracyGrade(accuracy: RewardFn): (completion: string, problem: Problem) => Promise<number> {
+  return async (completion, p) => ((await accuracy(completion, { ...p.row, answer: p.answer })) === 1 ? 1 : 0);
+}
+
 /** pass@k on held-out problems (fixed sampling seed, so evaluations at different steps compare). */
 export async function heldOutPassAtK(
   model: LanguageModel,
@@ -210,7 +215,7 @@ export async function heldOutPassAtK(
     maxNewTokens: opts.maxNewTokens,
     seed: 77,
     promptFormat: opts.promptFormat,
-    grade: async (completion, p) => ((await opts.accuracy(completion, { ...p.row, answer: p.answer })) === 1 ? 1 : 0),
+    grade: accuracyGrade(opts.accuracy),
   });
   return result.passAtK;
 }

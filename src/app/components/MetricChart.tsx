@@ -4,7 +4,7 @@
 // read-out gives both exactly. The rows passed in are never changed.
 
 import { useContext, useId, useRef, useState } from 'react';
-import { Area, CartesianGrid, ComposedChart, Line, ResponsiveContainer, Tooltip, XAxis, YAxis, type AxisDomain } from 'recharts';
+import { Area, CartesianGrid, ComposedChart, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis, type AxisDomain } from 'recharts';
 import { chartPng, downloadBlob } from '../export.ts';
 import { smoothedKey, withSmoothed, type ChartRow } from '../series.ts';
 import { formatValue } from './format.ts';
@@ -35,6 +35,10 @@ interface Props {
   /** File names of downloads start with this (the run id). */
   fileStem: string;
   logX?: boolean;
+  /** The x ticks (default: every x of a log axis, recharts' choice on a linear one). */
+  xTicks?: number[];
+  /** A vertical line at x with a label (e.g. where two curves cross). */
+  markX?: { x: number; label: string };
   yDomain?: AxisDomain;
   formatY?: (v: number) => string;
   /** Smoothing weight w in [0, 1) (0: the raw series only). */
@@ -88,7 +92,9 @@ function DataTable({
   xLabel: string;
 }) {
   return (
-    <div className="chart-table" id={id}>
+    // A scrolling box once the table is long: focusable, so keyboard users can scroll it (WCAG 2.1.1).
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrollable region must be reachable by keyboard
+    <div className="chart-table" id={id} tabIndex={0}>
       <table data-testid={testId}>
         <caption>{title}: data</caption>
         <thead>
@@ -117,7 +123,22 @@ function DataTable({
   );
 }
 
-export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote, fileStem, logX, yDomain, formatY = formatValue, smoothing = 0 }: Props) {
+export function MetricChart({
+  name,
+  title,
+  rows,
+  series,
+  xKey,
+  xLabel,
+  emptyNote,
+  fileStem,
+  logX,
+  xTicks,
+  markX,
+  yDomain,
+  formatY = formatValue,
+  smoothing = 0,
+}: Props) {
   const plotRef = useRef<HTMLDivElement>(null);
   const ids = useId();
   const [showTable, setShowTable] = useState(false);
@@ -210,13 +231,16 @@ export function MetricChart({ name, title, rows, series, xKey, xLabel, emptyNote
                 type="number"
                 scale={logX ? 'log' : 'linear'}
                 domain={['dataMin', 'dataMax']}
-                ticks={logX ? plotted.map((r) => r[xKey] as number) : undefined}
+                ticks={xTicks ?? (logX ? plotted.map((r) => r[xKey] as number) : undefined)}
                 allowDecimals={false}
                 tick={{ fontSize: 11 }}
                 label={{ value: xLabel, position: 'insideBottomRight', offset: 0, fontSize: 11 }}
                 height={34}
               />
               <YAxis width={48} tick={{ fontSize: 11 }} tickFormatter={formatY} domain={yDomain ?? ['auto', 'auto']} />
+              {markX && (
+                <ReferenceLine x={markX.x} stroke="#6b7280" strokeDasharray="2 2" label={{ value: markX.label, position: 'insideTopLeft', fontSize: 11 }} />
+              )}
               <Tooltip formatter={(v) => (typeof v === 'number' ? exact(v) : String(v))} labelFormatter={(x) => `${xLabel} ${x}`} />
               {series
                 .filter((s) => s.stacked)

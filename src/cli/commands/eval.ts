@@ -2,15 +2,63 @@
 
 import { writeFileSync } from 'node:fs';
 import { loadDataset, type Problem } from '../../data/dataset.ts';
-import { evaluatePassAtK } from '../../rl/evaluate.ts';
+import { comparePassAtK, evaluatePassAtK, type PassAtKComparison } from '../../rl/evaluate.ts';
+import { SOLVED_BY } from '../../rl/passk.ts';
 import { combineRewards } from '../../rl/rewards/index.ts';
 import { ModelTokenizer } from '../../io/tokenizer.ts';
-import { log, MODEL_OPTIONS, numberFlag, output, positiveInt, UsageError, type Command } from '../flags.ts';
+import { log, MODEL_OPTIONS, numberFlag, output, positiveInt, UsageError, type Command, type Values } from '../flags.ts';
 import { modelSource, withModel } from '../model.ts';
 import { rewardFunctions } from './reward.ts';
 
 export function passAtKNames(passAtK: Record<number, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(passAtK).map(([k, v]) => [`pass@${k}`, v]));
+}
+
+function passAtKLine(passAtK: Record<number, number>): string {
+  return Object.entries(passAtK)
+    .map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`)
+    .join('  ');
+}
+
+/** --compare-base: per-problem counts and categories to --out, the curves at --k, the category sizes and the crossing. */
+function reportComparison(values: Values, result: PassAtKComparison, ks: number[], temperature: number): void {
+  if (typeof values.out === 'string') {
+    const rows = result.problems.map((p) =>
+      JSON.stringify({
+        question: p.question,
+        answer: p.answer,
+        samples: result.samples,
+        correct_base: p.base,
+        correct_adapter: p.adapter,
+        category: p.solvedBy,
+      }),
+    );
+    writeFileSync(values.out, `${rows.join('\n')}\n`);
+  }
+  const at = (curve: number[]) => Object.fromEntries(ks.map((k) => [k, curve[k - 1]]));
+  const { crossing } = result;
+  const crossingText = crossing
+    ? `the curves cross at k ≈ ${crossing.at.toFixed(1)} (the ${crossing.leaderBefore} leads below k = ${crossing.k})`
+    : 'the curves do not cross';
+  const text = [
+    `base     ${passAtKLine(at(result.curves.base))}`,
+    `adapter  ${passAtKLine(at(result.curves.adapter))}`,
+    `solved by: ${SOLVED_BY.map((c) => `${c} ${result.sizes[c]}`).join(', ')} (of ${result.problems.length})`,
+    crossingText,
+  ].join('\n');
+  output(
+    values,
+    {
+      problems: result.problems.length,
+      samples: result.samples,
+      temperature,
+      base: passAtKNames(at(result.curves.base)),
+      adapter: passAtKNames(at(result.curves.adapter)),
+      solvedBy: result.sizes,
+      crossing,
+    },
+    text,
+  );
 }
 
 export const evaluate: Command = {
@@ -51,36 +99,31 @@ export const evaluate: Command = {
     const grade = async (completion: string, problem: Problem) =>
       (await combineRewards(completion, { ...problem.row, answer: problem.answer }, fns)).total >= 1 ? 1 : 0;
     const tokenizer = await ModelTokenizer.load(src);
-    const results = await withModel(values, src, async (model) => {
-      const runs: { label: string; result: Awaited<ReturnType<typeof evaluatePassAtK>> }[] = [];
-      const adapter = model.adapter;
-      for (const [label, active] of values['compare-base'] && adapter
-        ? ([
-            ['base', null],
-            ['adapter', adapter],
-          ] as const)
-        : ([[adapter ? 'adapter' : 'model', adapter]] as const)) {
-        model.adapter = active;
-        log(`evaluating ${label}: ${problems.length} problems × ${samples} samples at T=${temperature}`);
-        runs.push({ label, result: await evaluatePassAtK(model, tokenizer, problems, { samples, ks, temperature, maxNewTokens, seed, grade }) });
-      }
-      return runs;
+    const opts = { samples, temperature, maxNewTokens, seed, grade };
+    if (values['compare-base']) {
+      if (typeof values.adapter !== 'string') throw new UsageError('--compare-base needs --adapter (the adapter to compare with its base model).');
+      const result = await withModel(values, src, (model) => {
+        log(`evaluating base and adapter: ${problems.length} problems × ${samples} samples at T=${temperature}`);
+        return comparePassAtK(model, tokenizer, problems, opts);
+      });
+      reportComparison(values, result, ks, temperature);
+      return;
+    }
+    const result = await withModel(values, src, async (model) => {
+      log(`evaluating: ${problems.length} problems × ${samples} samples at T=${temperature}`);
+      return evaluatePassAtK(model, tokenizer, problems, { ...opts, ks });
     });
+    const label = typeof values.adapter === 'string' ? 'adapter' : 'model';
     if (typeof values.out === 'string') {
       writeFileSync(
         values.out,
-        `${problems.map((p, i) => JSON.stringify({ question: p.question, answer: p.answer, samples, ...Object.fromEntries(results.map((r) => [`correct_${r.label}`, r.result.correct[i]])) })).join('\n')}\n`,
+        `${problems.map((p, i) => JSON.stringify({ question: p.question, answer: p.answer, samples, [`correct_${label}`]: result.correct[i] })).join('\n')}\n`,
       );
     }
-    const json = Object.fromEntries(results.map((r) => [r.label, passAtKNames(r.result.passAtK)]));
-    const text = results
-      .map(
-        (r) =>
-          `${r.label.padEnd(8)} ${Object.entries(r.result.passAtK)
-            .map(([k, v]) => `pass@${k} ${(100 * v).toFixed(1)}%`)
-            .join('  ')}`,
-      )
-      .join('\n');
-    output(values, { problems: problems.length, samples, temperature, ...json }, text);
+    output(
+      values,
+      { problems: problems.length, samples, temperature, [label]: passAtKNames(result.passAtK) },
+      `${label.padEnd(8)} ${passAtKLine(result.passAtK)}`,
+    );
   },
 };
