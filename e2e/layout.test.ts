@@ -125,7 +125,7 @@ test('long preset labels (the stories260K story presets) stay inside their butto
   app.assertNoPageErrors();
 });
 
-test('at 768 px wide nothing overflows sideways, the run status stays on screen, and a 2-step run works', async (t) => {
+test('at 768 px wide nothing overflows sideways, the run status stays on screen, and a 2-step run works; then at 1280×800 its results fit one screen', async (t) => {
   const app = await openApp(t);
   const { page } = app;
   await page.setViewportSize({ width: 768, height: 1000 });
@@ -152,5 +152,16 @@ test('at 768 px wide nothing overflows sideways, the run status stays on screen,
   assert.ok(f.status.top >= 0 && f.status.top <= SLACK_PX, `the run status sticks to the top (at ${f.status.top} px)`);
   assert.match((await page.locator('[aria-label="Run status"]').innerText()) ?? '', /done[\s\S]*step 2 \/ 2[\s\S]*reward -?\d/);
   await page.screenshot({ path: 'e2e/artifacts/layout-768-scrolled.png' });
+
+  // Back at 1280×800 with the run's results: still one screen, each results view scrolling on its own.
+  await page.setViewportSize({ width: 1280, height: 800 });
+  for (const view of RESULT_VIEWS) {
+    await selectTab(page, 'results', view);
+    const wide = await fit(page, 'results');
+    assert.ok(wide.pageHeight <= wide.viewport.height + SLACK_PX, `1280×800, ${view}: the page is ${wide.pageHeight} px tall`);
+    assert.ok(wide.pageWidth <= wide.viewport.width, `1280×800, ${view}: the page is ${wide.pageWidth} px wide`);
+  }
+  await selectTab(page, 'results', 'charts');
+  await page.screenshot({ path: 'e2e/artifacts/layout-1280x800-charts.png' });
   app.assertNoPageErrors();
 });
