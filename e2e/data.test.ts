@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
-import { openApp, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
-import { errorText, exportedTrlScript, phase, runStep, setKnob, waitForPhase } from './flow.ts';
+import { openApp, reveal, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
+import { errorText, exportedTrlScript, phase, runStep, setKnob, startTraining, waitForPhase } from './flow.ts';
 
 const STEPS = 2;
 const KNOBS = { promptsPerStep: 2, numGenerations: 4, maxCompletionLength: 32, maxSteps: STEPS, evalProblems: 2, evalSamples: 2, evalEvery: 0, saveEvery: 1 };
@@ -31,9 +31,9 @@ function writeJsonl(dir: string, name: string, rows: object[]): string {
 async function uploadFile(app: App, file: string, fields: { question: string; answer: string }): Promise<void> {
   const { page } = app;
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
-  await page.getByTestId('preset-quick').click();
-  await page.getByTestId('model-builtin').check();
-  await page.getByLabel('Dataset file').setInputFiles(file);
+  await (await reveal(page.getByTestId('preset-quick'))).click();
+  await (await reveal(page.getByTestId('model-builtin'))).check();
+  await (await reveal(page.getByLabel('Dataset file'))).setInputFiles(file);
   const name = file.split('/').pop()!;
   // Saved into OPFS, then chosen: the File option names it and the field inputs open up.
   await page.getByRole('radio', { name: `File: ${name}` }).waitFor({ state: 'visible', timeout: 30_000 });
@@ -47,7 +47,7 @@ async function uploadFile(app: App, file: string, fields: { question: string; an
 /** Click Preview and wait for the rendered prompt or an error. */
 async function preview(app: App): Promise<'prompt' | string> {
   const { page } = app;
-  await page.getByTestId('preview-button').click();
+  await (await reveal(page.getByTestId('preview-button'))).click();
   return waitFor(
     'the preview',
     async () => ((await page.getByTestId('preview-prompt').count()) > 0 ? 'prompt' : await errorText(page)),
@@ -90,7 +90,7 @@ test('upload a JSONL file with its own field names: map them, preview the rows a
   await app.screenshot('data-upload-preview');
 
   for (const [field, value] of Object.entries(KNOBS)) await setKnob(page, field, value);
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitForPhase(app, ['done'], 180_000);
   assert.deepEqual(await runStep(page), { step: STEPS, maxSteps: STEPS });
   // The completions were generated for the file's questions.
@@ -127,7 +127,7 @@ test('an uploaded file with a row missing its answer: the preview and the run na
   // Start says the same, and the run ends in an error rather than hanging.
   await page.getByRole('button', { name: 'Dismiss the error' }).click();
   for (const [field, value] of Object.entries(KNOBS)) await setKnob(page, field, value);
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitFor(
     'the run to fail',
     () => phase(page),
@@ -142,8 +142,8 @@ test('an uploaded file with a row missing its answer: the preview and the run na
 
   // Skipping malformed rows: the preview lists the good rows only.
   await page.getByRole('button', { name: 'Dismiss the error' }).click();
-  await page.getByLabel('Skip malformed rows').check();
-  await page.getByTestId('preview-button').click();
+  await (await reveal(page.getByLabel('Skip malformed rows'))).check();
+  await (await reveal(page.getByTestId('preview-button'))).click();
   // (The failed run's message stays on the page, so wait for the preview itself.)
   await page.getByTestId('preview-prompt').waitFor({ timeout: 60_000 });
   const kept = (await previewRows(page)).map((r) => r[0]);

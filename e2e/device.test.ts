@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openApp } from './harness.ts';
-import { errorText, phase, setUpRun, waitForPhase } from './flow.ts';
+import { errorText, phase, setUpRun, startTraining, waitForPhase } from './flow.ts';
 
 test('with WebGPU the page names the adapter it will train on', async (t) => {
   const app = await openApp(t, { webgpu: true });
@@ -58,7 +58,7 @@ test('a run too big for the device limits stops before downloading, with a messa
   const app = await openApp(t, { webgpu: true });
   // 128 prompts × 64 generations × ~220 tokens: one MLP activation alone is > 1 GiB, SwiftShader's binding limit.
   await setUpRun(app, 'arithmetic:2', { promptsPerStep: 128, numGenerations: 64, maxCompletionLength: 200, evalProblems: 0 });
-  await app.page.getByTestId('train-start').click();
+  await startTraining(app.page);
   await waitForPhase(app, ['error'], 60_000).catch(() => {});
   assert.equal(await phase(app.page), 'error');
   const text = await errorText(app.page);

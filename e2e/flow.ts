@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Page } from 'playwright-core';
-import { tempDir, waitFor, type App } from './harness.ts';
+import { reveal, tempDir, waitFor, type App } from './harness.ts';
 
 /** Small enough for SwiftShader on 2 shared cores, big enough that rewards vary within groups. */
 export const FAST_KNOBS: Record<string, number> = {
@@ -17,10 +17,11 @@ export const FAST_KNOBS: Record<string, number> = {
   saveEvery: 1,
 };
 
-/** Set a knob input (`knob-<field>`), opening the "more knobs" section if it is folded away. */
+/** Set a knob input (`knob-<field>`), on the Recipe step, opening the "more knobs" section if it is folded away. */
 export async function setKnob(page: Page, field: string, value: number | string): Promise<void> {
   const input = page.getByTestId(`knob-${field}`);
   assert.equal(await input.count(), 1, `one knob-${field} input`);
+  await reveal(input);
   if (!(await input.isVisible())) {
     const more = page.locator(`details:has([data-testid="knob-${field}"]) > summary`);
     if ((await more.count()) > 0) await more.first().click();
@@ -30,15 +31,20 @@ export async function setKnob(page: Page, field: string, value: number | string)
   assert.equal(await input.inputValue(), String(value), `knob-${field} keeps ${value}`);
 }
 
-/** Device ready → quick preset → built-in model → arithmetic level → knobs. */
+/** Device ready (the Model step is shown first) → quick preset → built-in model → arithmetic level → knobs, each on its set-up step. */
 export async function setUpRun(app: App, level: string, knobs: Record<string, number>): Promise<void> {
   const { page } = app;
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
-  await page.getByTestId('preset-quick').click();
-  await page.getByTestId('model-builtin').check();
-  await page.getByTestId('data-builtin').selectOption(level);
+  await (await reveal(page.getByTestId('preset-quick'))).click();
+  await (await reveal(page.getByTestId('model-builtin'))).check();
+  await (await reveal(page.getByTestId('data-builtin'))).selectOption(level);
   assert.equal(await page.getByTestId('data-builtin').inputValue(), level);
   for (const [field, value] of Object.entries(knobs)) await setKnob(page, field, value);
+}
+
+/** Go to the Train step and press Start. */
+export async function startTraining(page: Page): Promise<void> {
+  await (await reveal(page.getByTestId('train-start'))).click();
 }
 
 export async function runStep(page: Page): Promise<{ step: number; maxSteps: number }> {

@@ -13,7 +13,7 @@ import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type ConsoleMessage, type Locator, type Page } from 'playwright-core';
 import type { AppState } from '../src/app/store.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -192,7 +192,8 @@ export async function openApp(
       return path;
     },
     download: async (testId, dir) => {
-      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.getByTestId(testId).click()]);
+      const button = await reveal(page.getByTestId(testId));
+      const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), button.click()]);
       const failure = await download.failure();
       assert.equal(failure, null, `download of ${testId} failed`);
       const path = join(dir, download.suggestedFilename());
@@ -211,6 +212,24 @@ export async function openApp(
   });
   await page.goto(server.url);
   return app;
+}
+
+/**
+ * Select the tabs (a set-up step, a results view) whose hidden panels hold the element, as a user
+ * would before clicking, filling or reading it on screen; returns the locator. The page keeps every
+ * panel in the DOM (components/Tabs.tsx), so counts and attributes read without this. Not for
+ * getByRole locators, which skip hidden elements: click the tab (`tab-setup-data`) before those.
+ */
+export async function reveal(locator: Locator): Promise<Locator> {
+  const tabIds = await locator.first().evaluate((node) => {
+    const ids: string[] = [];
+    for (let panel = node.closest('[role="tabpanel"]'); panel; panel = panel.parentElement?.closest('[role="tabpanel"]') ?? null) {
+      if ((panel as HTMLElement).hidden) ids.unshift(panel.getAttribute('aria-labelledby') ?? '');
+    }
+    return ids;
+  });
+  for (const id of tabIds) await locator.page().locator(`[id="${id}"]`).click();
+  return locator;
 }
 
 /** Poll `read` until `ok` holds of its value (or time runs out, with the last value in the message). */

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import { openApp, type PageHooks } from './harness.ts';
-import { exportedTrlScript, FAST_KNOBS, setKnob, waitForPhase } from './flow.ts';
+import { openApp, reveal, type PageHooks } from './harness.ts';
+import { exportedTrlScript, FAST_KNOBS, setKnob, startTraining, waitForPhase } from './flow.ts';
 
 const SPEC = 'hf:webgrpo-test/sums:default:train';
 const PREFIX = '/datasets/webgrpo-test/sums/resolve/refs%2Fconvert%2Fparquet/default/train';
@@ -44,17 +44,18 @@ test('a Hub dataset id: the Parquet conversion is fetched from the Hub URLs, pre
   });
   const { page } = app;
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
-  await page.getByTestId('preset-quick').click();
+  await (await reveal(page.getByTestId('preset-quick'))).click();
+  await page.getByTestId('tab-setup-data').click();
   await page.getByRole('textbox', { name: 'Hub dataset id' }).fill(SPEC);
   await page.getByRole('radio', { name: 'Hub dataset' }).check();
-  await page.getByTestId('preview-button').click();
+  await (await reveal(page.getByTestId('preview-button'))).click();
   const prompt = page.getByTestId('preview-prompt');
   await prompt.waitFor({ timeout: 60_000 });
   assert.equal(await prompt.textContent(), 'Q: 12+30\nA: ', 'the exact prompt of the first row');
   assert.ok(requested.includes(`${PREFIX}/0000.parquet`), `the shard came from its Hub URL: ${requested.join(', ')}`);
 
   for (const [field, value] of Object.entries({ ...FAST_KNOBS, evalProblems: 2, maxSteps: 2 })) await setKnob(page, field, value);
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitForPhase(app, ['done'], 240_000);
   const prompts: string[] = await page.evaluate(() => (window as unknown as PageHooks).webgrpo.store.getState().run?.completions.map((c) => c.prompt) ?? []);
   assert.ok(

@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
 import { writeTinyArithmeticModel } from '../test/helpers/tiny-model.ts';
 import { startHubServer, type HubServer } from '../test/helpers/hub-server.ts';
-import { openApp, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
-import { errorText, phase, runStep, setKnob, waitForPhase } from './flow.ts';
+import { openApp, reveal, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
+import { errorText, phase, runStep, setKnob, startTraining, waitForPhase } from './flow.ts';
 
 const HUB = 'https://huggingface.co';
 const REPO = 'webgrpo-test/tiny-llama-arith';
@@ -77,14 +77,15 @@ function routeHub(routed: Routed): (context: BrowserContext) => Promise<void> {
 async function chooseHubModel(app: App, repo: string): Promise<void> {
   const { page } = app;
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
-  await page.getByTestId('preset-quick').click();
+  await (await reveal(page.getByTestId('preset-quick'))).click();
+  await page.getByTestId('tab-setup-model').click();
   await page.getByRole('textbox', { name: 'Hub repo id' }).fill(repo);
   const radio = page.getByRole('radio', { name: 'Other Hub model' });
   await radio.check();
   assert.ok(await radio.isChecked(), 'the Other Hub model choice is selected');
   const model = await page.evaluate(() => (window as unknown as StoreHook).webgrpo.store.getState().settings.model);
   assert.deepEqual(model, { kind: 'hub', repo });
-  await page.getByTestId('data-builtin').selectOption('arithmetic:2');
+  await (await reveal(page.getByTestId('data-builtin'))).selectOption('arithmetic:2');
   for (const [field, value] of Object.entries(KNOBS)) await setKnob(page, field, value);
 }
 
@@ -117,7 +118,7 @@ test('a Hub model in the page: downloaded with progress through the Hub URLs, tr
   await recordDownloads(page);
   hub.reset();
 
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   // The download bar is on screen while the model loads (the files are small: look for it at once).
   const shownBar = await page.waitForFunction(
     () => {
@@ -178,7 +179,7 @@ test('a Hub model in the page: downloaded with progress through the Hub URLs, tr
   const before = routed.length;
   hub.reset();
   await recordDownloads(page);
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitFor(
     'the second run to start',
     () => page.evaluate(() => (window as unknown as StoreHook).webgrpo.store.getState().run?.id),
@@ -212,7 +213,7 @@ test('a Hub model of an unsupported architecture: the page names the problem and
   const app = await openApp(t, { beforeOpen: routeHub(routed) });
   const { page } = app;
   await chooseHubModel(app, BAD_REPO);
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitFor(
     'the run to fail',
     () => phase(page),

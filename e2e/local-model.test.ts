@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { openApp, ROOT, tempDir } from './harness.ts';
-import { FAST_KNOBS, setKnob, waitForPhase } from './flow.ts';
+import { openApp, reveal, ROOT, tempDir } from './harness.ts';
+import { FAST_KNOBS, setKnob, startTraining, waitForPhase } from './flow.ts';
 
 test('a local model folder picked in the Model panel is copied into browser storage and trains', async (t) => {
   const dir = join(tempDir(t, 'webgrpo-local-'), 'my-tiny');
@@ -12,8 +12,8 @@ test('a local model folder picked in the Model panel is copied into browser stor
   const app = await openApp(t);
   const { page } = app;
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
-  await page.getByTestId('preset-quick').click();
-  await page.getByLabel('Model folder').setInputFiles(dir);
+  await (await reveal(page.getByTestId('preset-quick'))).click();
+  await (await reveal(page.getByLabel('Model folder'))).setInputFiles(dir);
   await page.getByText('Local folder: my-tiny').waitFor({ timeout: 60_000 });
 
   // Every file of the folder is in OPFS under models/my-tiny/, byte for byte in size.
@@ -28,9 +28,9 @@ test('a local model folder picked in the Model panel is copied into browser stor
   });
   assert.deepEqual(stored, Object.fromEntries(readdirSync(dir).map((f) => [f, statSync(join(dir, f)).size])));
 
-  await page.getByTestId('data-builtin').selectOption('arithmetic:1');
+  await (await reveal(page.getByTestId('data-builtin'))).selectOption('arithmetic:1');
   for (const [field, value] of Object.entries({ ...FAST_KNOBS, evalProblems: 4, maxSteps: 2 })) await setKnob(page, field, value);
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitForPhase(app, ['done'], 240_000);
   const runId = await page.locator('[data-testid="run-item"]').first().getAttribute('data-run-id');
   const config = await page.evaluate(async (id) => {

@@ -8,8 +8,8 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import AxeBuilder from '@axe-core/playwright';
 import type { ExplorerView } from '../src/app/store.ts';
-import { cli, openApp, ROOT, tempDir, waitFor, type PageHooks } from './harness.ts';
-import { FAST_KNOBS, setUpRun, waitForPhase } from './flow.ts';
+import { cli, openApp, reveal, ROOT, tempDir, waitFor, type PageHooks } from './harness.ts';
+import { FAST_KNOBS, setUpRun, startTraining, waitForPhase } from './flow.ts';
 
 const SAMPLES = 8;
 const PROBLEMS = 4;
@@ -22,11 +22,12 @@ test(`the pass@k explorer compares base and adapter with n = ${SAMPLES} and agre
   const { page } = app;
   // A learning rate above the default (3e-3), so three steps move some of the adapter's samples away from the base model's.
   await setUpRun(app, 'arithmetic:2', { ...FAST_KNOBS, maxSteps: 3, evalEvery: 3, learningRate: 0.008 });
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitForPhase(app, ['done'], 300_000);
   console.log(`# trained after ${((performance.now() - started) / 1000).toFixed(0)} s`);
 
   const explorer = page.getByTestId('passk-explorer');
+  await reveal(explorer);
   await explorer.scrollIntoViewIfNeeded();
   for (const [field, value] of [
     ['problems', PROBLEMS],

@@ -2,8 +2,8 @@
 // to the end, in the same run, with one metrics row per step.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openApp, waitFor } from './harness.ts';
-import { chartPoints, phase, runStep, setUpRun, waitForPhase } from './flow.ts';
+import { openApp, reveal, waitFor } from './harness.ts';
+import { chartPoints, phase, runStep, setUpRun, startTraining, waitForPhase } from './flow.ts';
 
 const STEPS = 6;
 const HOLD_MS = 4_000;
@@ -13,10 +13,10 @@ test('pause a run after its current step, hold it still, then continue it to the
   const app = await openApp(t);
   const { page } = app;
   await setUpRun(app, 'arithmetic:1', { promptsPerStep: 2, numGenerations: 4, maxCompletionLength: 24, maxSteps: STEPS, evalProblems: 0, saveEvery: 1 });
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   // Pause as soon as the first step is under way (the button is enabled while training): a step of
   // this size takes about a second here, so the run is still far from its end.
-  await page.getByTestId('train-pause').click({ timeout: 120_000 });
+  await (await reveal(page.getByTestId('train-pause'))).click({ timeout: 120_000 });
   const runId = await page.locator('[data-testid="run-item"][data-status="running"]').getAttribute('data-run-id', { timeout: 10_000 });
   await waitForPhase(app, ['paused'], 60_000);
   const pausedAt = await runStep(page);
@@ -30,7 +30,7 @@ test('pause a run after its current step, hold it still, then continue it to the
   assert.equal(await chartPoints(page, 'reward'), pausedAt.step);
   await app.screenshot('pause-paused');
 
-  await page.getByTestId('train-continue').click();
+  await (await reveal(page.getByTestId('train-continue'))).click();
   await waitFor(
     'training again',
     async () => ({ phase: await phase(page), step: (await runStep(page)).step }),

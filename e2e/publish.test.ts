@@ -3,8 +3,8 @@
 // (test/helpers/hub-upload-server.ts). A refused token says so; the token is kept nowhere.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { openApp } from './harness.ts';
-import { setUpRun, waitForPhase } from './flow.ts';
+import { openApp, reveal } from './harness.ts';
+import { setUpRun, startTraining, waitForPhase } from './flow.ts';
 import { startHubUploadServer, type HubUploadServer } from '../test/helpers/hub-upload-server.ts';
 
 const TOKEN = 'hf_pageWRITEtoken789';
@@ -41,21 +41,21 @@ test('publish a finished run from the Export panel; a wrong token is refused wit
     evalSamples: 2,
     saveEvery: 1,
   });
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitForPhase(app, ['done'], 240_000);
 
   assert.ok(await page.getByTestId('publish-button').isDisabled(), 'no repository or token yet');
-  await page.locator('[data-testid="publish"] details > summary').click();
-  await page.getByTestId('publish-endpoint').fill(hub.endpoint);
-  await page.getByTestId('publish-repo').fill(REPO);
-  await page.getByTestId('publish-token').fill('hf_wrong');
-  await page.getByTestId('publish-button').click();
+  await (await reveal(page.locator('[data-testid="publish"] details > summary'))).click();
+  await (await reveal(page.getByTestId('publish-endpoint'))).fill(hub.endpoint);
+  await (await reveal(page.getByTestId('publish-repo'))).fill(REPO);
+  await (await reveal(page.getByTestId('publish-token'))).fill('hf_wrong');
+  await (await reveal(page.getByTestId('publish-button'))).click();
   const refused = await page.getByTestId('publish-error').textContent({ timeout: 60_000 });
   assert.match(refused ?? '', /refused the token \(401 Unauthorized\)/);
   assert.equal(hub.repos.has(REPO), false);
 
-  await page.getByTestId('publish-token').fill(TOKEN);
-  await page.getByTestId('publish-button').click();
+  await (await reveal(page.getByTestId('publish-token'))).fill(TOKEN);
+  await (await reveal(page.getByTestId('publish-button'))).click();
   const url = await page.getByTestId('publish-url').textContent({ timeout: 60_000 });
   assert.equal(url, `${hub.endpoint}/${REPO}`);
   await app.screenshot('publish-done');

@@ -2,8 +2,8 @@
 // history it had, and trains on past the step it was at; then a lost GPU device, recovered the same way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { openApp, waitFor } from './harness.ts';
-import { chartPoints, FAST_KNOBS, opfsCheckpoints, phase, runStep, setUpRun, waitForPhase, waitForStep } from './flow.ts';
+import { openApp, reveal, waitFor } from './harness.ts';
+import { chartPoints, FAST_KNOBS, opfsCheckpoints, phase, runStep, setUpRun, startTraining, waitForPhase, waitForStep } from './flow.ts';
 
 const MAX_STEPS = 30;
 
@@ -13,7 +13,7 @@ test('reloading the tab mid-run, then losing the GPU device: the run resumes fro
   const { page } = app;
   // No held-out evaluation: this test is about the checkpoint, not pass@k.
   await setUpRun(app, 'arithmetic:1', { ...FAST_KNOBS, evalProblems: 0, maxSteps: MAX_STEPS });
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
 
   await waitForStep(app, 2, 240_000);
   const runId = await page.locator('[data-testid="run-item"][data-status="running"]').getAttribute('data-run-id', { timeout: 10_000 });
@@ -95,7 +95,7 @@ test('reloading the tab mid-run, then losing the GPU device: the run resumes fro
   app.assertNoPageErrors();
 
   // Stop: the run ends after the current step as "stopped".
-  await page.getByTestId('train-stop').click();
+  await (await reveal(page.getByTestId('train-stop'))).click();
   await waitForPhase(app, ['stopped'], 120_000);
   await waitFor(
     'the stopped run in the list',

@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { openApp, waitFor } from './harness.ts';
-import { errorText, exportedTrlScript, setKnob, waitForPhase } from './flow.ts';
+import { openApp, reveal, waitFor } from './harness.ts';
+import { errorText, exportedTrlScript, setKnob, startTraining, waitForPhase } from './flow.ts';
 
 const STEPS = 10;
 
@@ -12,11 +12,11 @@ test('1-shot RLVR: the pre-filled worked example works with the built-in model (
   const app = await openApp(t);
   const { page } = app;
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
-  await page.getByTestId('model-builtin').check();
-  await page.getByTestId('preset-one-shot').click();
+  await (await reveal(page.getByTestId('model-builtin'))).check();
+  await (await reveal(page.getByTestId('preset-one-shot'))).click();
   const question = await page.getByTestId('one-shot-question').inputValue();
   assert.ok(question.length > 0, 'a pre-filled problem');
-  await page.getByTestId('preview-button').click();
+  await (await reveal(page.getByTestId('preview-button'))).click();
   const prompt = page.getByTestId('preview-prompt');
   await waitFor(
     'the one-shot preview',
@@ -35,11 +35,11 @@ test(`1-shot RLVR on the built-in model: the reward rises over ${STEPS} steps`, 
   const app = await openApp(t);
   const { page } = app;
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
-  await page.getByTestId('model-builtin').check();
-  await page.getByTestId('preset-one-shot').click();
+  await (await reveal(page.getByTestId('model-builtin'))).check();
+  await (await reveal(page.getByTestId('preset-one-shot'))).click();
   // A sum with two carries, in the tiny model's own format: it gets it right only part of the time.
-  await page.getByTestId('one-shot-question').fill('68+57');
-  await page.getByTestId('one-shot-answer').fill('125');
+  await (await reveal(page.getByTestId('one-shot-question'))).fill('68+57');
+  await (await reveal(page.getByTestId('one-shot-answer'))).fill('125');
   for (const [field, value] of Object.entries({
     promptsPerStep: 2,
     maxCompletionLength: 48,
@@ -52,7 +52,7 @@ test(`1-shot RLVR on the built-in model: the reward rises over ${STEPS} steps`, 
   })) {
     await setKnob(page, field, value);
   }
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitForPhase(app, ['done'], 420_000);
 
   // The reward of every step, as the page's own metrics export has it.
@@ -70,7 +70,7 @@ test(`1-shot RLVR on the built-in model: the reward rises over ${STEPS} steps`, 
 
 /** The reward column of the page's metrics CSV export. */
 async function rewardsFromCsv(page: Page): Promise<number[]> {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-metrics-csv').click()]);
+  const [download] = await Promise.all([page.waitForEvent('download'), reveal(page.getByTestId('export-metrics-csv')).then((button) => button.click())]);
   const stream = await download.createReadStream();
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);

@@ -7,8 +7,8 @@ import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { smoothSeries } from '../src/app/series.ts';
-import { cli, openApp, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
-import { errorText, setKnob, waitForPhase } from './flow.ts';
+import { cli, openApp, reveal, tempDir, waitFor, type App, type PageHooks } from './harness.ts';
+import { errorText, setKnob, startTraining, waitForPhase } from './flow.ts';
 
 const STEPS = 20;
 const SMOOTHING = 0.8;
@@ -33,24 +33,24 @@ async function chartSeries(page: Page, name: string): Promise<{ raw: number[]; d
 }
 
 async function setSmoothing(page: Page, value: number): Promise<void> {
-  await page.getByTestId('chart-smoothing').fill(String(value));
+  await (await reveal(page.getByTestId('chart-smoothing'))).fill(String(value));
   assert.equal(await page.getByTestId('chart-smoothing-value').innerText(), value.toFixed(2));
 }
 
 /** The charts section at 1280×800, readable in the artifact. */
 async function chartsScreenshot(app: App, name: string): Promise<void> {
   await app.page.setViewportSize({ width: 1280, height: 800 });
-  await app.page.locator('section:has(#charts-heading)').screenshot({ path: `e2e/artifacts/${name}.png` });
+  await (await reveal(app.page.locator('section:has(#charts-heading)'))).screenshot({ path: `e2e/artifacts/${name}.png` });
   await app.page.setViewportSize({ width: 1280, height: 1000 });
 }
 
 async function storyRun(app: App, knobs: Record<string, number>): Promise<{ id: string; metrics: Metrics }> {
   const { page } = app;
-  await page.getByTestId('preset-stories-word').click();
+  await (await reveal(page.getByTestId('preset-stories-word'))).click();
   assert.ok(await page.getByTestId('model-stories260k').isChecked(), 'the preset picks stories260K');
   assert.equal(await page.getByTestId('data-builtin').inputValue(), 'stories:mention_word:ball');
   for (const [field, value] of Object.entries(knobs)) await setKnob(page, field, value);
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitForPhase(app, ['done'], 900_000);
   const run = await storeRun(page);
   assert.ok(run, `a shown run: ${await errorText(page)}`);
@@ -64,8 +64,8 @@ test(`stories260K in the page: mention_word raises its reward over ${STEPS} step
   await page.getByTestId('device-adapter').waitFor({ state: 'visible', timeout: 60_000 });
 
   // Preview: a plain story opening with the row's word (stories260K has no chat template).
-  await page.getByTestId('preset-stories-word').click();
-  await page.getByTestId('preview-button').click();
+  await (await reveal(page.getByTestId('preset-stories-word'))).click();
+  await (await reveal(page.getByTestId('preview-button'))).click();
   const prompt = page.getByTestId('preview-prompt');
   await prompt.waitFor({ state: 'visible', timeout: 60_000 });
   assert.match(await prompt.innerText(), /Once upon a time|One day|There was|Lily and Ben/);
@@ -88,7 +88,7 @@ test(`stories260K in the page: mention_word raises its reward over ${STEPS} step
   mkdirSync(adapterDir);
   copyFileSync(await app.download('export-adapter-config', downloads), join(adapterDir, 'adapter_config.json'));
   copyFileSync(await app.download('export-adapter-weights', downloads), join(adapterDir, 'adapter_model.safetensors'));
-  await page.getByTestId('export-gguf-dtype').selectOption('f32');
+  await (await reveal(page.getByTestId('export-gguf-dtype'))).selectOption('f32');
   const fromPage = {
     merged: readFileSync(await app.download('export-gguf-merged', downloads)),
     lora: readFileSync(await app.download('export-gguf-lora', downloads)),
@@ -116,7 +116,9 @@ test(`stories260K in the page: mention_word raises its reward over ${STEPS} step
   assert.notDeepEqual(after.drawn, rewards, 'smoothing changes the drawn series');
   assert.deepEqual((await storeRun(page))?.metrics, first.metrics, 'the stored metrics are unchanged');
   // The hover read-out names raw and smoothed values.
-  const box = await page.getByTestId('chart-reward').locator('.plot').boundingBox();
+  const plot = page.getByTestId('chart-reward').locator('.plot');
+  await plot.scrollIntoViewIfNeeded();
+  const box = await plot.boundingBox();
   assert.ok(box);
   await page.mouse.move(box.x + box.width * 0.6, box.y + box.height * 0.5);
   const tooltip = page.getByTestId('chart-reward').locator('.recharts-tooltip-wrapper');
@@ -134,7 +136,7 @@ test(`stories260K in the page: mention_word raises its reward over ${STEPS} step
   const second = await storyRun(app, { maxSteps: 4, learningRate: 0.001, evalProblems: 0, seed: 1 });
   assert.notEqual(second.id, first.id);
   const item = page.locator(`[data-testid="run-item"][data-run-id="${first.id}"]`);
-  await item.getByTestId('run-compare').click(); // controlled: it shows checked once the metrics are read
+  await (await reveal(item.getByTestId('run-compare'))).click(); // controlled: it shows checked once the metrics are read
   await waitFor(
     'the overlaid run',
     () => chartSeries(page, 'reward'),
@@ -147,7 +149,7 @@ test(`stories260K in the page: mention_word raises its reward over ${STEPS} step
   assert.ok(legend.includes(second.id) && legend.includes('lr 0.001'), `legend names the shown run: ${legend}`);
   assert.ok(Number(await page.getByTestId('chart-reward').getAttribute('data-points')) >= STEPS, 'the rows span the longer run');
   await chartsScreenshot(app, 'story-two-runs');
-  await item.getByTestId('run-compare').click();
+  await (await reveal(item.getByTestId('run-compare'))).click();
   await waitFor(
     'the overlay removed',
     () => chartSeries(page, 'reward'),

@@ -5,8 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync, mkdirSync, copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { cli, openApp, readJson, tempDir, unzip, waitFor } from './harness.ts';
-import { chartPoints, completions, exportedTrlScript, FAST_KNOBS, runStep, setUpRun, waitForPhase, waitForStep } from './flow.ts';
+import { cli, openApp, readJson, reveal, tempDir, unzip, waitFor } from './harness.ts';
+import { chartPoints, completions, exportedTrlScript, FAST_KNOBS, runStep, setUpRun, startTraining, waitForPhase, waitForStep } from './flow.ts';
 
 const STEPS = 4;
 const LIVE_CHARTS = ['reward', 'accuracy', 'entropy', 'kl', 'length', 'clip', 'logp-gap', 'is-ratio', 'grad-norm', 'step-time'];
@@ -39,12 +39,12 @@ test(`train the tiny model ${STEPS} GRPO steps in the page, watch it live, expor
   await setUpRun(app, 'arithmetic:2', { ...FAST_KNOBS, maxSteps: STEPS, evalEvery: 2, beta: 0.04 });
 
   // Preview: the rows and the exact prompt the model sees.
-  await page.getByTestId('preview-button').click();
+  await (await reveal(page.getByTestId('preview-button'))).click();
   const prompt = page.getByTestId('preview-prompt');
   await prompt.waitFor({ state: 'visible', timeout: 30_000 });
   assert.match(await prompt.innerText(), /\d+\s*\+\s*\d+/, 'the rendered prompt holds a sum');
 
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitForPhase(app, ['loading', 'evaluating', 'training'], 30_000);
 
   // Live: at least 3 steps, every chart with as many points, completions with rewards and entropies.

@@ -15,19 +15,19 @@ export function DevicePanel() {
         <p className="muted">Looking for a WebGPU adapter…</p>
       ) : (
         <>
-          <p>
+          <div className="device-line">
             <strong data-testid="device-adapter">{device.adapter}</strong>
-          </p>
-          <ul className="features">
-            {['shader-f16', 'subgroups'].map((feature) => {
-              const has = device.features.includes(feature);
-              return (
-                <li key={feature} className={has ? 'yes' : 'no'}>
-                  {has ? '✓' : '✗'} {feature}
-                </li>
-              );
-            })}
-          </ul>
+            <ul className="features" aria-label="Features the kernels use">
+              {['shader-f16', 'subgroups'].map((feature) => {
+                const has = device.features.includes(feature);
+                return (
+                  <li key={feature} className={has ? 'yes' : 'no'}>
+                    {has ? '✓' : '✗'} {feature}
+                  </li>
+                );
+              })}
+            </ul>
+          </div>
           {device.cpu && (
             <p className="warning">
               This adapter is a CPU driver (SwiftShader): training works, but about a thousand times slower than on a GPU. The built-in tiny model stays usable.

@@ -3,12 +3,13 @@
 // series is drawn smoothed (a debiased EMA, series.ts) over its raw values drawn faint; the hover
 // read-out gives both exactly. The rows passed in are never changed.
 
-import { useId, useRef, useState } from 'react';
+import { useContext, useId, useRef, useState } from 'react';
 import { Area, CartesianGrid, ComposedChart, Line, ReferenceLine, ResponsiveContainer, Tooltip, XAxis, YAxis, type AxisDomain } from 'recharts';
 import { chartPng, downloadBlob } from '../export.ts';
 import { smoothedKey, withSmoothed, type ChartRow } from '../series.ts';
 import { formatValue } from './format.ts';
 import { reportError } from './run-actions.ts';
+import { TabShown } from './Tabs.tsx';
 
 export type { ChartRow };
 
@@ -141,6 +142,7 @@ export function MetricChart({
   const plotRef = useRef<HTMLDivElement>(null);
   const ids = useId();
   const [showTable, setShowTable] = useState(false);
+  const tabShown = useContext(TabShown);
   const smooth = smoothing > 0;
   const raw = rows.filter((row) => series.some((s) => numberAt(row, s.key) !== null));
   const plotted = smooth
@@ -220,7 +222,7 @@ export function MetricChart({
       <div ref={plotRef} className="plot">
         {plotted.length === 0 ? (
           <p className="empty">{emptyNote}</p>
-        ) : (
+        ) : !tabShown ? null : ( // a hidden tab has no size to draw in: the plot draws once its tab shows
           <ResponsiveContainer width="100%" height="100%">
             <ComposedChart data={plotted} title={title} desc={summary} margin={{ top: 6, right: 10, bottom: 2, left: 0 }}>
               <CartesianGrid stroke="#e5e7eb" strokeDasharray="3 3" />

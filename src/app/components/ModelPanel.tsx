@@ -142,7 +142,7 @@ export function ModelPanel() {
               </label>
               <span className="muted">
                 {' '}
-                {formatBytes(hub.bytes)} download · needs ~{formatBytes(memory)} GPU memory with these settings
+                {formatBytes(hub.bytes)} download · ~{formatBytes(memory)} GPU memory
               </span>
               {memory > MEMORY_WARNING_BYTES && (
                 <p className="warning">
@@ -155,7 +155,9 @@ export function ModelPanel() {
         <OtherHubModel model={model} />
         <LocalFolder model={model} />
       </ul>
-      <p className="hint">Hub models download when you press Start (with a progress bar) and stay cached for next time.</p>
+      <p className="hint">
+        GPU memory is estimated for the current recipe. Hub models download when you press Start (with a progress bar) and stay cached for next time.
+      </p>
     </section>
   );
 }

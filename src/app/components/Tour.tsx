@@ -15,6 +15,8 @@ interface TourStep {
   id: string;
   title: string;
   text: string;
+  /** The id of the tab that shows the target (App.tsx's set-up steps and results views). */
+  tab: string;
   /** The element pointed at. */
   target: () => Element | null | undefined;
   /** Whether what it points at has filled in yet (else the step says it is waiting). */
@@ -29,12 +31,14 @@ const STEPS: TourStep[] = [
     id: 'train',
     title: 'The quick demo is running',
     text: 'A tiny model learns two-digit sums. Each step it writes a few answers per problem, a reward checks them, and GRPO nudges it towards the answers that beat their group. First it measures how often it already solves held-out sums.',
+    tab: 'setup-tab-train',
     target: () => document.querySelector('[data-testid="train-start"]')?.closest('section'),
   },
   {
     id: 'charts',
     title: 'Charts',
     text: 'Reward is the share of correct answers per step: it should climb. Entropy shows how unsure the model is; the step time shows where the seconds go. Hover a chart for exact values, or smooth the noisy curves.',
+    tab: 'results-tab-charts',
     target: () => section('charts-heading'),
     ready: (run) => (run?.metrics.length ?? 0) > 0,
     waiting: 'Waiting for the first step…',
@@ -43,6 +47,7 @@ const STEPS: TourStep[] = [
     id: 'inspector',
     title: 'Step inspector',
     text: 'Open any step: each group of answers, their rewards and advantages, every token’s share of the loss, and whether the update made each answer likelier. Rewarded answers should move up, penalised ones down.',
+    tab: 'results-tab-inspector',
     target: () => section('inspector-heading'),
     ready: (run) => run !== null && run.settings.inspectEvery > 0 && run.metrics.length >= run.settings.inspectEvery,
     waiting: 'Waiting for the first inspected step…',
@@ -52,6 +57,7 @@ const STEPS: TourStep[] = [
     title: 'pass@k',
     text: 'pass@k is the chance that at least one of k answers is right, on problems the model never trains on. RL tends to lift pass@1 most: it sharpens what the model can already do.',
     // The pass@k chart itself (it appears with the first held-out evaluation), else the charts.
+    tab: 'results-tab-charts',
     target: () => document.querySelector('[data-testid="chart-passk"]') ?? section('charts-heading'),
     ready: (run) => (run?.basePassAtK ?? null) !== null,
     waiting: 'Waiting for the first held-out evaluation…',
@@ -80,13 +86,19 @@ function TourDialog({ onClose }: { onClose: () => void }) {
   const heading = useRef<HTMLHeadingElement>(null);
   const step = STEPS[index];
   const last = index === STEPS.length - 1;
-  // Point at the step's target (scrolled into view, outlined) and put focus on the step's heading.
+  // Point at the step's target (its tab opened as a click would, scrolled into view, outlined) and
+  // put focus on the step's heading.
   useEffect(() => {
+    const tab = document.getElementById(step.tab);
+    if (tab?.getAttribute('aria-selected') !== 'true') tab?.click();
     const target = step.target();
     target?.classList.add('tour-target');
-    target?.scrollIntoView({ block: 'center' });
+    const frame = requestAnimationFrame(() => target?.scrollIntoView({ block: 'center' }));
     heading.current?.focus();
-    return () => target?.classList.remove('tour-target');
+    return () => {
+      cancelAnimationFrame(frame);
+      target?.classList.remove('tour-target');
+    };
   }, [step]);
   const ready = step.ready ? step.ready(run) : true;
   return (

@@ -165,6 +165,9 @@ export const KNOBS: Knob[] = [
   knob('inspectEvery', 'Inspect every', 'Evaluation and checkpoints', true),
 ];
 
+/** The knobs the Train step shows, next to Start (how often to evaluate and checkpoint); the Recipe step shows the others. */
+export const TRAIN_STEP_GROUP: KnobGroup = 'Evaluation and checkpoints';
+
 /** owner/repo, as the Hub spells repository ids. */
 export const HUB_REPO = /^[\w.-]+\/[\w.-]+$/;
 /** hf:owner/repo[:config[:split]] (see parseDatasetSpec). */
