@@ -22,10 +22,9 @@ export async function setKnob(page: Page, field: string, value: number | string)
   const input = page.getByTestId(`knob-${field}`);
   assert.equal(await input.count(), 1, `one knob-${field} input`);
   await reveal(input);
-  if (!(await input.isVisible())) {
-    const more = page.locator(`details:has([data-testid="knob-${field}"]) > summary`);
-    if ((await more.count()) > 0) await more.first().click();
-  }
+  // Open every folded section around it (a group's "more knobs" may sit inside another), outermost first.
+  const summaries = page.locator(`details:not([open]):has([data-testid="knob-${field}"]) > summary`);
+  while ((await summaries.count()) > 0) await summaries.first().click();
   await input.fill(String(value));
   await input.press('Tab');
   assert.equal(await input.inputValue(), String(value), `knob-${field} keeps ${value}`);
