@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { openApp, type PageHooks } from './harness.ts';
-import { errorText, FAST_KNOBS, setUpRun, waitForPhase } from './flow.ts';
+import { openApp, reveal, type PageHooks } from './harness.ts';
+import { errorText, FAST_KNOBS, setUpRun, startTraining, waitForPhase } from './flow.ts';
 
 const STEPS = 3;
 
@@ -44,13 +44,15 @@ test(`the step inspector on ${STEPS} quick-demo steps: logged advantages, log-pr
   const { page } = app;
   // No warm-up, so the first step's update already moves the adapter (lr 3e-3 decaying linearly).
   await setUpRun(app, 'arithmetic:2', { ...FAST_KNOBS, maxSteps: STEPS, warmupRatio: 0 });
-  await page.getByTestId('train-start').click();
+  await startTraining(page);
   await waitForPhase(app, ['done'], 600_000);
   const logged = await loggedAdvantages(page);
   assert.deepEqual(Object.keys(logged).map(Number), [1, 2, 3], `rollouts of every step: ${await errorText(page)}`);
 
   // The newest step by default.
   const inspector = page.getByTestId('inspector');
+  await inspector.waitFor({ state: 'attached', timeout: 30_000 });
+  await reveal(inspector);
   await inspector.waitFor({ state: 'visible', timeout: 30_000 });
   await page.getByTestId('inspect-summary').waitFor({ state: 'visible', timeout: 30_000 });
   assert.equal(await shownStep(page), STEPS);
@@ -115,8 +117,10 @@ test(`the step inspector on ${STEPS} quick-demo steps: logged advantages, log-pr
 
   // A reload reads the stored steps back from OPFS.
   await page.reload();
-  await page.getByTestId('run-item').first().waitFor({ state: 'visible', timeout: 60_000 });
-  if ((await page.getByTestId('inspector').count()) === 0) await page.getByTestId('run-item').first().locator('button.link').click();
+  await page.getByTestId('run-item').first().waitFor({ state: 'attached', timeout: 60_000 });
+  if ((await page.getByTestId('inspector').count()) === 0) await (await reveal(page.getByTestId('run-item').first().locator('button.link'))).click();
+  await page.getByTestId('inspector').waitFor({ state: 'attached', timeout: 30_000 });
+  await reveal(page.getByTestId('inspector'));
   await page
     .getByTestId('inspect-summary')
     .filter({ hasText: `Step ${STEPS}:` })
