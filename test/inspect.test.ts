@@ -118,7 +118,8 @@ const readLines = <T>(file: string): T[] =>
     .map((l) => JSON.parse(l) as T);
 
 const variants = [
-  { label: 'dapo, on-policy, a group with advantage 0', flags: [], iterations: 1 },
+  // Without the sampler correction (DESIGN §8.12), whose weights are 1 ± 1e-6 here, so the shares are exactly −A / tokens.
+  { label: 'dapo, on-policy, a group with advantage 0', flags: ['--no-importance-sampling-correction'], iterations: 1 },
   {
     label: 'grpo, num_iterations 2, beta 0.05, tight clipping',
     flags: ['--loss-type', 'grpo', '--num-iterations', '2', '--beta', '0.05', '--epsilon', '0.002'],
