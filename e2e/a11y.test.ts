@@ -98,7 +98,7 @@ test('no serious or critical axe violation on every set-up step and results view
   // in words, each shaded token's value in its tooltip. (Completions with advantage 0 are not trained
   // on, so they carry no entropies.)
   await reveal(page.getByTestId('completion').first());
-  assert.match(await page.locator('.entropy-legend').innerText(), /entropy 0[\s\S]*nats/);
+  assert.match(await page.getByRole('note', { name: 'Token colour: entropy' }).innerText(), /entropy 0[\s\S]*nats/);
   if ((await page.getByTestId('completion-entropy').count()) > 0) {
     assert.match((await page.getByTestId('completion-entropy').first().textContent()) ?? '', /entropy mean \d/);
     const titles = await page.locator('[data-entropy]').evaluateAll((spans) => spans.map((s) => s.getAttribute('title') ?? ''));
