@@ -6,9 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
-import { charTokenizerFiles } from '../src/io/tokenizer.ts';
-import { writeRandomModel } from '../src/model/random-model.ts';
+import { writeTinyArithmeticModel } from '../test/helpers/tiny-model.ts';
 
 const WORK = join('.cache', 'sampling-mismatch');
 const STEPS = 2;
@@ -16,26 +14,17 @@ rmSync(WORK, { recursive: true, force: true });
 mkdirSync(WORK, { recursive: true });
 
 function qwen25Shaped(dir: string): void {
-  mkdirSync(dir, { recursive: true });
-  const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
-  Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
-  writeRandomModel(dir, {
+  writeTinyArithmeticModel(dir, 5, {
     architecture: 'qwen2',
     dtype: 'BF16',
-    tied: true,
     hiddenSize: 896,
     numLayers: 2,
     numHeads: 14,
     numKvHeads: 2,
     intermediateSize: 4864,
-    vocabSize: ARITHMETIC_ALPHABET.length + 3,
-    eosTokenId: ARITHMETIC_ALPHABET.length + 2,
     ropeTheta: 1_000_000,
     rmsNormEps: 1e-6,
-    seed: 5,
   });
-  writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  writeFileSync(join(dir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
 }
 
 const KEYS = [

@@ -4,18 +4,16 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
+import { writeTinyArithmeticModel } from './helpers/tiny-model.ts';
 import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
 import { openSource } from '../src/io/source.ts';
 import { loadCpuWeights } from '../src/model/weights.ts';
-import { writeRandomModel } from '../src/model/random-model.ts';
 import { parseSafetensors, toFloat32 } from '../src/io/safetensors.ts';
 import { grpoLoss, type LossType } from '../src/rl/loss.ts';
-import { charTokenizerFiles } from '../src/io/tokenizer.ts';
 import { rng } from './helpers/gpu.ts';
 import { peftKey, writePeftAdapter } from './helpers/peft.ts';
 import { directionalDerivative, numericGradient } from './helpers/finite-diff.ts';
@@ -30,24 +28,7 @@ const modules = ['q_proj', 'v_proj'] as const;
 function setup() {
   const root = mkdtempSync(join(tmpdir(), 'webgrpo-grpo-'));
   const modelDir = join(root, 'model');
-  mkdirSync(modelDir);
-  const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
-  Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
-  const config = writeRandomModel(modelDir, {
-    architecture: 'llama',
-    dtype: 'F32',
-    tied: true,
-    hiddenSize: 32,
-    numLayers: 2,
-    numHeads: 4,
-    numKvHeads: 2,
-    intermediateSize: 48,
-    vocabSize: ARITHMETIC_ALPHABET.length + 3,
-    eosTokenId: ARITHMETIC_ALPHABET.length + 2,
-    seed: 9,
-  });
-  writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-  writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+  const config = writeTinyArithmeticModel(modelDir, 9, { numLayers: 2 });
   const adapterDir = join(root, 'adapter');
   writePeftAdapter(adapterDir, { layers: config.numLayers, dims: { q_proj: [32, 32], v_proj: [32, 16] }, r, alpha, seed: 3 });
   // A reward with spread on this random model's text: the number of spaces in the completion.

@@ -5,16 +5,14 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { ARITHMETIC_ALPHABET, TINY_ARITH_CHAT_TEMPLATE } from '../src/data/arithmetic.ts';
-import { charTokenizerFiles } from '../src/io/tokenizer.ts';
+import { writeTinyArithmeticModel } from './helpers/tiny-model.ts';
 import { openSource } from '../src/io/source.ts';
 import { parseSafetensors, toFloat32 } from '../src/io/safetensors.ts';
 import { referenceScore, type CpuAdapter } from '../src/model/reference.ts';
-import { writeRandomModel } from '../src/model/random-model.ts';
 import { loadCpuWeights } from '../src/model/weights.ts';
 import { inspectionFile, type StepInspection } from '../src/rl/inspect.ts';
 import { grpoLoss, LOSS_TYPES } from '../src/rl/loss.ts';
@@ -28,24 +26,7 @@ const modules = ['q_proj', 'v_proj'] as const;
 
 const root = mkdtempSync(join(tmpdir(), 'webgrpo-inspect-'));
 const modelDir = join(root, 'model');
-mkdirSync(modelDir);
-const { tokenizerJson, tokenizerConfig } = charTokenizerFiles(ARITHMETIC_ALPHABET);
-Object.assign(tokenizerConfig, { chat_template: TINY_ARITH_CHAT_TEMPLATE });
-const config = writeRandomModel(modelDir, {
-  architecture: 'llama',
-  dtype: 'F32',
-  tied: true,
-  hiddenSize: 32,
-  numLayers: 2,
-  numHeads: 4,
-  numKvHeads: 2,
-  intermediateSize: 48,
-  vocabSize: ARITHMETIC_ALPHABET.length + 3,
-  eosTokenId: ARITHMETIC_ALPHABET.length + 2,
-  seed: 9,
-});
-writeFileSync(join(modelDir, 'tokenizer.json'), JSON.stringify(tokenizerJson));
-writeFileSync(join(modelDir, 'tokenizer_config.json'), JSON.stringify(tokenizerConfig));
+const config = writeTinyArithmeticModel(modelDir, 9, { numLayers: 2 });
 const adapterDir = join(root, 'adapter');
 writePeftAdapter(adapterDir, { layers: config.numLayers, dims: { q_proj: [32, 32], v_proj: [32, 16] }, r, alpha, seed: 3 });
 // Spaces in the completion, except that problems with an even answer all get 1: their group has
