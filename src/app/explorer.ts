@@ -2,6 +2,7 @@
 // the run's measured generation speed, and its CSV exports (per-problem counts, the curves).
 
 import type { StepMetrics } from '../rl/grpo.ts';
+import { csvText } from './export.ts';
 import type { PassAtKComparison, RunConfig } from './protocol.ts';
 
 /** Steps whose generation speed the estimate averages (the newest ones). */
@@ -30,17 +31,9 @@ export function explorerEstimate(
   return { seconds: tokens / tokensPerSecond, tokens, tokensPerSecond };
 }
 
-/** A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). */
-function csvField(value: string | number): string {
-  const s = String(value);
-  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
-}
-
-const csv = (rows: (string | number)[][]) => `${rows.map((r) => r.map(csvField).join(',')).join('\n')}\n`;
-
 /** One row per problem: its correct counts out of n for the base model and the adapter, and its category. */
 export function comparisonProblemsCsv(result: PassAtKComparison): string {
-  return csv([
+  return csvText([
     ['problem', 'question', 'answer', 'samples', 'correct_base', 'correct_adapter', 'category'],
     ...result.problems.map((p, i) => [i + 1, p.question, p.answer, result.samples, p.base, p.adapter, p.solvedBy]),
   ]);
@@ -48,5 +41,5 @@ export function comparisonProblemsCsv(result: PassAtKComparison): string {
 
 /** One row per k = 1..n: the mean pass@k of the base model and of the adapter. */
 export function comparisonCurvesCsv(result: PassAtKComparison): string {
-  return csv([['k', 'pass_at_k_base', 'pass_at_k_adapter'], ...result.curves.base.map((b, i) => [i + 1, b, result.curves.adapter[i]])]);
+  return csvText([['k', 'pass_at_k_base', 'pass_at_k_adapter'], ...result.curves.base.map((b, i) => [i + 1, b, result.curves.adapter[i]])]);
 }

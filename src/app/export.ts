@@ -1,7 +1,16 @@
 // Downloads from the page: files through an <a download> with an object URL, the adapter as a zip,
-// and charts as PNG images.
+// tables as CSV and charts as PNG images.
 
 import { zipSync } from 'fflate';
+
+/** A CSV field: quoted when it holds a comma, quote or line break (RFC 4180). */
+function csvField(value: string | number): string {
+  const s = String(value);
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+/** Rows as CSV text, one line each, ending in a line break. */
+export const csvText = (rows: (string | number)[][]): string => `${rows.map((r) => r.map(csvField).join(',')).join('\n')}\n`;
 
 export function downloadBlob(fileName: string, blob: Blob): void {
   const url = URL.createObjectURL(blob);

@@ -5,6 +5,7 @@ import { createStore } from 'zustand/vanilla';
 import { useStore } from 'zustand';
 import type { StepMetrics } from '../rl/grpo.ts';
 import type { CompletionView, DataSource, DeviceInfo, FromWorker, PassAtK, PassAtKComparison, RunPhase, RunConfig, ToWorker } from './protocol.ts';
+import { csvText } from './export.ts';
 import { defaultSettings } from './recipe.ts';
 import { MAX_SMOOTHING } from './series.ts';
 
@@ -171,8 +172,8 @@ export function runProgress(run: RunView): {
 /** The metrics of a run as CSV: one row per step, one column per metric name seen in any step. */
 export function metricsCsv(metrics: StepMetrics[]): string {
   const columns = ['step', ...new Set(metrics.flatMap((m) => Object.keys(m)).filter((k) => k !== 'step'))];
-  const cell = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : String(v));
-  return `${[columns.join(','), ...metrics.map((m) => columns.map((c) => cell(m[c])).join(','))].join('\n')}\n`;
+  const cell = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '' : v);
+  return csvText([columns, ...metrics.map((m) => columns.map((c) => cell(m[c])))]);
 }
 
 interface AppActions {
