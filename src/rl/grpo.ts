@@ -483,7 +483,7 @@ export class GrpoTrainer {
     for (let iteration = 0; iteration < cfg.numIterations; iteration++) {
       adapter.zeroGrads();
       loss = 0;
-      // Adaptive entropy (DESIGN.md §8.13): the coefficient and gate from the previous update.
+      // Adaptive entropy (DESIGN.md §8.11): the coefficient and gate from the previous update.
       const entropyCoef = cfg.useAdaptiveEntropy ? appliedEntropyCoef(this.adaptiveEntropy, cfg.entropyTarget) : cfg.entropyCoef;
       let entropyTotal = 0;
       let entropyTokens = 0;
