@@ -5,7 +5,8 @@
 //    packed f16 or packed bf16 (override DTYPE), decoded here, f32 accumulation; Y can be added
 //    into (accumulate: the fused residual add).
 //    mm_tiled: 4×4 outputs per thread, vec4 loads (K % 4 == 0). mm_scalar: any K (even for packed).
-//    mm_narrow: decode-sized M ≤ 4, 2 weight rows per invocation, no workgroup memory.
+//    mm_narrow: decode-sized M ≤ 4, 2 weight rows per invocation, no workgroup memory; its input
+//    loads (narrowX) come in two forms after the plain-x and subgroups markers.
 //    mm_gemv (after the subgroups marker, compiled only where the `subgroups` feature exists):
 //    M ≤ 4, one subgroup per weight row, lanes read consecutive vec4s, subgroupAdd reduces.
 //  * mm_narrow_swiglu / mm_gemv_swiglu: act[M, N] = silu(X·Wgᵀ) ⊙ (X·Wuᵀ), gate (piece 0) and
@@ -228,16 +229,12 @@ fn narrowW16(w: WQ, e: u32) -> W16 {
   return W16(decode_quad(DTYPE, v0.xy), decode_quad(DTYPE, v0.zw), decode_quad(DTYPE, v1.xy), decode_quad(DTYPE, v1.zw));
 }
 
-// One 16-weight step of rows u and v with X vec4s xb .. xb+3 (each loaded once): column 0 holds
-// the 4 partial dot products with u, column 1 those with v.
-fn dot16x2(xb: u32, u: W16, v: W16) -> mat2x4<f32> {
-  let x0 = x4[xb];
-  let x1 = x4[xb + 1u];
-  let x2 = x4[xb + 2u];
-  let x3 = x4[xb + 3u];
+// One 16-weight step of rows u and v with the 4 X vec4s xq (narrowX): column 0 holds the 4
+// partial dot products with u, column 1 those with v.
+fn dot16x2(xq: W16, u: W16, v: W16) -> mat2x4<f32> {
   return mat2x4<f32>(
-    vec4<f32>(dot(x0, u.a), dot(x1, u.b), dot(x2, u.c), dot(x3, u.d)),
-    vec4<f32>(dot(x0, v.a), dot(x1, v.b), dot(x2, v.c), dot(x3, v.d)),
+    vec4<f32>(dot(xq.a, u.a), dot(xq.b, u.b), dot(xq.c, u.c), dot(xq.d, u.d)),
+    vec4<f32>(dot(xq.a, v.a), dot(xq.b, v.b), dot(xq.c, v.c), dot(xq.d, v.d)),
   );
 }
 
@@ -260,8 +257,9 @@ fn rowSums(a: mat2x4<f32>) -> vec2<f32> {
   return vec2<f32>(dot(a[0], one), dot(a[1], one));
 }
 
-// Rows starting at elements cu of wu and cv of wv (the same or different weights).
-fn narrowDots(wu: WQ, cu: u32, wv: WQ, cv: u32) -> NarrowSums {
+// Rows starting at elements cu of wu and cv of wv (the same or different weights); `lane` is
+// narrowLane()'s, taken while every invocation of the workgroup was active.
+fn narrowDots(wu: WQ, cu: u32, wv: WQ, cv: u32, lane: u32) -> NarrowSums {
   let K4 = mp.K >> 2u;
   let K16 = K4 & ~3u;
   // Input m: four partial sums per row (columns u, v).
@@ -273,15 +271,15 @@ fn narrowDots(wu: WQ, cu: u32, wv: WQ, cv: u32) -> NarrowSums {
     let e = k << 2u;
     let u = narrowW16(wu, cu + e);
     let v = narrowW16(wv, cv + e);
-    a0 += dot16x2(k, u, v);
+    a0 += dot16x2(narrowX(k, lane), u, v);
     if (MROWS > 1u) {
-      a1 += dot16x2(K4 + k, u, v);
+      a1 += dot16x2(narrowX(K4 + k, lane), u, v);
     }
     if (MROWS > 2u) {
-      a2 += dot16x2(2u * K4 + k, u, v);
+      a2 += dot16x2(narrowX(2u * K4 + k, lane), u, v);
     }
     if (MROWS > 3u) {
-      a3 += dot16x2(3u * K4 + k, u, v);
+      a3 += dot16x2(narrowX(3u * K4 + k, lane), u, v);
     }
   }
   for (var k = K16; k < K4; k++) {
@@ -301,19 +299,21 @@ fn narrowDots(wu: WQ, cu: u32, wv: WQ, cv: u32) -> NarrowSums {
   return NarrowSums(rowSums(a0), rowSums(a1), rowSums(a2), rowSums(a3));
 }
 
-// mm_narrow's two outputs (rows n0, n0 + 1) of input m, the second skipped past N.
+// mm_narrow's two outputs (rows n0, n0 + 1) of input m, those past N skipped.
 fn narrowStore(b: Bias, pc: Piece, m: u32, n0: u32, v: vec2<f32>) {
-  storeOne(b, pc, m, n0, v.x);
+  if (n0 < pc.N) {
+    storeOne(b, pc, m, n0, v.x);
+  }
   if (n0 + 1u < pc.N) {
     storeOne(b, pc, m, n0 + 1u, v.y);
   }
 }
 
-fn narrowBody(w: WQ, b: Bias, pc: Piece, n0: u32) {
-  if (n0 >= pc.N) { return; }
-  let c0 = (pc.wRow0 + n0) * mp.K;
+// Invocations past N compute the last row again (narrowX needs every invocation) and store nothing.
+fn narrowBody(w: WQ, b: Bias, pc: Piece, n0: u32, lane: u32) {
+  let c0 = (pc.wRow0 + min(n0, pc.N - 1u)) * mp.K;
   let c1 = (pc.wRow0 + min(n0 + 1u, pc.N - 1u)) * mp.K;
-  let s = narrowDots(w, c0, w, c1);
+  let s = narrowDots(w, c0, w, c1, lane);
   narrowStore(b, pc, 0u, n0, s.s0);
   if (MROWS > 1u) {
     narrowStore(b, pc, 1u, n0, s.s1);
@@ -328,11 +328,12 @@ fn narrowBody(w: WQ, b: Bias, pc: Piece, n0: u32) {
 
 @compute @workgroup_size(64)
 fn mm_narrow(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let lane = narrowLane();
   let n0 = flat_index(id, groups, 64u) * NW_ROWS;
   switch id.z {
-    case 0u: { narrowBody(&wqa, &ba, pieceOf(0u), n0); }
-    case 1u: { narrowBody(&wqb, &bb, pieceOf(1u), n0); }
-    default: { narrowBody(&wqc, &bc, pieceOf(2u), n0); }
+    case 0u: { narrowBody(&wqa, &ba, pieceOf(0u), n0, lane); }
+    case 1u: { narrowBody(&wqb, &bb, pieceOf(1u), n0, lane); }
+    default: { narrowBody(&wqc, &bc, pieceOf(2u), n0, lane); }
   }
 }
 
@@ -347,11 +348,13 @@ fn swigluStore(m: u32, n: u32, gu: vec2<f32>) {
 // act = silu(X·Wgᵀ) ⊙ (X·Wuᵀ): one gate row (piece 0) and the same up row (piece 1) per invocation.
 @compute @workgroup_size(64)
 fn mm_narrow_swiglu(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let n = flat_index(id, groups, 64u);
+  let lane = narrowLane();
   let g = pieceOf(0u);
   let u = pieceOf(1u);
+  let n = flat_index(id, groups, 64u);
+  let row = min(n, g.N - 1u);
+  let s = narrowDots(&wqa, (g.wRow0 + row) * mp.K, &wqb, (u.wRow0 + row) * mp.K, lane);
   if (n >= g.N) { return; }
-  let s = narrowDots(&wqa, (g.wRow0 + n) * mp.K, &wqb, (u.wRow0 + n) * mp.K);
   swigluStore(0u, n, s.s0);
   if (MROWS > 1u) {
     swigluStore(1u, n, s.s1);
@@ -607,6 +610,16 @@ fn mm_igrad_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
   igStore(m0, k0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
 }
 
+// ---- plain x ----
+// mm_narrow's input loads without subgroups: every invocation reads the 4 vec4s itself.
+fn narrowLane() -> u32 {
+  return 0u;
+}
+
+fn narrowX(xb: u32, lane: u32) -> W16 {
+  return W16(x4[xb], x4[xb + 1u], x4[xb + 2u], x4[xb + 3u]);
+}
+
 // ---- subgroups ----
 // Everything below needs the `subgroups` feature: matmul.ts compiles it (with `enable subgroups;`
 // in front) only on devices that have it.
@@ -615,6 +628,18 @@ fn mm_igrad_scalar(@builtin(global_invocation_id) id: vec3<u32>) {
 // each subgroup takes one row at a time, its lanes read consecutive vec4s of the row (coalesced)
 // and accumulate all M inputs at once, and subgroupAdd sums the lanes. Any subgroup size up to 128
 // works (fewer subgroups just take more rows each).
+// mm_narrow's input loads with subgroups: every lane reads one of the 4 vec4s, and each reaches
+// the others by subgroupBroadcast from lanes 0..3. SwiftShader runs each load as a gather with
+// bounds checks, so this quarters the input loads, the larger part of the loop's cost there.
+fn narrowLane() -> u32 {
+  return subgroupExclusiveAdd(1u);
+}
+
+fn narrowX(xb: u32, lane: u32) -> W16 {
+  let x = x4[xb + (lane & 3u)];
+  return W16(subgroupBroadcast(x, 0u), subgroupBroadcast(x, 1u), subgroupBroadcast(x, 2u), subgroupBroadcast(x, 3u));
+}
+
 const GV_ROWS = 16u;
 const GV_THREADS = 128u;
 

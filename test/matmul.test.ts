@@ -15,6 +15,7 @@ import {
   matmulWeightGradRef,
   type MatmulKernel,
 } from '../src/kernels/matmul.ts';
+import { acquireGpu } from '../src/gpu/device.ts';
 import { Tensor, WeightMatrix, type WeightDType } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
 import { swigluRef } from '../src/kernels/swiglu.ts';
@@ -251,6 +252,35 @@ test('matmulSwiglu = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4, 
   const g = makeWeight(gpu, randomArray(64, 1), 4, 16, 'f32').w;
   assert.throws(() => matmulSwiglu(Tensor.from(gpu, randomArray(16 * 8, 2), [8, 16]), g, g), /8 input rows take mm_tiled, which has no SwiGLU form/);
   assert.equal(fusesSwiglu(8, g, gpu), false);
+});
+
+test('mm_narrow without subgroups (every invocation loads its own inputs) matches the reference', async () => {
+  const gpu = await acquireGpu({ debug: true, withoutFeatures: ['subgroups'] });
+  assert.equal(gpu.hasSubgroups, false);
+  let seed = 900;
+  try {
+    await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
+      for (const [M, K, N] of [
+        [1, 8, 7],
+        [3, 200, 33],
+        [4, 48, 130],
+      ]) {
+        const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
+        const u = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
+        const xv = randomArray(M * K, seed++);
+        const x = Tensor.from(gpu, xv, [M, K]);
+        assert.equal(matmulKernel(M, K, gpu, dtype), 'mm_narrow');
+        const ref = matmulRef(xv, held, M, K, N);
+        assertClose(await matmul(x, w).read(), ref, 1e-4 * scaleOf(ref), `${dtype} M=${M} K=${K} N=${N}`);
+        const swiglu = swigluRef(ref, matmulRef(xv, u.held, M, K, N));
+        assertClose(await matmulSwiglu(x, w, u.w).read(), swiglu, 1e-4 * scaleOf(swiglu), `${dtype} swiglu M=${M} K=${K} N=${N}`);
+        w.destroy();
+        u.w.destroy();
+      }
+    });
+  } finally {
+    gpu.destroy();
+  }
 });
 
 test('matmul over row chunks with rowStart / count subsets and bias', async () => {

@@ -13,6 +13,8 @@ export interface AcquireOptions {
   powerPreference?: GPUPowerPreference;
   /** Wrap every dispatch in error scopes and name the failing kernel (slow; tests turn it on). */
   debug?: boolean;
+  /** Optional features to leave off even where the adapter has them (tests of the fallback paths). */
+  withoutFeatures?: GPUFeatureName[];
 }
 
 type LimitName =
@@ -121,7 +123,7 @@ export async function acquireGpu(options: AcquireOptions = {}): Promise<Gpu> {
   }
   const requiredFeatures: GPUFeatureName[] = [];
   for (const feature of ['shader-f16', 'subgroups', 'timestamp-query'] as GPUFeatureName[]) {
-    if (adapter.features.has(feature)) requiredFeatures.push(feature);
+    if (adapter.features.has(feature) && !options.withoutFeatures?.includes(feature)) requiredFeatures.push(feature);
   }
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures });
   const debug = options.debug ?? (typeof process !== 'undefined' && process.env?.WEBGRPO_GPU_DEBUG === '1');

@@ -75,6 +75,8 @@ export class Gpu {
   readonly limits: GPUSupportedLimits;
   readonly hasF16: boolean;
   readonly hasSubgroups: boolean;
+  /** The adapter's smallest subgroup size (0 when it does not say). */
+  readonly subgroupMinSize: number;
   readonly isCpuAdapter: boolean;
   readonly adapter: AdapterSummary;
   /** Set once the device is lost; every later call throws GpuDeviceLostError. */
@@ -112,6 +114,7 @@ export class Gpu {
     this.limits = device.limits;
     this.hasF16 = device.features.has('shader-f16');
     this.hasSubgroups = device.features.has('subgroups');
+    this.subgroupMinSize = this.hasSubgroups ? ((info as { subgroupMinSize?: number }).subgroupMinSize ?? 0) : 0;
     // CPU rasterisers (SwiftShader) run each workgroup barrier as a costly thread sync: kernels
     // pick barrier-free variants there, and workgroup-memory tiling on real GPUs.
     this.isCpuAdapter = info.architecture === 'swiftshader' || /swiftshader|llvmpipe|lavapipe/i.test(info.description ?? '');

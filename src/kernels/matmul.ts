@@ -10,9 +10,11 @@ import { Tensor, type WeightDType, type WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
 import { DTYPE_CODE, withPrelude } from './prelude.ts';
 
-// The family's subgroup kernels follow this marker; they compile only with `enable subgroups;`.
-const [baseSource, subgroupSource] = familySource.split('// ---- subgroups ----');
-const source = withPrelude(baseSource);
+// The family's file ends in two sections: mm_narrow's input loads without subgroups, then the same
+// with subgroups followed by the subgroup kernels, which compile only with `enable subgroups;`.
+const [baseSource, tails] = familySource.split('// ---- plain x ----');
+const [plainXSource, subgroupSource] = tails.split('// ---- subgroups ----');
+const source = withPrelude(baseSource + plainXSource);
 // The same entry points plus the subgroup ones (uniformity is per subgroup there: each subgroup
 // works on its own weight row, which WGSL's workgroup-wide analysis cannot see).
 const subgroupFamily = `enable subgroups;\ndiagnostic(off, subgroup_uniformity);\n${withPrelude(baseSource + subgroupSource)}`;
@@ -29,7 +31,8 @@ export type MatmulKernel = 'mm_tiled' | 'mm_scalar' | 'mm_gemv' | 'mm_narrow';
  * benches). Small M takes the subgroup GEMV `mm_gemv` on GPUs with the `subgroups` feature, and the
  * plain-loop `mm_narrow` elsewhere: on SwiftShader (which has subgroups) each loop iteration and
  * gathered load has a large fixed cost, and mm_narrow's 2 rows × 16 weights per iteration measured
- * ~2× faster than one subgroup per row (DESIGN.md §4.1).
+ * ~2× faster than one subgroup per row; there it shares its input loads across each 4 lanes with
+ * subgroupBroadcast (DESIGN.md §4.1).
  */
 export function matmulKernel(M: number, K: number, gpu?: Gpu, dtype: WeightDType = 'f32'): MatmulKernel {
   if (K % 4 !== 0) return 'mm_scalar';
@@ -104,7 +107,9 @@ function checkBias(w: WeightMatrix, bias: Tensor | undefined): void {
 function projectionPipeline(gpu: Gpu, kernel: MatmulKernel, M: number, dtype: WeightDType, swiglu: boolean): GPUComputePipeline {
   const small = kernel === 'mm_gemv' || kernel === 'mm_narrow';
   const constants: Record<string, number> = small ? { DTYPE: DTYPE_CODE[dtype], MROWS: M } : { DTYPE: DTYPE_CODE[dtype] };
-  return gpu.pipeline('matmul', kernel === 'mm_gemv' ? subgroupFamily : source, swiglu ? `${kernel}_swiglu` : kernel, constants);
+  // mm_narrow shares its input loads across each 4 lanes where subgroups have at least 4 lanes.
+  const subgroups = kernel === 'mm_gemv' || (kernel === 'mm_narrow' && gpu.subgroupMinSize >= 4);
+  return gpu.pipeline('matmul', subgroups ? subgroupFamily : source, swiglu ? `${kernel}_swiglu` : kernel, constants);
 }
 
 /** Validate a forced or chosen kernel for M inputs of K columns in `dtype`. */
