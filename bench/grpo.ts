@@ -1,7 +1,7 @@
 // One GRPO step through `webgrpo train`, and where its seconds went (the timing/* fields of its
 // metrics.jsonl line, docs/DESIGN.md §8.9). Quick: the built-in tiny model, 8 completions of up to
 // 64 tokens. --device: the bench model (bench/models.ts), 8 completions × 256 tokens after a
-// 128-token prompt, LoRA r16 (--small shrinks that model, not the step's shape).
+// 128-token prompt, LoRA r16, gradient checkpointing (--small shrinks that model, not the step's shape).
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -22,7 +22,8 @@ export async function benchGrpo(args: string[]): Promise<Record<string, unknown>
     writeBenchModel(model, args.includes('--small'));
     // 128 characters of the prompt alphabet: 128 prompt tokens with the bench model's tokenizer.
     const question = Array.from({ length: 128 }, (_, i) => PROMPT_ALPHABET[(i * 7) % (PROMPT_ALPHABET.length - 1)]).join('');
-    flags.push('--model', model, '--plain-prompt', '--one-shot-problem', question, '--one-shot-answer', '42');
+    // Issue 13's step names checkpointing; said explicitly so a change of default does not change the bench.
+    flags.push('--model', model, '--plain-prompt', '--one-shot-problem', question, '--one-shot-answer', '42', '--gradient-checkpointing');
   }
   const start = performance.now();
   const run = spawnSync(process.execPath, ['bin/webgrpo.mjs', 'train', ...flags], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

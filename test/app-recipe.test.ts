@@ -162,6 +162,13 @@ test('hubModelMemory equals trainingMemory of the parsed config and grows with b
     hubModelMemory(HUB_MODELS[0], accumulated),
     trainingMemory(qwen25, { batch: 16, tokens: 192, loraRank: 16, full: false, checkpoint: true, weightBytes: 2 }).total,
   );
+  // gradient_checkpointing off keeps every layer's activations: the estimate follows the setting.
+  const unchecked = { ...s, grpo: { ...s.grpo, gradientCheckpointing: false } };
+  assert.equal(
+    hubModelMemory(HUB_MODELS[0], unchecked),
+    trainingMemory(qwen25, { batch: 64, tokens: 192, loraRank: 16, full: false, checkpoint: false, weightBytes: 2 }).total,
+  );
+  assert.ok(hubModelMemory(HUB_MODELS[0], unchecked) > m, 'without checkpointing a step needs more');
   assert.ok(hubModelMemory(HUB_MODELS[0], preset('tina')) > m, 'a rank-32 adapter needs more');
   // Qwen3-0.6B needs more than SmolLM2-135M at the same settings
   assert.ok(hubModelMemory(HUB_MODELS[1], s) > hubModelMemory(HUB_MODELS[2], s));

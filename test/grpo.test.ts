@@ -410,3 +410,66 @@ test('a GRPO step logs the sampler/trainer mismatch: finite, above 0 and small; 
   const spread = offMetrics['sampling/importance_sampling_ratio/max'] - offMetrics['sampling/importance_sampling_ratio/min'];
   assert.ok(spread > 0 && spread < 1e-3, `raw token ratios spread ${spread}`);
 });
+
+test('gradient_checkpointing: one GRPO step with and without it gives the same loss, rollouts and updated adapter; config.json records it', () => {
+  const { root, modelDir, adapterDir, rewardModule } = fixture;
+  const train = (name: string, flag: string) => {
+    const run = join(root, name);
+    const res = spawnSync(
+      process.execPath,
+      [
+        'bin/webgrpo.mjs',
+        'train',
+        ...['--model', modelDir, '--init-adapter', adapterDir, '--out', run, '--reward-module', rewardModule, flag],
+        ...['--steps', '1', '--prompts-per-step', '2', '--num-generations', '3', '--max-completion-length', String(maxLen)],
+        ...['--lr', String(lr), '--lr-scheduler-type', 'constant', '--warmup-ratio', '0'],
+        // LoRA dropout: the recomputed layer must draw the same masks as the first forward.
+        ...['--temperature', String(temperature), '--lora-dropout', '0.2', '--beta', '0.05', '--eval-problems', '0', '--seed', '4'],
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(res.status, 0, res.stderr);
+    const read = (file: string) => readFileSync(join(run, file), 'utf8');
+    const tensors = parseSafetensors(readFileSync(join(run, 'adapter', 'adapter_model.safetensors')), name).tensors;
+    return {
+      config: JSON.parse(read('config.json')),
+      metrics: JSON.parse(read('metrics.jsonl').trim().split('\n')[0]),
+      rollouts: read('rollouts.jsonl')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { completion_ids: number[]; advantage: number }),
+      adapter: new Map([...tensors].map(([k, t]) => [k, toFloat32(t)])),
+    };
+  };
+  const on = train('checkpointing-on', '--gradient-checkpointing');
+  const off = train('checkpointing-off', '--no-gradient-checkpointing');
+  assert.equal(on.config.gradient_checkpointing, true);
+  assert.equal(off.config.gradient_checkpointing, false);
+  assert.deepEqual(
+    on.rollouts.map((x) => [x.completion_ids, x.advantage]),
+    off.rollouts.map((x) => [x.completion_ids, x.advantage]),
+  );
+  assert.ok(
+    on.rollouts.some((x) => x.advantage !== 0),
+    'the step learns something',
+  );
+  assert.ok(Math.abs(on.metrics.loss - off.metrics.loss) <= 1e-6 * Math.max(1, Math.abs(off.metrics.loss)), `loss ${on.metrics.loss} vs ${off.metrics.loss}`);
+  assert.ok(
+    Math.abs(on.metrics.grad_norm - off.metrics.grad_norm) <= 1e-5 * off.metrics.grad_norm,
+    `grad_norm ${on.metrics.grad_norm} vs ${off.metrics.grad_norm}`,
+  );
+  assert.ok(off.metrics.grad_norm > 0, 'the gradient is not 0');
+  const before = parseSafetensors(readFileSync(join(adapterDir, 'adapter_model.safetensors')), 'before').tensors;
+  let moved = 0,
+    diff = 0;
+  for (const [name, x] of off.adapter) {
+    const y = on.adapter.get(name)!;
+    const x0 = toFloat32(before.get(name)!);
+    x.forEach((v, j) => {
+      moved += (v - x0[j]) ** 2;
+      diff += (v - y[j]) ** 2;
+    });
+  }
+  assert.ok(moved > 0, 'the adapter moved');
+  assert.ok(Math.sqrt(diff) <= 1e-5 * Math.sqrt(moved), `updated adapters differ by ${Math.sqrt(diff)} (update ${Math.sqrt(moved)})`);
+});

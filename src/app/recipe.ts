@@ -236,7 +236,7 @@ export const HUB_MODELS: HubModel[] = [
   },
 ];
 
-/** GPU memory a training step of these settings needs on a Hub model (bf16 weights, checkpointing on). */
+/** GPU memory a training step of these settings needs on a Hub model (bf16 weights, gradient_checkpointing as set). */
 export function hubModelMemory(model: HubModel, s: RunConfig, promptTokens = 128): number {
   const config = {
     ...model.config,
@@ -253,7 +253,7 @@ export function hubModelMemory(model: HubModel, s: RunConfig, promptTokens = 128
     tokens: promptTokens + s.grpo.maxCompletionLength,
     loraRank: s.lora.r,
     full: false,
-    checkpoint: true,
+    checkpoint: s.grpo.gradientCheckpointing,
     weightBytes: 2,
   }).total;
 }

@@ -408,6 +408,7 @@ export function trlScript(configJson: unknown): string {
       `prompts_per_step ${perStep} × num_generations ${G}${accum > 1 ? ` / gradient_accumulation_steps ${accum}` : ''}`,
     ],
     ['gradient_accumulation_steps', pyInt(accum)],
+    ['gradient_checkpointing', pyBool(run.grpo.gradientCheckpointing), 'TRL default True; transformers TrainingArguments: False'],
     ['max_completion_length', pyInt(cfg.num('max_completion_length'))],
     ['temperature', pyFloat(cfg.num('temperature'))],
     ['top_p', pyFloat(cfg.num('top_p'))],

@@ -83,6 +83,8 @@ export interface GrpoConfig {
   importanceSamplingMin: number;
   numIterations: number;
   gradientAccumulationSteps: number;
+  /** TRL gradient_checkpointing: keep only each layer's input in the training pass and recompute the layer in backward. */
+  gradientCheckpointing: boolean;
   maxSteps: number;
   seed: number;
 }
@@ -159,6 +161,8 @@ export const GRPO_DEFAULTS: GrpoConfig = {
   importanceSamplingMin: 0,
   numIterations: 1,
   gradientAccumulationSteps: 1,
+  // TRL's default (its BaseConfig overrides transformers' False): the same gradients, less memory.
+  gradientCheckpointing: true,
   maxSteps: 90,
   seed: 0,
 };
@@ -538,7 +542,11 @@ export class GrpoTrainer {
               });
               return { gLogprob, gEntropy };
             },
-            { temperature: cfg.temperature, dropoutStep: (this.step * cfg.numIterations + iteration) * cfg.gradientAccumulationSteps + k },
+            {
+              temperature: cfg.temperature,
+              checkpoint: cfg.gradientCheckpointing,
+              dropoutStep: (this.step * cfg.numIterations + iteration) * cfg.gradientAccumulationSteps + k,
+            },
           );
         }
         await model.gpu.sync();

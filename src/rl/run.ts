@@ -175,7 +175,7 @@ export async function checkRunFits(
     tokens: promptTokens + cfg.grpo.maxCompletionLength,
     loraRank: cfg.lora.r,
     full: false,
-    checkpoint: true,
+    checkpoint: cfg.grpo.gradientCheckpointing,
     weightBytes: dtype === 'float32' ? 4 : 2,
   };
   const problem = bindingLimitProblem(config, shape, maxBindingBytes);

@@ -135,6 +135,13 @@ export const SETTINGS: readonly Setting[] = [
     COUNT_FROM_1,
     'Split each step’s completions into this many passes: less memory, the same update.',
   ),
+  {
+    type: 'boolean',
+    section: 'grpo',
+    key: 'gradientCheckpointing',
+    name: 'gradient_checkpointing',
+    help: 'Keep only each layer’s input during the training pass and recompute the layer in backward: the same update, far less activation memory, about a third more compute.',
+  },
   number(
     'grpo',
     'numIterations',

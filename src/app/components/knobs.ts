@@ -114,6 +114,7 @@ export const KNOBS: Knob[] = [
   knob('weightDecay', 'Weight decay', 'Optimizer', true),
   knob('maxGradNorm', 'Max grad norm', 'Optimizer', true),
   knob('gradientAccumulationSteps', 'Gradient accumulation', 'Optimizer', true),
+  knob('gradientCheckpointing', 'Gradient checkpointing', 'Optimizer', true),
   knob('numIterations', 'Iterations per batch (μ)', 'Optimizer', true),
 
   knob('lossType', 'Loss type', 'Loss', false),
