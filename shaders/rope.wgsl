@@ -12,6 +12,10 @@
 // rope_qkv: the fused step after the q/k/v projection (DESIGN.md §5.3): reads one [rows,
 // (heads + 2·kvHeads)·headDim] q|k|v tensor, writes RoPE(q) to out and RoPE(k), v into the KV
 // cache at positions[b] + t (rows past maxSeq are dropped, as in write_kv).
+// rope_qkv_norm: the same with Qwen3's per-head RMSNorm of q and k before RoPE (one invocation per
+// head of a row, which sums its head's squares itself: no workgroup reduction, no barrier). With
+// SAVE it also writes what the backward needs after the rotated q in `out`: the pre-norm q and k
+// heads and their 1/rms (DESIGN.md §5.3).
 
 struct Params {
   pairs: u32, // batch * tokens * heads * headDim/2
@@ -89,6 +93,7 @@ struct QkvParams {
   half_dim: u32,
   kv_heads: u32,
   max_seq: u32,
+  eps: f32, // rope_qkv_norm only
 }
 
 @group(0) @binding(0) var<uniform> qkv_params: QkvParams;
@@ -134,5 +139,78 @@ fn rope_qkv(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroup
   } else if (position < p.max_seq) {
     cache_k[cache_row] = r1;
     cache_k[cache_row + p.half_dim] = r2;
+  }
+}
+
+// Per-head norm weights of Qwen3 (rope_qkv_norm).
+@group(0) @binding(7) var<storage, read> q_norm: array<f32>;
+@group(0) @binding(8) var<storage, read> k_norm: array<f32>;
+
+override SAVE: bool = false;
+
+// One invocation per (row, head slot): q heads are normed, rotated and written to out; k heads
+// normed, rotated and written to the cache; v heads copied to the cache. `p.pairs` counts the
+// (row, slot) items here. With SAVE, out holds [rows, heads·headDim] rotated q, then the pre-norm
+// q [rows, heads·headDim], the pre-norm k [rows, kvHeads·headDim], 1/rms of q [rows·heads] and of
+// k [rows·kvHeads].
+@compute @workgroup_size(64)
+fn rope_qkv_norm(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let p = qkv_params;
+  let idx = flat_index(id, groups, 64u);
+  if (idx >= p.pairs) {
+    return;
+  }
+  let slots = p.heads + 2u * p.kv_heads;
+  let slot = idx % slots;
+  let row = idx / slots;
+  let rows = p.pairs / slots;
+  let b = row / p.tokens;
+  let position = positions[b] + row % p.tokens;
+  let half = p.half_dim;
+  let head_dim = 2u * half;
+  let src = idx * head_dim;
+  let kv_slot = slot - p.heads;
+  let cache_row = ((b * p.kv_heads + kv_slot % p.kv_heads) * p.max_seq + position) * head_dim;
+  if (slot >= p.heads + p.kv_heads) {
+    if (position < p.max_seq) {
+      for (var j = 0u; j < head_dim; j++) {
+        cache_v[cache_row + j] = x[src + j];
+      }
+    }
+    return;
+  }
+  var ss = 0.0;
+  for (var j = 0u; j < head_dim; j++) {
+    let v = x[src + j];
+    ss += v * v;
+  }
+  let r = inverseSqrt(ss / f32(head_dim) + p.eps);
+  let is_q = slot < p.heads;
+  let q_dim = p.heads * head_dim;
+  if (SAVE) {
+    // Sections after the rotated q (see above); k heads index (row, kv head).
+    let pre = select(2u * rows * q_dim + (row * p.kv_heads + kv_slot) * head_dim, rows * q_dim + (row * p.heads + slot) * head_dim, is_q);
+    for (var j = 0u; j < head_dim; j++) {
+      out[pre + j] = x[src + j];
+    }
+    let rstd_base = 2u * rows * q_dim + rows * p.kv_heads * head_dim;
+    out[select(rstd_base + rows * p.heads + row * p.kv_heads + kv_slot, rstd_base + row * p.heads + slot, is_q)] = r;
+  }
+  for (var i = 0u; i < half; i++) {
+    let w1 = select(k_norm[i], q_norm[i], is_q);
+    let w2 = select(k_norm[i + half], q_norm[i + half], is_q);
+    let x1 = x[src + i] * r * w1;
+    let x2 = x[src + i + half] * r * w2;
+    let cs = rope_cos_sin(position, i);
+    let r1 = x1 * cs.x - x2 * cs.y;
+    let r2 = x2 * cs.x + x1 * cs.y;
+    if (is_q) {
+      let dst = (row * p.heads + slot) * head_dim + i;
+      out[dst] = r1;
+      out[dst + half] = r2;
+    } else if (position < p.max_seq) {
+      cache_k[cache_row + i] = r1;
+      cache_k[cache_row + i + half] = r2;
+    }
   }
 }

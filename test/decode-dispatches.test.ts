@@ -17,6 +17,7 @@ const small = { hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, interm
 for (const c of [
   { label: 'llama F32', architecture: 'llama', dtype: 'F32' },
   { label: 'qwen2 BF16 (q/k/v biases)', architecture: 'qwen2', dtype: 'BF16' },
+  { label: 'qwen3 BF16 (per-head q/k norms)', architecture: 'qwen3', dtype: 'BF16' },
 ] as const) {
   test(`one decoded token takes at most 8 dispatches per layer: ${c.label}`, async () => {
     const gpu = await testGpu();
@@ -45,11 +46,11 @@ for (const c of [
     } finally {
       gpu.dispatch = dispatch;
     }
-    // The fused path really ran: one q|k|v projection, RoPE + cache write, gate/up with SwiGLU.
+    // The fused path really ran: one q|k|v projection, (q/k norms +) RoPE + cache write, gate/up with SwiGLU.
     const expected = [
       /^rms_norm/,
       /^matmul\(\S*q_proj\S*\+\S*k_proj\S*\+\S*v_proj/,
-      /^rope_qkv$/,
+      c.architecture === 'qwen3' ? /^rope_qkv_norm$/ : /^rope_qkv$/,
       /^attention/,
       /^matmul\(\S*o_proj/,
       /^rms_norm/,

@@ -65,6 +65,74 @@ test('ropeQkv rotates q, writes rotated k and v into the cache (rows past maxSeq
   }
 });
 
+test('ropeQkv with per-head q/k norms (Qwen3): normed and rotated q, cache k/v, and what backward needs', async () => {
+  const gpu = await testGpu();
+  for (const c of [
+    { batch: 1, tokens: 1, heads: 4, kvHeads: 2, headDim: 8, theta: 1e4, positions: [5], maxSeq: 8, eps: 1e-6 },
+    { batch: 3, tokens: 4, heads: 6, kvHeads: 3, headDim: 12, theta: 1e6, positions: [0, 9, 3], maxSeq: 12, eps: 1e-5 },
+    { batch: 2, tokens: 3, heads: 2, kvHeads: 1, headDim: 128, theta: 1e6, positions: [4, 1], maxSeq: 6, eps: 1e-6 },
+  ]) {
+    const rows = c.batch * c.tokens;
+    const width = (c.heads + 2 * c.kvHeads) * c.headDim;
+    // Rows of very different scales: the norm must take each head's own 1/rms.
+    const qkv = randomArray(rows * width, width + rows, 2).map((v, i) => v * 10 ** ((Math.floor(i / c.headDim) % 3) - 1));
+    const qNorm = randomArray(c.headDim, 11, 1).map((v) => 1 + v);
+    const kNorm = randomArray(c.headDim, 12, 1).map((v) => 1 + v);
+    const want = ropeQkvRef(qkv, c.positions, { ...c, qkNorm: { q: qNorm, k: kNorm, eps: c.eps } });
+    const kd = c.kvHeads * c.headDim;
+    for (const saving of [false, true]) {
+      const cache = KvCache.create(gpu, c);
+      const save = saving
+        ? {
+            qPre: Tensor.empty(gpu, [rows, c.heads * c.headDim]),
+            kPre: Tensor.empty(gpu, [rows, kd]),
+            rstdQ: Tensor.empty(gpu, [rows * c.heads]),
+            rstdK: Tensor.empty(gpu, [rows * c.kvHeads]),
+          }
+        : undefined;
+      const qkNorm = { q: Tensor.from(gpu, qNorm, [c.headDim]), k: Tensor.from(gpu, kNorm, [c.headDim]), eps: c.eps, save };
+      const qr = ropeQkv(Tensor.from(gpu, qkv, [rows, width]), gpu.upload(new Uint32Array(c.positions)), cache, { ...c, qkNorm });
+      const what = `${JSON.stringify(c)} save=${saving}`;
+      assertClose(await qr.read(), want.q, 4e-6, `q ${what}`);
+      const cacheRows = async (buffer: GPUBuffer) => {
+        const all = await gpu.readF32(buffer, c.batch * c.kvHeads * c.maxSeq * c.headDim);
+        const out = new Float32Array(rows * kd);
+        for (let b = 0; b < c.batch; b++)
+          for (let t = 0; t < c.tokens; t++)
+            for (let h = 0; h < c.kvHeads; h++)
+              for (let e = 0; e < c.headDim; e++) {
+                const pos = c.positions[b] + t;
+                // Positions past maxSeq are dropped: compare them as the reference's value.
+                out[(b * c.tokens + t) * kd + h * c.headDim + e] = pos < c.maxSeq ? all[((b * c.kvHeads + h) * c.maxSeq + pos) * c.headDim + e] : Number.NaN;
+              }
+        return out;
+      };
+      const keep = (ref: Float64Array, got: Float32Array) => ref.map((v, i) => (Number.isNaN(got[i]) ? Number.NaN : v));
+      const gotK = await cacheRows(cache.k);
+      const gotV = await cacheRows(cache.v);
+      assertClose(
+        gotK.filter((v) => !Number.isNaN(v)),
+        keep(want.k, gotK).filter((v) => !Number.isNaN(v)),
+        4e-6,
+        `cache k ${what}`,
+      );
+      assertClose(
+        gotV.filter((v) => !Number.isNaN(v)),
+        keep(want.v, gotV).filter((v) => !Number.isNaN(v)),
+        0,
+        `cache v ${what}`,
+      );
+      if (save) {
+        assertClose(await save.qPre.read(), want.qPre, 0, `qPre ${what}`);
+        assertClose(await save.kPre.read(), want.kPre, 0, `kPre ${what}`);
+        assertClose(await save.rstdQ.read(), want.rstdQ!, 1e-5 * Math.max(...want.rstdQ!), `rstdQ ${what}`);
+        assertClose(await save.rstdK.read(), want.rstdK!, 1e-5 * Math.max(...want.rstdK!), `rstdK ${what}`);
+      }
+      cache.destroy();
+    }
+  }
+});
+
 test('rope stays exact at long positions and far past them', async () => {
   const gpu = await testGpu();
   const c = { batch: 3, tokens: 6, heads: 2, headDim: 64, theta: 1e6, positions: [32760, 131072, 4_000_000_000] };

@@ -6,6 +6,7 @@ import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
 import type { KvCache } from './attention.ts';
 import { linearGroups } from './dispatch.ts';
+import { rmsNormRef, rmsNormRstdRef } from './norm.ts';
 import { withPrelude } from './prelude.ts';
 
 const source = withPrelude(familySource);
@@ -94,16 +95,29 @@ export interface RopeQkvOptions {
   tokens: number;
   heads: number;
   theta: number;
+  /** Qwen3's per-head RMSNorm of q and k before RoPE (weights [headDim] each). */
+  qkNorm?: { q: Tensor; k: Tensor; eps: number; save?: QkNormSaved };
+}
+
+/** What the backward of the per-head q/k norm needs, filled by `ropeQkv` when given. */
+export interface QkNormSaved {
+  /** Pre-norm q [rows, heads·headDim] and k [rows, kvHeads·headDim]. */
+  qPre: Tensor;
+  kPre: Tensor;
+  /** 1/rms per (row, head): [rows·heads] and [rows·kvHeads]. */
+  rstdQ: Tensor;
+  rstdK: Tensor;
 }
 
 /**
  * The step after a fused q|k|v projection (DESIGN.md §5.3): qkv is [batch*tokens, (heads +
  * 2·kvHeads)·headDim] (q heads, then k heads, then v heads in each row). Returns RoPE(q)
  * [batch*tokens, heads·headDim] and writes RoPE(k) and v into the cache at positions[b] + t, in one
- * dispatch (what rope, rope and writeKv do apart).
+ * dispatch (what rope, rope and writeKv do apart). With `qkNorm`, q and k heads are RMS-normed
+ * first (Qwen3), in the same dispatch.
  */
 export function ropeQkv(qkv: Tensor, positions: GPUBuffer, cache: KvCache, opts: RopeQkvOptions): Tensor {
-  const { batch, tokens, heads, theta } = opts;
+  const { batch, tokens, heads, theta, qkNorm } = opts;
   const { kvHeads, headDim, maxSeq } = cache;
   const gpu = qkv.gpu;
   const rows = batch * tokens;
@@ -111,28 +125,71 @@ export function ropeQkv(qkv: Tensor, positions: GPUBuffer, cache: KvCache, opts:
   if (qkv.size !== rows * width) throw new Error(`ropeQkv: qkv has ${qkv.size} values for [${batch}*${tokens}, (${heads} + 2·${kvHeads})·${headDim}]`);
   if (cache.batch !== batch) throw new Error(`ropeQkv: cache holds ${cache.batch} sequences, batch is ${batch}`);
   if (positions.size < batch * 4) throw new Error(`ropeQkv: positions buffer holds fewer than ${batch} u32`);
-  const out = Tensor.empty(gpu, [rows, heads * headDim], 'rope_qkv');
-  const pairs = (rows * width) / 2;
+  const qSize = rows * heads * headDim;
+  const turns = turnTable(gpu, headDim, theta);
+  if (!qkNorm) {
+    const out = Tensor.empty(gpu, [rows, heads * headDim], 'rope_qkv');
+    const pairs = (rows * width) / 2;
+    gpu.dispatch(
+      'rope_qkv',
+      gpu.pipeline('rope', source, 'rope_qkv'),
+      [qkv.buffer, positions, turns, out.buffer, cache.k, cache.v],
+      linearGroups(gpu, pairs, 256),
+      [pairs, tokens, heads, headDim / 2, kvHeads, maxSeq, { f32: 0 }],
+    );
+    return out;
+  }
+  for (const [name, w] of [
+    ['q', qkNorm.q],
+    ['k', qkNorm.k],
+  ] as const) {
+    if (w.size !== headDim) throw new Error(`ropeQkv: the ${name} norm weight has ${w.size} values, headDim is ${headDim}`);
+  }
+  const { save } = qkNorm;
+  const kSize = rows * kvHeads * headDim;
+  // With save, the saved tensors follow the rotated q in one output (the kernel has no binding to spare).
+  const sections = [qSize, qSize, kSize, rows * heads, rows * kvHeads];
+  const saved = save ? [save.qPre, save.kPre, save.rstdQ, save.rstdK] : [];
+  saved.forEach((t, i) => {
+    if (t.size !== sections[i + 1]) throw new Error(`ropeQkv: saved ${['qPre', 'kPre', 'rstdQ', 'rstdK'][i]} has ${t.size} values, needs ${sections[i + 1]}`);
+  });
+  const total = save ? sections.reduce((a, b) => a + b, 0) : qSize;
+  const buffer = gpu.buffer(total * 4, 'rope_qkv_norm');
+  const items = rows * (heads + 2 * kvHeads);
   gpu.dispatch(
-    'rope_qkv',
-    gpu.pipeline('rope', source, 'rope_qkv'),
-    [qkv.buffer, positions, turnTable(gpu, headDim, theta), out.buffer, cache.k, cache.v],
-    linearGroups(gpu, pairs, 256),
-    [pairs, tokens, heads, headDim / 2, kvHeads, maxSeq],
+    'rope_qkv_norm',
+    gpu.pipeline('rope', source, 'rope_qkv_norm', { SAVE: save ? 1 : 0 }),
+    [qkv.buffer, positions, turns, buffer, cache.k, cache.v, qkNorm.q.buffer, qkNorm.k.buffer],
+    linearGroups(gpu, items, 64),
+    [items, tokens, heads, headDim / 2, kvHeads, maxSeq, { f32: qkNorm.eps }],
   );
-  return out;
+  let offset = qSize;
+  for (const t of saved) {
+    gpu.copy(buffer, offset * 4, t.buffer, 0, t.size * 4);
+    offset += t.size;
+  }
+  return new Tensor(gpu, buffer, [rows, heads * headDim]);
 }
 
 /**
  * Float64 reference of `ropeQkv`: the q heads rotated, and the rotated k and the v rows
- * ([batch*tokens, kvHeads·headDim] each) that go into the cache.
+ * ([batch*tokens, kvHeads·headDim] each) that go into the cache; with `qkNorm`, q and k heads are
+ * RMS-normed before the rotation, and qPre/kPre/rstdQ/rstdK are what the GPU saves.
  */
 export function ropeQkvRef(
   qkv: ArrayLike<number>,
   positions: ArrayLike<number>,
-  dims: { batch: number; tokens: number; heads: number; kvHeads: number; headDim: number; theta: number },
-): { q: Float64Array; k: Float64Array; v: Float64Array } {
-  const { batch, tokens, heads, kvHeads, headDim, theta } = dims;
+  dims: {
+    batch: number;
+    tokens: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    theta: number;
+    qkNorm?: { q: ArrayLike<number>; k: ArrayLike<number>; eps: number };
+  },
+): { q: Float64Array; k: Float64Array; v: Float64Array; qPre: Float64Array; kPre: Float64Array; rstdQ?: Float64Array; rstdK?: Float64Array } {
+  const { batch, tokens, heads, kvHeads, headDim, theta, qkNorm } = dims;
   const rows = batch * tokens;
   const width = (heads + 2 * kvHeads) * headDim;
   const part = (from: number, n: number) => {
@@ -142,10 +199,18 @@ export function ropeQkvRef(
   };
   const qd = heads * headDim,
     kd = kvHeads * headDim;
+  const qPre = part(0, qd),
+    kPre = part(qd, kd);
+  const q = qkNorm ? rmsNormRef(qPre, qkNorm.q, rows * heads, headDim, qkNorm.eps) : qPre;
+  const k = qkNorm ? rmsNormRef(kPre, qkNorm.k, rows * kvHeads, headDim, qkNorm.eps) : kPre;
   return {
-    q: ropeRef(part(0, qd), positions, batch, tokens, heads, headDim, theta),
-    k: ropeRef(part(qd, kd), positions, batch, tokens, kvHeads, headDim, theta),
+    q: ropeRef(q, positions, batch, tokens, heads, headDim, theta),
+    k: ropeRef(k, positions, batch, tokens, kvHeads, headDim, theta),
     v: part(qd + kd, kd),
+    qPre,
+    kPre,
+    rstdQ: qkNorm && rmsNormRstdRef(qPre, rows * heads, headDim, qkNorm.eps),
+    rstdK: qkNorm && rmsNormRstdRef(kPre, rows * kvHeads, headDim, qkNorm.eps),
   };
 }
 

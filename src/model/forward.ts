@@ -5,11 +5,11 @@
 
 import type { Gpu } from '../gpu/runtime.ts';
 import { Tensor } from '../gpu/tensor.ts';
-import { attention, type KvCache, writeKv } from '../kernels/attention.ts';
+import { attention, type KvCache } from '../kernels/attention.ts';
 import { embed } from '../kernels/embedding.ts';
 import { fusesSwiglu, matmul, matmulConcat, matmulSwiglu } from '../kernels/matmul.ts';
 import { rmsNorm } from '../kernels/norm.ts';
-import { rope, ropeQkv } from '../kernels/rope.ts';
+import { type QkNormSaved, ropeQkv } from '../kernels/rope.ts';
 import { swiglu } from '../kernels/swiglu.ts';
 import { dropoutSeed, loraForward } from '../kernels/lora.ts';
 import type { LayerWeights, ModelAdapter, ModelConfig, ModelWeights, TargetModule } from './types.ts';
@@ -137,44 +137,30 @@ export function decoderLayer(
   const releaseUnlessSaved = (t: Tensor | undefined) => (save ? undefined : t?.release());
   const rstd1 = save ? Tensor.empty(m.gpu, [n], 'rstd1') : undefined;
   const xn = rmsNorm(x, w.inputNorm, eps, { saveRstd: rstd1 });
-  const ropeOpts = { batch, tokens, headDim: cfg.headDim, theta: cfg.ropeTheta };
-  let qr: Tensor;
-  let qPre: Tensor | undefined, kPre: Tensor | undefined, rstdQ: Tensor | undefined, rstdK: Tensor | undefined;
   const adapted = (module: TargetModule) => !!m.adapter?.get(l, module);
-  if (!w.qNorm) {
-    // q|k|v as one projection (biases in its epilogue, LoRA deltas into its column slices), then
-    // RoPE and the cache write in one kernel (DESIGN.md §5.3).
-    const qkv = matmulConcat(xn, [
-      { w: w.q, bias: w.qBias },
-      { w: w.k, bias: w.kBias },
-      { w: w.v, bias: w.vBias },
-    ]);
-    const stride = w.q.rows + w.k.rows + w.v.rows;
-    addLora(m, xn, qkv, l, 'q_proj', save, train, { stride, col0: 0 });
-    addLora(m, xn, qkv, l, 'k_proj', save, train, { stride, col0: w.q.rows });
-    addLora(m, xn, qkv, l, 'v_proj', save, train, { stride, col0: w.q.rows + w.k.rows });
-    qr = ropeQkv(qkv, positions, cache, { batch, tokens, heads: cfg.numHeads, theta: cfg.ropeTheta });
-    qkv.release();
-  } else {
-    // Per-head q/k norms (Qwen3) need q and k as tensors of their own.
-    let q = project(m, xn, l, 'q_proj', w, save, train);
-    let k = project(m, xn, l, 'k_proj', w, save, train);
-    const v = project(m, xn, l, 'v_proj', w, save, train);
-    if (w.qNorm && w.kNorm) {
-      rstdQ = save ? Tensor.empty(m.gpu, [n * cfg.numHeads], 'rstdQ') : undefined;
-      rstdK = save ? Tensor.empty(m.gpu, [n * cfg.numKvHeads], 'rstdK') : undefined;
-      const qn = rmsNorm(q, w.qNorm, eps, { rows: n * cfg.numHeads, dim: cfg.headDim, saveRstd: rstdQ });
-      const kn = rmsNorm(k, w.kNorm, eps, { rows: n * cfg.numKvHeads, dim: cfg.headDim, saveRstd: rstdK });
-      (qPre = q), (kPre = k);
-      releaseUnlessSaved(q), releaseUnlessSaved(k);
-      (q = qn), (k = kn);
-    }
-    qr = rope(q, positions, { ...ropeOpts, heads: cfg.numHeads });
-    const kr = rope(k, positions, { ...ropeOpts, heads: cfg.numKvHeads });
-    q.release(), k.release();
-    writeKv(cache, kr, v, positions, tokens);
-    kr.release(), v.release();
-  }
+  // q|k|v as one projection (biases in its epilogue, LoRA deltas into its column slices), then
+  // Qwen3's per-head q/k norms, RoPE and the cache write in one kernel (DESIGN.md §5.3).
+  const qkv = matmulConcat(xn, [
+    { w: w.q, bias: w.qBias },
+    { w: w.k, bias: w.kBias },
+    { w: w.v, bias: w.vBias },
+  ]);
+  const stride = w.q.rows + w.k.rows + w.v.rows;
+  addLora(m, xn, qkv, l, 'q_proj', save, train, { stride, col0: 0 });
+  addLora(m, xn, qkv, l, 'k_proj', save, train, { stride, col0: w.q.rows });
+  addLora(m, xn, qkv, l, 'v_proj', save, train, { stride, col0: w.q.rows + w.k.rows });
+  const normSaved: QkNormSaved | undefined =
+    save && w.qNorm
+      ? {
+          qPre: Tensor.empty(m.gpu, [n, w.q.rows], 'qPre'),
+          kPre: Tensor.empty(m.gpu, [n, w.k.rows], 'kPre'),
+          rstdQ: Tensor.empty(m.gpu, [n * cfg.numHeads], 'rstdQ'),
+          rstdK: Tensor.empty(m.gpu, [n * cfg.numKvHeads], 'rstdK'),
+        }
+      : undefined;
+  const qkNorm = w.qNorm && w.kNorm ? { q: w.qNorm, k: w.kNorm, eps, save: normSaved } : undefined;
+  const qr = ropeQkv(qkv, positions, cache, { batch, tokens, heads: cfg.numHeads, theta: cfg.ropeTheta, qkNorm });
+  qkv.release();
   const lse = save ? Tensor.empty(m.gpu, [batch, cfg.numHeads, tokens], 'lse') : undefined;
   const attended = attention(qr, cache, positions, { tokens, heads: cfg.numHeads, lse });
   releaseUnlessSaved(qr);
@@ -197,7 +183,7 @@ export function decoderLayer(
   const out = project(m, act, l, 'down_proj', w, save, train, save ? copyOf(x2, 'residual') : x2);
   releaseUnlessSaved(act);
   if (save) {
-    Object.assign(save, { x, xn, rstd1: rstd1!, qPre, kPre, rstdQ, rstdK, qr, attended, lse: lse!, x2, xn2, rstd2: rstd2!, gate: gate!, up: up!, act });
+    Object.assign(save, { x, xn, rstd1: rstd1!, ...normSaved, qr, attended, lse: lse!, x2, xn2, rstd2: rstd2!, gate: gate!, up: up!, act });
   } else {
     xn.release();
   }
