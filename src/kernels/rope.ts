@@ -163,12 +163,16 @@ export function ropeQkv(qkv: Tensor, positions: GPUBuffer, cache: KvCache, opts:
     linearGroups(gpu, items, 64),
     [items, tokens, heads, headDim / 2, kvHeads, maxSeq, { f32: qkNorm.eps }],
   );
-  let offset = qSize;
-  for (const t of saved) {
+  if (!save) return new Tensor(gpu, buffer, [rows, heads * headDim]);
+  // Every section into a tensor of its own, so saved activations hold no more than they use.
+  const q = Tensor.empty(gpu, [rows, heads * headDim], 'rope_qkv_norm');
+  let offset = 0;
+  for (const t of [q, ...saved]) {
     gpu.copy(buffer, offset * 4, t.buffer, 0, t.size * 4);
     offset += t.size;
   }
-  return new Tensor(gpu, buffer, [rows, heads * headDim]);
+  gpu.release(buffer);
+  return q;
 }
 
 /**
