@@ -643,11 +643,12 @@ fn narrowX(xb: u32, lane: u32) -> W16 {
 const GV_ROWS = 16u;
 const GV_THREADS = 128u;
 
-// Lane sums of one row (starting at element c of w) with the M inputs (input m in component m).
-fn gemvLaneDots(w: W2, c: u32, lane: u32, sgSize: u32) -> vec4<f32> {
+// This invocation's sums of one row (starting at element c of w) with the M inputs (input m in
+// component m), over the row's vec4s first, first + step, ...
+fn gemvLaneDots(w: W2, c: u32, first: u32, step: u32) -> vec4<f32> {
   let K4 = mp.K >> 2u;
   var acc = vec4<f32>();
-  for (var k = lane; k < K4; k += sgSize) {
+  for (var k = first; k < K4; k += step) {
     let wv = loadW4(w, c + (k << 2u));
     acc.x += dot(x4[k], wv);
     if (MROWS > 1u) {
@@ -674,6 +675,53 @@ fn gemvBody(w: W2, b: Bias, pc: Piece, rowBase: u32, t: u32, lane: u32, sgSize: 
   }
 }
 
+// Split-K form (GV_SPLIT_ROWS = R > 0, for weights with too few rows to fill a GPU at 16 rows per
+// workgroup): R rows per workgroup, each row's K spread over all 128 invocations (consecutive vec4s,
+// coalesced). Every invocation leaves its partial sums in gvSums; after one barrier each subgroup
+// adds the 128 slots (lane l takes slots l, l + size, ...; then subgroupAdd), so the total does not
+// depend on how invocations are grouped into subgroups, and invocation 0 stores it.
+override GV_SPLIT_ROWS: u32 = 0u;
+// Up to 2 row sets (gate and up) of up to 2 rows each.
+var<workgroup> gvSums: array<vec4<f32>, 512>; // [set][GV_THREADS]
+
+fn gemvSplitTotal(slots: u32, lane: u32, sgSize: u32) -> vec4<f32> {
+  var partial = vec4<f32>();
+  for (var i = lane; i < GV_THREADS; i += sgSize) {
+    partial += gvSums[slots * GV_THREADS + i];
+  }
+  return subgroupAdd(partial);
+}
+
+// Rows past N compute the last row again (every invocation takes part in each barrier and
+// subgroupAdd) and store nothing.
+fn gemvSplitBody(w: W2, b: Bias, pc: Piece, rowBase: u32, t: u32, lane: u32, sgSize: u32) {
+  for (var r = 0u; r < GV_SPLIT_ROWS; r++) {
+    let n = min(rowBase + r, pc.N - 1u);
+    gvSums[r * GV_THREADS + t] = gemvLaneDots(w, (pc.wRow0 + n) * mp.K, t, GV_THREADS);
+  }
+  workgroupBarrier();
+  for (var r = 0u; r < GV_SPLIT_ROWS; r++) {
+    let total = gemvSplitTotal(r, lane, sgSize);
+    if (t == 0u && rowBase + r < pc.N) {
+      for (var m = 0u; m < MROWS; m++) {
+        storeOne(b, pc, m, rowBase + r, total[m]);
+      }
+    }
+  }
+}
+
+fn gemvRowBase(wg: vec3<u32>, groups: vec3<u32>) -> u32 {
+  return (wg.x + wg.y * groups.x) * select(GV_ROWS, GV_SPLIT_ROWS, GV_SPLIT_ROWS > 0u);
+}
+
+fn gemvPiece(w: W2, b: Bias, pc: Piece, rowBase: u32, t: u32, lane: u32, sgSize: u32) {
+  if (GV_SPLIT_ROWS > 0u) {
+    gemvSplitBody(w, b, pc, rowBase, t, lane, sgSize);
+  } else {
+    gemvBody(w, b, pc, rowBase, t, lane, sgSize);
+  }
+}
+
 @compute @workgroup_size(128)
 fn mm_gemv(
   @builtin(local_invocation_index) t: u32,
@@ -682,16 +730,16 @@ fn mm_gemv(
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) sgSize: u32,
 ) {
-  let rowBase = (wg.x + wg.y * groups.x) * GV_ROWS;
+  let rowBase = gemvRowBase(wg, groups);
   switch wg.z {
-    case 0u: { gemvBody(&w2a, &ba, pieceOf(0u), rowBase, t, lane, sgSize); }
-    case 1u: { gemvBody(&w2b, &bb, pieceOf(1u), rowBase, t, lane, sgSize); }
-    default: { gemvBody(&w2c, &bc, pieceOf(2u), rowBase, t, lane, sgSize); }
+    case 0u: { gemvPiece(&w2a, &ba, pieceOf(0u), rowBase, t, lane, sgSize); }
+    case 1u: { gemvPiece(&w2b, &bb, pieceOf(1u), rowBase, t, lane, sgSize); }
+    default: { gemvPiece(&w2c, &bc, pieceOf(2u), rowBase, t, lane, sgSize); }
   }
 }
 
 // act = silu(X·Wgᵀ) ⊙ (X·Wuᵀ): each subgroup reduces one gate row (piece 0) and the same up row
-// (piece 1).
+// (piece 1); in the split-K form the workgroup reduces its R gate rows and the same R up rows.
 @compute @workgroup_size(128)
 fn mm_gemv_swiglu(
   @builtin(local_invocation_index) t: u32,
@@ -700,9 +748,28 @@ fn mm_gemv_swiglu(
   @builtin(subgroup_invocation_id) lane: u32,
   @builtin(subgroup_size) sgSize: u32,
 ) {
-  let rowBase = (wg.x + wg.y * groups.x) * GV_ROWS;
+  let rowBase = gemvRowBase(wg, groups);
   let g = pieceOf(0u);
   let u = pieceOf(1u);
+  if (GV_SPLIT_ROWS > 0u) {
+    // Sets 0 .. R-1: gate rows, R .. 2R-1: the same up rows.
+    for (var r = 0u; r < GV_SPLIT_ROWS; r++) {
+      let n = min(rowBase + r, g.N - 1u);
+      gvSums[r * GV_THREADS + t] = gemvLaneDots(&w2a, (g.wRow0 + n) * mp.K, t, GV_THREADS);
+      gvSums[(GV_SPLIT_ROWS + r) * GV_THREADS + t] = gemvLaneDots(&w2b, (u.wRow0 + n) * mp.K, t, GV_THREADS);
+    }
+    workgroupBarrier();
+    for (var r = 0u; r < GV_SPLIT_ROWS; r++) {
+      let sg = gemvSplitTotal(r, lane, sgSize);
+      let su = gemvSplitTotal(GV_SPLIT_ROWS + r, lane, sgSize);
+      if (t == 0u && rowBase + r < g.N) {
+        for (var m = 0u; m < MROWS; m++) {
+          swigluStore(m, rowBase + r, vec2<f32>(sg[m], su[m]));
+        }
+      }
+    }
+    return;
+  }
   for (var r = t / sgSize; r < GV_ROWS; r += max(1u, GV_THREADS / sgSize)) {
     let n = rowBase + r;
     if (n >= g.N) { break; }

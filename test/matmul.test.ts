@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   fusesSwiglu,
   gemm,
+  gemvSplitRows,
   gemmRef,
   matmul,
   matmulConcat,
@@ -252,6 +253,68 @@ test('matmulSwiglu = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4, 
   const g = makeWeight(gpu, randomArray(64, 1), 4, 16, 'f32').w;
   assert.throws(() => matmulSwiglu(Tensor.from(gpu, randomArray(16 * 8, 2), [8, 16]), g, g), /8 input rows take mm_tiled, which has no SwiGLU form/);
   assert.equal(fusesSwiglu(8, g, gpu), false);
+});
+
+test('mm_gemv in every form (16 rows per workgroup, split K over 1 or 2 rows) matches the reference', async (t) => {
+  const gpu = await testGpu();
+  if (!gpu.hasSubgroups) return t.skip('no subgroups on this device');
+  let seed = 700;
+  await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
+    // K = 36 and 1000 end in a partial sweep of the 128 invocations (K/4 = 9, 250); N = 33 leaves the
+    // last split workgroup of 2 rows half empty.
+    for (const [M, K, N] of [
+      [1, 36, 33],
+      [2, 1000, 17],
+      [3, 200, 7],
+      [4, 512, 40],
+    ]) {
+      const { w, held } = makeWeight(gpu, randomArray(N * K, seed++), N, K, dtype);
+      const u = makeWeight(gpu, randomArray(N * K, seed++, 0.5), N, K, dtype);
+      const biasValues = randomArray(N, seed++);
+      const bias = Tensor.from(gpu, biasValues, [N]);
+      const xv = randomArray(M * K, seed++);
+      const x = Tensor.from(gpu, xv, [M, K]);
+      const residual = randomArray(M * N, seed++);
+      const ref = matmulRef(xv, held, M, K, N, biasValues);
+      const swiglu = swigluRef(matmulRef(xv, held, M, K, N), matmulRef(xv, u.held, M, K, N));
+      for (const gemvSplit of [0, 1, 2]) {
+        const label = `${dtype} split=${gemvSplit} M=${M} K=${K} N=${N}`;
+        const y = matmul(x, w, { bias, kernel: 'mm_gemv', gemvSplit });
+        assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), label);
+        const out = Tensor.from(gpu, residual, [M, N]);
+        matmul(x, w, { bias, out, accumulate: true, kernel: 'mm_gemv', gemvSplit });
+        const summed = ref.map((v, i) => v + residual[i]);
+        assertClose(await out.read(), summed, 1e-4 * scaleOf(summed), `${label} accumulate`);
+        // Three pieces in one dispatch (z picks the piece), each with its own rows.
+        const qkv = await matmulConcat(x, [{ w, bias }, { w: u.w }, { w, bias }], { kernel: 'mm_gemv', gemvSplit }).read();
+        const upRef = matmulRef(xv, u.held, M, K, N);
+        for (let m = 0; m < M; m++) {
+          for (let j = 0; j < N; j++) {
+            const row = m * 3 * N;
+            assert.ok(Math.abs(qkv[row + j] - ref[m * N + j]) <= 1e-4 * scaleOf(ref) && Math.abs(qkv[row + 2 * N + j] - ref[m * N + j]) <= 1e-4 * scaleOf(ref), `${label} concat q/v`);
+            assert.ok(Math.abs(qkv[row + N + j] - upRef[m * N + j]) <= 1e-4 * scaleOf(upRef), `${label} concat k`);
+          }
+        }
+        assertClose(await matmulSwiglu(x, w, u.w, { kernel: 'mm_gemv', gemvSplit }).read(), swiglu, 1e-4 * scaleOf(swiglu), `${label} swiglu`);
+        y.release();
+        out.release();
+      }
+      x.release();
+      bias.release();
+      w.destroy();
+      u.w.destroy();
+    }
+  });
+  const w = makeWeight(gpu, randomArray(64, 1), 4, 16, 'f32').w;
+  assert.throws(() => matmul(Tensor.from(gpu, randomArray(16, 2), [1, 16]), w, { kernel: 'mm_gemv', gemvSplit: 3 }), /0, 1 or 2 rows per workgroup, not 3/);
+});
+
+test('gemvSplitRows splits K where 16 rows per workgroup leave a GPU idle, not for the LM head', () => {
+  assert.equal(gemvSplitRows(896), 1); // q/o: 56 workgroups of 16 rows → 896 of one row
+  assert.equal(gemvSplitRows(896 + 128 + 128), 2); // q|k|v in one dispatch
+  assert.equal(gemvSplitRows(4864), 2); // gate/up: 304 → 2432 workgroups
+  assert.equal(gemvSplitRows(8192), 0); // 512 workgroups of 16 rows already
+  assert.equal(gemvSplitRows(151936), 0); // LM head: 9496 workgroups
 });
 
 test('mm_narrow without subgroups (every invocation loads its own inputs) matches the reference', async () => {

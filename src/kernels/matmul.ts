@@ -21,6 +21,8 @@ const subgroupFamily = `enable subgroups;\ndiagnostic(off, subgroup_uniformity);
 /** Up to this many input rows take a GEMV kernel (when K % 4 == 0). */
 const GEMV_MAX_M = 4;
 const GEMV_ROWS = 16; // weight rows per mm_gemv workgroup (GV_ROWS)
+/** mm_gemv workgroups that fill a large GPU; fewer take the split-K form (GV_SPLIT_ROWS). */
+const GEMV_FILL_GROUPS = 512;
 const NARROW_ROWS = 128; // weight rows per mm_narrow workgroup (64 invocations × NW_ROWS)
 const TILE = 32; // outputs per workgroup edge in the tiled kernels (8×8 threads × 4×4 each)
 
@@ -46,6 +48,17 @@ function narrowFits(K: number, dtype: WeightDType): boolean {
   return K % (dtype === 'f32' ? 4 : 8) === 0;
 }
 
+/**
+ * Rows per mm_gemv workgroup in its split-K form for a dispatch of `rows` weight rows (0: the
+ * 16-rows-per-workgroup form). Where 16 rows per workgroup leave a large GPU idle (896 rows: 56
+ * workgroups), each row's K is spread over the whole workgroup instead: 1 row per workgroup below
+ * 1024 rows, else 2 (the LM head's 151,936 rows already fill it). DESIGN.md §4.1.
+ */
+export function gemvSplitRows(rows: number): number {
+  if (Math.ceil(rows / GEMV_ROWS) >= GEMV_FILL_GROUPS) return 0;
+  return rows < 1024 ? 1 : 2;
+}
+
 function isCpuEmulated(gpu: Gpu): boolean {
   return gpu.adapter.architecture === 'swiftshader' || /swiftshader/i.test(gpu.adapter.description);
 }
@@ -63,6 +76,8 @@ export interface MatmulOptions {
   accumulate?: boolean;
   /** Force a kernel (tests and benches). */
   kernel?: MatmulKernel;
+  /** Force mm_gemv's rows per split-K workgroup (0: no split; tests). Default gemvSplitRows. */
+  gemvSplit?: number;
 }
 
 /** A row range of one weight chunk computed by a dispatch, with the Y columns it fills. */
@@ -104,9 +119,10 @@ function checkBias(w: WeightMatrix, bias: Tensor | undefined): void {
 }
 
 /** The forward pipeline of `kernel` for M inputs of weights in `dtype` (the SwiGLU pair form with `swiglu`). */
-function projectionPipeline(gpu: Gpu, kernel: MatmulKernel, M: number, dtype: WeightDType, swiglu: boolean): GPUComputePipeline {
+function projectionPipeline(gpu: Gpu, kernel: MatmulKernel, M: number, dtype: WeightDType, swiglu: boolean, split: number): GPUComputePipeline {
   const small = kernel === 'mm_gemv' || kernel === 'mm_narrow';
   const constants: Record<string, number> = small ? { DTYPE: DTYPE_CODE[dtype], MROWS: M } : { DTYPE: DTYPE_CODE[dtype] };
+  if (kernel === 'mm_gemv') constants.GV_SPLIT_ROWS = split;
   // mm_narrow shares its input loads across each 4 lanes where subgroups have at least 4 lanes.
   const subgroups = kernel === 'mm_gemv' || (kernel === 'mm_narrow' && gpu.subgroupMinSize >= 4);
   return gpu.pipeline('matmul', subgroups ? subgroupFamily : source, swiglu ? `${kernel}_swiglu` : kernel, constants);
@@ -120,9 +136,20 @@ function checkKernel(gpu: Gpu, kernel: MatmulKernel, M: number, K: number, dtype
   if (kernel === 'mm_narrow' && !narrowFits(K, dtype)) throw new Error(`matmul: mm_narrow needs K % 8 == 0 for ${dtype} weights, K = ${K}`);
 }
 
-/** Workgroups for `rows` weight rows of M inputs with `kernel` (x, y), before the piece count in z. */
-function projectionGroups(gpu: Gpu, kernel: MatmulKernel, rows: number, M: number, perInvocation = 1): [number, number] {
-  if (kernel === 'mm_gemv') return linearGroups(gpu, rows, GEMV_ROWS);
+/** The split-K rows of mm_gemv for `rows` rows (forced by `forced`), 0 for the other kernels. */
+function gemvSplitOf(kernel: MatmulKernel, rows: number, forced: number | undefined): number {
+  if (kernel !== 'mm_gemv') return 0;
+  const split = forced ?? gemvSplitRows(rows);
+  if (![0, 1, 2].includes(split)) throw new Error(`matmul: mm_gemv splits K for 0, 1 or 2 rows per workgroup, not ${split}`);
+  return split;
+}
+
+/**
+ * Workgroups for `rows` weight rows of M inputs with `kernel` (x, y), before the piece count in z;
+ * `split` is mm_gemv's split-K rows per workgroup.
+ */
+function projectionGroups(gpu: Gpu, kernel: MatmulKernel, rows: number, M: number, split: number, perInvocation = 1): [number, number] {
+  if (kernel === 'mm_gemv') return linearGroups(gpu, rows, split || GEMV_ROWS);
   if (kernel === 'mm_narrow') return linearGroups(gpu, rows, NARROW_ROWS / perInvocation);
   return [Math.ceil(rows / TILE), Math.ceil(M / TILE)];
 }
@@ -136,21 +163,22 @@ function dispatchPieces(
   dtype: WeightDType,
   yStride: number,
   accumulate: boolean,
-  opts: { kernel?: MatmulKernel; name: string },
+  opts: { kernel?: MatmulKernel; gemvSplit?: number; name: string },
 ): void {
   const gpu = x.gpu;
   const M = x.size / K;
   const kernel = opts.kernel ?? matmulKernel(M, K, gpu, dtype);
   checkKernel(gpu, kernel, M, K, dtype);
-  const pipeline = projectionPipeline(gpu, kernel, M, dtype, false);
   for (let i = 0; i < pieces.length; i += PIECES_PER_DISPATCH) {
     const group = pieces.slice(i, i + PIECES_PER_DISPATCH);
     // Unused piece slots repeat the first piece's buffers (never read: z stops before them).
     const slot = (j: number) => group[j] ?? group[0];
-    const [gx, gy] = projectionGroups(gpu, kernel, Math.max(...group.map((p) => p.rows)), M);
+    const rows = Math.max(...group.map((p) => p.rows));
+    const split = gemvSplitOf(kernel, group.reduce((n, p) => n + p.rows, 0), opts.gemvSplit);
+    const [gx, gy] = projectionGroups(gpu, kernel, rows, M, split);
     gpu.dispatch(
       `matmul(${opts.name}):${kernel}`,
-      pipeline,
+      projectionPipeline(gpu, kernel, M, dtype, false, split),
       [
         x.buffer,
         slot(0).buffer,
@@ -194,7 +222,7 @@ export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Te
   if (opts.accumulate && !opts.out) throw new Error(`matmul(${w.name}): accumulate needs an output tensor`);
   checkBias(w, opts.bias);
   if (M === 0 || count === 0) return out;
-  dispatchPieces(x, out, piecesOf(w, opts.bias, rowStart, count, 0), K, w.dtype, count, !!opts.accumulate, { kernel: opts.kernel, name: w.name });
+  dispatchPieces(x, out, piecesOf(w, opts.bias, rowStart, count, 0), K, w.dtype, count, !!opts.accumulate, { kernel: opts.kernel, gemvSplit: opts.gemvSplit, name: w.name });
   return out;
 }
 
@@ -209,7 +237,7 @@ export interface ConcatPart {
  * dispatch (up to three chunks per dispatch), their outputs side by side in each row — q/k/v as
  * one projection (DESIGN.md §5.3). Part i fills columns [Σ_{j<i} N_j, Σ_{j≤i} N_j).
  */
-export function matmulConcat(x: Tensor, parts: ConcatPart[], opts: { out?: Tensor; kernel?: MatmulKernel } = {}): Tensor {
+export function matmulConcat(x: Tensor, parts: ConcatPart[], opts: { out?: Tensor; kernel?: MatmulKernel; gemvSplit?: number } = {}): Tensor {
   if (parts.length === 0) throw new Error('matmulConcat: no weights');
   const { w: first } = parts[0];
   const K = first.cols;
@@ -230,7 +258,7 @@ export function matmulConcat(x: Tensor, parts: ConcatPart[], opts: { out?: Tenso
     col += w.rows;
     return p;
   });
-  dispatchPieces(x, out, pieces, K, first.dtype, total, false, { kernel: opts.kernel, name: names });
+  dispatchPieces(x, out, pieces, K, first.dtype, total, false, { kernel: opts.kernel, gemvSplit: opts.gemvSplit, name: names });
   return out;
 }
 
@@ -239,7 +267,12 @@ export function matmulConcat(x: Tensor, parts: ConcatPart[], opts: { out?: Tenso
  * the gate and up rows of each output are read by the same invocation (mm_narrow_swiglu) or
  * subgroup (mm_gemv_swiglu). Gate and up must be single-chunk weights of one dtype and shape.
  */
-export function matmulSwiglu(x: Tensor, gate: WeightMatrix, up: WeightMatrix, opts: { out?: Tensor; kernel?: 'mm_narrow' | 'mm_gemv' } = {}): Tensor {
+export function matmulSwiglu(
+  x: Tensor,
+  gate: WeightMatrix,
+  up: WeightMatrix,
+  opts: { out?: Tensor; kernel?: 'mm_narrow' | 'mm_gemv'; gemvSplit?: number } = {},
+): Tensor {
   const gpu = x.gpu;
   const K = gate.cols;
   const M = inputRows(x, K, gate.name);
@@ -256,11 +289,12 @@ export function matmulSwiglu(x: Tensor, gate: WeightMatrix, up: WeightMatrix, op
   if (out.size !== M * N) throw new Error(`matmulSwiglu(${gate.name}): output has ${out.size} values, need ${M}×${N}`);
   if (M === 0) return out;
   const [g, u] = [gate.chunks[0].buffer, up.chunks[0].buffer];
+  const split = gemvSplitOf(kernel, N, opts.gemvSplit);
   gpu.dispatch(
     `matmulSwiglu(${gate.name}):${kernel}`,
-    projectionPipeline(gpu, kernel, M, gate.dtype, true),
+    projectionPipeline(gpu, kernel, M, gate.dtype, true, split),
     [x.buffer, g, x.buffer, out.buffer, u, x.buffer],
-    projectionGroups(gpu, kernel, N, M, 2),
+    projectionGroups(gpu, kernel, N, M, split, 2),
     [M, K, N, 0, N, 0, 0, 0, N, 0, 0, 0, N, 0, 0, 0, 0, 0, 0, 0],
   );
   return out;
