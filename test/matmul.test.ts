@@ -291,7 +291,10 @@ test('mm_gemv in every form (16 rows per workgroup, split K over 1 or 2 rows) ma
         for (let m = 0; m < M; m++) {
           for (let j = 0; j < N; j++) {
             const row = m * 3 * N;
-            assert.ok(Math.abs(qkv[row + j] - ref[m * N + j]) <= 1e-4 * scaleOf(ref) && Math.abs(qkv[row + 2 * N + j] - ref[m * N + j]) <= 1e-4 * scaleOf(ref), `${label} concat q/v`);
+            assert.ok(
+              Math.abs(qkv[row + j] - ref[m * N + j]) <= 1e-4 * scaleOf(ref) && Math.abs(qkv[row + 2 * N + j] - ref[m * N + j]) <= 1e-4 * scaleOf(ref),
+              `${label} concat q/v`,
+            );
             assert.ok(Math.abs(qkv[row + N + j] - upRef[m * N + j]) <= 1e-4 * scaleOf(upRef), `${label} concat k`);
           }
         }

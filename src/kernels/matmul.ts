@@ -174,7 +174,11 @@ function dispatchPieces(
     // Unused piece slots repeat the first piece's buffers (never read: z stops before them).
     const slot = (j: number) => group[j] ?? group[0];
     const rows = Math.max(...group.map((p) => p.rows));
-    const split = gemvSplitOf(kernel, group.reduce((n, p) => n + p.rows, 0), opts.gemvSplit);
+    const split = gemvSplitOf(
+      kernel,
+      group.reduce((n, p) => n + p.rows, 0),
+      opts.gemvSplit,
+    );
     const [gx, gy] = projectionGroups(gpu, kernel, rows, M, split);
     gpu.dispatch(
       `matmul(${opts.name}):${kernel}`,
@@ -222,7 +226,11 @@ export function matmul(x: Tensor, w: WeightMatrix, opts: MatmulOptions = {}): Te
   if (opts.accumulate && !opts.out) throw new Error(`matmul(${w.name}): accumulate needs an output tensor`);
   checkBias(w, opts.bias);
   if (M === 0 || count === 0) return out;
-  dispatchPieces(x, out, piecesOf(w, opts.bias, rowStart, count, 0), K, w.dtype, count, !!opts.accumulate, { kernel: opts.kernel, gemvSplit: opts.gemvSplit, name: w.name });
+  dispatchPieces(x, out, piecesOf(w, opts.bias, rowStart, count, 0), K, w.dtype, count, !!opts.accumulate, {
+    kernel: opts.kernel,
+    gemvSplit: opts.gemvSplit,
+    name: w.name,
+  });
   return out;
 }
 
