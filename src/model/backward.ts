@@ -98,7 +98,7 @@ function accumulateBiasGrad(dy: Tensor, grad: Tensor, ones: Tensor): void {
 export interface ForwardBackwardOptions {
   /** Log-probs and entropies come from logits / temperature (GRPO samples at that temperature). */
   temperature?: number;
-  /** Keep only each layer's input and recompute the layer in backward (less memory, ~1/3 more compute). */
+  /** Keep only each layer's input and recompute the layer in backward (less memory, ~1/3 more compute); the last layer keeps its activations. */
   checkpoint?: boolean;
   /** Distinguishes LoRA dropout masks between steps and micro-batches. */
   dropoutStep?: number;
@@ -135,12 +135,15 @@ export async function forwardBackward(
   const positions = upload(new Uint32Array(batch), 'positions');
   const targets = upload(data.targets, 'targets');
   const saved: LayerActivations[] = [];
+  // The last layer is never recomputed: its backward comes first, so keeping its activations costs
+  // no more memory than recomputing them would (DESIGN.md §5.7).
+  const recomputed = (l: number) => opts.checkpoint === true && l < config.numLayers - 1;
   try {
     let x = model.embed(upload(data.ids, 'ids'), n);
     for (let l = 0; l < config.numLayers; l++) {
       const acts = { loraD: new Map() } as LayerActivations;
       x = model.layer(l, x, batch, tokens, positions, caches[l], acts, train);
-      if (opts.checkpoint) {
+      if (recomputed(l)) {
         const input = acts.x;
         acts.x = undefined as unknown as Tensor;
         releaseActivations(acts);
@@ -170,7 +173,7 @@ export async function forwardBackward(
 
     for (let l = config.numLayers - 1; l >= 0; l--) {
       let acts = saved[l];
-      if (opts.checkpoint) {
+      if (recomputed(l)) {
         // Recompute the layer from its saved input (rewriting the same keys/values in the cache).
         const input = acts.x;
         acts = { loraD: new Map() } as LayerActivations;
