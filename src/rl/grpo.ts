@@ -110,7 +110,7 @@ export interface GrpoTrainerState {
 
 /**
  * The defaults of `webgrpo train`: the quick demo on the built-in tiny model. Measured on a 2-core
- * CPU (SwiftShader): held-out pass@1 44.1% → 63.9% in 8–12 min. Many prompts with few generations
+ * CPU (SwiftShader): held-out pass@1 44.1% → 62.5% in 9–13 min. Many prompts with few generations
  * each, a warmed-up linearly decaying lr, and skipping groups with equal rewards (advantage 0)
  * learned fastest per minute among the recipes tried on that CPU.
  */
