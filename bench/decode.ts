@@ -113,7 +113,7 @@ export async function benchDecode(args: string[]): Promise<Record<string, unknow
     `decode bench (${long ? 'full' : 'quick'}): ${gpu.adapter.description || gpu.adapter.architecture}, ${name} ${layers}L h${config.hiddenSize} vocab ${config.vocabSize} (bf16)`,
   );
   console.log(`${timed} decode steps timed after ${WARM_STEPS}; counters per decode step (one token per sequence)`);
-  console.log('batch  tokens/s  dispatches (per layer)  submits  readbacks  buffers  bind groups  pipelines  uniform B  cpu encode ms');
+  console.log('batch  tokens/s  dispatches (÷ layers)  submits  readbacks  buffers  bind groups  pipelines  uniform B  cpu encode ms');
   // bench/device.sh checks from this that a GPU, not SwiftShader, ran the bench.
   const figures: Record<string, unknown> = args.includes('--device') ? { adapter: gpu.adapter } : {};
   for (const batch of long ? [1, 8] : [8]) {
@@ -125,7 +125,7 @@ export async function benchDecode(args: string[]): Promise<Record<string, unknow
       [
         String(batch).padStart(5),
         result.tokens_per_s.toFixed(2).padStart(8),
-        `${per.dispatches} (${(per.dispatches / layers).toFixed(1)})`.padStart(22),
+        `${per.dispatches} (${(per.dispatches / layers).toFixed(1)})`.padStart(21),
         String(per.submits).padStart(7),
         String(per.readbacks).padStart(9),
         String(per.buffers_created).padStart(7),

@@ -9,8 +9,8 @@
 //    loads (narrowX) come in two forms after the plain-x and subgroups markers.
 //    mm_gemv (after the subgroups marker, compiled only where the `subgroups` feature exists):
 //    M ≤ 4, one subgroup per weight row, lanes read consecutive vec4s, subgroupAdd reduces.
-//  * mm_narrow_swiglu / mm_gemv_swiglu: act[M, N] = silu(X·Wgᵀ) ⊙ (X·Wuᵀ), gate (piece 0) and
-//    up (piece 1) rows read by the same invocation / subgroup (DESIGN.md §5.3).
+//  * mm_tiled_swiglu / mm_narrow_swiglu / mm_gemv_swiglu: act[M, N] = silu(X·Wgᵀ) ⊙ (X·Wuᵀ), gate
+//    (piece 0) and up (piece 1) rows read by the same invocation / subgroup (DESIGN.md §5.3).
 //  * gemm_vec / gemm_scalar: f32 C[M, N] = alpha · op(A) · op(B) (+ C) for backward passes, with
 //    TRANS_A / TRANS_B overrides; 4×4 outputs per thread.
 //  * mm_igrad_vec / mm_igrad_scalar: input gradient dX[M, K] (+)= dY[M, chunk cols] · W_chunk over
@@ -113,10 +113,9 @@ fn storeTile(b: Bias, pc: Piece, m0: u32, n0: u32, acc: array<vec4<f32>, 4>) {
   }
 }
 
-fn tiledBody(w: W2, b: Bias, pc: Piece, id: vec3<u32>) {
-  let n0 = id.x * 4u;
-  let m0 = id.y * 4u;
-  if (n0 >= pc.N || m0 >= mp.M) { return; }
+// The 4×4 tile of X·Wᵀ at input rows m0 .. m0+3 and piece rows n0 .. n0+3 (rows past M or N
+// repeat the last one; storeTile masks them).
+fn tiledDots(w: W2, pc: Piece, m0: u32, n0: u32) -> array<vec4<f32>, 4> {
   let K4 = mp.K >> 2u;
   let r0 = min(m0, mp.M - 1u) * K4;
   let r1 = min(m0 + 1u, mp.M - 1u) * K4;
@@ -145,7 +144,14 @@ fn tiledBody(w: W2, b: Bias, pc: Piece, id: vec3<u32>) {
     a = x4[r3 + k];
     acc3 += vec4<f32>(dot(a, b0), dot(a, b1), dot(a, b2), dot(a, b3));
   }
-  storeTile(b, pc, m0, n0, array<vec4<f32>, 4>(acc0, acc1, acc2, acc3));
+  return array<vec4<f32>, 4>(acc0, acc1, acc2, acc3);
+}
+
+fn tiledBody(w: W2, b: Bias, pc: Piece, id: vec3<u32>) {
+  let n0 = id.x * 4u;
+  let m0 = id.y * 4u;
+  if (n0 >= pc.N || m0 >= mp.M) { return; }
+  storeTile(b, pc, m0, n0, tiledDots(w, pc, m0, n0));
 }
 
 @compute @workgroup_size(8, 8)
@@ -364,6 +370,26 @@ fn mm_narrow_swiglu(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_w
   }
   if (MROWS > 3u) {
     swigluStore(3u, n, s.s3);
+  }
+}
+
+// act = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) for any M: the same 4×4 tile of gate (piece 0) and up (piece 1),
+// one after the other, so it loads what the two projections apart would and skips their outputs.
+@compute @workgroup_size(8, 8)
+fn mm_tiled_swiglu(@builtin(global_invocation_id) id: vec3<u32>) {
+  let n0 = id.x * 4u;
+  let m0 = id.y * 4u;
+  let pg = pieceOf(0u);
+  if (n0 >= pg.N || m0 >= mp.M) { return; }
+  let g = tiledDots(&w2a, pg, m0, n0);
+  let u = tiledDots(&w2b, pieceOf(1u), m0, n0);
+  for (var i = 0u; i < 4u; i++) {
+    if (m0 + i >= mp.M) { break; }
+    for (var j = 0u; j < 4u; j++) {
+      if (n0 + j < pg.N) {
+        swigluStore(m0 + i, n0 + j, vec2<f32>(g[i][j], u[i][j]));
+      }
+    }
   }
 }
 

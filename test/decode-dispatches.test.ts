@@ -1,5 +1,5 @@
-// Dispatches per decoder layer for one decoded token (issue 13's target: at most 8 without an
-// adapter): counted by wrapping gpu.dispatch around each layer call of a tiny model.
+// Dispatches per decoder layer for one decoded token at batch 1 and 8 (issue 13's target: at most
+// 8 without an adapter): counted by wrapping gpu.dispatch around each layer call of a tiny model.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import { LanguageModel } from '../src/model/model.ts';
 import { openSource } from '../src/io/source.ts';
 import { destroyWeights, loadModel } from '../src/model/weights.ts';
 import { writeRandomModel } from '../src/model/random-model.ts';
+import type { Gpu } from '../src/gpu/runtime.ts';
 import { testGpu } from './helpers/gpu.ts';
 
 const small = { hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 96, vocabSize: 50 };
@@ -19,49 +20,57 @@ for (const c of [
   { label: 'qwen2 BF16 (q/k/v biases)', architecture: 'qwen2', dtype: 'BF16' },
   { label: 'qwen3 BF16 (per-head q/k norms)', architecture: 'qwen3', dtype: 'BF16' },
 ] as const) {
-  test(`one decoded token takes at most 8 dispatches per layer: ${c.label}`, async () => {
+  test(`one decoded token takes at most 8 dispatches per layer at batch 1 and 8 (GRPO's): ${c.label}`, async () => {
     const gpu = await testGpu();
     const dir = mkdtempSync(join(tmpdir(), 'webgrpo-dispatches-'));
     writeRandomModel(dir, { ...small, ...c, tied: true, seed: 7 });
     const { config, weights } = await loadModel(openSource(dir), gpu);
     const model = new LanguageModel(gpu, config, weights);
-    const caches = model.createCaches(1, 8);
-    // Prefill 4 tokens, then decode the 5th at position 4.
-    const prompt = gpu.upload(new Uint32Array([1, 2, 3, 4]), 'ids');
-    model.hidden(prompt, 1, 4, gpu.upload(new Uint32Array([0]), 'positions'), caches).release();
-    const positions = gpu.upload(new Uint32Array([4]), 'positions');
-    let x = model.embed(gpu.upload(new Uint32Array([5]), 'ids'), 1);
-    const dispatch = gpu.dispatch;
-    const kernels: string[] = [];
-    gpu.dispatch = (...args: Parameters<typeof dispatch>) => {
-      kernels.push(args[0]);
-      dispatch.apply(gpu, args);
-    };
-    try {
-      for (let l = 0; l < config.numLayers; l++) {
-        kernels.length = 0;
-        x = model.layer(l, x, 1, 1, positions, caches[l]);
-        assert.ok(kernels.length <= 8, `layer ${l}: ${kernels.length} dispatches (${kernels.join(', ')})`);
-      }
-    } finally {
-      gpu.dispatch = dispatch;
-    }
-    // The fused path really ran: one q|k|v projection, (q/k norms +) RoPE + cache write, gate/up with SwiGLU.
-    const expected = [
-      /^rms_norm/,
-      /^matmul\(\S*q_proj\S*\+\S*k_proj\S*\+\S*v_proj/,
-      c.architecture === 'qwen3' ? /^rope_qkv_norm$/ : /^rope_qkv$/,
-      /^attention/,
-      /^matmul\(\S*o_proj/,
-      /^rms_norm/,
-      /^matmulSwiglu\(\S*gate_proj/,
-      /^matmul\(\S*down_proj/,
-    ];
-    assert.equal(kernels.length, expected.length, kernels.join(', '));
-    expected.forEach((pattern, i) => assert.match(kernels[i], pattern));
-    x.release();
-    for (const cache of caches) cache.destroy();
-    await gpu.sync();
+    for (const batch of [1, 8]) await countLayerDispatches(gpu, model, c.architecture, batch);
     destroyWeights(weights);
   });
+}
+
+async function countLayerDispatches(gpu: Gpu, model: LanguageModel, architecture: string, batch: number): Promise<void> {
+  const config = model.config;
+  const caches = model.createCaches(batch, 8);
+  // Prefill 4 tokens per sequence, then decode the 5th at position 4.
+  const prompt = gpu.upload(
+    new Uint32Array(batch * 4).map((_, i) => 1 + (i % 4)),
+    'ids',
+  );
+  model.hidden(prompt, batch, 4, gpu.upload(new Uint32Array(batch), 'positions'), caches).release();
+  const positions = gpu.upload(new Uint32Array(batch).fill(4), 'positions');
+  let x = model.embed(gpu.upload(new Uint32Array(batch).fill(5), 'ids'), batch);
+  const dispatch = gpu.dispatch;
+  const kernels: string[] = [];
+  gpu.dispatch = (...args: Parameters<typeof dispatch>) => {
+    kernels.push(args[0]);
+    dispatch.apply(gpu, args);
+  };
+  try {
+    for (let l = 0; l < config.numLayers; l++) {
+      kernels.length = 0;
+      x = model.layer(l, x, batch, 1, positions, caches[l]);
+      assert.ok(kernels.length <= 8, `batch ${batch}, layer ${l}: ${kernels.length} dispatches (${kernels.join(', ')})`);
+    }
+  } finally {
+    gpu.dispatch = dispatch;
+  }
+  // The fused path really ran: one q|k|v projection, (q/k norms +) RoPE + cache write, gate/up with SwiGLU.
+  const expected = [
+    /^rms_norm/,
+    /^matmul\(\S*q_proj\S*\+\S*k_proj\S*\+\S*v_proj/,
+    architecture === 'qwen3' ? /^rope_qkv_norm$/ : /^rope_qkv$/,
+    /^attention/,
+    /^matmul\(\S*o_proj/,
+    /^rms_norm/,
+    /^matmulSwiglu\(\S*gate_proj/,
+    /^matmul\(\S*down_proj/,
+  ];
+  assert.equal(kernels.length, expected.length, `batch ${batch}: ${kernels.join(', ')}`);
+  expected.forEach((pattern, i) => assert.match(kernels[i], pattern));
+  x.release();
+  for (const cache of caches) cache.destroy();
+  await gpu.sync();
 }

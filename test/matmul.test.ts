@@ -224,7 +224,7 @@ test('matmulConcat: q/k/v-style weights (with biases, chunked, odd sizes) in one
   );
 });
 
-test('matmulSwiglu = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4, every dtype and small-M kernel', async () => {
+test('matmulSwiglu = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch, every dtype and kernel with a SwiGLU form', async () => {
   const gpu = await testGpu();
   let seed = 500;
   await forEachVariant(WEIGHT_DTYPES, async (dtype) => {
@@ -232,14 +232,18 @@ test('matmulSwiglu = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4, 
       [1, 40, 13],
       [2, 200, 6],
       [4, 16, 70],
+      [8, 40, 13],
+      [37, 24, 70],
     ]) {
       const g = makeWeight(gpu, randomArray(N * K, seed++, 0.5), N, K, dtype);
       const u = makeWeight(gpu, randomArray(N * K, seed++, 0.5), N, K, dtype);
       const xv = randomArray(M * K, seed++);
       const x = Tensor.from(gpu, xv, [M, K]);
       const ref = swigluRef(matmulRef(xv, g.held, M, K, N), matmulRef(xv, u.held, M, K, N));
-      assert.ok(fusesSwiglu(M, g.w, gpu) === smallMKernels(gpu, K, dtype).includes(matmulKernel(M, K, gpu, dtype)));
-      for (const kernel of smallMKernels(gpu, K, dtype) as ('mm_narrow' | 'mm_gemv')[]) {
+      assert.ok(fusesSwiglu(M, g.w, gpu));
+      const kernels = M <= 4 ? ['mm_tiled', ...smallMKernels(gpu, K, dtype)] : ['mm_tiled'];
+      assert.ok(kernels.includes(matmulKernel(M, K, gpu, dtype)));
+      for (const kernel of kernels as ('mm_tiled' | 'mm_narrow' | 'mm_gemv')[]) {
         const y = matmulSwiglu(x, g.w, u.w, { kernel });
         assert.deepEqual(y.shape, [M, N]);
         assertClose(await y.read(), ref, 1e-4 * scaleOf(ref), `${dtype} ${kernel} M=${M} K=${K} N=${N}`);
@@ -250,8 +254,8 @@ test('matmulSwiglu = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4, 
       u.w.destroy();
     }
   });
-  const g = makeWeight(gpu, randomArray(64, 1), 4, 16, 'f32').w;
-  assert.throws(() => matmulSwiglu(Tensor.from(gpu, randomArray(16 * 8, 2), [8, 16]), g, g), /8 input rows take mm_tiled, which has no SwiGLU form/);
+  const g = makeWeight(gpu, randomArray(60, 1), 4, 15, 'f32').w;
+  assert.throws(() => matmulSwiglu(Tensor.from(gpu, randomArray(15 * 8, 2), [8, 15]), g, g), /K = 15 takes mm_scalar, which has no SwiGLU form/);
   assert.equal(fusesSwiglu(8, g, gpu), false);
 });
 

@@ -271,15 +271,16 @@ export function matmulConcat(x: Tensor, parts: ConcatPart[], opts: { out?: Tenso
 }
 
 /**
- * act[M, N] = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch for M ≤ 4 inputs (decode; DESIGN.md §5.3):
- * the gate and up rows of each output are read by the same invocation (mm_narrow_swiglu) or
- * subgroup (mm_gemv_swiglu). Gate and up must be single-chunk weights of one dtype and shape.
+ * act[M, N] = silu(X·Wgᵀ) ⊙ (X·Wuᵀ) in one dispatch (generation; DESIGN.md §5.3): the gate and up
+ * rows of each output are read by the same invocation (mm_tiled_swiglu, mm_narrow_swiglu) or
+ * subgroup (mm_gemv_swiglu). Gate and up must be single-chunk weights of one dtype and shape with
+ * K % 4 == 0 (mm_scalar has no SwiGLU form).
  */
 export function matmulSwiglu(
   x: Tensor,
   gate: WeightMatrix,
   up: WeightMatrix,
-  opts: { out?: Tensor; kernel?: 'mm_narrow' | 'mm_gemv'; gemvSplit?: number } = {},
+  opts: { out?: Tensor; kernel?: Exclude<MatmulKernel, 'mm_scalar'>; gemvSplit?: number } = {},
 ): Tensor {
   const gpu = x.gpu;
   const K = gate.cols;
@@ -290,8 +291,7 @@ export function matmulSwiglu(
   }
   if (gate.chunks.length !== 1 || up.chunks.length !== 1) throw new Error(`matmulSwiglu(${gate.name}): gate and up must each be one chunk`);
   const kernel = opts.kernel ?? matmulKernel(M, K, gpu, gate.dtype);
-  if (kernel !== 'mm_narrow' && kernel !== 'mm_gemv')
-    throw new Error(`matmulSwiglu(${gate.name}): ${M} input rows take ${kernel}, which has no SwiGLU form (M ≤ ${GEMV_MAX_M} only)`);
+  if (kernel === 'mm_scalar') throw new Error(`matmulSwiglu(${gate.name}): K = ${K} takes mm_scalar, which has no SwiGLU form (K % 4 == 0 only)`);
   checkKernel(gpu, kernel, M, K, gate.dtype);
   const out = opts.out ?? Tensor.empty(gpu, [...x.shape.slice(0, -1), N], `swiglu(${gate.name})`);
   if (out.size !== M * N) throw new Error(`matmulSwiglu(${gate.name}): output has ${out.size} values, need ${M}×${N}`);
@@ -310,8 +310,7 @@ export function matmulSwiglu(
 
 /** Whether `matmulSwiglu` takes M input rows of these weights (else: gate, up and `swiglu` apart). */
 export function fusesSwiglu(M: number, gate: WeightMatrix, gpu: Gpu): boolean {
-  const kernel = matmulKernel(M, gate.cols, gpu, gate.dtype);
-  return (kernel === 'mm_narrow' || kernel === 'mm_gemv') && gate.chunks.length === 1;
+  return matmulKernel(M, gate.cols, gpu, gate.dtype) !== 'mm_scalar' && gate.chunks.length === 1;
 }
 
 export interface GemmOptions {

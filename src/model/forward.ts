@@ -171,7 +171,8 @@ export function decoderLayer(
   const xn2 = rmsNorm(x2, w.postNorm, eps, { saveRstd: rstd2 });
   let gate: Tensor | undefined, up: Tensor | undefined, act: Tensor;
   if (!save && !adapted('gate_proj') && !adapted('up_proj') && fusesSwiglu(n, w.gate, m.gpu)) {
-    // Decode: gate and up in one dispatch with SwiGLU in its epilogue (DESIGN.md §5.3).
+    // Nothing saved for a backward (generation, log-prob passes): gate and up in one dispatch
+    // with SwiGLU in its epilogue (DESIGN.md §5.3).
     act = matmulSwiglu(xn2, w.gate, w.up);
   } else {
     gate = project(m, xn2, l, 'gate_proj', w, save, train);
