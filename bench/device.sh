@@ -9,6 +9,9 @@
 #   bash bench/device.sh            # on the GPU machine, from the repository root
 #   bash bench/device.sh --small    # every part at small sizes, a CPU adapter allowed (a dry run here)
 #
+# On a machine without Node.js, npm's registry or a Vulkan loader, first run bench/device-pack.sh
+# here and carry .device (the device tool: carry [".device"], command `bash bench/device.sh`).
+#
 # Writes bench-device.json (and bench-device.log, the benches' own lines) in $OUT or the current directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +20,16 @@ small=0
 out="${OUT:-.}"
 limit=$((small ? 900 : 480)) # seconds: the full run must fit 8 minutes
 
+# A machine without Node.js or the npm registry: unpack bench/device-pack.sh's bundle (carried in .device).
+if [[ ! -d node_modules/webgpu && -f .device/bundle.tar.xz ]]; then
+  tar -xJf .device/bundle.tar.xz -C .device
+  mv .device/node_modules node_modules
+  if ! ldconfig -p | grep -q libvulkan; then
+    dpkg -x .device/libvulkan1_*.deb / && ldconfig
+  fi
+fi
+[[ -x .device/bin/node ]] && export PATH="$PWD/.device/bin:$PATH"
+echo "device.sh: node $(node --version) at $(command -v node)"
 [[ -d node_modules/webgpu ]] || npm ci --no-audit --no-fund
 
 # Vulkan: the loader library, then NVIDIA's driver manifest. Naming the driver also stops
