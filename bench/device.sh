@@ -24,7 +24,7 @@ limit=$((small ? 900 : 480)) # seconds: the full run must fit 8 minutes
 if [[ ! -d node_modules/webgpu && -f .device/bundle.tar.xz ]]; then
   tar -xJf .device/bundle.tar.xz -C .device
   mv .device/node_modules node_modules
-  if ! ldconfig -p | grep -q libvulkan; then
+  if ! ldconfig -p | grep libvulkan >/dev/null; then
     dpkg -x .device/libvulkan1_*.deb / && ldconfig
   fi
 fi
@@ -34,7 +34,7 @@ echo "device.sh: node $(node --version) at $(command -v node)"
 
 # Vulkan: the loader library, then NVIDIA's driver manifest. Naming the driver also stops
 # src/gpu/device.ts from falling back to SwiftShader when Dawn finds no adapter.
-if ! ldconfig -p | grep -q libvulkan; then
+if ! ldconfig -p | grep libvulkan >/dev/null; then
   echo "device.sh: no libvulkan on this machine (install libvulkan1, or unpack its .deb and run ldconfig)." >&2
   [[ $small == 1 ]] || exit 1
 fi

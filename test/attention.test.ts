@@ -224,13 +224,13 @@ testVariants('decode with long contexts splits the keys and combines', async (va
     [64, 2, 1],
   ]) {
     const batch = 3,
-      maxSeq = 700;
+      maxSeq = 1300;
     const s = randomCache(gpu, batch, kvHeads, maxSeq, headDim, 300);
-    // 3 splits of 256 keys: sequence 2 has keys only in the first split, sequence 1 ends exactly at a split edge.
-    await step(s, variant, [650, 255, 17], 1, heads, 310, `hd=${headDim} long decode`);
-    await step(s, variant, [699, 256, 0], 1, heads, 320, `hd=${headDim} long decode 2`);
+    // 3 splits of 512 keys: sequence 2 has keys only in the first split, sequence 1 ends exactly at a split edge.
+    await step(s, variant, [1250, 511, 17], 1, heads, 310, `hd=${headDim} long decode`);
+    await step(s, variant, [1299, 512, 0], 1, heads, 320, `hd=${headDim} long decode 2`);
     // A length hint below maxSeq: fewer splits.
-    await step(s, variant, [300, 100, 2], 1, heads, 330, `hd=${headDim} hinted decode`, 301);
+    await step(s, variant, [600, 100, 2], 1, heads, 330, `hd=${headDim} hinted decode`, 601);
     s.cache.destroy();
   }
 });

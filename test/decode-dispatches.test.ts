@@ -20,20 +20,24 @@ for (const c of [
   { label: 'qwen2 BF16 (q/k/v biases)', architecture: 'qwen2', dtype: 'BF16' },
   { label: 'qwen3 BF16 (per-head q/k norms)', architecture: 'qwen3', dtype: 'BF16' },
 ] as const) {
-  test(`one decoded token takes at most 8 dispatches per layer at batch 1 and 8 (GRPO's): ${c.label}`, async () => {
+  test(`one decoded token takes at most 8 dispatches per layer at batch 1 and at GRPO's 8 × 384 positions: ${c.label}`, async () => {
     const gpu = await testGpu();
     const dir = mkdtempSync(join(tmpdir(), 'webgrpo-dispatches-'));
     writeRandomModel(dir, { ...small, ...c, tied: true, seed: 7 });
     const { config, weights } = await loadModel(openSource(dir), gpu);
     const model = new LanguageModel(gpu, config, weights);
-    for (const batch of [1, 8]) await countLayerDispatches(gpu, model, c.architecture, batch);
+    for (const [batch, capacity] of [
+      [1, 8],
+      [8, 384],
+    ])
+      await countLayerDispatches(gpu, model, c.architecture, batch, capacity);
     destroyWeights(weights);
   });
 }
 
-async function countLayerDispatches(gpu: Gpu, model: LanguageModel, architecture: string, batch: number): Promise<void> {
+async function countLayerDispatches(gpu: Gpu, model: LanguageModel, architecture: string, batch: number, capacity: number): Promise<void> {
   const config = model.config;
-  const caches = model.createCaches(batch, 8);
+  const caches = model.createCaches(batch, capacity);
   // Prefill 4 tokens per sequence, then decode the 5th at position 4.
   const prompt = gpu.upload(
     new Uint32Array(batch * 4).map((_, i) => 1 + (i % 4)),

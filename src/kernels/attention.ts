@@ -93,8 +93,12 @@ function pickVariant(gpu: Gpu, headDim: number, forced: AttentionVariant | undef
   return variant;
 }
 const DECODE_THREADS = 128;
-/** Keys per decode split (a multiple of DECODE_THREADS). */
-const DECODE_CHUNK = 256;
+/**
+ * Keys per decode split (a multiple of DECODE_THREADS): a workgroup walks up to 4 tiles of keys
+ * before they are split over workgroups and merged by a `combine` dispatch, so caches of up to 512
+ * positions (a GRPO step of 128 prompt + 256 completion tokens) decode in one dispatch (DESIGN.md §5.5).
+ */
+const DECODE_CHUNK = 512;
 
 /** Prefill tiling for a head size: TPQ threads per query row (one vec4 each), BQ rows, BK keys per tile. */
 function prefillTiles(headDim: number): { BQ: number; BK: number; WG: number } {
