@@ -29,9 +29,22 @@ export async function dirHandle(path: string, create: boolean): Promise<FileSyst
   return dir;
 }
 
+/** Reads of a file that another context replaces meanwhile fail (the page reads what the worker writes). */
+const CONCURRENT_WRITE_RETRIES = 20;
+
 export async function readFile(path: string): Promise<Uint8Array | null> {
   const handle = await fileHandle(path, false);
-  return handle ? new Uint8Array(await (await handle.getFile()).arrayBuffer()) : null;
+  if (!handle) return null;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return new Uint8Array(await (await handle.getFile()).arrayBuffer());
+    } catch (e) {
+      // A writable's close swaps the new contents in: a read at that moment sees the file changed
+      // (NotReadableError) or briefly missing (NotFoundError). Read it again.
+      const swapped = e instanceof DOMException && (e.name === 'NotReadableError' || e.name === 'NotFoundError');
+      if (!swapped || attempt >= CONCURRENT_WRITE_RETRIES) throw e;
+    }
+  }
 }
 
 /** An OPFS folder as a model/adapter source (for LoraAdapter.load and loadModel). */
