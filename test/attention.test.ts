@@ -231,6 +231,12 @@ testVariants('decode with long contexts splits the keys and combines', async (va
     await step(s, variant, [1299, 512, 0], 1, heads, 320, `hd=${headDim} long decode 2`);
     // A length hint below maxSeq: fewer splits.
     await step(s, variant, [600, 100, 2], 1, heads, 330, `hd=${headDim} hinted decode`, 601);
+    // A hint of exactly 512 in the 1300-position cache: one split, no combine.
+    await step(s, variant, [511, 100, 2], 1, heads, 340, `hd=${headDim} one-split hinted decode`, 512);
+    const q = Tensor.from(gpu, new Float32Array(batch * heads * headDim), [batch, heads * headDim]);
+    const pos = gpu.upload(new Uint32Array(batch), 'positions');
+    assert.throws(() => attention(q, s.cache, pos, { tokens: 1, heads, maxLength: 0, variant }), /maxLength must be an integer ≥ tokens \(1\), got 0/);
+    gpu.release(pos);
     s.cache.destroy();
   }
 });

@@ -90,19 +90,27 @@ test('a steady-state decode token: no buffer, bind group or pipeline created, �
   }
 });
 
-test('a 520-token decode (attention split over the cache, 65 eos checks) creates nothing after its warm-up', async () => {
+test('a 520-token decode: attention splits once a token attends past 512 positions, and nothing is created but at the crossing', async () => {
   const gpu = await acquireGpu({ debug: false });
   try {
     const model = await tinyModel(gpu);
-    // maxSeq 523 > 512 keys per decode split: every token's attention takes 2 splits and a combine.
+    // Prompt of 3: step s attends to 3 + s positions, so steps 0..509 take 1 split and 510.. take
+    // 2 splits and a combine.
     const seen = new Map<number, GpuCounters>();
-    const afterStep = (step: number) => void (step === 7 || step === 518 ? seen.set(step, gpu.counters()) : undefined);
+    const afterStep = (step: number) => void ([7, 509, 511, 518].includes(step) ? seen.set(step, gpu.counters()) : undefined);
     const out = await generate(model, [[1, 2, 3]], { temperature: 1, topP: 0.9, seed: 5, n: 2, eosTokenIds: [], maxNewTokens: 520, afterStep });
     assert.ok(out.every((c) => c.ids.length === 520));
-    const window = countersSince(seen.get(7)!, seen.get(518)!);
-    assert.deepEqual([window.buffersCreated, window.bindGroupsCreated, window.pipelinesCreated], [0, 0, 0]);
-    // 2 layers × (8 + the split combine) plus embedding, final norm, LM head and sampler.
-    assert.equal(window.dispatches, 511 * 22);
+    const unsplit = countersSince(seen.get(7)!, seen.get(509)!);
+    const crossing = countersSince(seen.get(509)!, seen.get(511)!);
+    const split = countersSince(seen.get(511)!, seen.get(518)!);
+    for (const w of [unsplit, split]) assert.deepEqual([w.buffersCreated, w.bindGroupsCreated, w.pipelinesCreated], [0, 0, 0]);
+    // 2 layers × 8 plus embedding, final norm, LM head and sampler; past 512 positions, + the combine.
+    assert.equal(unsplit.dispatches, 502 * 20);
+    assert.equal(crossing.dispatches, 2 * 22);
+    assert.equal(split.dispatches, 7 * 22);
+    // The crossing takes the 2-split partial buffer and the combine pipeline; the buffer pool's
+    // order settles by the token after (bind groups made in both).
+    assert.ok(crossing.buffersCreated >= 1 && crossing.pipelinesCreated >= 1, JSON.stringify(crossing));
   } finally {
     await gpu.sync();
     gpu.destroy();

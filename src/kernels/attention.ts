@@ -95,8 +95,9 @@ function pickVariant(gpu: Gpu, headDim: number, forced: AttentionVariant | undef
 const DECODE_THREADS = 128;
 /**
  * Keys per decode split (a multiple of DECODE_THREADS): a workgroup walks up to 4 tiles of keys
- * before they are split over workgroups and merged by a `combine` dispatch, so caches of up to 512
- * positions (a GRPO step of 128 prompt + 256 completion tokens) decode in one dispatch (DESIGN.md §5.5).
+ * before they are split over workgroups and merged by a `combine` dispatch, so a token attending to
+ * up to 512 positions (a GRPO step of 128 prompt + 256 completion tokens) decodes in one dispatch
+ * (DESIGN.md §5.5).
  */
 const DECODE_CHUNK = 512;
 
@@ -164,6 +165,8 @@ export function attention(q: Tensor, cache: KvCache, positions: GPUBuffer, opts:
   if (out.size !== size) throw new Error(`attention: out has ${out.size} values; expected ${size}`);
   if (opts.lse && opts.lse.size !== batch * heads * tokens)
     throw new Error(`attention: lse has ${opts.lse.size} values; expected [${batch}, ${heads}, ${tokens}]`);
+  if (opts.maxLength !== undefined && !(Number.isInteger(opts.maxLength) && opts.maxLength >= tokens))
+    throw new Error(`attention: maxLength must be an integer ≥ tokens (${tokens}), got ${opts.maxLength}`);
   if (size === 0) return out;
   const scale = { f32: 1 / Math.sqrt(headDim) };
   const writeLse = opts.lse ? 1 : 0;

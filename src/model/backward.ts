@@ -142,7 +142,7 @@ export async function forwardBackward(
     let x = model.embed(upload(data.ids, 'ids'), n);
     for (let l = 0; l < config.numLayers; l++) {
       const acts = { loraD: new Map() } as LayerActivations;
-      x = model.layer(l, x, batch, tokens, positions, caches[l], acts, train);
+      x = model.layer(l, x, batch, tokens, positions, caches[l], { save: acts, train });
       if (recomputed(l)) {
         const input = acts.x;
         acts.x = undefined as unknown as Tensor;
@@ -177,7 +177,7 @@ export async function forwardBackward(
         // Recompute the layer from its saved input (rewriting the same keys/values in the cache).
         const input = acts.x;
         acts = { loraD: new Map() } as LayerActivations;
-        model.layer(l, input, batch, tokens, positions, caches[l], acts, train).release();
+        model.layer(l, input, batch, tokens, positions, caches[l], { save: acts, train }).release();
       }
       const dIn = layerBackward(model, l, acts, dx, caches[l], positions, batch, tokens, train, full && ones ? { grads: full, ones } : undefined);
       dx.release();

@@ -115,6 +115,15 @@ export function loraDropout(m: ForwardModel, layer: number, module: TargetModule
   return { p, seed: dropoutSeed(train.dropoutStep, layer, ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'].indexOf(module)) };
 }
 
+/** What one decoder layer call keeps for backward, and what it knows of the positions. */
+export interface LayerOptions {
+  /** Receives the layer's activations for backward (nothing is released then). */
+  save?: LayerActivations;
+  train?: TrainingContext;
+  /** Upper bound on positions[b] + tokens over the batch, known on the CPU: decode attention walks only that far (DESIGN.md §5.5). */
+  maxLength?: number;
+}
+
 /**
  * One decoder layer on the residual stream x ([batch*tokens, hidden]); returns the new residual.
  * Without `save`, x and every intermediate are released; with it, they are kept for backward.
@@ -127,9 +136,9 @@ export function decoderLayer(
   tokens: number,
   positions: GPUBuffer,
   cache: KvCache,
-  save?: LayerActivations,
-  train?: TrainingContext,
+  opts: LayerOptions = {},
 ): Tensor {
+  const { save, train } = opts;
   const cfg = m.config;
   const w = m.weights.layers[l];
   const n = batch * tokens;
@@ -162,7 +171,7 @@ export function decoderLayer(
   const qr = ropeQkv(qkv, positions, cache, { batch, tokens, heads: cfg.numHeads, theta: cfg.ropeTheta, qkNorm });
   qkv.release();
   const lse = save ? Tensor.empty(m.gpu, [batch, cfg.numHeads, tokens], 'lse') : undefined;
-  const attended = attention(qr, cache, positions, { tokens, heads: cfg.numHeads, lse });
+  const attended = attention(qr, cache, positions, { tokens, heads: cfg.numHeads, lse, maxLength: opts.maxLength });
   releaseUnlessSaved(qr);
   // x2 = x + o_proj(attended): in place on the residual stream unless the layer input is saved.
   const x2 = project(m, attended, l, 'o_proj', w, save, train, save ? copyOf(x, 'x2') : x);
@@ -201,12 +210,21 @@ function copyOf(t: Tensor, label: string): Tensor {
 /**
  * Run the decoder on `tokens` new tokens of each of `batch` sequences. `ids` holds u32
  * [batch * tokens] (sequence-major); token t of sequence b sits at position positions[b] + t, and
- * the caches already hold every earlier position. Returns the final-normed hidden states
- * [batch * tokens, hidden]; the caller releases it.
+ * the caches already hold every earlier position. `maxLength` bounds positions[b] + tokens
+ * (LayerOptions). Returns the final-normed hidden states [batch * tokens, hidden]; the caller
+ * releases it.
  */
-export function hiddenStates(m: ForwardModel, ids: GPUBuffer, batch: number, tokens: number, positions: GPUBuffer, caches: KvCache[]): Tensor {
+export function hiddenStates(
+  m: ForwardModel,
+  ids: GPUBuffer,
+  batch: number,
+  tokens: number,
+  positions: GPUBuffer,
+  caches: KvCache[],
+  maxLength?: number,
+): Tensor {
   let x = embedTokens(m, ids, batch * tokens);
-  for (let l = 0; l < m.config.numLayers; l++) x = decoderLayer(m, l, x, batch, tokens, positions, caches[l]);
+  for (let l = 0; l < m.config.numLayers; l++) x = decoderLayer(m, l, x, batch, tokens, positions, caches[l], { maxLength });
   const out = rmsNorm(x, m.weights.finalNorm, m.config.rmsNormEps);
   x.release();
   return out;

@@ -53,7 +53,8 @@ export async function generate(model: LanguageModel, prompts: number[][], opts: 
     model.checkIds(p);
   }
   const batch = prompts.length * n;
-  const maxSeq = Math.max(...prompts.map((p) => p.length)) + opts.maxNewTokens;
+  const longest = Math.max(...prompts.map((p) => p.length));
+  const maxSeq = longest + opts.maxNewTokens;
   const caches = model.createCaches(batch, maxSeq);
   const owned: GPUBuffer[] = [];
   const upload = (data: Uint32Array, label: string) => {
@@ -99,7 +100,8 @@ export async function generate(model: LanguageModel, prompts: number[][], opts: 
     let checked = 0; // steps whose ids have been read back
     let ran = 0;
     while (ran < steps && done.includes(null)) {
-      const hidden = model.hidden(current, batch, 1, positions, caches);
+      // Step `ran` attends to at most longest prompt + ran positions: attention walks only those.
+      const hidden = model.hidden(current, batch, 1, positions, caches, longest + ran);
       const logits = model.logits(hidden);
       hidden.release();
       sampleTokens(logits, {

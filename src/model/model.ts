@@ -7,7 +7,7 @@ import { KvCache } from '../kernels/attention.ts';
 import { tokenLogprobs } from '../kernels/logprob.ts';
 import { matmul } from '../kernels/matmul.ts';
 import { padBatch, type PaddedBatch } from './batch.ts';
-import { decoderLayer, embedTokens, hiddenStates, loraDropout, type LayerActivations, type TrainingContext } from './forward.ts';
+import { decoderLayer, embedTokens, hiddenStates, loraDropout, type LayerOptions, type TrainingContext } from './forward.ts';
 import type { ModelAdapter, ModelConfig, ModelWeights, TargetModule } from './types.ts';
 
 export class LanguageModel {
@@ -43,18 +43,19 @@ export class LanguageModel {
    * One decoder layer on the residual stream x ([batch*tokens, hidden]); returns the new residual.
    * Without `save`, x and every intermediate are released; with it, they are kept for backward.
    */
-  layer(l: number, x: Tensor, batch: number, tokens: number, positions: GPUBuffer, cache: KvCache, save?: LayerActivations, train?: TrainingContext): Tensor {
-    return decoderLayer(this, l, x, batch, tokens, positions, cache, save, train);
+  layer(l: number, x: Tensor, batch: number, tokens: number, positions: GPUBuffer, cache: KvCache, opts?: LayerOptions): Tensor {
+    return decoderLayer(this, l, x, batch, tokens, positions, cache, opts);
   }
 
   /**
    * Run the decoder on `tokens` new tokens of each of `batch` sequences. `ids` holds u32
    * [batch * tokens] (sequence-major); token t of sequence b sits at position positions[b] + t, and
-   * the caches already hold every earlier position. Returns the final-normed hidden states
-   * [batch * tokens, hidden]; the caller releases it.
+   * the caches already hold every earlier position; `maxLength`, if given, bounds positions[b] +
+   * tokens over the batch. Returns the final-normed hidden states [batch * tokens, hidden]; the
+   * caller releases it.
    */
-  hidden(ids: GPUBuffer, batch: number, tokens: number, positions: GPUBuffer, caches: KvCache[]): Tensor {
-    return hiddenStates(this, ids, batch, tokens, positions, caches);
+  hidden(ids: GPUBuffer, batch: number, tokens: number, positions: GPUBuffer, caches: KvCache[], maxLength?: number): Tensor {
+    return hiddenStates(this, ids, batch, tokens, positions, caches, maxLength);
   }
 
   /** Logits [rows, vocab] of the given final hidden rows (used for the last position in decoding). */
