@@ -1,6 +1,6 @@
 // Decode throughput and what one steady-state decode token costs the GPU runtime (dispatches,
 // submits, read-backs, objects created, uniform bytes, CPU encode time), on the bench model
-// (bench/models.ts). Quick: batch 8, 8 timed decode steps. --full / --device: batches 1 and 8, 56 timed
+// (bench/models.ts), bare and with the GRPO step's LoRA r16 adapter. Quick: batch 8, 8 timed decode steps. --full / --device: batches 1 and 8, 56 timed
 // tokens, and prefill throughput at 512 tokens. --small: a small model of the same family.
 
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +12,8 @@ import { LanguageModel } from '../src/model/model.ts';
 import { generate, STOP_CHECK_EVERY } from '../src/model/generate.ts';
 import { openSource } from '../src/io/source.ts';
 import { loadModel } from '../src/model/weights.ts';
+import { LoraAdapter } from '../src/lora/adapter.ts';
+import { ALL_TARGETS } from '../src/model/types.ts';
 import { benchModelName, writeBenchModel } from './models.ts';
 
 /**
@@ -113,17 +115,25 @@ export async function benchDecode(args: string[]): Promise<Record<string, unknow
     `decode bench (${long ? 'full' : 'quick'}): ${gpu.adapter.description || gpu.adapter.architecture}, ${name} ${layers}L h${config.hiddenSize} vocab ${config.vocabSize} (bf16)`,
   );
   console.log(`${timed} decode steps timed after ${WARM_STEPS}; counters per decode step (one token per sequence)`);
-  console.log('batch  tokens/s  dispatches (÷ layers)  submits  readbacks  buffers  bind groups  pipelines  uniform B  cpu encode ms');
+  console.log('    batch  tokens/s  dispatches (÷ layers)  submits  readbacks  buffers  bind groups  pipelines  uniform B  cpu encode ms');
   // bench/device.sh checks from this that a GPU, not SwiftShader, ran the bench.
   const figures: Record<string, unknown> = args.includes('--device') ? { adapter: gpu.adapter } : {};
-  for (const batch of long ? [1, 8] : [8]) {
+  // The base model at each batch, then batch 8 with the GRPO step's adapter (LoRA r16 on every
+  // projection), which is how GRPO's generation decodes.
+  const runs: { batch: number; lora: boolean; key: string }[] = [
+    ...(long ? [{ batch: 1, lora: false, key: 'decode_batch1' }] : []),
+    { batch: 8, lora: false, key: 'decode' },
+    { batch: 8, lora: true, key: 'decode_lora_r16' },
+  ];
+  for (const { batch, lora, key } of runs) {
+    model.adapter = lora ? LoraAdapter.init(gpu, config, { r: 16, alpha: 32, dropout: 0, useRslora: false, targetModules: ALL_TARGETS }, { seed: 1 }) : null;
     const { seconds, counters } = await timeDecode(gpu, model, batch, timed);
     const per = perToken(counters, timed);
     const result: DecodeFigures = { model: name, layers, batch, tokens_per_s: Math.round(((batch * timed) / seconds) * 100) / 100, per_token: per };
-    figures[batch === 8 ? 'decode' : `decode_batch${batch}`] = result;
+    figures[key] = lora ? { ...result, lora: { r: 16, target_modules: ALL_TARGETS } } : result;
     console.log(
       [
-        String(batch).padStart(5),
+        `${batch}${lora ? ' +LoRA' : ''}`.padStart(9),
         result.tokens_per_s.toFixed(2).padStart(8),
         `${per.dispatches} (${(per.dispatches / layers).toFixed(1)})`.padStart(21),
         String(per.submits).padStart(7),

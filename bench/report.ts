@@ -9,6 +9,7 @@ interface Figures {
   matmul?: { shape: string; m: number; ours_f32: number | null; ours_f16: number | null; tfjs_f32: number | null }[];
   decode?: Decode;
   decode_batch1?: Decode;
+  decode_lora_r16?: Decode;
   prefill?: { tokens: number; tokens_per_s: number };
   grpo_step?: { completions: number; completion_tokens: number; mean_completion_length: number; step_seconds: number; timing: Record<string, number> };
   reward_pairs_per_s?: number;
@@ -20,6 +21,7 @@ interface Decode {
   batch: number;
   tokens_per_s: number;
   per_token: Record<string, number>;
+  lora?: { r: number };
 }
 
 const [file, ...flags] = process.argv.slice(2);
@@ -53,11 +55,14 @@ if (figures.matmul?.length) {
     ...figures.matmul.map((r) => [r.shape, r.m, r.ours_f32, r.ours_f16, r.tfjs_f32, ratio(r)]),
   ]);
 }
-const decodes = [figures.decode_batch1, figures.decode].filter((d): d is Decode => d !== undefined);
+const decodes = [figures.decode_batch1, figures.decode, figures.decode_lora_r16].filter((d): d is Decode => d !== undefined);
 if (decodes.length) {
   console.log(`decode (${decodes[0].model}, ${decodes[0].layers} layers), per decode step`);
   const keys = Object.keys(decodes[0].per_token);
-  table([['batch', 'tokens/s', ...keys], ...decodes.map((d) => [d.batch, d.tokens_per_s, ...keys.map((k) => d.per_token[k])])]);
+  table([
+    ['batch', 'tokens/s', ...keys],
+    ...decodes.map((d) => [d.lora ? `${d.batch} +LoRA r${d.lora.r}` : d.batch, d.tokens_per_s, ...keys.map((k) => d.per_token[k])]),
+  ]);
 }
 if (figures.prefill) console.log(`prefill: ${figures.prefill.tokens} tokens at ${figures.prefill.tokens_per_s} tokens/s\n`);
 const g = figures.grpo_step;
