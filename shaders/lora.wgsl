@@ -1,7 +1,8 @@
-// LoRA helpers. The LoRA matmuls themselves compose `gemm` (matmul.wgsl); this file only holds the
-// inverted-dropout kernel, whose mask is a counter-based hash of (seed, element index) so that the
-// backward recomputes it instead of storing it. dropoutKeep() in src/lora/lora.ts reproduces the
-// mask bit-exactly on the CPU.
+// LoRA helpers. The LoRA matmuls themselves compose `gemm` and the projections (matmul.wgsl); this
+// file holds the inverted-dropout kernel, whose mask is a counter-based hash of (seed, element
+// index) so that the backward recomputes it instead of storing it (dropoutKeep() in
+// src/kernels/lora.ts reproduces it bit-exactly on the CPU), and `up_group`, the B half of up to
+// three LoRA sites that share an input, in one dispatch (DESIGN.md §7.1).
 
 struct Params {
   n: u32,
@@ -37,5 +38,55 @@ fn dropout(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups
     dst[i] = dst[i] + v;
   } else {
     dst[i] = v;
+  }
+}
+
+// ---- up_group: y_s[t, yCol0 + c] += scale_s · Σ_i D[t, dCol0 + i] · B_s[c, i] for each site s ----
+// D [T, dStride] holds every site's x·Aᵀ side by side (one projection over the sites' A
+// matrices); B_s is [N, r] row-major. Workgroup z picks the site; one invocation per output.
+// Each site adds into output 0 or 1 (q|k|v share one fused output; gate and up have their own).
+
+struct UpParams {
+  T: u32,
+  r: u32,
+  dStride: u32,
+  pad: u32,
+  site: array<vec4<u32>, 3>, // per site: (N, dCol0, yCol0, yStride)
+  output: vec4<u32>,         // per site: 0 → y0, 1 → y1
+  scale: vec4<f32>,          // per site
+}
+
+@group(0) @binding(0) var<uniform> up: UpParams;
+@group(0) @binding(1) var<storage, read> upD: array<f32>;
+@group(0) @binding(2) var<storage, read> upBa: array<f32>;
+@group(0) @binding(3) var<storage, read> upBb: array<f32>;
+@group(0) @binding(4) var<storage, read> upBc: array<f32>;
+@group(0) @binding(5) var<storage, read_write> upY0: array<f32>;
+@group(0) @binding(6) var<storage, read_write> upY1: array<f32>;
+
+fn upSite(b: ptr<storage, array<f32>, read>, s: u32, i: u32) {
+  let site = up.site[s];
+  if (i >= up.T * site.x) { return; }
+  let t = i / site.x;
+  let c = i % site.x;
+  var acc = 0.0;
+  for (var k = 0u; k < up.r; k++) {
+    acc += upD[t * up.dStride + site.y + k] * (*b)[c * up.r + k];
+  }
+  let o = t * site.w + site.z + c;
+  if (up.output[s] == 0u) {
+    upY0[o] += up.scale[s] * acc;
+  } else {
+    upY1[o] += up.scale[s] * acc;
+  }
+}
+
+@compute @workgroup_size(64)
+fn up_group(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let i = flat_index(id, groups, 64u);
+  switch id.z {
+    case 0u: { upSite(&upBa, 0u, i); }
+    case 1u: { upSite(&upBb, 1u, i); }
+    default: { upSite(&upBc, 2u, i); }
   }
 }

@@ -1,5 +1,6 @@
 // Dispatches per decoder layer for one decoded token at batch 1 and at batch 8 with a 384-position
-// cache (issue 13's target: at most 8 without an adapter): counted by wrapping gpu.dispatch around each layer call of a tiny model.
+// cache (issue 13's target: at most 8 without an adapter), and at batch 8 with LoRA on every
+// projection (18: 2 per shared input): counted by wrapping gpu.dispatch around each layer call of a tiny model.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,6 +12,8 @@ import { openSource } from '../src/io/source.ts';
 import { destroyWeights, loadModel } from '../src/model/weights.ts';
 import { writeRandomModel } from '../src/model/random-model.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
+import { LoraAdapter } from '../src/lora/adapter.ts';
+import { ALL_TARGETS } from '../src/model/types.ts';
 import { testGpu } from './helpers/gpu.ts';
 
 const small = { hiddenSize: 64, numLayers: 2, numHeads: 4, numKvHeads: 2, intermediateSize: 96, vocabSize: 50 };
@@ -31,6 +34,9 @@ for (const c of [
       [8, 384],
     ])
       await countLayerDispatches(gpu, model, batch, capacity);
+    // GRPO's generation decodes with its adapter: LoRA on all 7 projections, 2 dispatches per input.
+    model.adapter = LoraAdapter.init(gpu, config, { r: 4, alpha: 8, dropout: 0, useRslora: false, targetModules: ALL_TARGETS }, { seed: 1 });
+    await countLayerDispatches(gpu, model, 8, 384);
     destroyWeights(weights);
   });
 }
@@ -56,22 +62,43 @@ async function countLayerDispatches(gpu: Gpu, model: LanguageModel, batch: numbe
     for (let l = 0; l < config.numLayers; l++) {
       kernels.length = 0;
       x = model.layer(l, x, batch, 1, positions, caches[l]);
-      assert.ok(kernels.length <= 8, `batch ${batch}, layer ${l}: ${kernels.length} dispatches (${kernels.join(', ')})`);
+      const limit = model.adapter ? 18 : 8;
+      assert.ok(kernels.length <= limit, `batch ${batch}, layer ${l}: ${kernels.length} dispatches (${kernels.join(', ')})`);
     }
   } finally {
     gpu.dispatch = dispatch;
   }
+  const rope = config.architecture === 'qwen3' ? /^rope_qkv_norm$/ : /^rope_qkv$/;
+  // With the adapter: each input's LoRA A matrices as one projection, then every B in one up_group.
+  const lora = [/^matmul\(lora_A(\+lora_A)*\):/, /^lora_up_group$/];
   // The fused path really ran: one q|k|v projection, (q/k norms +) RoPE + cache write, gate/up with SwiGLU.
-  const expected = [
-    /^rms_norm/,
-    /^matmul\(\S*q_proj\S*\+\S*k_proj\S*\+\S*v_proj/,
-    config.architecture === 'qwen3' ? /^rope_qkv_norm$/ : /^rope_qkv$/,
-    /^attention/,
-    /^matmul\(\S*o_proj/,
-    /^rms_norm/,
-    /^matmulSwiglu\(\S*gate_proj/,
-    /^matmul\(\S*down_proj/,
-  ];
+  const expected = model.adapter
+    ? [
+        /^rms_norm/,
+        /^matmul\(\S*q_proj\S*\+\S*k_proj\S*\+\S*v_proj/,
+        ...lora,
+        rope,
+        /^attention/,
+        /^matmul\(\S*o_proj/,
+        ...lora,
+        /^rms_norm/,
+        /^matmul\(\S*gate_proj/,
+        /^matmul\(\S*up_proj/,
+        ...lora,
+        /^swiglu$/,
+        /^matmul\(\S*down_proj/,
+        ...lora,
+      ]
+    : [
+        /^rms_norm/,
+        /^matmul\(\S*q_proj\S*\+\S*k_proj\S*\+\S*v_proj/,
+        rope,
+        /^attention/,
+        /^matmul\(\S*o_proj/,
+        /^rms_norm/,
+        /^matmulSwiglu\(\S*gate_proj/,
+        /^matmul\(\S*down_proj/,
+      ];
   assert.equal(kernels.length, expected.length, `batch ${batch}: ${kernels.join(', ')}`);
   expected.forEach((pattern, i) => assert.match(kernels[i], pattern));
   x.release();

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { Tensor } from '../src/gpu/tensor.ts';
 import type { Gpu } from '../src/gpu/runtime.ts';
 import {
@@ -9,6 +10,7 @@ import {
   loraBackward,
   loraBackwardRef,
   loraForward,
+  loraForwardGroup,
   loraForwardRef,
   mergeLoraRef,
   type DropoutOptions,
@@ -82,6 +84,84 @@ test('loraForward matches the float64 reference (plain and rsLoRA)', async () =>
     assertClose(await d.read(), want.d, tolFor(want.d), `D ${label(c)}`);
     if (d.shape[0] !== c.T || d.shape[1] !== c.r) throw new Error(`D shape [${d.shape}]`);
   }
+});
+
+test('loraForwardGroup: sites sharing an input, into one fused output or two, match the float64 reference', async () => {
+  const gpu = await testGpu();
+  for (const [T, inDim, r] of [
+    [1, 32, 4],
+    [8, 40, 16],
+    [37, 24, 1],
+  ]) {
+    const x = randomArray(T * inDim, T + r, 1);
+    const xt = Tensor.from(gpu, x, [T, inDim]);
+    // q|k|v-like: three sites into column slices of one output 56 wide (a leading 4 columns untouched).
+    const outs = [24, 16, 12];
+    const stride = 4 + outs.reduce((a, b) => a + b);
+    const y0 = randomArray(T * stride, 7 + T, 1);
+    const fused = Tensor.from(gpu, y0, [T, stride]);
+    const sites = outs.map((outDim, i) => setup(gpu, { T, inDim, outDim, r, rs: i === 1 }, 300 + 10 * i + T));
+    let col0 = 4;
+    const placed = sites.map((st, i) => {
+      const site = { lora: st.lora, y: fused, columns: { stride, col0 } };
+      col0 += outs[i];
+      return site;
+    });
+    loraForwardGroup(xt, placed);
+    const want = Float64Array.from(y0);
+    for (const [i, st] of sites.entries()) {
+      const delta = loraForwardRef(x, st.A, st.B, { ...st.dims, scale: st.scale }).y;
+      const c0 = placed[i].columns.col0;
+      for (let t = 0; t < T; t++) for (let c = 0; c < outs[i]; c++) want[t * stride + c0 + c] += delta[t * outs[i] + c];
+    }
+    assertClose(await fused.read(), want, tolFor(want), `fused T=${T} r=${r}`);
+    // gate/up-like: two sites into two outputs of their own; then one site alone.
+    const pair = [0, 1].map((i) => setup(gpu, { T, inDim, outDim: 20, r, rs: false }, 400 + 10 * i + T));
+    const ys = pair.map((st) => Tensor.from(gpu, st.y0, [T, 20]));
+    loraForwardGroup(
+      xt,
+      pair.map((st, i) => ({ lora: st.lora, y: ys[i] })),
+    );
+    for (const [i, st] of pair.entries()) {
+      const w = loraForwardRef(x, st.A, st.B, st.dims, { y0: st.y0 }).y;
+      assertClose(await ys[i].read(), w, tolFor(w), `pair ${i} T=${T} r=${r}`);
+    }
+    const one = setup(gpu, { T, inDim, outDim: 8, r, rs: true }, 500 + T);
+    const y1 = Tensor.from(gpu, one.y0, [T, 8]);
+    loraForwardGroup(xt, [{ lora: one.lora, y: y1 }]);
+    const w1 = loraForwardRef(x, one.A, one.B, one.dims, { y0: one.y0 }).y;
+    assertClose(await y1.read(), w1, tolFor(w1), `single T=${T} r=${r}`);
+  }
+  // Bad groups are named.
+  const a = setup(gpu, { T: 2, inDim: 8, outDim: 8, r: 2, rs: false }, 1);
+  const b = setup(gpu, { T: 2, inDim: 8, outDim: 8, r: 4, rs: false }, 2);
+  const x = Tensor.from(gpu, a.x, [2, 8]);
+  const y = () => Tensor.from(gpu, a.y0, [2, 8]);
+  assert.throws(
+    () =>
+      loraForwardGroup(
+        x,
+        [a, a, a, a].map((s) => ({ lora: s.lora, y: y() })),
+      ),
+    /1 to 3 sites, got 4/,
+  );
+  assert.throws(
+    () =>
+      loraForwardGroup(x, [
+        { lora: a.lora, y: y() },
+        { lora: b.lora, y: y() },
+      ]),
+    /site 1 is \[r 4, in 8\], site 0 \[r 2, in 8\]/,
+  );
+  assert.throws(
+    () =>
+      loraForwardGroup(
+        x,
+        [a, a, a].map((s) => ({ lora: s.lora, y: y() })),
+      ),
+    /3 outputs, at most 2/,
+  );
+  assert.throws(() => loraForwardGroup(x, [{ lora: a.lora, y: y(), columns: { stride: 8, col0: 4 } }]), /need 2 rows of 8 holding columns 4..12/);
 });
 
 test('loraBackward matches the float64 reference and accumulates into dx', async () => {

@@ -9,9 +9,9 @@
 // where dropout'(g) = mask ⊙ g / (1 - p) (the same mask as the forward).
 
 import familySource from '../../shaders/lora.wgsl?raw';
-import { Tensor } from '../gpu/tensor.ts';
+import { Tensor, WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
-import { gemm } from './matmul.ts';
+import { gemm, matmulConcat } from './matmul.ts';
 import { withPrelude } from './prelude.ts';
 
 const source = withPrelude(familySource);
@@ -128,6 +128,65 @@ export function loraForward(x: Tensor, lora: LoraLayer, y: Tensor, opts?: { drop
   gemm(d, lora.B, { transB: true, out: y, accumulate: true, alpha: lora.scale, outColumns: opts?.columns });
   if (drop) xd.release();
   return d;
+}
+
+/** One site of a LoRA group: its layer and the output it adds into (y [T, out], or a column slice of rows `stride` wide). */
+export interface LoraGroupSite {
+  lora: LoraLayer;
+  y: Tensor;
+  columns?: { stride: number; col0: number };
+}
+
+/** Sites per group: the q|k|v projections share an input, as do gate and up. */
+const GROUP_SITES = 3;
+
+/**
+ * Inference forward (no dropout, nothing kept for a backward) of up to 3 LoRA sites that share the
+ * input x [T, in]: D = x·[A_1; …; A_k]ᵀ [T, k·r] as one projection, then every y_s += scale_s ·
+ * D_s·B_sᵀ in one `up_group` dispatch — 2 dispatches for the group instead of 2 per site
+ * (DESIGN.md §7.1). The sites add into at most two distinct outputs.
+ */
+export function loraForwardGroup(x: Tensor, sites: LoraGroupSite[]): void {
+  const gpu = x.gpu;
+  if (sites.length < 1 || sites.length > GROUP_SITES) throw new Error(`lora group: 1 to ${GROUP_SITES} sites, got ${sites.length}`);
+  const { inDim, r } = sites[0].lora;
+  const T = rowsOf(x, inDim, 'x');
+  const outputs: GPUBuffer[] = [];
+  const params = sites.map(({ lora, y, columns }, s) => {
+    if (lora.inDim !== inDim || lora.r !== r) throw new Error(`lora group: site ${s} is [r ${lora.r}, in ${lora.inDim}], site 0 [r ${r}, in ${inDim}]`);
+    const stride = columns?.stride ?? lora.outDim;
+    const col0 = columns?.col0 ?? 0;
+    if (col0 + lora.outDim > stride || y.size !== T * stride)
+      throw new Error(`lora group: site ${s}'s output has ${y.size} values, need ${T} rows of ${stride} holding columns ${col0}..${col0 + lora.outDim}`);
+    if (!outputs.includes(y.buffer)) outputs.push(y.buffer);
+    return { N: lora.outDim, dCol0: s * r, col0, stride, output: outputs.indexOf(y.buffer), scale: lora.scale };
+  });
+  if (outputs.length > 2) throw new Error(`lora group: the sites add into ${outputs.length} outputs, at most 2`);
+  if (T === 0) return;
+  const A = sites.map(({ lora }) => ({ w: new WeightMatrix(r, inDim, 'f32', [{ buffer: lora.A.buffer, rowStart: 0, rows: r }], 'lora_A', gpu) }));
+  const d = matmulConcat(x, A, { out: Tensor.empty(gpu, [T, sites.length * r], 'lora.D') });
+  const unusedY = outputs.length < 2 ? gpu.buffer(4, 'lora.y-unused') : null;
+  const B = Array.from({ length: GROUP_SITES }, (_, s) => sites[Math.min(s, sites.length - 1)].lora.B.buffer);
+  const site = Array.from({ length: GROUP_SITES }, (_, s) => params[s] ?? { N: 0, dCol0: 0, col0: 0, stride: 0, output: 0, scale: 0 });
+  gpu.dispatch(
+    'lora_up_group',
+    gpu.pipeline('lora', source, 'up_group'),
+    [d.buffer, ...B, outputs[0], outputs[1] ?? unusedY!],
+    [...linearGroups(gpu, Math.max(...params.map((p) => T * p.N)), 64), sites.length],
+    [
+      T,
+      r,
+      sites.length * r,
+      0,
+      ...site.flatMap((p) => [p.N, p.dCol0, p.col0, p.stride]),
+      ...site.map((p) => p.output),
+      0,
+      ...site.map((p) => ({ f32: p.scale })),
+      { f32: 0 },
+    ],
+  );
+  d.release();
+  if (unusedY) gpu.release(unusedY);
 }
 
 /**

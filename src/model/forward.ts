@@ -11,7 +11,7 @@ import { fusesSwiglu, matmul, matmulConcat, matmulSwiglu } from '../kernels/matm
 import { rmsNorm } from '../kernels/norm.ts';
 import { type QkNormSaved, ropeQkv } from '../kernels/rope.ts';
 import { swiglu } from '../kernels/swiglu.ts';
-import { dropoutSeed, loraForward } from '../kernels/lora.ts';
+import { dropoutSeed, loraForward, loraForwardGroup } from '../kernels/lora.ts';
 import type { LayerWeights, ModelAdapter, ModelConfig, ModelWeights, TargetModule } from './types.ts';
 
 /** Everything one layer's backward needs, kept by a training forward. */
@@ -83,29 +83,37 @@ function project(
   const weight = { q_proj: w.q, k_proj: w.k, v_proj: w.v, o_proj: w.o, gate_proj: w.gate, up_proj: w.up, down_proj: w.down }[module];
   const bias = { q_proj: w.qBias, k_proj: w.kBias, v_proj: w.vBias }[module as 'q_proj'];
   const y = matmul(x, weight, { bias, out: residual, accumulate: !!residual });
-  addLora(m, x, y, layer, module, save, train);
+  addLora(m, x, layer, [{ module, y }], save, train);
   return y;
 }
 
+/** A LoRA target on one input: its module and the output it adds into (`columns`: a slice of a fused output). */
+interface LoraTarget {
+  module: TargetModule;
+  y: Tensor;
+  columns?: { stride: number; col0: number };
+}
+
 /**
- * y += the LoRA delta of `module` on input x, when the adapter has that site (keeping its
- * intermediate when training); `columns` places it in a column slice of a fused output.
+ * y += the LoRA delta of each target the adapter has at this layer, all on input x. A training
+ * forward runs the sites one by one, each with its dropout, keeping D for the backward; otherwise
+ * the sites run as one group, 2 dispatches in all (loraForwardGroup, DESIGN.md §7.1).
  */
-function addLora(
-  m: ForwardModel,
-  x: Tensor,
-  y: Tensor,
-  layer: number,
-  module: TargetModule,
-  save?: LayerActivations,
-  train?: TrainingContext,
-  columns?: { stride: number; col0: number },
-): void {
-  const lora = m.adapter?.get(layer, module);
-  if (!lora) return;
-  const d = loraForward(x, lora, y, { dropout: loraDropout(m, layer, module, train), columns });
-  if (save) save.loraD.set(module, d);
-  else d.release();
+function addLora(m: ForwardModel, x: Tensor, layer: number, targets: LoraTarget[], save?: LayerActivations, train?: TrainingContext): void {
+  const sites = targets.flatMap((t) => {
+    const lora = m.adapter?.get(layer, t.module);
+    return lora ? [{ ...t, lora }] : [];
+  });
+  if (sites.length === 0) return;
+  if (!save && !train) {
+    loraForwardGroup(x, sites);
+    return;
+  }
+  for (const { module, lora, y, columns } of sites) {
+    const d = loraForward(x, lora, y, { dropout: loraDropout(m, layer, module, train), columns });
+    if (save) save.loraD.set(module, d);
+    else d.release();
+  }
 }
 
 /** The LoRA dropout of one call site in a training step (same seed in forward and backward). */
@@ -155,9 +163,18 @@ export function decoderLayer(
     { w: w.v, bias: w.vBias },
   ]);
   const stride = w.q.rows + w.k.rows + w.v.rows;
-  addLora(m, xn, qkv, l, 'q_proj', save, train, { stride, col0: 0 });
-  addLora(m, xn, qkv, l, 'k_proj', save, train, { stride, col0: w.q.rows });
-  addLora(m, xn, qkv, l, 'v_proj', save, train, { stride, col0: w.q.rows + w.k.rows });
+  addLora(
+    m,
+    xn,
+    l,
+    [
+      { module: 'q_proj', y: qkv, columns: { stride, col0: 0 } },
+      { module: 'k_proj', y: qkv, columns: { stride, col0: w.q.rows } },
+      { module: 'v_proj', y: qkv, columns: { stride, col0: w.q.rows + w.k.rows } },
+    ],
+    save,
+    train,
+  );
   const normSaved: QkNormSaved | undefined =
     save && w.qNorm
       ? {
@@ -184,8 +201,19 @@ export function decoderLayer(
     // with SwiGLU in its epilogue (DESIGN.md §5.3).
     act = matmulSwiglu(xn2, w.gate, w.up);
   } else {
-    gate = project(m, xn2, l, 'gate_proj', w, save, train);
-    up = project(m, xn2, l, 'up_proj', w, save, train);
+    gate = matmul(xn2, w.gate);
+    up = matmul(xn2, w.up);
+    addLora(
+      m,
+      xn2,
+      l,
+      [
+        { module: 'gate_proj', y: gate },
+        { module: 'up_proj', y: up },
+      ],
+      save,
+      train,
+    );
     act = swiglu(gate, up);
     releaseUnlessSaved(gate), releaseUnlessSaved(up);
   }
