@@ -70,7 +70,7 @@ async function countLayerDispatches(gpu: Gpu, model: LanguageModel, batch: numbe
   }
   const rope = config.architecture === 'qwen3' ? /^rope_qkv_norm$/ : /^rope_qkv$/;
   // With the adapter: each input's LoRA A matrices as one projection, then every B in one up_group.
-  const lora = [/^matmul\(lora_A(\+lora_A)*\):/, /^lora_up_group$/];
+  const lora = [/^matmul\(lora_A(\+lora_A)*\):/, /^lora_up_group4?$/];
   // The fused path really ran: one q|k|v projection, (q/k norms +) RoPE + cache write, gate/up with SwiGLU.
   const expected = model.adapter
     ? [

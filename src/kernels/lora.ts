@@ -168,11 +168,14 @@ export function loraForwardGroup(x: Tensor, sites: LoraGroupSite[]): void {
   const unusedY = outputs.length < 2 ? gpu.buffer(4, 'lora.y-unused') : null;
   const B = Array.from({ length: GROUP_SITES }, (_, s) => sites[Math.min(s, sites.length - 1)].lora.B.buffer);
   const site = Array.from({ length: GROUP_SITES }, (_, s) => params[s] ?? { N: 0, dCol0: 0, col0: 0, stride: 0, output: 0, scale: 0 });
+  // up_group4: 4 × 4 outputs per invocation where r % 4 == 0; up_group: one.
+  const tiled = r % 4 === 0;
+  const invocations = Math.max(...params.map((p) => (tiled ? Math.ceil(T / 4) * Math.ceil(p.N / 4) : T * p.N)));
   gpu.dispatch(
-    'lora_up_group',
-    gpu.pipeline('lora', source, 'up_group'),
+    tiled ? 'lora_up_group4' : 'lora_up_group',
+    gpu.pipeline('lora', source, tiled ? 'up_group4' : 'up_group'),
     [d.buffer, ...B, outputs[0], outputs[1] ?? unusedY!],
-    [...linearGroups(gpu, Math.max(...params.map((p) => T * p.N)), 64), sites.length],
+    [...linearGroups(gpu, invocations, 64), sites.length],
     [
       T,
       r,
