@@ -11,7 +11,7 @@
 import familySource from '../../shaders/lora.wgsl?raw';
 import { Tensor, WeightMatrix } from '../gpu/tensor.ts';
 import { linearGroups } from './dispatch.ts';
-import { gemm, matmulConcat } from './matmul.ts';
+import { type ColumnSlice, gemm, matmulConcat } from './matmul.ts';
 import { withPrelude } from './prelude.ts';
 
 const source = withPrelude(familySource);
@@ -114,7 +114,7 @@ function rowsOf(t: Tensor, cols: number, what: string): number {
  * releases it. Dropout (training only) is inverted dropout with p = opts.dropout.p and a mask
  * hashed from (opts.dropout.seed, element index), which the backward recomputes.
  */
-export function loraForward(x: Tensor, lora: LoraLayer, y: Tensor, opts?: { dropout?: DropoutOptions; columns?: { stride: number; col0: number } }): Tensor {
+export function loraForward(x: Tensor, lora: LoraLayer, y: Tensor, opts?: { dropout?: DropoutOptions; columns?: ColumnSlice }): Tensor {
   const T = rowsOf(x, lora.inDim, 'x');
   const yRows = opts?.columns ? y.size / opts.columns.stride : rowsOf(y, lora.outDim, 'y');
   if (yRows !== T) throw new Error(`lora: x [${x.shape}] and y [${y.shape}] have different row counts`);
@@ -134,7 +134,7 @@ export function loraForward(x: Tensor, lora: LoraLayer, y: Tensor, opts?: { drop
 export interface LoraGroupSite {
   lora: LoraLayer;
   y: Tensor;
-  columns?: { stride: number; col0: number };
+  columns?: ColumnSlice;
 }
 
 /** Sites per group: the q|k|v projections share an input, as do gate and up. */

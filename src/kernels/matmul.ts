@@ -154,6 +154,12 @@ function projectionGroups(gpu: Gpu, kernel: MatmulKernel, rows: number, M: numbe
   return [Math.ceil(rows / TILE), Math.ceil(M / TILE)];
 }
 
+/** Columns [col0, col0 + width) of rows `stride` wide: one projection's slice of a fused output. */
+export interface ColumnSlice {
+  stride: number;
+  col0: number;
+}
+
 /** Record the dispatches of `pieces` (all of one dtype), up to PIECES_PER_DISPATCH at a time. */
 function dispatchPieces(
   x: Tensor,
@@ -323,7 +329,7 @@ export interface GemmOptions {
   accumulate?: boolean;
   alpha?: number;
   /** C is columns [col0, col0 + N) of `out`, whose rows are `stride` wide (default: all of out). */
-  outColumns?: { stride: number; col0: number };
+  outColumns?: ColumnSlice;
 }
 
 function dims2(t: Tensor): [number, number] {

@@ -11,7 +11,7 @@ import { fusesSwiglu, matmul, matmulConcat, matmulSwiglu } from '../kernels/matm
 import { rmsNorm } from '../kernels/norm.ts';
 import { type QkNormSaved, ropeQkv } from '../kernels/rope.ts';
 import { swiglu } from '../kernels/swiglu.ts';
-import { dropoutSeed, loraForward, loraForwardGroup } from '../kernels/lora.ts';
+import { dropoutSeed, type LoraGroupSite, loraForward, loraForwardGroup } from '../kernels/lora.ts';
 import type { LayerWeights, ModelAdapter, ModelConfig, ModelWeights, TargetModule } from './types.ts';
 
 /** Everything one layer's backward needs, kept by a training forward. */
@@ -87,11 +87,9 @@ function project(
   return y;
 }
 
-/** A LoRA target on one input: its module and the output it adds into (`columns`: a slice of a fused output). */
-interface LoraTarget {
+/** A LoRA target on one input: its module and the output it adds into (as a group site, without the layer). */
+interface LoraTarget extends Omit<LoraGroupSite, 'lora'> {
   module: TargetModule;
-  y: Tensor;
-  columns?: { stride: number; col0: number };
 }
 
 /**
